@@ -1,0 +1,98 @@
+# Makefile: builds libttt (static and shared), the `ttt` command, the tests and the examples.
+#   make                 release build in build/
+#   make DEBUG=1         AddressSanitizer + UndefinedBehaviorSanitizer build in build-debug/
+#   make test            installs missing Debian packages, then runs the test suite in both builds
+#   make demo            the README's main job
+#   make install PREFIX=/usr/local
+CC      ?= cc
+PREFIX  ?= /usr/local
+VERSION := 0.1.0
+
+ifeq ($(DEBUG),1)
+BUILD   ?= build-debug
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+BUILD   ?= build
+OPT     := -O3 -march=native -g
+endif
+
+CPPFLAGS := -Iinclude -Isrc -D_DEFAULT_SOURCE
+CFLAGS   := -std=c11 -Wall -Wextra -fopenmp -fPIC $(OPT) $(EXTRA_CFLAGS)
+LDLIBS   := -lcjson -lopenblas -lm
+LDFLAGS  := -fopenmp $(filter -fsanitize=%,$(OPT)) $(EXTRA_LDFLAGS)
+
+# numeric code compiled twice: float (f32) and double (f64), see src/core/real.h
+GEN_SRC := src/ops/matmul.c src/ops/norm.c src/ops/conv.c src/ops/rope.c src/ops/act.c \
+           src/ops/xent.c src/layers/ttt_inner.c src/layers/ttt_scan.c src/layers/ttt_layer.c \
+           src/model/lm.c
+LIB_SRC := $(wildcard src/core/*.c src/io/*.c) src/ops/kernels.c src/model/config.c \
+           src/model/params.c src/model/model.c src/model/init.c
+CLI_SRC := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/*.c)
+
+GEN_OBJ := $(GEN_SRC:%.c=$(BUILD)/obj/f32/%.o) $(GEN_SRC:%.c=$(BUILD)/obj/f64/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+
+.PHONY: all lib test check demo install clean examples deps
+all: $(BUILD)/ttt $(BUILD)/libttt.a $(BUILD)/libttt.so $(BUILD)/run_tests examples
+
+lib: $(BUILD)/libttt.a $(BUILD)/libttt.so
+
+$(BUILD)/obj/f32/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DTTT_REAL=32 $(CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/obj/f64/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DTTT_REAL=64 $(CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DTTT_REAL=64 $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libttt.a: $(GEN_OBJ) $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libttt.so: $(GEN_OBJ) $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/ttt: $(CLI_OBJ) $(BUILD)/libttt.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libttt.a $(LDLIBS)
+
+$(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libttt.a
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libttt.a $(LDLIBS)
+
+examples: $(BUILD)/examples/forward
+$(BUILD)/examples/forward: examples/forward.c $(BUILD)/libttt.a
+	@mkdir -p $(dir $@)
+	$(CC) -Iinclude $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libttt.a $(LDLIBS)
+
+deps:
+	@scripts/install-deps.sh
+
+# the test suite, in the release build and in the sanitizer build
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory DEBUG=1 all
+	@scripts/run-tests.sh
+
+# run the suite of one build only (make check, make check DEBUG=1)
+check: all
+	@$(BUILD)/run_tests --ttt $(BUILD)/ttt
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh $(BUILD)/ttt
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BUILD)/ttt $(DESTDIR)$(PREFIX)/bin/ttt
+	install -m 644 $(BUILD)/libttt.a $(DESTDIR)$(PREFIX)/lib/libttt.a
+	install -m 755 $(BUILD)/libttt.so $(DESTDIR)$(PREFIX)/lib/libttt.so
+	install -m 644 include/ttt.h $(DESTDIR)$(PREFIX)/include/ttt.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' ttt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ttt.pc
+
+clean:
+	rm -rf build build-debug
+
+-include $(GEN_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,158 @@
+/* ttt.h: public C API of libttt, Test-Time Training (TTT) language models in C.
+ *
+ * A model is a directory holding config.json + model.safetensors, in the official PyTorch
+ * implementation's format (ttt.py TTTForCausalLM). The library loads it, runs the full forward
+ * pass (dual form), the exact backward pass, and token-by-token decoding through a recurrent
+ * cache. Every function that can fail because of user input returns a ttt_status; the message of
+ * the last failure on the calling thread is ttt_last_error(). */
+#ifndef TTT_H
+#define TTT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TTT_VERSION "0.1.0"
+
+typedef enum {
+    TTT_OK = 0,
+    TTT_ERR_IO,      /* a file could not be opened, read or written */
+    TTT_ERR_FORMAT,  /* a file is malformed (safetensors, JSON, tensor shapes/dtypes) */
+    TTT_ERR_CONFIG,  /* config.json is inconsistent or misses a field */
+    TTT_ERR_ARG,     /* a bad argument: token id out of range, empty input, bad flag */
+    TTT_ERR_NOMEM,   /* an allocation failed */
+    TTT_ERR_NUMERIC  /* a NaN or Inf appeared where a finite number was required */
+} ttt_status;
+
+/* Message describing the last error on this thread ("" if none). */
+const char *ttt_last_error(void);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Configuration                                                                              */
+
+typedef enum { TTT_ARCH_TTT = 0 } ttt_arch;
+typedef enum { TTT_INNER_LINEAR = 0, TTT_INNER_MLP = 1 } ttt_inner_type;
+
+typedef struct {
+    ttt_arch arch;
+    int64_t vocab_size;          /* V */
+    int64_t hidden_size;         /* D */
+    int64_t intermediate_size;   /* I, SwiGLU width */
+    int64_t num_hidden_layers;
+    int64_t num_attention_heads; /* heads of the TTT layer; head dim f = D / heads */
+    double rms_norm_eps;
+    double rope_theta;
+    int tie_word_embeddings;
+    int64_t max_position_embeddings; /* informational only for TTT */
+    int64_t bos_token_id, eos_token_id, pad_token_id; /* -1 when absent/null */
+    double initializer_range;
+    /* TTT fields (ttt.py TTTConfig) */
+    ttt_inner_type ttt_layer_type;
+    double ttt_base_lr;
+    int64_t mini_batch_size;     /* b */
+    int pre_conv, share_qk, use_gate;
+    int64_t conv_kernel;
+    int64_t scan_checkpoint_group_size; /* stored and written back; no effect on numbers */
+} ttt_config;
+
+/* Parse and validate a config.json file. */
+ttt_status ttt_config_load(const char *path, ttt_config *out);
+/* Write config.json (atomically). */
+ttt_status ttt_config_save(const ttt_config *cfg, const char *path);
+/* Check a configuration for consistency (sizes > 0, divisibility, known types). */
+ttt_status ttt_config_validate(const ttt_config *cfg, const char *origin);
+/* Fill cfg from a preset name (see ttt_preset_name); TTT_ERR_ARG if unknown. */
+ttt_status ttt_config_preset(const char *name, ttt_config *out);
+/* Preset names, i = 0.. until NULL; desc receives a one-line description. */
+const char *ttt_preset_name(int i, const char **desc);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Models                                                                                     */
+
+typedef struct ttt_model ttt_model;
+
+typedef enum { TTT_PREC_F32 = 0, TTT_PREC_F64 = 1 } ttt_precision;
+typedef enum { TTT_DTYPE_F32 = 0, TTT_DTYPE_F16 = 1, TTT_DTYPE_BF16 = 2 } ttt_file_dtype;
+
+typedef struct {
+    ttt_precision precision; /* arithmetic of every computation (f64: for checking numbers) */
+    int threads;             /* 0: OpenMP default */
+    int remat_group;         /* backward: TTT mini-batches per recomputation group; 0: keep all */
+    int reference_kernels;   /* 1: plain reference implementations everywhere */
+} ttt_options;
+
+void ttt_options_default(ttt_options *opt);
+
+/* Load config.json + model.safetensors from a directory. */
+ttt_status ttt_model_load(const char *dir, const ttt_options *opt, ttt_model **out);
+/* Create a freshly initialised model (spec 3.3) from a configuration and a seed. */
+ttt_status ttt_model_create(const ttt_config *cfg, uint64_t seed, const ttt_options *opt,
+                            ttt_model **out);
+/* Write config.json + model.safetensors into dir (created if missing), atomically per file. */
+ttt_status ttt_model_save(const ttt_model *m, const char *dir, ttt_file_dtype dtype);
+void ttt_model_free(ttt_model *m);
+
+const ttt_config *ttt_model_config(const ttt_model *m);
+ttt_status ttt_model_set_options(ttt_model *m, const ttt_options *opt);
+
+/* Parameters: the tensors of model.safetensors, in file-key order. */
+int64_t ttt_param_count(const ttt_model *m);            /* number of tensors */
+int64_t ttt_param_numel_total(const ttt_model *m);      /* number of scalars */
+const char *ttt_param_name(const ttt_model *m, int64_t i);
+int ttt_param_shape(const ttt_model *m, int64_t i, int64_t shape[8]); /* returns ndim */
+int64_t ttt_param_find(const ttt_model *m, const char *name);         /* -1 if absent */
+/* Copy parameter / gradient i out as float32 (n = its numel), or set a parameter from float32. */
+void ttt_param_get(const ttt_model *m, int64_t i, float *dst);
+void ttt_param_set(ttt_model *m, int64_t i, const float *src);
+void ttt_grad_get(const ttt_model *m, int64_t i, float *dst);
+
+/* Full-sequence forward (dual form). ids: [B, L] row-major, each in [0, V).
+ * logits (nullable): [B, L, V]. loss (nullable): mean next-token cross-entropy over all
+ * B*(L-1) positions (0 when L = 1). */
+ttt_status ttt_forward(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, float *logits,
+                       double *loss);
+
+/* Residual stream after each block, from the last ttt_forward call (i = 0: embedding output,
+ * i = 1..layers); copies [B, L, D] floats. TTT_ERR_ARG if not available. */
+ttt_status ttt_hidden_state(const ttt_model *m, int64_t i, float *dst);
+/* Ask ttt_forward to keep the residual stream of every block (for ttt_hidden_state). */
+void ttt_keep_hidden_states(ttt_model *m, int keep);
+
+/* Training: zero the gradient buffers, then forward + backward, accumulating
+ * grad_scale * d loss / d params into them (ttt_grad_get reads them).
+ * targets: [B, L], the token each position should predict, or -1 to leave the position out;
+ * NULL means ids shifted by one (the loss of ttt_forward). per_sequence_mean = 0: the loss is
+ * the mean NLL over all counted targets; 1: the mean over sequences of each sequence's mean
+ * NLL over its counted targets (sequences with none count as 0). */
+ttt_status ttt_zero_grad(ttt_model *m);
+ttt_status ttt_forward_backward(ttt_model *m, const int32_t *ids, const int32_t *targets,
+                                int64_t B, int64_t L, int per_sequence_mean, double grad_scale,
+                                double *loss);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Recurrent decoding                                                                         */
+
+typedef struct ttt_cache ttt_cache;
+
+/* A cache for B sequences: per layer the inner weights at the start of the current
+ * mini-batch, the running step-weighted gradient sums and the convolution histories.
+ * Its size does not depend on the context length. */
+ttt_status ttt_cache_create(ttt_model *m, int64_t B, ttt_cache **out);
+void ttt_cache_reset(ttt_cache *c);
+void ttt_cache_free(ttt_cache *c);
+int64_t ttt_cache_position(const ttt_cache *c); /* tokens processed so far */
+size_t ttt_cache_bytes(const ttt_cache *c);
+
+/* Feed L tokens per sequence (ids [B, L]) through the cache: whole mini-batches in dual form,
+ * the rest in primal form. logits (nullable): [B, L, V]. */
+ttt_status ttt_prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits);
+/* One token per sequence (ids [B]); logits (nullable): [B, V]. */
+ttt_status ttt_decode_step(ttt_model *m, ttt_cache *c, const int32_t *ids, float *logits);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,71 @@
+/* main.c: the ttt command: dispatch to subcommands, help and version. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/commands.h"
+#include "ttt.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"init", cmd_init, "create a freshly initialised model directory from a preset"},
+    {"forward", cmd_forward, "run a model on token ids: logits, loss, gradients, decode"},
+    {"info", cmd_info, "describe a model directory (config, parameter count, tensors)"},
+};
+#define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+int cli_fail(const char *cmd) {
+    fprintf(stderr, "ttt %s: %s\n", cmd, ttt_last_error());
+    return 1;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void usage(FILE *fp) {
+    fprintf(fp,
+            "ttt %s: Test-Time Training (TTT) language models in C\n\n"
+            "usage: ttt <command> [flags]     (ttt <command> --help for its flags)\n\n"
+            "commands:\n",
+            TTT_VERSION);
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "  %-10s %s\n", "help", "this message");
+    fprintf(fp, "\nttt --version prints the version.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *c = argv[1];
+    if (strcmp(c, "help") == 0 || strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0) {
+        if (argc > 2) {
+            for (int i = 0; i < N_COMMANDS; i++)
+                if (strcmp(argv[2], commands[i].name) == 0) {
+                    char help[] = "--help";
+                    char *av[] = {help};
+                    return commands[i].fn(1, av);
+                }
+        }
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(c, "--version") == 0 || strcmp(c, "version") == 0) {
+        printf("ttt %s\n", TTT_VERSION);
+        return 0;
+    }
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(c, commands[i].name) == 0) return commands[i].fn(argc - 2, argv + 2);
+    fprintf(stderr, "ttt: unknown command '%s'\n\n", c);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,455 @@
+/* safetensors.c: validated reading and atomic writing of safetensors files. */
+#include "io/safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/half.h"
+#include "io/fsutil.h"
+
+#define ST_MAX_HEADER (100u << 20) /* the reference implementation's limit */
+
+static const struct {
+    const char *name;
+    st_dtype d;
+    size_t size;
+} dtypes[] = {{"F64", ST_F64, 8}, {"F32", ST_F32, 4}, {"F16", ST_F16, 2}, {"BF16", ST_BF16, 2},
+              {"I64", ST_I64, 8}, {"I32", ST_I32, 4}, {"I16", ST_I16, 2}, {"I8", ST_I8, 1},
+              {"U8", ST_U8, 1},   {"BOOL", ST_BOOL, 1}};
+#define N_DTYPES (int)(sizeof dtypes / sizeof dtypes[0])
+
+const char *st_dtype_name(st_dtype d) {
+    for (int i = 0; i < N_DTYPES; i++)
+        if (dtypes[i].d == d) return dtypes[i].name;
+    return "?";
+}
+
+size_t st_dtype_size(st_dtype d) {
+    for (int i = 0; i < N_DTYPES; i++)
+        if (dtypes[i].d == d) return dtypes[i].size;
+    return 0;
+}
+
+const char *st_shape_str(const int64_t *shape, int ndim, char *buf, size_t len) {
+    size_t k = 0;
+    k += (size_t)snprintf(buf + k, len - k, "[");
+    for (int i = 0; i < ndim && k < len; i++)
+        k += (size_t)snprintf(buf + k, len - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (k < len) snprintf(buf + k, len - k, "]");
+    return buf;
+}
+
+void st_close(st_file *f) {
+    if (f->fd >= 0) close(f->fd);
+    for (int i = 0; i < f->n; i++) free(f->t[i].name);
+    free(f->t);
+    free(f->path);
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+}
+
+static int cmp_begin(const void *a, const void *b) {
+    const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : (x->end > y->end);
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp((*(const st_tensor *const *)a)->name, (*(const st_tensor *const *)b)->name);
+}
+
+/* JSON number -> non-negative integer below 2^53, or -1 */
+static int64_t json_uint(const cJSON *v) {
+    if (!cJSON_IsNumber(v)) return -1;
+    double d = v->valuedouble;
+    if (!(d >= 0) || d > 9007199254740992.0 || d != floor(d)) return -1;
+    return (int64_t)d;
+}
+
+static ttt_status parse_entry(st_file *f, const cJSON *item, st_tensor *t) {
+    const char *p = f->path, *nm = item->string;
+    if (!cJSON_IsObject(item))
+        return ttt_err(TTT_ERR_FORMAT, "%s: header entry '%s' is not an object", p, nm);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(item, "dtype");
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(item, "shape");
+    const cJSON *of = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
+    if (!cJSON_IsString(dt))
+        return ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' has no \"dtype\" string", p, nm);
+    int found = 0;
+    for (int i = 0; i < N_DTYPES; i++)
+        if (strcmp(dt->valuestring, dtypes[i].name) == 0) {
+            t->dtype = dtypes[i].d;
+            found = 1;
+        }
+    if (!found)
+        return ttt_err(TTT_ERR_FORMAT,
+                       "%s: tensor '%s' has unsupported dtype \"%s\" (expected one of F64, F32, "
+                       "F16, BF16, I64, I32, I16, I8, U8, BOOL)",
+                       p, nm, dt->valuestring);
+    if (!cJSON_IsArray(sh))
+        return ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' has no \"shape\" array", p, nm);
+    int nd = cJSON_GetArraySize(sh);
+    if (nd > ST_MAX_DIMS)
+        return ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' has %d dimensions (at most %d supported)",
+                       p, nm, nd, ST_MAX_DIMS);
+    t->ndim = nd;
+    __uint128_t numel = 1;
+    for (int i = 0; i < nd; i++) {
+        int64_t d = json_uint(cJSON_GetArrayItem(sh, i));
+        if (d < 0)
+            return ttt_err(TTT_ERR_FORMAT,
+                           "%s: tensor '%s': shape entry %d is not a non-negative integer", p, nm,
+                           i);
+        t->shape[i] = d;
+        numel *= (uint64_t)d;
+        if (numel > ((__uint128_t)1 << 62))
+            return ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s': shape is too large", p, nm);
+    }
+    t->numel = (int64_t)numel;
+    if (!cJSON_IsArray(of) || cJSON_GetArraySize(of) != 2)
+        return ttt_err(TTT_ERR_FORMAT,
+                       "%s: tensor '%s' has no \"data_offsets\" [begin, end] pair", p, nm);
+    int64_t b = json_uint(cJSON_GetArrayItem(of, 0)), e = json_uint(cJSON_GetArrayItem(of, 1));
+    if (b < 0 || e < 0 || e < b)
+        return ttt_err(TTT_ERR_FORMAT,
+                       "%s: tensor '%s': data_offsets must be integers with begin <= end", p, nm);
+    if ((uint64_t)e > f->data_size)
+        return ttt_err(TTT_ERR_FORMAT,
+                       "%s: tensor '%s': data_offsets [%lld, %lld] go beyond the %llu bytes of "
+                       "data in the file (truncated file?)",
+                       p, nm, (long long)b, (long long)e, (unsigned long long)f->data_size);
+    __uint128_t want = numel * st_dtype_size(t->dtype);
+    if ((__uint128_t)(uint64_t)(e - b) != want) {
+        char sb[160];
+        return ttt_err(TTT_ERR_FORMAT,
+                       "%s: tensor '%s': data_offsets cover %lld bytes but dtype %s and shape %s "
+                       "need %llu",
+                       p, nm, (long long)(e - b), st_dtype_name(t->dtype),
+                       st_shape_str(t->shape, nd, sb, sizeof sb), (unsigned long long)want);
+    }
+    t->begin = (uint64_t)b;
+    t->end = (uint64_t)e;
+    return TTT_OK;
+}
+
+static ttt_status st_parse(st_file *f, const char *hdr, size_t hlen) {
+    const char *p = f->path;
+    const char *endp = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(hdr, hlen, &endp, 0);
+    if (!root)
+        return ttt_err(TTT_ERR_FORMAT, "%s: header is not valid JSON (error near byte %ld)", p,
+                       endp ? (long)(endp - hdr) : -1L);
+    /* only trailing spaces (padding) may follow the JSON value */
+    for (const char *q = endp; q && q < hdr + hlen; q++)
+        if (*q != ' ' && *q != '\n' && *q != '\r' && *q != '\t' && *q != 0) {
+            cJSON_Delete(root);
+            return ttt_err(TTT_ERR_FORMAT, "%s: header has trailing bytes after the JSON object",
+                           p);
+        }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return ttt_err(TTT_ERR_FORMAT, "%s: header is not a JSON object", p);
+    }
+    int n = 0;
+    for (cJSON *it = root->child; it; it = it->next)
+        if (strcmp(it->string, "__metadata__") != 0) n++;
+    f->t = calloc((size_t)(n ? n : 1), sizeof(st_tensor));
+    if (!f->t) {
+        cJSON_Delete(root);
+        return ttt_err(TTT_ERR_NOMEM, "%s: out of memory", p);
+    }
+    ttt_status s = TTT_OK;
+    for (cJSON *it = root->child; it && s == TTT_OK; it = it->next) {
+        if (strcmp(it->string, "__metadata__") == 0) {
+            if (!cJSON_IsObject(it)) s = ttt_err(TTT_ERR_FORMAT, "%s: __metadata__ is not an object", p);
+            continue;
+        }
+        st_tensor *t = &f->t[f->n];
+        t->name = strdup(it->string);
+        if (!t->name) {
+            s = ttt_err(TTT_ERR_NOMEM, "out of memory");
+            break;
+        }
+        f->n++;
+        s = parse_entry(f, it, t);
+    }
+    cJSON_Delete(root);
+    if (s != TTT_OK) return s;
+    /* duplicate names and overlapping data */
+    st_tensor **ord = malloc(sizeof(st_tensor *) * (size_t)(f->n ? f->n : 1));
+    if (!ord) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < f->n; i++) ord[i] = &f->t[i];
+    qsort(ord, (size_t)f->n, sizeof *ord, cmp_name);
+    for (int i = 1; i < f->n && s == TTT_OK; i++)
+        if (strcmp(ord[i - 1]->name, ord[i]->name) == 0)
+            s = ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' appears twice in the header", p, ord[i]->name);
+    qsort(ord, (size_t)f->n, sizeof *ord, cmp_begin);
+    for (int i = 1; i < f->n && s == TTT_OK; i++)
+        if (ord[i]->begin < ord[i - 1]->end)
+            s = ttt_err(TTT_ERR_FORMAT,
+                        "%s: data of tensors '%s' [%llu, %llu) and '%s' [%llu, %llu) overlap", p,
+                        ord[i - 1]->name, (unsigned long long)ord[i - 1]->begin,
+                        (unsigned long long)ord[i - 1]->end, ord[i]->name,
+                        (unsigned long long)ord[i]->begin, (unsigned long long)ord[i]->end);
+    free(ord);
+    return s;
+}
+
+ttt_status st_open(st_file *f, const char *path) {
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    f->path = strdup(path);
+    if (!f->path) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    f->fd = open(path, O_RDONLY);
+    if (f->fd < 0) {
+        ttt_status s = ttt_err(TTT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        st_close(f);
+        return s;
+    }
+    struct stat st;
+    if (fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        st_close(f);
+        return ttt_err(TTT_ERR_IO, "%s: not a regular file", path);
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    unsigned char lenb[8];
+    if (size < 8 || pread(f->fd, lenb, 8, 0) != 8) {
+        st_close(f);
+        return ttt_err(TTT_ERR_FORMAT,
+                       "%s: file is %llu bytes, too short for a safetensors header (8-byte "
+                       "length + JSON)",
+                       path, (unsigned long long)size);
+    }
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | lenb[i];
+    if (hlen > size - 8 || hlen > ST_MAX_HEADER || hlen < 2) {
+        st_close(f);
+        return ttt_err(TTT_ERR_FORMAT,
+                       "%s: header length %llu is invalid (file has %llu bytes after the length "
+                       "field; limit %u) - truncated or not a safetensors file",
+                       path, (unsigned long long)hlen, (unsigned long long)(size - 8),
+                       ST_MAX_HEADER);
+    }
+    char *hdr = malloc(hlen + 1);
+    if (!hdr) {
+        st_close(f);
+        return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    }
+    if (pread(f->fd, hdr, hlen, 8) != (ssize_t)hlen) {
+        free(hdr);
+        st_close(f);
+        return ttt_err(TTT_ERR_IO, "%s: cannot read header", path);
+    }
+    hdr[hlen] = 0;
+    f->data_start = 8 + hlen;
+    f->data_size = size - f->data_start;
+    ttt_status s = st_parse(f, hdr, hlen);
+    free(hdr);
+    if (s != TTT_OK) st_close(f);
+    return s;
+}
+
+const st_tensor *st_find(const st_file *f, const char *name) {
+    for (int i = 0; i < f->n; i++)
+        if (strcmp(f->t[i].name, name) == 0) return &f->t[i];
+    return NULL;
+}
+
+static ttt_status read_bytes(const st_file *f, void *dst, uint64_t off, size_t n, const char *nm) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(f->fd, (char *)dst + done, n - done, (off_t)(f->data_start + off + done));
+        if (r <= 0)
+            return ttt_err(TTT_ERR_IO, "%s: reading tensor '%s' failed%s%s", f->path, nm,
+                           r < 0 ? ": " : " (unexpected end of file)", r < 0 ? strerror(errno) : "");
+        done += (size_t)r;
+    }
+    return TTT_OK;
+}
+
+#define CHUNK_ELEMS 65536
+
+/* Read t in chunks, handing each chunk of raw bytes to conv(dst_offset, raw, count). */
+#define DEFINE_FLOAT_READER(fname, T) \
+    ttt_status fname(const st_file *f, const st_tensor *t, T *dst, int64_t n) { \
+        if (n != t->numel) \
+            return ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' has %lld elements, expected %lld", \
+                           f->path, t->name, (long long)t->numel, (long long)n); \
+        size_t es = st_dtype_size(t->dtype); \
+        if (t->dtype != ST_F32 && t->dtype != ST_F64 && t->dtype != ST_F16 && \
+            t->dtype != ST_BF16) \
+            return ttt_err(TTT_ERR_FORMAT, \
+                           "%s: tensor '%s' has dtype %s, expected a float type (F32, F16, BF16, " \
+                           "F64)", \
+                           f->path, t->name, st_dtype_name(t->dtype)); \
+        if (sizeof(T) == es && ((t->dtype == ST_F32 && sizeof(T) == 4) || \
+                                (t->dtype == ST_F64 && sizeof(T) == 8))) \
+            return read_bytes(f, dst, t->begin, (size_t)n * es, t->name); \
+        unsigned char *buf = malloc(CHUNK_ELEMS * 8); \
+        if (!buf) return ttt_err(TTT_ERR_NOMEM, "out of memory"); \
+        for (int64_t i0 = 0; i0 < n; i0 += CHUNK_ELEMS) { \
+            int64_t c = n - i0 < CHUNK_ELEMS ? n - i0 : CHUNK_ELEMS; \
+            ttt_status s = read_bytes(f, buf, t->begin + (uint64_t)i0 * es, (size_t)c * es, t->name); \
+            if (s) { \
+                free(buf); \
+                return s; \
+            } \
+            for (int64_t i = 0; i < c; i++) { \
+                double v; \
+                switch (t->dtype) { \
+                case ST_F64: memcpy(&v, buf + 8 * i, 8); break; \
+                case ST_F32: { float x; memcpy(&x, buf + 4 * i, 4); v = x; } break; \
+                case ST_F16: { uint16_t h; memcpy(&h, buf + 2 * i, 2); v = f16_to_f32(h); } break; \
+                default: { uint16_t h; memcpy(&h, buf + 2 * i, 2); v = bf16_to_f32(h); } break; \
+                } \
+                dst[i0 + i] = (T)v; \
+            } \
+        } \
+        free(buf); \
+        return TTT_OK; \
+    }
+
+DEFINE_FLOAT_READER(st_read_f32, float)
+DEFINE_FLOAT_READER(st_read_f64, double)
+
+ttt_status st_read_i64(const st_file *f, const st_tensor *t, int64_t *dst, int64_t n) {
+    if (n != t->numel)
+        return ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' has %lld elements, expected %lld", f->path,
+                       t->name, (long long)t->numel, (long long)n);
+    size_t es = st_dtype_size(t->dtype);
+    if (t->dtype != ST_I64 && t->dtype != ST_I32 && t->dtype != ST_I16 && t->dtype != ST_I8 &&
+        t->dtype != ST_U8)
+        return ttt_err(TTT_ERR_FORMAT,
+                       "%s: tensor '%s' has dtype %s, expected an integer type (I64 or I32)",
+                       f->path, t->name, st_dtype_name(t->dtype));
+    unsigned char *buf = malloc((size_t)(n ? n : 1) * es);
+    if (!buf) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    ttt_status s = read_bytes(f, buf, t->begin, (size_t)n * es, t->name);
+    for (int64_t i = 0; s == TTT_OK && i < n; i++) {
+        switch (t->dtype) {
+        case ST_I64: memcpy(&dst[i], buf + 8 * i, 8); break;
+        case ST_I32: { int32_t x; memcpy(&x, buf + 4 * i, 4); dst[i] = x; } break;
+        case ST_I16: { int16_t x; memcpy(&x, buf + 2 * i, 2); dst[i] = x; } break;
+        case ST_I8: dst[i] = (int8_t)buf[i]; break;
+        default: dst[i] = buf[i]; break;
+        }
+    }
+    free(buf);
+    return s;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* writer */
+
+static int cmp_entry(const void *a, const void *b) {
+    return strcmp((*(const st_entry *const *)a)->name, (*(const st_entry *const *)b)->name);
+}
+
+static int64_t entry_numel(const st_entry *e) {
+    int64_t n = 1;
+    for (int i = 0; i < e->ndim; i++) n *= e->shape[i];
+    return n;
+}
+
+/* append with growth */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} sbuf;
+static int sb_put(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int sb_put(sbuf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+        va_end(ap);
+        if (k < 0) return -1;
+        if (b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return 0;
+        }
+        size_t nc = (b->cap ? b->cap * 2 : 4096) + (size_t)k;
+        char *ns = realloc(b->s, nc);
+        if (!ns) return -1;
+        b->s = ns;
+        b->cap = nc;
+    }
+}
+
+static ttt_status write_converted(ttt_atomic_file *af, const st_entry *e, int64_t n) {
+    size_t es = st_dtype_size(e->dtype);
+    if (e->src == ST_SRC_RAW) return ttt_atomic_write(af, e->data, (size_t)n * es);
+    unsigned char *buf = malloc(CHUNK_ELEMS * 8);
+    if (!buf) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    ttt_status s = TTT_OK;
+    for (int64_t i0 = 0; i0 < n && s == TTT_OK; i0 += CHUNK_ELEMS) {
+        int64_t c = n - i0 < CHUNK_ELEMS ? n - i0 : CHUNK_ELEMS;
+        for (int64_t i = 0; i < c; i++) {
+            double v = e->src == ST_SRC_F32 ? (double)((const float *)e->data)[i0 + i]
+                                            : ((const double *)e->data)[i0 + i];
+            switch (e->dtype) {
+            case ST_F64: memcpy(buf + 8 * i, &v, 8); break;
+            case ST_F32: { float x = (float)v; memcpy(buf + 4 * i, &x, 4); } break;
+            case ST_F16: { uint16_t h = f32_to_f16((float)v); memcpy(buf + 2 * i, &h, 2); } break;
+            case ST_BF16: { uint16_t h = f32_to_bf16((float)v); memcpy(buf + 2 * i, &h, 2); } break;
+            default: TTT_ASSERT(0 && "conversion to a non-float dtype");
+            }
+        }
+        s = ttt_atomic_write(af, buf, (size_t)c * es);
+    }
+    free(buf);
+    return s;
+}
+
+ttt_status st_write(const char *path, const st_entry *entries, int n) {
+    const st_entry **ord = malloc(sizeof(st_entry *) * (size_t)(n ? n : 1));
+    if (!ord) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) ord[i] = &entries[i];
+    qsort(ord, (size_t)n, sizeof *ord, cmp_entry);
+    sbuf h = {0};
+    int bad = sb_put(&h, "{\"__metadata__\":{\"format\":\"pt\"}");
+    uint64_t off = 0;
+    for (int i = 0; i < n && !bad; i++) {
+        const st_entry *e = ord[i];
+        uint64_t bytes = (uint64_t)entry_numel(e) * st_dtype_size(e->dtype);
+        bad |= sb_put(&h, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", e->name, st_dtype_name(e->dtype));
+        for (int d = 0; d < e->ndim && !bad; d++)
+            bad |= sb_put(&h, "%s%lld", d ? "," : "", (long long)e->shape[d]);
+        bad |= sb_put(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
+                      (unsigned long long)(off + bytes));
+        off += bytes;
+    }
+    bad |= sb_put(&h, "}");
+    while (!bad && h.n % 8 != 0) bad |= sb_put(&h, " ");
+    if (bad) {
+        free(h.s);
+        free(ord);
+        return ttt_err(TTT_ERR_NOMEM, "out of memory building the safetensors header");
+    }
+    ttt_atomic_file af;
+    ttt_status s = ttt_atomic_open(&af, path);
+    if (s == TTT_OK) {
+        unsigned char lenb[8];
+        uint64_t hl = h.n;
+        for (int i = 0; i < 8; i++) lenb[i] = (unsigned char)(hl >> (8 * i));
+        s = ttt_atomic_write(&af, lenb, 8);
+        if (s == TTT_OK) s = ttt_atomic_write(&af, h.s, h.n);
+        for (int i = 0; i < n && s == TTT_OK; i++) s = write_converted(&af, ord[i], entry_numel(ord[i]));
+        if (s == TTT_OK)
+            s = ttt_atomic_commit(&af);
+        else
+            ttt_atomic_abort(&af);
+    }
+    free(h.s);
+    free(ord);
+    return s;
+}

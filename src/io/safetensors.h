@@ -1,0 +1,66 @@
+/* safetensors.h: reader and writer for the safetensors format (8-byte little-endian header
+ * length N, N bytes of JSON {"name": {"dtype", "shape", "data_offsets": [begin, end]}, ...},
+ * then the raw little-endian C-order data). The reader validates everything before any data
+ * is used: header bounds, JSON, dtypes, shapes, offsets in range, sizes matching the shapes,
+ * no overlaps, no duplicate names. The writer is atomic (see fsutil.h). */
+#ifndef TTT_IO_SAFETENSORS_H
+#define TTT_IO_SAFETENSORS_H
+
+#include <stdint.h>
+
+#include "ttt.h"
+
+#define ST_MAX_DIMS 8
+
+typedef enum { ST_F64, ST_F32, ST_F16, ST_BF16, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL } st_dtype;
+
+typedef struct {
+    char *name;
+    st_dtype dtype;
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    int64_t numel;
+    uint64_t begin, end; /* relative to the start of the data section */
+} st_tensor;
+
+typedef struct {
+    char *path;
+    int fd;
+    uint64_t data_start; /* 8 + N */
+    uint64_t data_size;
+    int n;
+    st_tensor *t;
+} st_file;
+
+const char *st_dtype_name(st_dtype d);
+size_t st_dtype_size(st_dtype d);
+
+ttt_status st_open(st_file *f, const char *path);
+void st_close(st_file *f);
+const st_tensor *st_find(const st_file *f, const char *name);
+/* "[2, 37, 97]" into buf */
+const char *st_shape_str(const int64_t *shape, int ndim, char *buf, size_t len);
+
+/* Read a float tensor (F64/F32/F16/BF16) converting to float32 or float64; n must equal
+ * its numel. */
+ttt_status st_read_f32(const st_file *f, const st_tensor *t, float *dst, int64_t n);
+ttt_status st_read_f64(const st_file *f, const st_tensor *t, double *dst, int64_t n);
+/* Read an integer tensor (I64/I32/I16/I8/U8) into int64. */
+ttt_status st_read_i64(const st_file *f, const st_tensor *t, int64_t *dst, int64_t n);
+
+/* Writer: one entry per tensor. src says what `data` holds: the file dtype's own bytes
+ * (ST_SRC_RAW) or float32 / float64 values to be converted to the file dtype. */
+typedef enum { ST_SRC_RAW, ST_SRC_F32, ST_SRC_F64 } st_src;
+typedef struct {
+    const char *name;
+    st_dtype dtype;
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    const void *data;
+    st_src src;
+} st_entry;
+
+/* Entries are written sorted by name; metadata is {"format": "pt"}. */
+ttt_status st_write(const char *path, const st_entry *e, int n);
+
+#endif

@@ -1,0 +1,352 @@
+/* model.c: the public model API (ttt.h): loading and validating model directories, creating,
+ * saving, parameter access, and dispatch to the f32 / f64 instantiations of the model code. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "io/fsutil.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "ops/kernels.h"
+
+void ttt_options_default(ttt_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->precision = TTT_PREC_F32;
+    opt->remat_group = 4;
+}
+
+static void apply_options(ttt_model *m) {
+    if (m->opt.threads > 0) ttt_set_threads(m->opt.threads);
+    ttt_reference_kernels = m->opt.reference_kernels;
+}
+
+ttt_status ttt_model_set_options(ttt_model *m, const ttt_options *opt) {
+    if (opt->precision != m->opt.precision)
+        return ttt_err(TTT_ERR_ARG, "the precision of a loaded model cannot change (reload it)");
+    if (opt->remat_group < 0) return ttt_err(TTT_ERR_ARG, "remat_group must be >= 0");
+    m->opt = *opt;
+    apply_options(m);
+    return TTT_OK;
+}
+
+static void rope_table(ttt_model *m) {
+    int64_t P = m->dims.f / 2, b = m->dims.b;
+    for (int64_t m_ = 0; m_ < P; m_++) {
+        /* ttt.py: inv_freq = 1 / base^(arange(0, f, 2) / f), angles = pos · inv_freq, all float32 */
+        float e = (float)(2 * m_) / (float)m->dims.f;
+        float inv = 1.0f / powf((float)m->dims.rope_theta, e);
+        for (int64_t p = 0; p < b; p++) {
+            float ang = (float)p * inv;
+            m->rope_cs[p * P + m_] = cosf(ang);
+            m->rope_cs[b * P + p * P + m_] = sinf(ang);
+        }
+    }
+}
+
+/* an empty model (parameters allocated, not set) for a validated config */
+static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, ttt_model **out) {
+    ttt_model *m = calloc(1, sizeof *m);
+    if (!m) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    m->cfg = *cfg;
+    if (opt)
+        m->opt = *opt;
+    else
+        ttt_options_default(&m->opt);
+    if (m->opt.remat_group < 0) {
+        free(m);
+        return ttt_err(TTT_ERR_ARG, "remat_group must be >= 0");
+    }
+    ttt_dims_from_config(&m->dims, cfg);
+    m->elem = m->opt.precision == TTT_PREC_F64 ? 8 : 4;
+    ttt_status s = ttt_params_build(&m->tab, &m->offs, cfg);
+    if (s != TTT_OK) {
+        free(m);
+        return s;
+    }
+    size_t bytes;
+    s = ttt_size_mul(&bytes, m->tab.total, 1, m->elem, "parameters");
+    if (s == TTT_OK) {
+        m->w = ttt_calloc(bytes, "parameters");
+        m->rope_cs = ttt_malloc(sizeof(float) * (size_t)(m->dims.f * m->dims.b), "RoPE table");
+        if (!m->w || !m->rope_cs) s = TTT_ERR_NOMEM;
+    }
+    if (s != TTT_OK) {
+        ttt_model_free(m);
+        return s;
+    }
+    rope_table(m);
+    apply_options(m);
+    *out = m;
+    return TTT_OK;
+}
+
+void ttt_model_free(ttt_model *m) {
+    if (!m) return;
+    ttt_free(m->w);
+    ttt_free(m->g);
+    ttt_free(m->rope_cs);
+    ttt_buf_release(&m->ws);
+    ttt_buf_release(&m->hidden);
+    ttt_params_free(&m->tab, &m->offs);
+    free(m);
+}
+
+ttt_status ttt_model_create(const ttt_config *cfg, uint64_t seed, const ttt_options *opt,
+                            ttt_model **out) {
+    TRY(ttt_config_validate(cfg, "config"));
+    ttt_model *m;
+    TRY(model_alloc(cfg, opt, &m));
+    ttt_init_params(m, seed);
+    *out = m;
+    return TTT_OK;
+}
+
+ttt_status ttt_model_load(const char *dir, const ttt_options *opt, ttt_model **out) {
+    char *cpath = ttt_path_join(dir, "config.json"), *wpath = ttt_path_join(dir, "model.safetensors");
+    if (!cpath || !wpath) {
+        free(cpath);
+        free(wpath);
+        return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    }
+    ttt_config cfg;
+    ttt_model *m = NULL;
+    st_file st;
+    st.fd = -1;
+    ttt_status s = ttt_config_load(cpath, &cfg);
+    if (s == TTT_OK) s = model_alloc(&cfg, opt, &m);
+    if (s == TTT_OK) s = st_open(&st, wpath);
+    if (s == TTT_OK) {
+        for (int64_t i = 0; i < m->tab.n && s == TTT_OK; i++) {
+            const param_info *p = &m->tab.p[i];
+            const st_tensor *t = st_find(&st, p->name);
+            char want[128], got[128];
+            if (!t) {
+                s = ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' is missing (expected shape %s for this config)",
+                            wpath, p->name, st_shape_str(p->shape, p->ndim, want, sizeof want));
+                break;
+            }
+            int same = t->ndim == p->ndim;
+            for (int k = 0; same && k < p->ndim; k++) same = t->shape[k] == p->shape[k];
+            if (!same) {
+                s = ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s (from %s)", wpath,
+                            p->name, st_shape_str(t->shape, t->ndim, got, sizeof got),
+                            st_shape_str(p->shape, p->ndim, want, sizeof want), cpath);
+                break;
+            }
+            if (m->elem == 4)
+                s = st_read_f32(&st, t, (float *)m->w + p->offset, p->numel);
+            else
+                s = st_read_f64(&st, t, (double *)m->w + p->offset, p->numel);
+        }
+        for (int i = 0; i < st.n && s == TTT_OK; i++)
+            if (param_table_find(&m->tab, st.t[i].name) < 0) {
+                if (strcmp(st.t[i].name, "lm_head.weight") == 0 && cfg.tie_word_embeddings)
+                    s = ttt_err(TTT_ERR_FORMAT,
+                                "%s: unexpected tensor 'lm_head.weight': %s sets "
+                                "\"tie_word_embeddings\": true, so the head is the embedding",
+                                wpath, cpath);
+                else
+                    s = ttt_err(TTT_ERR_FORMAT,
+                                "%s: unexpected tensor '%s' (not a parameter of the model that %s "
+                                "describes)",
+                                wpath, st.t[i].name, cpath);
+            }
+        st_close(&st);
+    }
+    free(cpath);
+    free(wpath);
+    if (s != TTT_OK) {
+        ttt_model_free(m);
+        return s;
+    }
+    *out = m;
+    return TTT_OK;
+}
+
+ttt_status ttt_model_save(const ttt_model *m, const char *dir, ttt_file_dtype dtype) {
+    TRY(ttt_mkdir(dir));
+    char *cpath = ttt_path_join(dir, "config.json"), *wpath = ttt_path_join(dir, "model.safetensors");
+    st_entry *e = calloc((size_t)m->tab.n, sizeof *e);
+    ttt_status s = (!cpath || !wpath || !e) ? ttt_err(TTT_ERR_NOMEM, "out of memory") : TTT_OK;
+    if (s == TTT_OK) {
+        st_dtype fd = dtype == TTT_DTYPE_BF16 ? ST_BF16 : dtype == TTT_DTYPE_F16 ? ST_F16 : ST_F32;
+        for (int64_t i = 0; i < m->tab.n; i++) {
+            const param_info *p = &m->tab.p[i];
+            e[i].name = p->name;
+            e[i].dtype = fd;
+            e[i].ndim = p->ndim;
+            memcpy(e[i].shape, p->shape, sizeof p->shape);
+            e[i].data = (const char *)m->w + (size_t)p->offset * m->elem;
+            e[i].src = m->elem == 4 ? ST_SRC_F32 : ST_SRC_F64;
+        }
+        s = st_write(wpath, e, (int)m->tab.n);
+    }
+    if (s == TTT_OK) s = ttt_config_save(&m->cfg, cpath);
+    free(e);
+    free(cpath);
+    free(wpath);
+    return s;
+}
+
+const ttt_config *ttt_model_config(const ttt_model *m) { return &m->cfg; }
+int64_t ttt_param_count(const ttt_model *m) { return m->tab.n; }
+const char *ttt_param_name(const ttt_model *m, int64_t i) { return m->tab.p[i].name; }
+int64_t ttt_param_find(const ttt_model *m, const char *name) { return param_table_find(&m->tab, name); }
+
+int64_t ttt_param_numel_total(const ttt_model *m) {
+    int64_t n = 0;
+    for (int64_t i = 0; i < m->tab.n; i++) n += m->tab.p[i].numel;
+    return n;
+}
+
+int ttt_param_shape(const ttt_model *m, int64_t i, int64_t shape[8]) {
+    const param_info *p = &m->tab.p[i];
+    for (int k = 0; k < p->ndim; k++) shape[k] = p->shape[k];
+    return p->ndim;
+}
+
+static void get_as_f32(const ttt_model *m, const void *buf, int64_t i, float *dst) {
+    const param_info *p = &m->tab.p[i];
+    for (int64_t j = 0; j < p->numel; j++)
+        dst[j] = m->elem == 4 ? ((const float *)buf)[p->offset + j]
+                              : (float)((const double *)buf)[p->offset + j];
+}
+
+void ttt_param_get(const ttt_model *m, int64_t i, float *dst) { get_as_f32(m, m->w, i, dst); }
+
+void ttt_grad_get(const ttt_model *m, int64_t i, float *dst) {
+    if (!m->g) {
+        memset(dst, 0, sizeof(float) * (size_t)m->tab.p[i].numel);
+        return;
+    }
+    get_as_f32(m, m->g, i, dst);
+}
+
+void ttt_param_set(ttt_model *m, int64_t i, const float *src) {
+    const param_info *p = &m->tab.p[i];
+    for (int64_t j = 0; j < p->numel; j++) {
+        if (m->elem == 4)
+            ((float *)m->w)[p->offset + j] = src[j];
+        else
+            ((double *)m->w)[p->offset + j] = src[j];
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static ttt_status check_ids(const ttt_model *m, const int32_t *ids, int64_t B, int64_t L,
+                            const char *what) {
+    if (B <= 0 || L <= 0)
+        return ttt_err(TTT_ERR_ARG, "%s: empty input (batch %lld, length %lld); need at least one token",
+                       what, (long long)B, (long long)L);
+    for (int64_t i = 0; i < B * L; i++)
+        if (ids[i] < 0 || ids[i] >= m->dims.V)
+            return ttt_err(TTT_ERR_ARG,
+                           "%s: token id %d at batch %lld, position %lld is outside [0, %lld) (the "
+                           "model's vocab_size)",
+                           what, ids[i], (long long)(i / L), (long long)(i % L), (long long)m->dims.V);
+    return TTT_OK;
+}
+
+ttt_status ttt_forward(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, float *logits,
+                       double *loss) {
+    TRY(check_ids(m, ids, B, L, "forward"));
+    apply_options(m);
+    if (m->elem == 8) return lm_forward_f64(m, ids, NULL, B, L, 0, 0, 1.0, logits, loss);
+    return lm_forward_f32(m, ids, NULL, B, L, 0, 0, 1.0, logits, loss);
+}
+
+void ttt_keep_hidden_states(ttt_model *m, int keep) { m->keep_hidden = keep; }
+
+ttt_status ttt_hidden_state(const ttt_model *m, int64_t i, float *dst) {
+    if (!m->keep_hidden || !m->hidden.data || i < 0 || i > m->dims.layers)
+        return ttt_err(TTT_ERR_ARG, "hidden state %lld is not available", (long long)i);
+    int64_t n = m->hidden_B * m->hidden_L * m->dims.D;
+    memcpy(dst, (const float *)m->hidden.data + i * n, sizeof(float) * (size_t)n);
+    return TTT_OK;
+}
+
+ttt_status ttt_zero_grad(ttt_model *m) {
+    size_t bytes = (size_t)m->tab.total * m->elem;
+    if (!m->g) {
+        m->g = ttt_calloc(bytes, "gradients");
+        if (!m->g) return TTT_ERR_NOMEM;
+    } else {
+        memset(m->g, 0, bytes);
+    }
+    return TTT_OK;
+}
+
+ttt_status ttt_forward_backward(ttt_model *m, const int32_t *ids, const int32_t *targets,
+                                int64_t B, int64_t L, int per_sequence_mean, double grad_scale,
+                                double *loss) {
+    TRY(check_ids(m, ids, B, L, "forward_backward"));
+    if (targets)
+        for (int64_t i = 0; i < B * L; i++)
+            if (targets[i] < -1 || targets[i] >= m->dims.V)
+                return ttt_err(TTT_ERR_ARG, "forward_backward: target %d at %lld is outside [-1, %lld)",
+                               targets[i], (long long)i, (long long)m->dims.V);
+    if (!m->g) TRY(ttt_zero_grad(m));
+    apply_options(m);
+    double lv = 0;
+    ttt_status s = m->elem == 8
+                       ? lm_forward_f64(m, ids, targets, B, L, per_sequence_mean, 1, grad_scale, NULL, &lv)
+                       : lm_forward_f32(m, ids, targets, B, L, per_sequence_mean, 1, grad_scale, NULL, &lv);
+    if (s != TTT_OK) return s;
+    if (!isfinite(lv)) return ttt_err(TTT_ERR_NUMERIC, "forward_backward: the loss is %g", lv);
+    if (loss) *loss = lv;
+    return TTT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+ttt_status ttt_cache_create(ttt_model *m, int64_t B, ttt_cache **out) {
+    if (B <= 0) return ttt_err(TTT_ERR_ARG, "cache: batch size must be >= 1");
+    ttt_cache *c = calloc(1, sizeof *c);
+    if (!c) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    c->m = m;
+    c->B = B;
+    int64_t n = m->elem == 8 ? lm_cache_elems_f64(m, B) : lm_cache_elems_f32(m, B);
+    ttt_status s = ttt_size_mul(&c->bytes, n, 1, m->elem, "cache");
+    if (s == TTT_OK) {
+        c->data = ttt_malloc(c->bytes, "decode cache");
+        if (!c->data) s = TTT_ERR_NOMEM;
+    }
+    if (s != TTT_OK) {
+        free(c);
+        return s;
+    }
+    ttt_cache_reset(c);
+    *out = c;
+    return TTT_OK;
+}
+
+void ttt_cache_reset(ttt_cache *c) {
+    if (c->m->elem == 8)
+        lm_cache_reset_f64(c);
+    else
+        lm_cache_reset_f32(c);
+}
+
+void ttt_cache_free(ttt_cache *c) {
+    if (!c) return;
+    ttt_free(c->data);
+    free(c);
+}
+
+int64_t ttt_cache_position(const ttt_cache *c) { return c->pos; }
+size_t ttt_cache_bytes(const ttt_cache *c) { return c->bytes; }
+
+ttt_status ttt_prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits) {
+    if (c->m != m) return ttt_err(TTT_ERR_ARG, "prefill: the cache belongs to another model");
+    TRY(check_ids(m, ids, c->B, L, "prefill"));
+    apply_options(m);
+    if (m->elem == 8) return lm_prefill_f64(m, c, ids, L, logits);
+    return lm_prefill_f32(m, c, ids, L, logits);
+}
+
+ttt_status ttt_decode_step(ttt_model *m, ttt_cache *c, const int32_t *ids, float *logits) {
+    return ttt_prefill(m, c, ids, 1, logits);
+}
