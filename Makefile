@@ -18,16 +18,17 @@ endif
 
 CPPFLAGS := -Iinclude -Isrc -D_DEFAULT_SOURCE
 CFLAGS   := -std=c11 -Wall -Wextra -fopenmp -fPIC $(OPT) $(EXTRA_CFLAGS)
-LDLIBS   := -lcjson -lopenblas -lm
+LDLIBS   := -lcjson -lpcre2-8 -lopenblas -lm
 LDFLAGS  := -fopenmp $(filter -fsanitize=%,$(OPT)) $(EXTRA_LDFLAGS)
 
 # numeric code compiled twice: float (f32) and double (f64), see src/core/real.h
 GEN_SRC := src/ops/matmul.c src/ops/norm.c src/ops/conv.c src/ops/rope.c src/ops/act.c \
            src/ops/xent.c src/layers/ttt_inner.c src/layers/ttt_scan.c src/layers/ttt_layer.c \
            src/model/lm.c
-LIB_SRC := $(wildcard src/core/*.c src/io/*.c) src/ops/kernels.c src/model/config.c \
-           src/model/params.c src/model/model.c src/model/init.c
-CLI_SRC := $(wildcard src/cli/*.c)
+# everything else under src/ except the command-line tool is compiled once
+ALL_SRC := $(shell find src -name '*.c' | sort)
+CLI_SRC := $(filter src/cli/%,$(ALL_SRC))
+LIB_SRC := $(filter-out $(GEN_SRC) $(CLI_SRC),$(ALL_SRC))
 TEST_SRC := $(wildcard tests/*.c)
 
 GEN_OBJ := $(GEN_SRC:%.c=$(BUILD)/obj/f32/%.o) $(GEN_SRC:%.c=$(BUILD)/obj/f64/%.o)
@@ -96,3 +97,6 @@ clean:
 	rm -rf build build-debug
 
 -include $(GEN_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+# extra targets of independent parts (data pipeline, fuzzing, benchmarks) live in mk/*.mk
+-include $(wildcard mk/*.mk)

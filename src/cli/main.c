@@ -16,6 +16,8 @@ static const command commands[] = {
     {"init", cmd_init, "create a freshly initialised model directory from a preset"},
     {"forward", cmd_forward, "run a model on token ids: logits, loss, gradients, decode"},
     {"info", cmd_info, "describe a model directory (config, parameter count, tensors)"},
+    {"tokenize", cmd_tokenize, "text to token ids (GPT-2/tiktoken BPE or Llama-2 BPE)"},
+    {"detokenize", cmd_detokenize, "token ids back to text"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,16 @@
+#!/bin/sh
+# install-deps.sh: installs the Debian packages that building and testing need, when missing.
+# Safe to run repeatedly: it only calls apt-get when something is absent.
+set -e
+PKGS="gcc make libc6-dev libcjson-dev libopenblas-dev libpcre2-dev pkg-config python3-numpy"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,102 @@
+/* test_util.c: number comparisons, command running and paths for the tests. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "test.h"
+
+int check_rel_max(const char *what, const float *a, const float *ref, int64_t n, double tol) {
+    double mref = 0, md = 0;
+    int64_t at = 0;
+    for (int64_t i = 0; i < n; i++) {
+        mref = fmax(mref, fabs((double)ref[i]));
+        double d = fabs((double)a[i] - (double)ref[i]);
+        if (!(d <= md)) { /* NaN counts as worst */
+            md = isnan(d) ? INFINITY : d;
+            at = i;
+        }
+    }
+    if (md <= tol * mref) return 1;
+    test_fail("%s: max|a-ref| = %.3e at element %lld (a = %.8g, ref = %.8g) > %.1e * max|ref| = %.3e",
+              what, md, (long long)at, (double)a[at], (double)ref[at], tol, tol * mref);
+    return 0;
+}
+
+int check_close(const char *what, const double *a, const double *ref, int64_t n, double atol, double rtol) {
+    double worst = 0;
+    int64_t at = -1;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs(a[i] - ref[i]), lim = atol + rtol * fabs(ref[i]);
+        double ex = isnan(d) ? INFINITY : d / lim;
+        if (ex > 1 && ex > worst) {
+            worst = ex;
+            at = i;
+        }
+    }
+    if (at < 0) return 1;
+    test_fail("%s: element %lld: got %.10g, expected %.10g (|diff| %.3e > %.1e + %.1e*|ref|)", what,
+              (long long)at, a[at], ref[at], fabs(a[at] - ref[at]), atol, rtol);
+    return 0;
+}
+
+int check_close_f(const char *what, const float *a, const float *ref, int64_t n, double atol, double rtol) {
+    double *x = malloc(sizeof(double) * (size_t)(n ? n : 1)), *y = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++) x[i] = a[i], y[i] = ref[i];
+    int ok = check_close(what, x, y, n, atol, rtol);
+    free(x);
+    free(y);
+    return ok;
+}
+
+int check_bits(const char *what, const void *a, const void *b, size_t bytes) {
+    if (memcmp(a, b, bytes) == 0) return 1;
+    const unsigned char *p = a, *q = b;
+    size_t i = 0;
+    while (p[i] == q[i]) i++;
+    test_fail("%s: not bit-identical (first difference at byte %zu of %zu)", what, i, bytes);
+    return 0;
+}
+
+int run_cmd(char **out, const char *fmt, ...) {
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[8400];
+    const char *log = tmp_path("cmd.log");
+    snprintf(full, sizeof full, "(%s) >%s 2>&1", cmd, log);
+    int st = system(full);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    if (out) {
+        FILE *fp = fopen(log, "rb");
+        size_t cap = 1 << 16, len = 0;
+        char *buf = malloc(cap + 1);
+        if (fp) {
+            len = fread(buf, 1, cap, fp);
+            fclose(fp);
+        }
+        buf[len] = 0;
+        *out = buf;
+    }
+    return rc;
+}
+
+const char *tmp_path(const char *name) {
+    static char bufs[8][1024];
+    static int k;
+    char *b = bufs[k++ % 8];
+    snprintf(b, 1024, "%s/%s", test_tmpdir, name);
+    return b;
+}
+
+const char *fixture(const char *name) {
+    static char bufs[8][1024];
+    static int k;
+    char *b = bufs[k++ % 8];
+    snprintf(b, 1024, "%s/%s", test_fixtures, name);
+    return b;
+}
