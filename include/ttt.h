@@ -96,7 +96,9 @@ ttt_status ttt_model_save(const ttt_model *m, const char *dir, ttt_file_dtype dt
 void ttt_model_free(ttt_model *m);
 
 const ttt_config *ttt_model_config(const ttt_model *m);
+/* Change threads, recomputation group or kernels of a model (not its precision). */
 ttt_status ttt_model_set_options(ttt_model *m, const ttt_options *opt);
+void ttt_model_get_options(const ttt_model *m, ttt_options *opt);
 
 /* Parameters: the tensors of model.safetensors, in file-key order. */
 int64_t ttt_param_count(const ttt_model *m);            /* number of tensors */

@@ -31,6 +31,8 @@ ttt_status ttt_model_set_options(ttt_model *m, const ttt_options *opt) {
     return TTT_OK;
 }
 
+void ttt_model_get_options(const ttt_model *m, ttt_options *opt) { *opt = m->opt; }
+
 static void rope_table(ttt_model *m) {
     int64_t P = m->dims.f / 2, b = m->dims.b;
     for (int64_t m_ = 0; m_ < P; m_++) {

@@ -1,0 +1,96 @@
+/* models.c: test models with interesting parameter values (see models.h). */
+#include "models.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "test.h"
+
+void tiny_config(ttt_config *c, const char *backbone, const char *inner) {
+    ttt_config_preset("ttt-linear-tiny", c);
+    c->hidden_size = 32;
+    c->num_attention_heads = 2;
+    c->intermediate_size = 48;
+    c->num_hidden_layers = 2;
+    c->vocab_size = 53;
+    c->ttt_layer_type = strcmp(inner, "mlp") == 0 ? TTT_INNER_MLP : TTT_INNER_LINEAR;
+    c->ttt_base_lr = c->ttt_layer_type == TTT_INNER_MLP ? 0.1 : 1.0;
+    int mamba = strcmp(backbone, "mamba") == 0;
+    c->pre_conv = c->share_qk = c->use_gate = mamba;
+}
+
+static int has(const char *s, const char *sub) { return strstr(s, sub) != NULL; }
+
+void randomize_params(ttt_model *m, uint64_t seed) {
+    ttt_rng r;
+    ttt_rng_seed(&r, seed);
+    const ttt_config *c = ttt_model_config(m);
+    double D = (double)c->hidden_size, f = D / (double)c->num_attention_heads;
+    for (int64_t i = 0; i < ttt_param_count(m); i++) {
+        const char *n = ttt_param_name(m, i);
+        int64_t sh[8], numel = 1;
+        int nd = ttt_param_shape(m, i, sh);
+        for (int k = 0; k < nd; k++) numel *= sh[k];
+        float *v = malloc(sizeof(float) * (size_t)numel);
+        for (int64_t j = 0; j < numel; j++) {
+            double z = ttt_rng_normal(&r), x;
+            if (has(n, "embed_tokens") || has(n, "lm_head"))
+                x = 1.5 / sqrt(D) * z;
+            else if (has(n, "norm.weight") || has(n, "norm_weight") || has(n, "seq_norm") || has(n, "ffn_norm"))
+                x = 1.0 + 0.1 * z;
+            else if (has(n, "norm.bias") || has(n, "norm_bias"))
+                x = 0.1 * z;
+            else if (has(n, "conv") && has(n, "weight"))
+                x = 0.3 * z;
+            else if (has(n, "conv") && has(n, "bias"))
+                x = 0.1 * z;
+            else if (has(n, ".W1"))
+                x = 1.2 / sqrt(f) * z;
+            else if (has(n, ".W2"))
+                x = 1.2 / sqrt((double)sh[1]) * z;
+            else if (has(n, ".b1") || has(n, ".b2") || has(n, "learnable_ttt_lr"))
+                x = 0.1 * z;
+            else if (has(n, "learnable_token_idx")) {
+                x = 0.05 * z; /* keep τ_i >= 0.5/(i+1): away from the clamp */
+                double lo = -0.5 / (double)(j + 1);
+                x = x < lo ? lo : x;
+            } else if (has(n, "down_proj"))
+                x = 1.5 / sqrt((double)c->intermediate_size) * z;
+            else
+                x = 1.5 / sqrt(D) * z;
+            v[j] = (float)x;
+        }
+        ttt_param_set(m, i, v);
+        free(v);
+    }
+}
+
+ttt_model *make_model(const ttt_config *c, ttt_precision prec, uint64_t seed) {
+    ttt_options o;
+    ttt_options_default(&o);
+    o.precision = prec;
+    ttt_model *m;
+    if (ttt_model_create(c, seed, &o, &m) != TTT_OK) {
+        test_fail("creating a model: %s", ttt_last_error());
+        return NULL;
+    }
+    randomize_params(m, seed + 1000);
+    return m;
+}
+
+void random_ids(int32_t *ids, int64_t n, int64_t V, uint64_t seed) {
+    ttt_rng r;
+    ttt_rng_seed(&r, seed);
+    for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)(ttt_rng_u64(&r) % (uint64_t)V);
+}
+
+void set_opts(ttt_model *m, int threads, int remat, int reference) {
+    ttt_options o;
+    ttt_model_get_options(m, &o);
+    o.threads = threads;
+    o.remat_group = remat;
+    o.reference_kernels = reference;
+    ttt_model_set_options(m, &o);
+}
