@@ -26,7 +26,6 @@ static float *read_f32(st_file *f, const st_tensor *t) {
 /* compare every tensor of expected.safetensors that OUT has (input_ids excepted) */
 static int compare_case(const char *name, const char *out, double scale, double *worst) {
     char exp_path[512];
-    snprintf(exp_path, sizeof exp_path, "%s/expected.safetensors", fixture("golden"));
     snprintf(exp_path, sizeof exp_path, "%s/golden/%s/expected.safetensors", test_fixtures, name);
     st_file e, g;
     EXPECT(st_open(&e, exp_path) == TTT_OK, "%s", ttt_last_error());

@@ -66,8 +66,8 @@ int run_cmd(char **out, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
-    char full[8400];
-    const char *log = tmp_path("cmd.log");
+    char full[9400], log[1024];
+    snprintf(log, sizeof log, "%s/cmd.log", test_tmpdir);
     snprintf(full, sizeof full, "(%s) >%s 2>&1", cmd, log);
     int st = system(full);
     int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
@@ -85,18 +85,23 @@ int run_cmd(char **out, const char *fmt, ...) {
     return rc;
 }
 
-const char *tmp_path(const char *name) {
-    static char bufs[8][1024];
-    static int k;
-    char *b = bufs[k++ % 8];
-    snprintf(b, 1024, "%s/%s", test_tmpdir, name);
-    return b;
+/* paths are interned for the whole run (freed at exit), so they stay valid */
+static char *interned[8192];
+static int n_interned;
+
+static void free_interned(void) {
+    for (int i = 0; i < n_interned; i++) free(interned[i]);
 }
 
-const char *fixture(const char *name) {
-    static char bufs[8][1024];
-    static int k;
-    char *b = bufs[k++ % 8];
-    snprintf(b, 1024, "%s/%s", test_fixtures, name);
-    return b;
+static const char *intern_path(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    if (n_interned == 0) atexit(free_interned);
+    if (n_interned < (int)(sizeof interned / sizeof interned[0])) interned[n_interned++] = p;
+    return p;
 }
+
+const char *tmp_path(const char *name) { return intern_path(test_tmpdir, name); }
+
+const char *fixture(const char *name) { return intern_path(test_fixtures, name); }

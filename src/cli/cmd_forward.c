@@ -19,6 +19,7 @@ static const flag_spec flags[] = {
     {"model", 1},   {"input", 1},     {"output", 1},        {"grad", 0},
     {"decode", 0},  {"threads", 1},   {"precision", 1},     {"kernels", 1},
     {"remat-group", 1}, {"random", 1}, {"seed", 1},          {"hidden-states", 0},
+    {"repeat", 1},
     {NULL, 0}};
 
 static void help(void) {
@@ -36,7 +37,19 @@ static void help(void) {
            "  --precision f64   compute in double precision (to check numbers)\n"
            "  --kernels reference  plain reference kernels instead of the fast ones\n"
            "  --remat-group N   backward: mini-batches per recomputation group (default 4; 0 keeps all)\n"
-           "  --threads N       worker threads (results do not depend on it)\n");
+           "  --threads N       worker threads (results do not depend on it)\n"
+           "  --repeat N        run the forward (and forward+backward) N times and report the\n"
+           "                    median time (the first run pays for allocating buffers)\n");
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int64_t n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static int read_ids(const char *path, int32_t **ids, int64_t *B, int64_t *L) {
@@ -153,21 +166,33 @@ int cmd_forward(int argc, char **argv) {
     float loss_f = 0;
     int64_t np = ttt_param_count(m);
     size_t lbytes = sizeof(float) * (size_t)(B * L * V);
-    logits = out ? ttt_malloc(lbytes, "logits") : NULL;
-    if (out && !logits) {
+    int want_logits = out || args_has(&a, "decode");
+    logits = want_logits ? ttt_malloc(lbytes, "logits") : NULL;
+    if (want_logits && !logits) {
         rc = cli_fail("forward");
         goto done;
     }
     ttt_keep_hidden_states(m, want_hidden);
-    double loss, t0 = cli_now();
-    if (ttt_forward(m, ids, B, L, logits, &loss) != TTT_OK) {
-        rc = cli_fail("forward");
+    int64_t reps;
+    if (args_int(&a, "repeat", 1, 1, 1000, &reps)) {
+        rc = 2;
         goto done;
     }
-    double t1 = cli_now();
+    double loss = 0, *times = calloc((size_t)reps, sizeof(double));
+    for (int64_t r = 0; r < reps; r++) {
+        double t0 = cli_now();
+        if (ttt_forward(m, ids, B, L, logits, &loss) != TTT_OK) {
+            free(times);
+            rc = cli_fail("forward");
+            goto done;
+        }
+        times[r] = cli_now() - t0;
+    }
+    double tf = median(times, reps);
+    free(times);
     loss_f = (float)loss;
-    fprintf(stderr, "ttt forward: B=%lld L=%lld loss %.6f  %.1f tokens/s (%.3f s)\n", (long long)B,
-            (long long)L, loss, (double)(B * L) / (t1 - t0), t1 - t0);
+    fprintf(stderr, "ttt forward: B=%lld L=%lld loss %.6f  %.1f tokens/s (%.3f s%s)\n", (long long)B,
+            (long long)L, loss, (double)(B * L) / tf, tf, reps > 1 ? ", median" : "");
     if (want_hidden) {
         hidden = ttt_malloc(sizeof(float) * (size_t)((nl + 1) * B * L * D), "hidden states");
         if (!hidden) {
@@ -195,24 +220,38 @@ int cmd_forward(int argc, char **argv) {
             for (int64_t b = 0; b < B; b++) memcpy(dec + (b * L + t) * V, row + b * V, sizeof(float) * (size_t)V);
         }
         double te = cli_now();
-        if (rc == 0)
-            fprintf(stderr, "ttt forward: decode %.1f tokens/s (%.2f ms per step, cache %.1f KiB)\n",
-                    (double)(B * L) / (te - td), 1e3 * (te - td) / (double)L, ttt_cache_bytes(c) / 1024.0);
+        if (rc == 0) {
+            double md = 0, mx = 0;
+            for (int64_t i = 0; i < B * L * V; i++) {
+                double d = dec[i] - logits[i];
+                md = d > md ? d : -d > md ? -d : md;
+                mx = logits[i] > mx ? logits[i] : -logits[i] > mx ? -logits[i] : mx;
+            }
+            fprintf(stderr,
+                    "ttt forward: decode %.1f tokens/s (%.2f ms per step, cache %.1f KiB); "
+                    "max |decode - forward| = %.2e (max |logit| %.2f)\n",
+                    (double)(B * L) / (te - td), 1e3 * (te - td) / (double)L, ttt_cache_bytes(c) / 1024.0, md, mx);
+        }
         free(col);
         free(row);
         ttt_cache_free(c);
         if (rc) goto done;
     }
     if (args_has(&a, "grad")) {
-        double gl;
-        double tg = cli_now();
-        if (ttt_zero_grad(m) != TTT_OK || ttt_forward_backward(m, ids, NULL, B, L, 0, 1.0, &gl) != TTT_OK) {
-            rc = cli_fail("forward");
-            goto done;
+        double gl, *tb = calloc((size_t)reps, sizeof(double));
+        for (int64_t r = 0; r < reps; r++) {
+            double tg = cli_now();
+            if (ttt_zero_grad(m) != TTT_OK || ttt_forward_backward(m, ids, NULL, B, L, 0, 1.0, &gl) != TTT_OK) {
+                free(tb);
+                rc = cli_fail("forward");
+                goto done;
+            }
+            tb[r] = cli_now() - tg;
         }
-        double th = cli_now();
-        fprintf(stderr, "ttt forward: forward+backward %.1f tokens/s (%.3f s), peak memory %.1f MiB\n",
-                (double)(B * L) / (th - tg), th - tg, ttt_peak_rss_bytes() / 1048576.0);
+        double th = median(tb, reps);
+        free(tb);
+        fprintf(stderr, "ttt forward: forward+backward %.1f tokens/s (%.3f s%s), peak memory %.1f MiB\n",
+                (double)(B * L) / th, th, reps > 1 ? ", median" : "", ttt_peak_rss_bytes() / 1048576.0);
         grads = calloc((size_t)np, sizeof(float *));
         for (int64_t i = 0; i < np && grads; i++) {
             int64_t sh[8], n = 1;
