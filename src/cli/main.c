@@ -18,6 +18,7 @@ static const command commands[] = {
     {"info", cmd_info, "describe a model directory (config, parameter count, tensors)"},
     {"tokenize", cmd_tokenize, "text to token ids (GPT-2/tiktoken BPE or Llama-2 BPE)"},
     {"detokenize", cmd_detokenize, "token ids back to text"},
+    {"data", cmd_data, "token files of every data split for one tokenizer (after make data)"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,97 @@
+/* tok_impl.h: the tokenizer object behind ttt_tok (include/ttt_tokenizer.h) and the per-thread
+ * encoding state, shared by tiktoken.c, llama.c and tokenizer.c. */
+#ifndef TTT_TOKENIZER_TOK_IMPL_H
+#define TTT_TOKENIZER_TOK_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokenizer/bpe.h"
+#include "tokenizer/pretok.h"
+#include "tokenizer/strmap.h"
+#include "ttt_tokenizer.h"
+
+#define TOK_MAX_SPECIAL 16
+
+typedef struct {
+    uint32_t key;   /* (left << 16 | right) + 1; 0 = empty */
+    int32_t rank;
+    int32_t result;
+} llama_pair;
+
+struct ttt_tok {
+    ttt_tok_kind kind;
+    char name[32];
+    int64_t vocab_size;     /* ids are 0..vocab_size-1 */
+    int32_t bos, eos;
+    /* id -> piece bytes (tiktoken: the token bytes; Llama: the vocab line), -1 offset = no piece */
+    unsigned char *blob;
+    int64_t *piece_off;     /* [vocab_size] */
+    int32_t *piece_len;     /* [vocab_size] */
+    int n_special;
+    struct {
+        char text[32];
+        int32_t id;
+    } special[TOK_MAX_SPECIAL];
+    /* tiktoken */
+    strmap ranks;           /* token bytes -> rank (= id) */
+    int32_t byte_rank[256];
+    pretok pre;
+    /* Llama */
+    strmap pieces;          /* piece string -> id (the last id for strings listed twice) */
+    int32_t ascii_id[128];  /* id of each ASCII character's piece, -1 if none */
+    int32_t space_id;       /* id of U+2581 */
+    llama_pair *pairs;      /* merge table, open addressing */
+    uint32_t pairs_cap;     /* power of two */
+};
+
+/* per-thread encoding state */
+typedef struct {
+    bpe_work bpe;
+    pretok_state pst;
+    int has_pst;
+    strmap cache;           /* word key -> (offset into cache_ids << 20 | count) */
+    int32_t *cache_ids;
+    int64_t cache_n, cache_cap;
+    int32_t *out;           /* the current segment's ids */
+    int64_t out_n, out_cap;
+    int32_t *tmp;           /* BPE output of one word */
+    int64_t tmp_cap;
+    uint32_t *key;          /* Llama word key (initial ids) */
+    int64_t key_cap;
+    const unsigned char *word; /* tiktoken: the piece being merged (pair callback context) */
+    const ttt_tok *tok;
+} tok_state;
+
+ttt_status tok_state_init(tok_state *st, const ttt_tok *t);
+void tok_state_free(tok_state *st);
+/* append ids to st->out; -1 when out of memory */
+int tok_out_push(tok_state *st, const int32_t *ids, int64_t n);
+/* encode one word through the cache: key bytes identify it, syms in st->bpe hold its n
+ * initial symbols; the merged ids are appended to st->out */
+int tok_merge_cached(tok_state *st, const void *key, size_t key_len, int64_t n, bpe_pair_fn fn);
+
+/* loaders (fill a zeroed ttt_tok) */
+ttt_status tiktoken_load(ttt_tok *t, const char *path, const char *encoding);
+ttt_status llama_load(ttt_tok *t, const char *dir);
+
+/* encode one segment of a document, appending to st->out. tiktoken: text[0, len) is the whole
+ * run of ordinary text the segment [begin, end) lies in; pieces are taken from begin until one
+ * would start at or after end, and *stop receives where the last piece ended (a piece may run
+ * past end; the caller then re-encodes the next segment from there). */
+ttt_status tiktoken_encode_segment(tok_state *st, const char *text, size_t len, size_t begin, size_t end,
+                                   size_t *stop);
+ttt_status llama_encode_segment(tok_state *st, const char *text, size_t len, int dummy_prefix);
+
+/* 1 if text[i] (0 < i) is a good place to start a segment: Llama: always exact; tiktoken: the
+ * usual start of a piece, checked while encoding */
+int tiktoken_boundary(const char *text, size_t i);
+int llama_boundary(const char *text, size_t i);
+
+/* segments are about this many bytes (tokenizer.c; tests make it small to check the joins) */
+extern size_t tok_segment_bytes;
+
+/* names and patterns of the known tiktoken encodings (tiktoken.c) */
+const char *tiktoken_encoding_name(int i);
+
+#endif
