@@ -21,10 +21,10 @@ CFLAGS   := -std=c11 -Wall -Wextra -fopenmp -fPIC $(OPT) $(EXTRA_CFLAGS)
 LDLIBS   := -lcjson -lpcre2-8 -lopenblas -lm
 LDFLAGS  := -fopenmp $(filter -fsanitize=%,$(OPT)) $(EXTRA_LDFLAGS)
 
-# numeric code compiled twice: float (f32) and double (f64), see src/core/real.h
-GEN_SRC := src/ops/matmul.c src/ops/norm.c src/ops/conv.c src/ops/rope.c src/ops/act.c \
-           src/ops/xent.c src/layers/ttt_inner.c src/layers/ttt_scan.c src/layers/ttt_layer.c \
-           src/model/lm.c
+# numeric code compiled twice, float (f32) and double (f64), see src/core/real.h: every file
+# under src/ops (but kernels.c) and src/layers, and the language models src/model/lm_*.c
+GEN_SRC := $(filter-out src/ops/kernels.c,$(sort $(wildcard src/ops/*.c src/layers/*.c))) \
+           $(sort $(wildcard src/model/lm_*.c))
 # everything else under src/ except the command-line tool is compiled once
 ALL_SRC := $(shell find src -name '*.c' | sort)
 CLI_SRC := $(filter src/cli/%,$(ALL_SRC))

@@ -33,20 +33,23 @@ const char *ttt_last_error(void);
 /* ----------------------------------------------------------------------------------------- */
 /* Configuration                                                                              */
 
-typedef enum { TTT_ARCH_TTT = 0 } ttt_arch;
+/* Model families: TTT (ttt.py TTTForCausalLM), the Llama-architecture Transformer baseline
+ * (Hugging Face LlamaForCausalLM) and Mamba-1 (Hugging Face MambaForCausalLM, or mamba_ssm's
+ * original format). */
+typedef enum { TTT_ARCH_TTT = 0, TTT_ARCH_LLAMA = 1, TTT_ARCH_MAMBA = 2 } ttt_arch;
 typedef enum { TTT_INNER_LINEAR = 0, TTT_INNER_MLP = 1 } ttt_inner_type;
 
 typedef struct {
     ttt_arch arch;
-    int64_t vocab_size;          /* V */
+    int64_t vocab_size;          /* V (Mamba in mamba_ssm format: before padding) */
     int64_t hidden_size;         /* D */
-    int64_t intermediate_size;   /* I, SwiGLU width */
+    int64_t intermediate_size;   /* I: SwiGLU width (TTT, Llama); Mamba: d_inner = expand·D */
     int64_t num_hidden_layers;
-    int64_t num_attention_heads; /* heads of the TTT layer; head dim f = D / heads */
-    double rms_norm_eps;
+    int64_t num_attention_heads; /* TTT: heads of the TTT layer (f = D / heads); Llama: query heads */
+    double rms_norm_eps;         /* every RMSNorm (Mamba: layer_norm_epsilon) */
     double rope_theta;
     int tie_word_embeddings;
-    int64_t max_position_embeddings; /* informational only for TTT */
+    int64_t max_position_embeddings; /* Llama: the longest context; informational for TTT */
     int64_t bos_token_id, eos_token_id, pad_token_id; /* -1 when absent/null */
     double initializer_range;
     /* TTT fields (ttt.py TTTConfig) */
@@ -54,9 +57,24 @@ typedef struct {
     double ttt_base_lr;
     int64_t mini_batch_size;     /* b */
     int pre_conv, share_qk, use_gate;
-    int64_t conv_kernel;
+    int64_t conv_kernel;         /* TTT and Mamba */
     int64_t scan_checkpoint_group_size; /* stored and written back; no effect on numbers */
+    /* Llama */
+    int64_t num_key_value_heads; /* grouped key/value heads (= heads: plain multi-head) */
+    /* Mamba */
+    int64_t state_size;          /* N */
+    int64_t expand;
+    int64_t time_step_rank;      /* R */
+    int use_bias, use_conv_bias; /* bias on in_proj/out_proj; on conv1d */
+    double time_step_min, time_step_max, time_step_floor; /* initialisation of dt */
+    int mamba_ssm_format;        /* config and tensor names in mamba_ssm's original format */
+    int64_t pad_vocab_size_multiple; /* mamba_ssm format: embedding rows padded to a multiple */
 } ttt_config;
+
+/* Rows of the embedding and width of the logits (vocab_size, or padded for mamba_ssm). */
+int64_t ttt_config_vocab_rows(const ttt_config *cfg);
+/* Number of parameters (scalars) of a configuration, without allocating it. */
+int64_t ttt_config_param_count(const ttt_config *cfg);
 
 /* Parse and validate a config.json file. */
 ttt_status ttt_config_load(const char *path, ttt_config *out);

@@ -209,14 +209,19 @@ TEST(test_half_precision_files) {
 
 /* bit-identical results for 1, 2 and 3 threads: forward, gradients, decode */
 static int threads_case(int reference) {
+    /* large enough that every parallel loop runs threaded (ops parallelise above
+     * TTT_PAR_MIN_WORK = 32768 elements of work) */
     ttt_config c;
     tiny_config(&c, "mamba", "mlp");
     c.num_attention_heads = 4;
-    c.hidden_size = 64;
+    c.hidden_size = 128;
+    c.intermediate_size = 192;
+    c.vocab_size = 211;
     ttt_model *m = make_model(&c, TTT_PREC_F32, 31);
     EXPECT(m, "model");
-    const int64_t B = 3, L = 45, V = c.vocab_size;
-    int32_t ids[B * L];
+    const int64_t B = 3, L = 130, V = c.vocab_size;
+    EXPECT(B * L * c.hidden_size >= 32768 && B * L * V >= 32768, "shapes below the threading threshold");
+    int32_t ids[3 * 130];
     random_ids(ids, B * L, V, 4);
     int64_t total = ttt_param_numel_total(m);
     float *lg[3], *gr[3], *dec[3];
@@ -238,9 +243,9 @@ static int threads_case(int reference) {
         }
         ttt_cache *cc;
         EXPECT(ttt_cache_create(m, B, &cc) == TTT_OK, "cache");
-        int32_t *pre = malloc(sizeof(int32_t) * (size_t)(B * 20));
-        for (int64_t b = 0; b < B; b++) memcpy(pre + b * 20, ids + b * L, sizeof(int32_t) * 20);
-        EXPECT(ttt_prefill(m, cc, pre, 20, NULL) == TTT_OK && ttt_decode_step(m, cc, ids, dec[k]) == TTT_OK, "decode");
+        int32_t *pre = malloc(sizeof(int32_t) * (size_t)(B * 100));
+        for (int64_t b = 0; b < B; b++) memcpy(pre + b * 100, ids + b * L, sizeof(int32_t) * 100);
+        EXPECT(ttt_prefill(m, cc, pre, 100, NULL) == TTT_OK && ttt_decode_step(m, cc, ids, dec[k]) == TTT_OK, "decode");
         free(pre);
         ttt_cache_free(cc);
     }

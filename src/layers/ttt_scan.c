@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "layers/ttt_scan.h"
+#include "ops/ops.h"
 
 /* scratch per thread: state | dstate | mbc × max(group, 1) | inner scratch | dummy out */
 int64_t RF(ttt_scan_scratch_elems)(const ttt_inner_dims *id, int64_t group) {
@@ -38,7 +39,8 @@ void RF(ttt_scan_forward)(const RF(ttt_scan_args) *a) {
     int64_t nmb = (a->L + mb - 1) / mb;
     int64_t ngroups = a->group > 0 ? (nmb + a->group - 1) / a->group : 0;
     int64_t ntask = a->B * a->nh;
-#pragma omp parallel for schedule(static) num_threads(a->nthreads)
+#pragma omp parallel for schedule(static) num_threads(a->nthreads) \
+    if (TTT_PAR(a->B * a->nh * a->L * a->id.f * a->id.F))
     for (int64_t task = 0; task < ntask; task++) {
         int64_t bi = task / a->nh, h = task % a->nh;
         real *scr = a->scratch + (int64_t)omp_get_thread_num() * a->scratch_elems;
@@ -84,7 +86,8 @@ void RF(ttt_scan_backward)(const RF(ttt_scan_args) *a, const real *dZ, real *dQ,
     int64_t G = a->group > 0 ? a->group : nmb;
     int64_t ngroups = (nmb + G - 1) / G;
     int64_t ntask = a->B * a->nh;
-#pragma omp parallel for schedule(static) num_threads(a->nthreads)
+#pragma omp parallel for schedule(static) num_threads(a->nthreads) \
+    if (TTT_PAR(a->B * a->nh * a->L * a->id.f * a->id.F))
     for (int64_t task = 0; task < ntask; task++) {
         int64_t bi = task / a->nh, h = task % a->nh;
         real *scr = a->scratch + (int64_t)omp_get_thread_num() * a->scratch_elems;

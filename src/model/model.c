@@ -34,6 +34,7 @@ ttt_status ttt_model_set_options(ttt_model *m, const ttt_options *opt) {
 void ttt_model_get_options(const ttt_model *m, ttt_options *opt) { *opt = m->opt; }
 
 static void rope_table(ttt_model *m) {
+    if (m->dims.arch != TTT_ARCH_TTT) return;
     int64_t P = m->dims.f / 2, b = m->dims.b;
     for (int64_t m_ = 0; m_ < P; m_++) {
         /* ttt.py: inv_freq = 1 / base^(arange(0, f, 2) / f), angles = pos · inv_freq, all float32 */
@@ -67,12 +68,21 @@ static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, ttt
         free(m);
         return s;
     }
+    int f64 = m->elem == 8;
+    switch (cfg->arch) {
+    case TTT_ARCH_LLAMA: m->ops = f64 ? &lm_llama_ops_f64 : &lm_llama_ops_f32; break;
+    case TTT_ARCH_MAMBA: m->ops = f64 ? &lm_mamba_ops_f64 : &lm_mamba_ops_f32; break;
+    default: m->ops = f64 ? &lm_ttt_ops_f64 : &lm_ttt_ops_f32; break;
+    }
     size_t bytes;
     s = ttt_size_mul(&bytes, m->tab.total, 1, m->elem, "parameters");
     if (s == TTT_OK) {
         m->w = ttt_calloc(bytes, "parameters");
+        if (!m->w) s = TTT_ERR_NOMEM;
+    }
+    if (s == TTT_OK && cfg->arch == TTT_ARCH_TTT) {
         m->rope_cs = ttt_malloc(sizeof(float) * (size_t)(m->dims.f * m->dims.b), "RoPE table");
-        if (!m->w || !m->rope_cs) s = TTT_ERR_NOMEM;
+        if (!m->rope_cs) s = TTT_ERR_NOMEM;
     }
     if (s != TTT_OK) {
         ttt_model_free(m);
@@ -256,8 +266,13 @@ ttt_status ttt_forward(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, f
                        double *loss) {
     TRY(check_ids(m, ids, B, L, "forward"));
     apply_options(m);
-    if (m->elem == 8) return lm_forward_f64(m, ids, NULL, B, L, 0, 0, 1.0, logits, loss);
-    return lm_forward_f32(m, ids, NULL, B, L, 0, 0, 1.0, logits, loss);
+    if (m->keep_hidden) {
+        size_t bytes;
+        TRY(ttt_size_mul(&bytes, (m->dims.layers + 1) * B * L, m->dims.D, sizeof(float), "hidden states"));
+        TRY(ttt_buf_reserve(&m->hidden, bytes, "hidden states"));
+        m->hidden_B = B, m->hidden_L = L;
+    }
+    return m->ops->forward(m, ids, NULL, B, L, 0, 0, 1.0, logits, loss);
 }
 
 void ttt_keep_hidden_states(ttt_model *m, int keep) { m->keep_hidden = keep; }
@@ -293,9 +308,10 @@ ttt_status ttt_forward_backward(ttt_model *m, const int32_t *ids, const int32_t 
     if (!m->g) TRY(ttt_zero_grad(m));
     apply_options(m);
     double lv = 0;
-    ttt_status s = m->elem == 8
-                       ? lm_forward_f64(m, ids, targets, B, L, per_sequence_mean, 1, grad_scale, NULL, &lv)
-                       : lm_forward_f32(m, ids, targets, B, L, per_sequence_mean, 1, grad_scale, NULL, &lv);
+    int keep = m->keep_hidden;
+    m->keep_hidden = 0;
+    ttt_status s = m->ops->forward(m, ids, targets, B, L, per_sequence_mean, 1, grad_scale, NULL, &lv);
+    m->keep_hidden = keep;
     if (s != TTT_OK) return s;
     if (!isfinite(lv)) return ttt_err(TTT_ERR_NUMERIC, "forward_backward: the loss is %g", lv);
     if (loss) *loss = lv;
@@ -310,31 +326,24 @@ ttt_status ttt_cache_create(ttt_model *m, int64_t B, ttt_cache **out) {
     if (!c) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     c->m = m;
     c->B = B;
-    int64_t n = m->elem == 8 ? lm_cache_elems_f64(m, B) : lm_cache_elems_f32(m, B);
-    ttt_status s = ttt_size_mul(&c->bytes, n, 1, m->elem, "cache");
-    if (s == TTT_OK) {
-        c->data = ttt_malloc(c->bytes, "decode cache");
-        if (!c->data) s = TTT_ERR_NOMEM;
-    }
+    ttt_status s = m->ops->cache_init(c);
     if (s != TTT_OK) {
+        ttt_buf_release(&c->buf);
         free(c);
         return s;
     }
-    ttt_cache_reset(c);
     *out = c;
     return TTT_OK;
 }
 
 void ttt_cache_reset(ttt_cache *c) {
-    if (c->m->elem == 8)
-        lm_cache_reset_f64(c);
-    else
-        lm_cache_reset_f32(c);
+    c->m->ops->cache_reset(c);
+    c->pos = 0;
 }
 
 void ttt_cache_free(ttt_cache *c) {
     if (!c) return;
-    ttt_free(c->data);
+    ttt_buf_release(&c->buf);
     free(c);
 }
 
@@ -345,8 +354,7 @@ ttt_status ttt_prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L
     if (c->m != m) return ttt_err(TTT_ERR_ARG, "prefill: the cache belongs to another model");
     TRY(check_ids(m, ids, c->B, L, "prefill"));
     apply_options(m);
-    if (m->elem == 8) return lm_prefill_f64(m, c, ids, L, logits);
-    return lm_prefill_f32(m, c, ids, L, logits);
+    return m->ops->prefill(m, c, ids, L, logits);
 }
 
 ttt_status ttt_decode_step(ttt_model *m, ttt_cache *c, const int32_t *ids, float *logits) {

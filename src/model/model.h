@@ -1,5 +1,5 @@
-/* model.h: the model object behind the public ttt_model handle, and the entry points of
- * the generic (f32 / f64) TTT language-model code. */
+/* model.h: the model object behind the public ttt_model handle, the cache object, and the
+ * table of entry points each architecture provides (compiled for f32 and f64). */
 #ifndef TTT_MODEL_MODEL_H
 #define TTT_MODEL_MODEL_H
 
@@ -7,16 +7,19 @@
 #include "model/params.h"
 #include "ttt.h"
 
+typedef struct lm_arch_ops lm_arch_ops;
+
 struct ttt_model {
     ttt_config cfg;
     ttt_dims dims;
     ttt_options opt;
     param_table tab;
     ttt_lm_offs offs;
+    const lm_arch_ops *ops; /* the architecture's code, in the model's precision */
     size_t elem;        /* sizeof(real): 4 or 8 */
     void *w;            /* parameters, tab.total elements */
     void *g;            /* gradients, same layout (allocated on first use) */
-    float *rope_cs;     /* [b, f/2] cos then [b, f/2] sin, float32 as ttt.py computes them */
+    float *rope_cs;     /* TTT: [b, f/2] cos then [b, f/2] sin, float32 as ttt.py computes them */
     ttt_buf ws;         /* activations and scratch, grow-only */
     ttt_buf hidden;     /* residual streams of the last forward (when kept) */
     int keep_hidden;
@@ -27,21 +30,28 @@ struct ttt_cache {
     ttt_model *m;
     int64_t B;
     int64_t pos;        /* tokens processed so far */
-    size_t bytes;
-    void *data;         /* per layer: pre-conv history, q/k conv history, states, sums */
+    int64_t cap;        /* positions the storage holds (architectures whose cache grows) */
+    ttt_buf buf;        /* the architecture's state (layout private to its lm_*.c) */
+    size_t bytes;       /* bytes in use */
 };
 
-/* generic entry points (lm.c, compiled for f32 and f64) */
-#define DECLARE_LM(sfx) \
-    ttt_status lm_forward_##sfx(ttt_model *m, const int32_t *ids, const int32_t *targets, \
-                                int64_t B, int64_t L, int per_seq, int backward, double scale, \
-                                float *logits, double *loss); \
-    int64_t lm_cache_elems_##sfx(const ttt_model *m, int64_t B); \
-    void lm_cache_reset_##sfx(ttt_cache *c); \
-    ttt_status lm_prefill_##sfx(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, \
-                                float *logits);
-DECLARE_LM(f32)
-DECLARE_LM(f64)
+/* What an architecture provides (lm_ttt.c, lm_llama.c, lm_mamba.c), per precision. */
+struct lm_arch_ops {
+    /* Full-sequence forward; with backward, gradients accumulate into m->g. targets NULL:
+     * the next input token; per_seq: per-sequence mean loss; scale multiplies gradients. */
+    ttt_status (*forward)(ttt_model *m, const int32_t *ids, const int32_t *targets, int64_t B,
+                          int64_t L, int per_seq, int backward, double scale, float *logits,
+                          double *loss);
+    /* allocate c->buf for c->B sequences and reset it */
+    ttt_status (*cache_init)(ttt_cache *c);
+    void (*cache_reset)(ttt_cache *c);
+    /* continue the cached sequences by L tokens (ids [B, L]); logits [B, L, V] nullable */
+    ttt_status (*prefill)(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits);
+};
+
+extern const lm_arch_ops lm_ttt_ops_f32, lm_ttt_ops_f64;
+extern const lm_arch_ops lm_llama_ops_f32, lm_llama_ops_f64;
+extern const lm_arch_ops lm_mamba_ops_f32, lm_mamba_ops_f64;
 
 /* init.c */
 void ttt_init_params(ttt_model *m, uint64_t seed);

@@ -2,6 +2,7 @@
  * and shapes, spec 3.5) laid out in one contiguous buffer. */
 #include "model/params.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,8 @@
 
 void ttt_dims_from_config(ttt_dims *d, const ttt_config *c) {
     memset(d, 0, sizeof *d);
-    d->V = c->vocab_size;
+    d->arch = c->arch;
+    d->V = ttt_config_vocab_rows(c);
     d->D = c->hidden_size;
     d->I = c->intermediate_size;
     d->nh = c->num_attention_heads;
@@ -30,6 +32,18 @@ void ttt_dims_from_config(ttt_dims *d, const ttt_config *c) {
     d->rms_eps = c->rms_norm_eps;
     d->base_lr = c->ttt_base_lr;
     d->rope_theta = c->rope_theta;
+    if (c->arch == TTT_ARCH_LLAMA) {
+        d->nkv = c->num_key_value_heads;
+        d->F = d->f;
+        d->mlp = d->b = d->K = 0;
+    } else if (c->arch == TTT_ARCH_MAMBA) {
+        d->nh = d->f = d->F = d->b = 0;
+        d->mlp = 0;
+        d->N = c->state_size;
+        d->R = c->time_step_rank;
+        d->use_bias = c->use_bias;
+        d->use_conv_bias = c->use_conv_bias;
+    }
 }
 
 static int64_t add(param_table *t, param_init init, int ndim, const int64_t *shape, const char *fmt,
@@ -51,25 +65,18 @@ static int64_t add(param_table *t, param_init init, int ndim, const int64_t *sha
     }
     p->offset = t->total;
     p->init = init;
+    p->scale = 0;
     t->total += (p->numel + ALIGN_ELEMS - 1) / ALIGN_ELEMS * ALIGN_ELEMS;
     return p->offset;
 }
 
 #define SH(...) (const int64_t[]){__VA_ARGS__}
 
-ttt_status ttt_params_build(param_table *t, ttt_lm_offs *o, const ttt_config *cfg) {
-    memset(t, 0, sizeof *t);
-    memset(o, 0, sizeof *o);
-    ttt_dims d;
-    ttt_dims_from_config(&d, cfg);
+static ttt_status build_ttt(param_table *t, ttt_lm_offs *o, const ttt_dims *dp) {
+    ttt_dims d = *dp;
     int64_t D = d.D, nh = d.nh, f = d.f, F = d.F, K = d.K, I = d.I;
     o->blk = malloc(sizeof(ttt_block_offs) * (size_t)d.layers);
-    t->cap = 4 + 32 * d.layers; /* at most 30 tensors per block */
-    t->p = malloc(sizeof(param_info) * (size_t)t->cap);
-    if (!o->blk || !t->p) {
-        ttt_params_free(t, o);
-        return ttt_err(TTT_ERR_NOMEM, "out of memory");
-    }
+    if (!o->blk) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     o->embed = add(t, INIT_NORMAL, 2, SH(d.V, D), "model.embed_tokens.weight");
     for (int64_t l = 0; l < d.layers; l++) {
         ttt_block_offs *b = &o->blk[l];
@@ -116,9 +123,102 @@ ttt_status ttt_params_build(param_table *t, ttt_lm_offs *o, const ttt_config *cf
     return TTT_OK;
 }
 
+/* Hugging Face LlamaForCausalLM */
+static ttt_status build_llama(param_table *t, ttt_lm_offs *o, const ttt_dims *d) {
+    int64_t D = d->D, hd = d->f, I = d->I;
+    o->llama = malloc(sizeof(llama_block_offs) * (size_t)d->layers);
+    if (!o->llama) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    o->embed = add(t, INIT_NORMAL, 2, SH(d->V, D), "model.embed_tokens.weight");
+    for (int64_t l = 0; l < d->layers; l++) {
+        llama_block_offs *b = &o->llama[l];
+        long long L = (long long)l;
+        b->q = add(t, INIT_NORMAL, 2, SH(d->nh * hd, D), "model.layers.%lld.self_attn.q_proj.weight", L);
+        b->k = add(t, INIT_NORMAL, 2, SH(d->nkv * hd, D), "model.layers.%lld.self_attn.k_proj.weight", L);
+        b->v = add(t, INIT_NORMAL, 2, SH(d->nkv * hd, D), "model.layers.%lld.self_attn.v_proj.weight", L);
+        b->o = add(t, INIT_NORMAL, 2, SH(D, d->nh * hd), "model.layers.%lld.self_attn.o_proj.weight", L);
+        b->mg = add(t, INIT_NORMAL, 2, SH(I, D), "model.layers.%lld.mlp.gate_proj.weight", L);
+        b->mu = add(t, INIT_NORMAL, 2, SH(I, D), "model.layers.%lld.mlp.up_proj.weight", L);
+        b->md = add(t, INIT_NORMAL, 2, SH(D, I), "model.layers.%lld.mlp.down_proj.weight", L);
+        b->in_norm = add(t, INIT_ONE, 1, SH(D), "model.layers.%lld.input_layernorm.weight", L);
+        b->post_norm = add(t, INIT_ONE, 1, SH(D), "model.layers.%lld.post_attention_layernorm.weight", L);
+    }
+    o->norm = add(t, INIT_ONE, 1, SH(D), "model.norm.weight");
+    o->head = d->tied ? o->embed : add(t, INIT_NORMAL, 2, SH(d->V, D), "lm_head.weight");
+    return TTT_OK;
+}
+
+/* Hugging Face MambaForCausalLM (mamba_ssm format: backbone.embedding.weight) with the
+ * initialisation of mamba_ssm: nn.Linear's U(±1/sqrt(fan_in)), out_proj rescaled by
+ * 1/sqrt(layers), dt_proj weight U(±R^-½), A_log = log(1..N), D = 1 */
+static ttt_status build_mamba(param_table *t, ttt_lm_offs *o, const ttt_dims *d, int ssm_format) {
+    int64_t D = d->D, E = d->I, N = d->N, R = d->R, K = d->K;
+    o->mamba = malloc(sizeof(mamba_block_offs) * (size_t)d->layers);
+    if (!o->mamba) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    o->embed = add(t, INIT_NORMAL, 2, SH(d->V, D), ssm_format ? "backbone.embedding.weight" : "backbone.embeddings.weight");
+    t->p[t->n - 1].scale = 0.02;
+    for (int64_t l = 0; l < d->layers; l++) {
+        mamba_block_offs *b = &o->mamba[l];
+        memset(b, 0xff, sizeof *b);
+        long long L = (long long)l;
+#define MNAME(x) "backbone.layers.%lld.mixer." x
+        b->in_proj = add(t, INIT_UNIFORM, 2, SH(2 * E, D), MNAME("in_proj.weight"), L);
+        t->p[t->n - 1].scale = 1.0 / sqrt((double)D);
+        if (d->use_bias) b->in_proj_b = add(t, INIT_ZERO, 1, SH(2 * E), MNAME("in_proj.bias"), L);
+        b->conv_w = add(t, INIT_UNIFORM, 3, SH(E, 1, K), MNAME("conv1d.weight"), L);
+        t->p[t->n - 1].scale = 1.0 / sqrt((double)K);
+        if (d->use_conv_bias) {
+            b->conv_b = add(t, INIT_UNIFORM, 1, SH(E), MNAME("conv1d.bias"), L);
+            t->p[t->n - 1].scale = 1.0 / sqrt((double)K);
+        }
+        b->x_proj = add(t, INIT_UNIFORM, 2, SH(R + 2 * N, E), MNAME("x_proj.weight"), L);
+        t->p[t->n - 1].scale = 1.0 / sqrt((double)E);
+        b->dt_w = add(t, INIT_UNIFORM, 2, SH(E, R), MNAME("dt_proj.weight"), L);
+        t->p[t->n - 1].scale = 1.0 / sqrt((double)R);
+        b->dt_b = add(t, INIT_DT_BIAS, 1, SH(E), MNAME("dt_proj.bias"), L);
+        b->A_log = add(t, INIT_A_LOG, 2, SH(E, N), MNAME("A_log"), L);
+        b->D = add(t, INIT_ONE, 1, SH(E), MNAME("D"), L);
+        b->out_proj = add(t, INIT_UNIFORM, 2, SH(D, E), MNAME("out_proj.weight"), L);
+        t->p[t->n - 1].scale = 1.0 / sqrt((double)E) / sqrt((double)d->layers);
+        if (d->use_bias) b->out_proj_b = add(t, INIT_ZERO, 1, SH(D), MNAME("out_proj.bias"), L);
+#undef MNAME
+        b->norm = add(t, INIT_ONE, 1, SH(D), "backbone.layers.%lld.norm.weight", L);
+    }
+    o->norm = add(t, INIT_ONE, 1, SH(D), "backbone.norm_f.weight");
+    o->head = d->tied ? o->embed : add(t, INIT_NORMAL, 2, SH(d->V, D), "lm_head.weight");
+    if (!d->tied) t->p[t->n - 1].scale = 0.02;
+    return TTT_OK;
+}
+
+ttt_status ttt_params_build(param_table *t, ttt_lm_offs *o, const ttt_config *cfg) {
+    memset(t, 0, sizeof *t);
+    memset(o, 0, sizeof *o);
+    ttt_dims d;
+    ttt_dims_from_config(&d, cfg);
+    t->cap = 4 + 32 * d.layers; /* at most 30 tensors per block */
+    t->p = malloc(sizeof(param_info) * (size_t)t->cap);
+    if (!t->p) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    ttt_status s = cfg->arch == TTT_ARCH_LLAMA   ? build_llama(t, o, &d)
+                   : cfg->arch == TTT_ARCH_MAMBA ? build_mamba(t, o, &d, cfg->mamba_ssm_format)
+                                                 : build_ttt(t, o, &d);
+    if (s != TTT_OK) ttt_params_free(t, o);
+    return s;
+}
+
+int64_t ttt_config_param_count(const ttt_config *cfg) {
+    param_table t;
+    ttt_lm_offs o;
+    if (ttt_params_build(&t, &o, cfg) != TTT_OK) return -1;
+    int64_t n = 0;
+    for (int64_t i = 0; i < t.n; i++) n += t.p[i].numel;
+    ttt_params_free(&t, &o);
+    return n;
+}
+
 void ttt_params_free(param_table *t, ttt_lm_offs *o) {
     free(t->p);
     free(o->blk);
+    free(o->llama);
+    free(o->mamba);
     memset(t, 0, sizeof *t);
     memset(o, 0, sizeof *o);
 }

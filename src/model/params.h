@@ -15,9 +15,13 @@ typedef struct {
     int64_t numel;
     int64_t offset;
     int init;        /* how ttt_model_create initialises it (see init.c) */
+    double scale;    /* its std or bound */
 } param_info;
 
-typedef enum { INIT_NORMAL, INIT_ZERO, INIT_ONE, INIT_CONV } param_init;
+/* INIT_NORMAL: N(0, scale²) (scale 0 = config.initializer_range); INIT_UNIFORM: U(−scale, scale);
+ * INIT_CONV: flax lecun-normal (TTT convs); INIT_A_LOG: log(1..N) per row (Mamba);
+ * INIT_DT_BIAS: softplus⁻¹ of dt ~ exp(U(log dt_min, log dt_max)) (Mamba) */
+typedef enum { INIT_NORMAL, INIT_ZERO, INIT_ONE, INIT_CONV, INIT_UNIFORM, INIT_A_LOG, INIT_DT_BIAS } param_init;
 
 typedef struct {
     param_info *p;
@@ -38,21 +42,43 @@ typedef struct {
     int64_t mg, mu, md;              /* mlp.gate_proj, up_proj, down_proj */
 } ttt_block_offs;
 
+/* one Llama block (model.layers.N.*) */
 typedef struct {
-    int64_t embed, norm, head; /* head == embed when tied */
-    ttt_block_offs *blk;       /* [num_hidden_layers] */
+    int64_t in_norm, q, k, v, o, post_norm, mg, mu, md;
+} llama_block_offs;
+
+/* one Mamba block (backbone.layers.N.*) */
+typedef struct {
+    int64_t norm, in_proj, in_proj_b, conv_w, conv_b, x_proj, dt_w, dt_b, A_log, D, out_proj, out_proj_b;
+} mamba_block_offs;
+
+typedef struct {
+    int64_t embed, norm, head;  /* head == embed when tied */
+    ttt_block_offs *blk;        /* TTT: [num_hidden_layers] */
+    llama_block_offs *llama;    /* Llama */
+    mamba_block_offs *mamba;    /* Mamba */
 } ttt_lm_offs;
 
-/* Sizes every part of the TTT model code uses, from the config. */
+/* Sizes every part of the model code uses, from the config (unused fields 0). */
 typedef struct {
-    int64_t V, D, I, nh, f, F, b, K, layers;
-    int mlp, pre_conv, share_qk, use_gate, tied;
-    double rms_eps, base_lr, rope_theta;
+    ttt_arch arch;
+    int64_t V, D, I, layers;             /* V = rows of the embedding / width of the logits */
+    int tied;
+    double rms_eps, rope_theta;
+    /* TTT */
+    int64_t nh, f, F, b, K;
+    int mlp, pre_conv, share_qk, use_gate;
+    double base_lr;
+    /* Llama: nh query heads of dim f, nkv key/value heads */
+    int64_t nkv;
+    /* Mamba: E = d_inner (I), N state, R dt rank, K conv */
+    int64_t N, R;
+    int use_bias, use_conv_bias;
 } ttt_dims;
 
 void ttt_dims_from_config(ttt_dims *d, const ttt_config *cfg);
 
-/* Build the table and the offsets for a TTT config. */
+/* Build the table and the offsets for a config (any architecture). */
 ttt_status ttt_params_build(param_table *t, ttt_lm_offs *o, const ttt_config *cfg);
 void ttt_params_free(param_table *t, ttt_lm_offs *o);
 int64_t param_table_find(const param_table *t, const char *name);

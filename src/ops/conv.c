@@ -10,7 +10,7 @@
 /* y[t,c] = bias[c] + Σ_{k<K} w[c,k] · u[t−K+1+k, c] */
 void RF(dwconv_fwd)(real *y, const real *u, const real *hist, const real *w, const real *bias,
                     int64_t B, int64_t L, int64_t D, int64_t K) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (TTT_PAR(B * L * D * K))
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = 0; t < L; t++) {
             real *yr = y + (b * L + t) * D;
@@ -33,7 +33,7 @@ void RF(dwconv_fwd)(real *y, const real *u, const real *hist, const real *w, con
 void RF(dwconv_bwd)(real *du, real *dw, real *dbias, const real *dy, const real *u, const real *w,
                     int64_t B, int64_t L, int64_t D, int64_t K) {
     if (du) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (TTT_PAR(B * L * D * K))
         for (int64_t b = 0; b < B; b++)
             for (int64_t s = 0; s < L; s++) {
                 real *dr = du + (b * L + s) * D;
@@ -46,7 +46,7 @@ void RF(dwconv_bwd)(real *du, real *dw, real *dbias, const real *dy, const real 
             }
     }
     int64_t nb = (D + COLBLK - 1) / COLBLK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(B * L * D * K))
     for (int64_t bi = 0; bi < nb; bi++) {
         int64_t c0 = bi * COLBLK, c1 = c0 + COLBLK < D ? c0 + COLBLK : D;
         for (int64_t c = c0; c < c1; c++) {

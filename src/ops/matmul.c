@@ -1,6 +1,9 @@
 /* matmul.c: the three matrix products of linear layers (forward, input gradient, weight
- * gradient). The fast path calls the BLAS; the reference path is a plain triple loop,
- * rows split among threads, each output element summed over k in order. */
+ * gradient). The fast path calls the BLAS, single-threaded, on fixed-size panels of the
+ * output that our OpenMP threads share: the panels do not depend on the thread count, so
+ * neither do the results (OpenBLAS's own threading does not guarantee that), and only one
+ * thread pool runs. The reference path is a plain triple loop, rows split among threads,
+ * each output element summed over k in order. */
 #include <cblas.h>
 #include <string.h>
 
@@ -15,6 +18,34 @@
 
 /* BLAS dims are int; our shapes stay far below 2^31 per dimension (checked by configs) */
 
+#define PANEL 128 /* rows (or columns) of C per BLAS call */
+
+/* C[M,N] = beta·C + op(A)·op(B) in panels of PANEL rows of C (or columns when N > M).
+ * Row-major; op(A) is [M,K] (A stored [K,M] when ta), op(B) is [K,N] (stored [N,K] when tb). */
+static void gemm_panels(int ta, int tb, int64_t M, int64_t N, int64_t K, const real *A, int64_t lda,
+                        const real *B, int64_t ldb, real beta, real *C) {
+    int by_rows = M >= N;
+    int64_t len = by_rows ? M : N, np = (len + PANEL - 1) / PANEL;
+#pragma omp parallel for schedule(static) if (np > 1 && TTT_PAR(M * N * K / 64))
+    for (int64_t p = 0; p < np; p++) {
+        int64_t p0 = p * PANEL, pn = len - p0 < PANEL ? len - p0 : PANEL;
+        const real *a = A, *b = B;
+        real *c = C;
+        int64_t m = M, n = N;
+        if (by_rows) {
+            a = ta ? A + p0 : A + p0 * lda;
+            c = C + p0 * N;
+            m = pn;
+        } else {
+            b = tb ? B + p0 * ldb : B + p0;
+            c = C + p0;
+            n = pn;
+        }
+        GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m,
+             (int)n, (int)K, 1, a, (int)lda, b, (int)ldb, beta, c, (int)N);
+    }
+}
+
 /* C[M,N] (+)= A[M,K] · B[N,K]^T */
 void RF(mm_nt)(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K, int acc) {
     if (M == 0 || N == 0) return;
@@ -23,11 +54,10 @@ void RF(mm_nt)(real *C, const real *A, const real *B, int64_t M, int64_t N, int6
         return;
     }
     if (!ttt_reference_kernels) {
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1, A, (int)K, B,
-             (int)K, acc ? 1 : 0, C, (int)N);
+        gemm_panels(0, 1, M, N, K, A, K, B, K, acc ? 1 : 0, C);
         return;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(M * N * K))
     for (int64_t i = 0; i < M; i++) {
         const real *a = A + i * K;
         for (int64_t j = 0; j < N; j++) {
@@ -47,11 +77,10 @@ void RF(mm_nn)(real *C, const real *A, const real *B, int64_t M, int64_t N, int6
         return;
     }
     if (!ttt_reference_kernels) {
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1, A, (int)K, B,
-             (int)N, acc ? 1 : 0, C, (int)N);
+        gemm_panels(0, 0, M, N, K, A, K, B, N, acc ? 1 : 0, C);
         return;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(M * N * K))
     for (int64_t i = 0; i < M; i++) {
         real *c = C + i * N;
         if (!acc) memset(c, 0, sizeof(real) * (size_t)N);
@@ -71,11 +100,10 @@ void RF(mm_tn)(real *C, const real *A, const real *B, int64_t M, int64_t N, int6
         return;
     }
     if (!ttt_reference_kernels) {
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1, A, (int)M, B,
-             (int)N, acc ? 1 : 0, C, (int)N);
+        gemm_panels(1, 0, M, N, K, A, M, B, N, acc ? 1 : 0, C);
         return;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(M * N * K))
     for (int64_t i = 0; i < M; i++) {
         real *c = C + i * N;
         if (!acc) memset(c, 0, sizeof(real) * (size_t)N);

@@ -9,7 +9,7 @@
 /* y = w ⊙ x · rstd,  rstd = 1/sqrt(mean(x²) + eps) */
 void RF(rmsnorm_fwd)(real *y, real *rstd, const real *x, const real *w, int64_t N, int64_t D,
                      real eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
     for (int64_t r = 0; r < N; r++) {
         const real *xr = x + r * D;
         real ss = 0;
@@ -25,7 +25,7 @@ void RF(rmsnorm_fwd)(real *y, real *rstd, const real *x, const real *w, int64_t 
 void RF(rmsnorm_bwd)(real *dx, real *dw, const real *dy, const real *x, const real *w,
                      const real *rstd, int64_t N, int64_t D) {
     if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
         for (int64_t r = 0; r < N; r++) {
             const real *xr = x + r * D, *gr = dy + r * D;
             real rs = rstd[r], m = 0;
@@ -37,7 +37,7 @@ void RF(rmsnorm_bwd)(real *dx, real *dw, const real *dy, const real *x, const re
     }
     if (dw) {
         int64_t nb = (D + COLBLK - 1) / COLBLK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
         for (int64_t bi = 0; bi < nb; bi++) {
             int64_t c0 = bi * COLBLK, c1 = c0 + COLBLK < D ? c0 + COLBLK : D;
             real acc[COLBLK];
@@ -51,7 +51,7 @@ void RF(rmsnorm_bwd)(real *dx, real *dw, const real *dy, const real *x, const re
 
 void RF(layernorm_fwd)(real *y, real *mean, real *rstd, const real *x, const real *w, const real *b,
                        int64_t N, int64_t D, real eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
     for (int64_t r = 0; r < N; r++) {
         const real *xr = x + r * D;
         real mu = 0;
@@ -72,7 +72,7 @@ void RF(layernorm_fwd)(real *y, real *mean, real *rstd, const real *x, const rea
 void RF(layernorm_bwd)(real *dx, real *dw, real *db, const real *dy, const real *x, const real *w,
                        const real *mean, const real *rstd, int64_t N, int64_t D) {
     if (dx) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
         for (int64_t r = 0; r < N; r++) {
             const real *xr = x + r * D, *gr = dy + r * D;
             real mu = mean[r], rs = rstd[r], m1 = 0, m2 = 0;
@@ -88,7 +88,7 @@ void RF(layernorm_bwd)(real *dx, real *dw, real *db, const real *dy, const real 
         }
     }
     int64_t nb = (D + COLBLK - 1) / COLBLK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
     for (int64_t bi = 0; bi < nb; bi++) {
         int64_t c0 = bi * COLBLK, c1 = c0 + COLBLK < D ? c0 + COLBLK : D;
         real aw[COLBLK], ab[COLBLK];
@@ -107,6 +107,6 @@ void RF(layernorm_bwd)(real *dx, real *dw, real *db, const real *dy, const real 
 }
 
 void RF(vec_add)(real *y, const real *x, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(n))
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }

@@ -13,6 +13,11 @@
 
 #include "core/real.h"
 
+/* Parallelise a loop only when it has enough work: on tiny loops the cost of waking and
+ * joining threads (and their spin-waits on a busy machine) exceeds the work itself. */
+#define TTT_PAR_MIN_WORK 32768
+#define TTT_PAR(work) ((int64_t)(work) >= TTT_PAR_MIN_WORK)
+
 /* matmul.c ------------------------------------------------------------------------------- */
 /* C[M,N] = (acc ? C : 0) + A[M,K] · B[N,K]^T   (a linear layer y = x W^T, W as [out, in]) */
 void RF(mm_nt)(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K, int acc);

@@ -6,7 +6,7 @@
 void RF(rope_interleaved)(real *x, const float *cs, int64_t B, int64_t L, int64_t H, int64_t F,
                           int64_t pos0, int64_t period, int inverse) {
     int64_t P = F / 2;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (TTT_PAR(B * L * H * F))
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = 0; t < L; t++) {
             int64_t p = (pos0 + t) % period;

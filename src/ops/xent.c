@@ -9,14 +9,14 @@
 #define COLBLK 64
 
 void RF(embed_fwd)(real *h, const int32_t *ids, const real *E, int64_t N, int64_t D) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
     for (int64_t r = 0; r < N; r++) memcpy(h + r * D, E + (int64_t)ids[r] * D, sizeof(real) * (size_t)D);
 }
 
 /* rows in order within each column block: deterministic for any thread count */
 void RF(embed_bwd)(real *dE, const int32_t *ids, const real *dh, int64_t N, int64_t D) {
     int64_t nb = (D + COLBLK - 1) / COLBLK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
     for (int64_t bi = 0; bi < nb; bi++) {
         int64_t c0 = bi * COLBLK, c1 = c0 + COLBLK < D ? c0 + COLBLK : D;
         for (int64_t r = 0; r < N; r++) {
@@ -31,7 +31,7 @@ void RF(embed_bwd)(real *dE, const int32_t *ids, const real *dh, int64_t N, int6
 double RF(xent_fwd_bwd)(real *dlogits, const real *logits, const int32_t *targets,
                         const double *wt, double scale, int64_t N, int64_t V) {
     double *nll = malloc(sizeof(double) * (size_t)(N ? N : 1));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (TTT_PAR(N * V))
     for (int64_t r = 0; r < N; r++) {
         const real *x = logits + r * V;
         int32_t y = targets[r];

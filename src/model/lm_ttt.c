@@ -1,4 +1,4 @@
-/* lm.c: the TTT language model (spec 3.1), generic over `real`:
+/* lm_ttt.c: the TTT language model (spec 3.1), generic over `real`:
  *   h0 = Embed(ids);  per block:  h += DWConv(RMSNorm_conv(h))   (pre_conv)
  *                                 h += TTTLayer(RMSNorm_seq(h))
  *                                 h += SwiGLU(RMSNorm_ffn(h))
@@ -10,23 +10,8 @@
 
 #include "core/error.h"
 #include "layers/ttt_layer.h"
-#include "model/model.h"
-#include "ops/kernels.h"
+#include "model/lm_common.h"
 #include "ops/ops.h"
-
-/* ------------------------------------------------------------------------------------------ */
-/* workspace layout: a bump allocator run twice (sizes, then pointers)                         */
-
-typedef struct {
-    real *base;
-    int64_t off;
-} bump;
-
-static real *take(bump *b, int64_t n) {
-    real *p = b->base ? b->base + b->off : NULL;
-    b->off += (n + 15) / 16 * 16;
-    return p;
-}
 
 /* what one block keeps (training: one per layer; inference: one set shared by all layers) */
 typedef struct {
@@ -38,17 +23,14 @@ typedef struct {
 } RF(block_act);
 
 typedef struct {
+    RF(lm_io) io;       /* residual stream, head, loss */
     RF(block_act) *blk; /* [layers] (training) or [1] */
     int nblk;
-    real *h;            /* [N, D] the residual stream */
+    real *h;            /* = io.h */
     real *tmp;          /* [N, D] */
-    real *hf, *rs_f;    /* final RMSNorm output and 1/rms */
-    real *logits;       /* [N, V] */
     RF(ttt_layer_tmp) lt;
     /* backward */
-    real *dh, *dx, *dga, *dup, *dmm;
-    double *wt;         /* [N] loss weight of each row */
-    int32_t *tg;        /* [N] targets */
+    real *dh, *dx, *dga, *dup, *dmm; /* dh = io.dh */
 } RF(lm_ws);
 
 static void layout(bump *bp, RF(lm_ws) *w, const ttt_dims *d, int64_t B, int64_t L, int train,
@@ -90,11 +72,10 @@ static void layout(bump *bp, RF(lm_ws) *w, const ttt_dims *d, int64_t B, int64_t
         a->up = take(bp, N * I);
         a->mm = take(bp, N * I);
     }
-    w->h = take(bp, N * D);
+    RF(lm_io_layout)(bp, &w->io, d, N, train);
+    w->h = w->io.h;
+    w->dh = w->io.dh;
     w->tmp = take(bp, N * D);
-    w->hf = take(bp, N * D);
-    w->rs_f = take(bp, N);
-    w->logits = take(bp, N * d->V);
     RF(ttt_layer_tmp) *t = &w->lt;
     memset(t, 0, sizeof *t);
     t->lr = take(bp, N * nh);
@@ -115,15 +96,11 @@ static void layout(bump *bp, RF(lm_ws) *w, const ttt_dims *d, int64_t B, int64_t
         t->dtau_part = take(bp, B * nh * d->b);
         t->dln_part = take(bp, B * nh * 2 * d->f);
         t->dW0_part = take(bp, B * nh * S);
-        w->dh = take(bp, N * D);
         w->dx = take(bp, N * D);
         w->dga = take(bp, N * I);
         w->dup = take(bp, N * I);
         w->dmm = take(bp, N * I);
     }
-    /* doubles and ints, carved from real-sized slots */
-    w->wt = (double *)take(bp, N * (int64_t)(sizeof(double) / sizeof(real)) + 1);
-    w->tg = (int32_t *)take(bp, N);
 }
 
 static ttt_status ws_prepare(ttt_model *m, RF(lm_ws) *w, RF(block_act) *blks, int64_t B, int64_t L,
@@ -135,9 +112,7 @@ static ttt_status ws_prepare(ttt_model *m, RF(lm_ws) *w, RF(block_act) *blks, in
     w->nblk = train ? (int)d->layers : 1;
     bump b = {NULL, 0};
     layout(&b, w, d, B, L, train, group, nthreads);
-    size_t bytes;
-    TRY(ttt_size_mul(&bytes, b.off, 1, sizeof(real), "workspace"));
-    TRY(ttt_buf_reserve(&m->ws, bytes, "activations"));
+    TRY(RF(lm_reserve)(m, b.off));
     b.base = (real *)m->ws.data;
     b.off = 0;
     layout(&b, w, d, B, L, train, group, nthreads);
@@ -148,7 +123,7 @@ static ttt_status ws_prepare(ttt_model *m, RF(lm_ws) *w, RF(block_act) *blks, in
 /* ------------------------------------------------------------------------------------------ */
 
 /* per-layer cache blocks: [pc_hist B(K−1)D | qk_hist B(K−1)D | state B·nh·S | sums B·nh·S] */
-int64_t RF(lm_cache_elems)(const ttt_model *m, int64_t B) {
+static int64_t cache_elems(const ttt_model *m, int64_t B) {
     const ttt_dims *d = &m->dims;
     ttt_inner_dims id = {d->f, d->F, d->b, d->mlp};
     int64_t hist = B * (d->K - 1) * d->D;
@@ -164,12 +139,12 @@ static RF(block_cache) cache_block(const ttt_model *m, ttt_cache *c, int64_t l) 
     const ttt_dims *d = &m->dims;
     ttt_inner_dims id = {d->f, d->F, d->b, d->mlp};
     int64_t hist = c->B * (d->K - 1) * d->D, st = c->B * d->nh * ttt_state_size(&id);
-    real *p = (real *)c->data + l * (2 * hist + 2 * st);
+    real *p = (real *)c->buf.data + l * (2 * hist + 2 * st);
     RF(block_cache) bc = {p, {p + hist, p + 2 * hist, p + 2 * hist + st}};
     return bc;
 }
 
-void RF(lm_cache_reset)(ttt_cache *c) {
+static void cache_reset(ttt_cache *c) {
     const ttt_model *m = c->m;
     const ttt_dims *d = &m->dims;
     ttt_inner_dims id = {d->f, d->F, d->b, d->mlp};
@@ -255,23 +230,22 @@ static void block_backward(const ttt_model *m, const RF(block_w) *w, const RF(bl
     }
 }
 
-static void copy_out(float *dst, const real *src, int64_t n) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) dst[i] = (float)src[i];
-}
-
-static void save_hidden(ttt_model *m, const real *h, int64_t i, int64_t N) {
-    if (!m->keep_hidden) return;
-    copy_out((float *)m->hidden.data + i * N * m->dims.D, h, N * m->dims.D);
+static ttt_status cache_init(ttt_cache *c) {
+    size_t bytes;
+    TRY(ttt_size_mul(&bytes, cache_elems(c->m, c->B), 1, sizeof(real), "cache"));
+    TRY(ttt_buf_reserve(&c->buf, bytes, "decode cache"));
+    c->bytes = bytes;
+    cache_reset(c);
+    return TTT_OK;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 
-ttt_status RF(lm_forward)(ttt_model *m, const int32_t *ids, const int32_t *targets, int64_t B,
+static ttt_status forward(ttt_model *m, const int32_t *ids, const int32_t *targets, int64_t B,
                           int64_t L, int per_seq, int backward, double scale, float *logits,
                           double *loss) {
     const ttt_dims *d = &m->dims;
-    int64_t N = B * L, D = d->D, V = d->V;
+    int64_t N = B * L;
     RF(block_act) blks_small[1];
     RF(block_act) *blks = blks_small;
     if (backward) {
@@ -284,82 +258,51 @@ ttt_status RF(lm_forward)(ttt_model *m, const int32_t *ids, const int32_t *targe
         if (blks != blks_small) ttt_free(blks);
         return s;
     }
-    if (m->keep_hidden) {
-        s = ttt_buf_reserve(&m->hidden, sizeof(float) * (size_t)((d->layers + 1) * N * D), "hidden states");
-        if (s != TTT_OK) {
-            if (blks != blks_small) ttt_free(blks);
-            return s;
-        }
-        m->hidden_B = B, m->hidden_L = L;
-    }
     real *P = (real *)m->w;
-    RF(embed_fwd)(ws.h, ids, P + m->offs.embed, N, D);
-    save_hidden(m, ws.h, 0, N);
+    RF(lm_embed)(m, &ws.io, ids, N);
+    RF(lm_save_hidden)(m, ws.h, 0, N);
     for (int64_t l = 0; l < d->layers; l++) {
         RF(block_w) w;
         RF(block_w_bind)(&w, P, &m->offs.blk[l]);
         block_forward(m, &w, &ws.blk[backward ? l : 0], &ws, B, L, backward, 0, NULL);
-        save_hidden(m, ws.h, l + 1, N);
+        RF(lm_save_hidden)(m, ws.h, l + 1, N);
     }
-    RF(rmsnorm_fwd)(ws.hf, ws.rs_f, ws.h, P + m->offs.norm, N, D, (real)d->rms_eps);
-    RF(mm_nt)(ws.logits, ws.hf, P + m->offs.head, N, V, D, 0);
-    if (logits) copy_out(logits, ws.logits, N * V);
-    /* targets (default: the next input token; the last position has none) and row weights */
-    int64_t count = 0;
-    for (int64_t r = 0; r < N; r++) {
-        int64_t t = r % L;
-        ws.tg[r] = targets ? targets[r] : (t + 1 < L ? ids[r + 1] : -1);
-        count += ws.tg[r] >= 0;
-    }
-    for (int64_t bi = 0; bi < B; bi++) {
-        int64_t cb = 0;
-        for (int64_t t = 0; t < L; t++) cb += ws.tg[bi * L + t] >= 0;
-        for (int64_t t = 0; t < L; t++)
-            ws.wt[bi * L + t] = per_seq ? (cb ? 1.0 / ((double)cb * (double)B) : 0.0)
-                                        : (count ? 1.0 / (double)count : 0.0);
-    }
-    double lv = RF(xent_fwd_bwd)(backward ? ws.logits : NULL, ws.logits, ws.tg, ws.wt, scale, N, V);
+    RF(lm_head)(m, &ws.io, N, logits);
+    double lv = RF(lm_loss)(m, &ws.io, ids, targets, B, L, per_seq, backward, scale);
     if (loss) *loss = lv;
     if (backward) {
         real *G = (real *)m->g;
-        real *dl = ws.logits; /* now d loss / d logits */
-        /* logits = hf Headᵀ */
-        RF(mm_nn)(ws.dx, dl, P + m->offs.head, N, D, V, 0);
-        RF(mm_tn)(G + m->offs.head, dl, ws.hf, V, D, N, 1);
-        memset(ws.dh, 0, sizeof(real) * (size_t)(N * D));
-        RF(rmsnorm_bwd)(ws.dh, G + m->offs.norm, ws.dx, ws.h, P + m->offs.norm, ws.rs_f, N, D);
+        RF(lm_head_backward)(m, &ws.io, ws.dx, N);
         for (int64_t l = d->layers - 1; l >= 0; l--) {
             RF(block_w) w, gw;
             RF(block_w_bind)(&w, P, &m->offs.blk[l]);
             RF(block_w_bind)(&gw, G, &m->offs.blk[l]);
             block_backward(m, &w, &gw, &ws.blk[l], &ws, B, L);
         }
-        RF(embed_bwd)(G + m->offs.embed, ids, ws.dh, N, D);
+        RF(lm_embed_backward)(m, &ws.io, ids, N);
         ttt_free(blks);
     }
     return TTT_OK;
 }
 
 /* Tokens continue the sequences of the cache: ids [B, L]; logits [B, L, V] (nullable). */
-ttt_status RF(lm_prefill)(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits) {
+static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits) {
     const ttt_dims *d = &m->dims;
-    int64_t B = c->B, N = B * L, D = d->D;
+    int64_t B = c->B, N = B * L;
     RF(block_act) blk;
     RF(lm_ws) ws;
     TRY(ws_prepare(m, &ws, &blk, B, L, 0));
     real *P = (real *)m->w;
-    RF(embed_fwd)(ws.h, ids, P + m->offs.embed, N, D);
+    RF(lm_embed)(m, &ws.io, ids, N);
     for (int64_t l = 0; l < d->layers; l++) {
         RF(block_w) w;
         RF(block_w_bind)(&w, P, &m->offs.blk[l]);
         RF(block_cache) bc = cache_block(m, c, l);
         block_forward(m, &w, &ws.blk[0], &ws, B, L, 0, c->pos, &bc);
     }
-    if (logits) {
-        RF(rmsnorm_fwd)(ws.hf, ws.rs_f, ws.h, P + m->offs.norm, N, D, (real)d->rms_eps);
-        RF(mm_nt)(ws.logits, ws.hf, P + m->offs.head, N, d->V, D, 0);
-        copy_out(logits, ws.logits, N * d->V);
-    }
+    if (logits) RF(lm_head)(m, &ws.io, N, logits);
     c->pos += L;
     return TTT_OK;
 }
+
+const lm_arch_ops RF(lm_ttt_ops) = {forward, cache_init, cache_reset, prefill};
