@@ -253,12 +253,13 @@ static ttt_status check_ids(const ttt_model *m, const int32_t *ids, int64_t B, i
     if (B <= 0 || L <= 0)
         return ttt_err(TTT_ERR_ARG, "%s: empty input (batch %lld, length %lld); need at least one token",
                        what, (long long)B, (long long)L);
+    int64_t V = m->cfg.vocab_size; /* not the padded rows of a mamba_ssm embedding */
     for (int64_t i = 0; i < B * L; i++)
-        if (ids[i] < 0 || ids[i] >= m->dims.V)
+        if (ids[i] < 0 || ids[i] >= V)
             return ttt_err(TTT_ERR_ARG,
                            "%s: token id %d at batch %lld, position %lld is outside [0, %lld) (the "
                            "model's vocab_size)",
-                           what, ids[i], (long long)(i / L), (long long)(i % L), (long long)m->dims.V);
+                           what, ids[i], (long long)(i / L), (long long)(i % L), (long long)V);
     return TTT_OK;
 }
 
@@ -302,9 +303,9 @@ ttt_status ttt_forward_backward(ttt_model *m, const int32_t *ids, const int32_t 
     TRY(check_ids(m, ids, B, L, "forward_backward"));
     if (targets)
         for (int64_t i = 0; i < B * L; i++)
-            if (targets[i] < -1 || targets[i] >= m->dims.V)
+            if (targets[i] < -1 || targets[i] >= m->cfg.vocab_size)
                 return ttt_err(TTT_ERR_ARG, "forward_backward: target %d at %lld is outside [-1, %lld)",
-                               targets[i], (long long)i, (long long)m->dims.V);
+                               targets[i], (long long)i, (long long)m->cfg.vocab_size);
     if (!m->g) TRY(ttt_zero_grad(m));
     apply_options(m);
     double lv = 0;
