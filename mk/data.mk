@@ -1,0 +1,30 @@
+# data.mk: the data pipeline and the tokenizer benchmark (docs/data.md).
+#   make data                          fetch, check and clean the corpora and tokenizer files into
+#                                      data/ (scripts/fetch-data.sh; a second run does nothing)
+#   make data-tokens TOKENIZER=NAME    token files of every split into data/tokens/NAME/ and their
+#                                      sha256; NAME: llama2 (default), r50k_base (= gpt2), p50k_base,
+#                                      cl100k_base, o200k_base, or all
+#   make bench-tokenizer               our tokenizers against npm gpt-tokenizer and
+#                                      llama-tokenizer-js (node), MB/s and ratio (BENCH_REPS=5)
+.PHONY: data data-tokens bench-tokenizer
+
+TOKENIZER ?= llama2
+BENCH_REPS ?= 5
+TOKENIZERS_ALL := r50k_base p50k_base cl100k_base o200k_base llama2
+
+data:
+	@scripts/fetch-data.sh
+
+data-tokens: $(BUILD)/ttt data
+	@set -e; for t in $(if $(filter all,$(TOKENIZER)),$(TOKENIZERS_ALL),$(TOKENIZER)); do \
+	    case $$t in llama|llama2) p=data/tok/llama2;; gpt2|r50k) p=data/tok/r50k_base.tiktoken;; \
+	        *_base) p=data/tok/$$t.tiktoken;; *) p=data/tok/$${t}_base.tiktoken;; esac; \
+	    $(BUILD)/ttt data --tokenizer $$p; \
+	done; sha256sum data/tokens/*/*.tok
+
+$(BUILD)/bench/tokenizer_bench: bench/tokenizer_bench.c $(BUILD)/libttt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libttt.a $(LDLIBS)
+
+bench-tokenizer: $(BUILD)/bench/tokenizer_bench data
+	@bench/tokenizer_bench.sh $(BUILD)/bench/tokenizer_bench data $(BENCH_REPS)
