@@ -19,7 +19,7 @@ void ttt_dims_from_config(ttt_dims *d, const ttt_config *c) {
     d->D = c->hidden_size;
     d->I = c->intermediate_size;
     d->nh = c->num_attention_heads;
-    d->f = c->hidden_size / c->num_attention_heads;
+    d->f = c->num_attention_heads > 0 ? c->hidden_size / c->num_attention_heads : 0; /* Mamba: no heads */
     d->mlp = c->ttt_layer_type == TTT_INNER_MLP;
     d->F = d->mlp ? 4 * d->f : d->f;
     d->b = c->mini_batch_size;
