@@ -1,25 +1,322 @@
-/* lm_llama.c: placeholder for the llama baseline (issue 4): loading works, computing does not yet. */
+/* lm_llama.c: the Llama-architecture Transformer baseline ("Transformer++", Hugging Face
+ * LlamaForCausalLM semantics), generic over `real`:
+ *   h0 = Embed(ids);  per block:  h += Attn(RMSNorm_in(h))      (causal GQA with RoPE, o_proj)
+ *                                 h += MLP(RMSNorm_post(h))     MLP(x) = down(silu(gate x) ⊙ up x)
+ *   logits = RMSNorm_final(h) · Headᵀ;  loss = cross-entropy against the targets.
+ * Attention: q = x Wqᵀ, k = x Wkᵀ, v = x Wvᵀ split into heads of f = D / nh; RoPE (rotate_half,
+ * position p) on q and k; query head j uses kv head j / (nh / nkv); scores q·k / sqrt(f),
+ * causal softmax, heads concatenated, then o_proj. The attention itself is tiled
+ * (layers/attention.c): memory linear in the context length.
+ * Full-sequence forward (keeping what the backward needs), backward, and the cached path: a
+ * key/value cache per layer that grows (doubling) with the context; prefill of any number of
+ * tokens at any position goes through the same tiled attention against cache + new keys. */
+#include <omp.h>
+#include <string.h>
+
 #include "core/error.h"
+#include "layers/attention.h"
 #include "model/lm_common.h"
+#include "ops/ops.h"
+#include "ops/rope_half.h"
 
-static ttt_status not_yet(void) {
-    return ttt_err(TTT_ERR_ARG, "model_type \"llama\" is recognised but its computation is not implemented yet");
+/* attention tiles: query rows × key rows */
+#define ATTN_TQ 64
+#define ATTN_TK 128
+#define CACHE_MIN_CAP 64 /* positions of a fresh cache */
+
+/* a block's tensors (parameters or their gradients) */
+typedef struct {
+    real *in_norm, *q, *k, *v, *o, *post_norm, *mg, *mu, *md;
+} RF(llama_w);
+
+static void bind(RF(llama_w) *w, real *base, const llama_block_offs *o) {
+    w->in_norm = base + o->in_norm, w->q = base + o->q, w->k = base + o->k, w->v = base + o->v;
+    w->o = base + o->o, w->post_norm = base + o->post_norm;
+    w->mg = base + o->mg, w->mu = base + o->mu, w->md = base + o->md;
 }
 
-static ttt_status forward(ttt_model *m, const int32_t *ids, const int32_t *targets, int64_t B, int64_t L,
-                          int per_seq, int backward, double scale, float *logits, double *loss) {
-    (void)m, (void)ids, (void)targets, (void)B, (void)L, (void)per_seq, (void)backward, (void)scale;
-    (void)logits, (void)loss;
-    return not_yet();
+/* what one block keeps (training: one per layer; inference: one set shared by all layers) */
+typedef struct {
+    real *h1, *xa, *rs_a;   /* attention: residual in (training), input_layernorm output, 1/rms */
+    real *Qh;               /* [B, nh, L, f] queries after RoPE */
+    real *Kh, *Vh;          /* [B, nkv, L, f] keys after RoPE, values (NULL: they live in the cache) */
+    real *O, *lse;          /* [N, nh·f] attention output (o_proj input), [B, nh, L] */
+    real *h2, *xf, *rs_f;   /* MLP: residual in (training), post_attention_layernorm output */
+    real *ga, *up, *mm;     /* [N, I] gate, up, silu(gate) ⊙ up */
+} RF(llama_act);
+
+typedef struct {
+    RF(lm_io) io;
+    RF(llama_act) *blk;
+    int nblk;
+    real *h, *tmp;          /* h = io.h; tmp [N, D] */
+    real *q, *k, *v;        /* [N, nh·f], [N, nkv·f] projections before the split into heads;
+                             * in the backward their gradients */
+    real *cs;               /* RoPE table of the L positions */
+    real *scr;              /* attention scratch, per thread */
+    int nthreads;
+    /* backward */
+    real *dh, *dx, *dga, *dup, *dmm; /* dh = io.dh */
+    real *dO, *dQh, *dKh, *dVh, *delta;
+} RF(llama_ws);
+
+static attn_dims attn_of(const ttt_dims *d, int64_t B, int64_t L, int64_t Lk, int64_t ldk, int nthreads) {
+    attn_dims a = {B, d->nh, d->nkv, d->f, L, Lk, ldk, ATTN_TQ, ATTN_TK, nthreads};
+    return a;
 }
+
+/* cached: K and V go to the cache instead of per-block buffers */
+static void layout(bump *bp, RF(llama_ws) *w, const ttt_dims *d, int64_t B, int64_t L, int train,
+                   int cached, int nthreads) {
+    int64_t N = B * L, D = d->D, I = d->I, QD = d->nh * d->f, KD = d->nkv * d->f;
+    for (int l = 0; l < w->nblk; l++) {
+        RF(llama_act) *a = &w->blk[l];
+        memset(a, 0, sizeof *a);
+        if (train) a->h1 = take(bp, N * D);
+        a->xa = take(bp, N * D);
+        a->rs_a = take(bp, N);
+        a->Qh = take(bp, N * QD);
+        if (!cached) {
+            a->Kh = take(bp, N * KD);
+            a->Vh = take(bp, N * KD);
+        }
+        a->O = take(bp, N * QD);
+        a->lse = take(bp, N * d->nh);
+        if (train) a->h2 = take(bp, N * D);
+        a->xf = take(bp, N * D);
+        a->rs_f = take(bp, N);
+        a->ga = take(bp, N * I);
+        a->up = take(bp, N * I);
+        a->mm = take(bp, N * I);
+    }
+    RF(lm_io_layout)(bp, &w->io, d, N, train);
+    w->h = w->io.h;
+    w->dh = w->io.dh;
+    w->tmp = take(bp, N * D);
+    w->q = take(bp, N * QD);
+    w->k = take(bp, N * KD);
+    w->v = take(bp, N * KD);
+    w->cs = take(bp, L * d->f);
+    w->nthreads = nthreads;
+    attn_dims ad = attn_of(d, B, L, L, L * d->f, nthreads);
+    w->scr = take(bp, attn_scratch_elems(&ad) * nthreads);
+    if (train) {
+        w->dx = take(bp, N * D);
+        w->dga = take(bp, N * I);
+        w->dup = take(bp, N * I);
+        w->dmm = take(bp, N * I);
+        w->dO = take(bp, N * QD);
+        w->dQh = take(bp, N * QD);
+        w->dKh = take(bp, N * KD);
+        w->dVh = take(bp, N * KD);
+        w->delta = take(bp, N * d->nh);
+    }
+}
+
+/* lay the workspace out for B × L tokens at positions pos0.. (RoPE table filled) */
+static ttt_status ws_prepare(ttt_model *m, RF(llama_ws) *w, RF(llama_act) *blks, int64_t B, int64_t L,
+                             int train, int cached, int64_t pos0) {
+    const ttt_dims *d = &m->dims;
+    int nthreads = omp_get_max_threads();
+    w->blk = blks;
+    w->nblk = train ? (int)d->layers : 1;
+    bump b = {NULL, 0};
+    layout(&b, w, d, B, L, train, cached, nthreads);
+    TRY(RF(lm_reserve)(m, b.off));
+    b.base = (real *)m->ws.data;
+    b.off = 0;
+    layout(&b, w, d, B, L, train, cached, nthreads);
+    RF(rope_half_table)(w->cs, pos0, L, d->f, d->rope_theta);
+    return TTT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* KV cache: per layer K then V, each [B, nkv, cap, f]; positions 0 .. c->pos − 1 are filled  */
+
+static int64_t cache_block_elems(const ttt_model *m, int64_t B, int64_t cap) {
+    return B * m->dims.nkv * cap * m->dims.f;
+}
+
+static real *cache_k(ttt_cache *c, int64_t l) {
+    return (real *)c->buf.data + 2 * l * cache_block_elems(c->m, c->B, c->cap);
+}
+
+static real *cache_v(ttt_cache *c, int64_t l) {
+    return cache_k(c, l) + cache_block_elems(c->m, c->B, c->cap);
+}
+
+/* make room for `need` positions: capacity doubles, the filled positions are copied over */
+static ttt_status cache_grow(ttt_cache *c, int64_t need) {
+    if (need <= c->cap && c->buf.data) return TTT_OK;
+    const ttt_dims *d = &c->m->dims;
+    int64_t cap = c->cap > 0 ? c->cap : CACHE_MIN_CAP;
+    while (cap < need) cap *= 2;
+    size_t bytes;
+    TRY(ttt_size_mul(&bytes, 2 * d->layers * cache_block_elems(c->m, c->B, 1), cap, sizeof(real),
+                     "key/value cache"));
+    ttt_buf nb = {NULL, 0};
+    TRY(ttt_buf_reserve(&nb, bytes, "key/value cache"));
+    /* each (layer, K|V, b, kv head) run of rows moves from stride c->cap to stride cap */
+    int64_t runs = 2 * d->layers * c->B * d->nkv, f = d->f;
+    if (c->buf.data && c->pos > 0)
+#pragma omp parallel for schedule(static) if (TTT_PAR(runs * c->pos * f))
+        for (int64_t i = 0; i < runs; i++)
+            memcpy((real *)nb.data + i * cap * f, (const real *)c->buf.data + i * c->cap * f,
+                   sizeof(real) * (size_t)(c->pos * f));
+    ttt_buf_release(&c->buf);
+    c->buf = nb;
+    c->cap = cap;
+    c->bytes = bytes;
+    return TTT_OK;
+}
+
+static void cache_reset(ttt_cache *c) { c->pos = 0; }
+
 static ttt_status cache_init(ttt_cache *c) {
-    (void)c;
-    return not_yet();
+    c->cap = 0;
+    c->pos = 0;
+    return cache_grow(c, CACHE_MIN_CAP);
 }
-static void cache_reset(ttt_cache *c) { (void)c; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* blocks                                                                                      */
+
+/* h += Attn(RMSNorm_in(h)); h += MLP(RMSNorm_post(h)). With a cache (Kc, Vc: this layer's
+ * K and V blocks, ldk = cap·f) the new keys and values are written at positions pos0.. and
+ * the queries attend to all pos0 + L of them. */
+static void block_forward(const ttt_model *m, const RF(llama_w) *w, RF(llama_act) *a, RF(llama_ws) *ws,
+                          int64_t B, int64_t L, int train, int64_t pos0, real *Kc, real *Vc, int64_t ldk) {
+    const ttt_dims *d = &m->dims;
+    int64_t N = B * L, D = d->D, I = d->I, f = d->f, QD = d->nh * f, KD = d->nkv * f;
+    real eps = (real)d->rms_eps, *h = ws->h, *tmp = ws->tmp;
+    if (train) memcpy(a->h1, h, sizeof(real) * (size_t)(N * D));
+    /* x = RMSNorm(h; input_layernorm);  q = x Wqᵀ, k = x Wkᵀ, v = x Wvᵀ */
+    RF(rmsnorm_fwd)(a->xa, a->rs_a, h, w->in_norm, N, D, eps);
+    RF(mm_nt)(ws->q, a->xa, w->q, N, QD, D, 0);
+    RF(mm_nt)(ws->k, a->xa, w->k, N, KD, D, 0);
+    RF(mm_nt)(ws->v, a->xa, w->v, N, KD, D, 0);
+    /* per head: Q = RoPE(q), K = RoPE(k), V = v (into the cache after its pos0 filled rows) */
+    real *Kb = Kc ? Kc : a->Kh, *Vb = Vc ? Vc : a->Vh;
+    int64_t ld = Kc ? ldk : L * f, p0 = Kc ? pos0 : 0;
+    RF(rope_half_split)(a->Qh, L * f, ws->q, ws->cs, B, L, d->nh, f);
+    RF(rope_half_split)(Kb + p0 * f, ld, ws->k, ws->cs, B, L, d->nkv, f);
+    RF(rope_half_split)(Vb + p0 * f, ld, ws->v, NULL, B, L, d->nkv, f);
+    /* O = softmax(Q Kᵀ / sqrt(f), causal) V */
+    attn_dims ad = attn_of(d, B, L, p0 + L, ld, ws->nthreads);
+    RF(attn_forward)(a->O, a->lse, a->Qh, Kb, Vb, &ad, ws->scr);
+    /* h += O Woᵀ */
+    RF(mm_nt)(tmp, a->O, w->o, N, D, QD, 0);
+    RF(vec_add)(h, tmp, N * D);
+    if (train) memcpy(a->h2, h, sizeof(real) * (size_t)(N * D));
+    /* h += down(silu(x Wgᵀ) ⊙ (x Wuᵀ)),  x = RMSNorm(h; post_attention_layernorm) */
+    RF(rmsnorm_fwd)(a->xf, a->rs_f, h, w->post_norm, N, D, eps);
+    RF(mm_nt)(a->ga, a->xf, w->mg, N, I, D, 0);
+    RF(mm_nt)(a->up, a->xf, w->mu, N, I, D, 0);
+    RF(swiglu_fwd)(a->mm, a->ga, a->up, N * I);
+    RF(mm_nt)(tmp, a->mm, w->md, N, D, I, 0);
+    RF(vec_add)(h, tmp, N * D);
+}
+
+/* dh: gradient w.r.t. the block's output residual in, w.r.t. its input residual out */
+static void block_backward(const ttt_model *m, const RF(llama_w) *w, const RF(llama_w) *gw,
+                           const RF(llama_act) *a, RF(llama_ws) *ws, int64_t B, int64_t L) {
+    const ttt_dims *d = &m->dims;
+    int64_t N = B * L, D = d->D, I = d->I, f = d->f, QD = d->nh * f, KD = d->nkv * f;
+    real *dh = ws->dh, *dx = ws->dx;
+    /* MLP: h += mm Wdᵀ, mm = silu(ga) ⊙ up, ga = xf Wgᵀ, up = xf Wuᵀ */
+    RF(mm_nn)(ws->dmm, dh, w->md, N, I, D, 0);
+    RF(mm_tn)(gw->md, dh, a->mm, D, I, N, 1);
+    RF(swiglu_bwd)(ws->dga, ws->dup, ws->dmm, a->ga, a->up, N * I);
+    RF(mm_nn)(dx, ws->dga, w->mg, N, D, I, 0);
+    RF(mm_nn)(dx, ws->dup, w->mu, N, D, I, 1);
+    RF(mm_tn)(gw->mg, ws->dga, a->xf, I, D, N, 1);
+    RF(mm_tn)(gw->mu, ws->dup, a->xf, I, D, N, 1);
+    RF(rmsnorm_bwd)(dh, gw->post_norm, dx, a->h2, w->post_norm, a->rs_f, N, D);
+    /* attention: h += O Woᵀ */
+    RF(mm_nn)(ws->dO, dh, w->o, N, QD, D, 0);
+    RF(mm_tn)(gw->o, dh, a->O, D, QD, N, 1);
+    attn_dims ad = attn_of(d, B, L, L, L * f, ws->nthreads);
+    RF(attn_backward)(ws->dQh, ws->dKh, ws->dVh, ws->delta, ws->dO, a->O, a->lse, a->Qh, a->Kh, a->Vh,
+                      &ad, ws->scr);
+    /* back through RoPE and the split into heads: dq, dk, dv [N, ·] (in ws->q, k, v) */
+    RF(rope_half_merge)(ws->q, ws->dQh, L * f, ws->cs, B, L, d->nh, f);
+    RF(rope_half_merge)(ws->k, ws->dKh, L * f, ws->cs, B, L, d->nkv, f);
+    RF(rope_half_merge)(ws->v, ws->dVh, L * f, NULL, B, L, d->nkv, f);
+    /* q = x Wqᵀ, k = x Wkᵀ, v = x Wvᵀ */
+    RF(mm_nn)(dx, ws->q, w->q, N, D, QD, 0);
+    RF(mm_nn)(dx, ws->k, w->k, N, D, KD, 1);
+    RF(mm_nn)(dx, ws->v, w->v, N, D, KD, 1);
+    RF(mm_tn)(gw->q, ws->q, a->xa, QD, D, N, 1);
+    RF(mm_tn)(gw->k, ws->k, a->xa, KD, D, N, 1);
+    RF(mm_tn)(gw->v, ws->v, a->xa, KD, D, N, 1);
+    RF(rmsnorm_bwd)(dh, gw->in_norm, dx, a->h1, w->in_norm, a->rs_a, N, D);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static ttt_status forward(ttt_model *m, const int32_t *ids, const int32_t *targets, int64_t B,
+                          int64_t L, int per_seq, int backward, double scale, float *logits,
+                          double *loss) {
+    const ttt_dims *d = &m->dims;
+    int64_t N = B * L;
+    RF(llama_act) blks_small[1];
+    RF(llama_act) *blks = blks_small;
+    if (backward) {
+        blks = ttt_malloc(sizeof(RF(llama_act)) * (size_t)d->layers, "activation table");
+        if (!blks) return TTT_ERR_NOMEM;
+    }
+    RF(llama_ws) ws;
+    ttt_status s = ws_prepare(m, &ws, blks, B, L, backward, 0, 0);
+    if (s != TTT_OK) {
+        if (blks != blks_small) ttt_free(blks);
+        return s;
+    }
+    real *P = (real *)m->w;
+    RF(lm_embed)(m, &ws.io, ids, N);
+    RF(lm_save_hidden)(m, ws.h, 0, N);
+    for (int64_t l = 0; l < d->layers; l++) {
+        RF(llama_w) w;
+        bind(&w, P, &m->offs.llama[l]);
+        block_forward(m, &w, &ws.blk[backward ? l : 0], &ws, B, L, backward, 0, NULL, NULL, 0);
+        RF(lm_save_hidden)(m, ws.h, l + 1, N);
+    }
+    RF(lm_head)(m, &ws.io, N, logits);
+    double lv = RF(lm_loss)(m, &ws.io, ids, targets, B, L, per_seq, backward, scale);
+    if (loss) *loss = lv;
+    if (backward) {
+        real *G = (real *)m->g;
+        RF(lm_head_backward)(m, &ws.io, ws.dx, N);
+        for (int64_t l = d->layers - 1; l >= 0; l--) {
+            RF(llama_w) w, gw;
+            bind(&w, P, &m->offs.llama[l]);
+            bind(&gw, G, &m->offs.llama[l]);
+            block_backward(m, &w, &gw, &ws.blk[l], &ws, B, L);
+        }
+        RF(lm_embed_backward)(m, &ws.io, ids, N);
+        ttt_free(blks);
+    }
+    return TTT_OK;
+}
+
+/* Tokens continue the sequences of the cache: ids [B, L] at positions c->pos ..; logits
+ * [B, L, V] (nullable). */
 static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits) {
-    (void)m, (void)c, (void)ids, (void)L, (void)logits;
-    return not_yet();
+    const ttt_dims *d = &m->dims;
+    int64_t B = c->B, N = B * L;
+    TRY(cache_grow(c, c->pos + L));
+    RF(llama_act) blk;
+    RF(llama_ws) ws;
+    TRY(ws_prepare(m, &ws, &blk, B, L, 0, 1, c->pos));
+    real *P = (real *)m->w;
+    RF(lm_embed)(m, &ws.io, ids, N);
+    for (int64_t l = 0; l < d->layers; l++) {
+        RF(llama_w) w;
+        bind(&w, P, &m->offs.llama[l]);
+        block_forward(m, &w, &blk, &ws, B, L, 0, c->pos, cache_k(c, l), cache_v(c, l), c->cap * d->f);
+    }
+    if (logits) RF(lm_head)(m, &ws.io, N, logits);
+    c->pos += L;
+    return TTT_OK;
 }
 
 const lm_arch_ops RF(lm_llama_ops) = {forward, cache_init, cache_reset, prefill};
