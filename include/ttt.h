@@ -52,6 +52,8 @@ typedef struct {
     int64_t max_position_embeddings; /* Llama: the longest context; informational for TTT */
     int64_t bos_token_id, eos_token_id, pad_token_id; /* -1 when absent/null */
     double initializer_range;
+    char tokenizer[64];          /* the tokenizer the model was trained with ("llama2", "r50k_base",
+                                    ...; "" if unknown); config.json field "ttt_tokenizer" */
     /* TTT fields (ttt.py TTTConfig) */
     ttt_inner_type ttt_layer_type;
     double ttt_base_lr;
@@ -93,7 +95,7 @@ const char *ttt_preset_name(int i, const char **desc);
 typedef struct ttt_model ttt_model;
 
 typedef enum { TTT_PREC_F32 = 0, TTT_PREC_F64 = 1 } ttt_precision;
-typedef enum { TTT_DTYPE_F32 = 0, TTT_DTYPE_F16 = 1, TTT_DTYPE_BF16 = 2 } ttt_file_dtype;
+typedef enum { TTT_DTYPE_F32 = 0, TTT_DTYPE_F16 = 1, TTT_DTYPE_BF16 = 2, TTT_DTYPE_F64 = 3 } ttt_file_dtype;
 
 typedef struct {
     ttt_precision precision; /* arithmetic of every computation (f64: for checking numbers) */

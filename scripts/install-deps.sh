@@ -2,7 +2,7 @@
 # install-deps.sh: installs the Debian packages that building and testing need, when missing.
 # Safe to run repeatedly: it only calls apt-get when something is absent.
 set -e
-PKGS="gcc make libc6-dev libcjson-dev libopenblas-dev libpcre2-dev pkg-config python3-numpy"
+PKGS="gcc make libc6-dev libcjson-dev libopenblas-dev libpcre2-dev pkg-config python3-numpy python3-matplotlib"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -12,5 +12,12 @@ echo "install-deps: installing:$missing"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+log=$(mktemp)
+if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends $missing; } >"$log" 2>&1; then
+    cat "$log"
+    echo "install-deps: apt-get failed (output above)" >&2
+    rm -f "$log"
+    exit 1
+fi
+rm -f "$log"
+echo "install-deps: done"

@@ -5,6 +5,8 @@
 int cmd_init(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_data(int argc, char **argv);

@@ -16,6 +16,8 @@ static const command commands[] = {
     {"init", cmd_init, "create a freshly initialised model directory from a preset"},
     {"forward", cmd_forward, "run a model on token ids: logits, loss, gradients, decode"},
     {"info", cmd_info, "describe a model directory (config, parameter count, tensors)"},
+    {"train", cmd_train, "train a model on token files (AdamW, cosine schedule, checkpoints, resume)"},
+    {"eval", cmd_eval, "perplexity and loss by position on a token file"},
     {"tokenize", cmd_tokenize, "text to token ids (GPT-2/tiktoken BPE or Llama-2 BPE)"},
     {"detokenize", cmd_detokenize, "token ids back to text"},
     {"data", cmd_data, "token files of every data split for one tokenizer (after make data)"},

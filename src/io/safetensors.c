@@ -51,6 +51,9 @@ const char *st_shape_str(const int64_t *shape, int ndim, char *buf, size_t len) 
 void st_close(st_file *f) {
     if (f->fd >= 0) close(f->fd);
     for (int i = 0; i < f->n; i++) free(f->t[i].name);
+    for (int i = 0; i < f->nmeta; i++) free(f->meta_key[i]), free(f->meta_val[i]);
+    free(f->meta_key);
+    free(f->meta_val);
     free(f->t);
     free(f->path);
     memset(f, 0, sizeof *f);
@@ -170,7 +173,26 @@ static ttt_status st_parse(st_file *f, const char *hdr, size_t hlen) {
     ttt_status s = TTT_OK;
     for (cJSON *it = root->child; it && s == TTT_OK; it = it->next) {
         if (strcmp(it->string, "__metadata__") == 0) {
-            if (!cJSON_IsObject(it)) s = ttt_err(TTT_ERR_FORMAT, "%s: __metadata__ is not an object", p);
+            if (!cJSON_IsObject(it)) {
+                s = ttt_err(TTT_ERR_FORMAT, "%s: __metadata__ is not an object", p);
+                continue;
+            }
+            int nm = cJSON_GetArraySize(it);
+            f->meta_key = calloc((size_t)nm + 1, sizeof(char *));
+            f->meta_val = calloc((size_t)nm + 1, sizeof(char *));
+            if (!f->meta_key || !f->meta_val) {
+                s = ttt_err(TTT_ERR_NOMEM, "out of memory");
+                continue;
+            }
+            for (cJSON *kv = it->child; kv; kv = kv->next) {
+                if (!cJSON_IsString(kv)) {
+                    s = ttt_err(TTT_ERR_FORMAT, "%s: __metadata__ value of '%s' is not a string", p, kv->string);
+                    break;
+                }
+                f->meta_key[f->nmeta] = strdup(kv->string);
+                f->meta_val[f->nmeta] = strdup(kv->valuestring);
+                f->nmeta++;
+            }
             continue;
         }
         st_tensor *t = &f->t[f->n];
@@ -256,6 +278,12 @@ ttt_status st_open(st_file *f, const char *path) {
     free(hdr);
     if (s != TTT_OK) st_close(f);
     return s;
+}
+
+const char *st_meta(const st_file *f, const char *key) {
+    for (int i = 0; i < f->nmeta; i++)
+        if (f->meta_key[i] && strcmp(f->meta_key[i], key) == 0) return f->meta_val[i];
+    return NULL;
 }
 
 const st_tensor *st_find(const st_file *f, const char *name) {
@@ -411,12 +439,22 @@ static ttt_status write_converted(ttt_atomic_file *af, const st_entry *e, int64_
 }
 
 ttt_status st_write(const char *path, const st_entry *entries, int n) {
+    return st_write_meta(path, entries, n, NULL, NULL, 0);
+}
+
+ttt_status st_write_meta(const char *path, const st_entry *entries, int n, const char *const *keys,
+                         const char *const *vals, int nmeta) {
     const st_entry **ord = malloc(sizeof(st_entry *) * (size_t)(n ? n : 1));
     if (!ord) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++) ord[i] = &entries[i];
     qsort(ord, (size_t)n, sizeof *ord, cmp_entry);
     sbuf h = {0};
-    int bad = sb_put(&h, "{\"__metadata__\":{\"format\":\"pt\"}");
+    int bad = sb_put(&h, "{\"__metadata__\":{\"format\":\"pt\"");
+    for (int i = 0; i < nmeta && !bad; i++) {
+        TTT_ASSERT(!strpbrk(keys[i], "\"\\") && !strpbrk(vals[i], "\"\\"));
+        bad |= sb_put(&h, ",\"%s\":\"%s\"", keys[i], vals[i]);
+    }
+    bad |= sb_put(&h, "}");
     uint64_t off = 0;
     for (int i = 0; i < n && !bad; i++) {
         const st_entry *e = ord[i];

@@ -30,6 +30,8 @@ typedef struct {
     uint64_t data_size;
     int n;
     st_tensor *t;
+    int nmeta;          /* __metadata__ entries (string values only) */
+    char **meta_key, **meta_val;
 } st_file;
 
 const char *st_dtype_name(st_dtype d);
@@ -38,6 +40,8 @@ size_t st_dtype_size(st_dtype d);
 ttt_status st_open(st_file *f, const char *path);
 void st_close(st_file *f);
 const st_tensor *st_find(const st_file *f, const char *name);
+/* value of a __metadata__ key, or NULL */
+const char *st_meta(const st_file *f, const char *key);
 /* "[2, 37, 97]" into buf */
 const char *st_shape_str(const int64_t *shape, int ndim, char *buf, size_t len);
 
@@ -62,5 +66,8 @@ typedef struct {
 
 /* Entries are written sorted by name; metadata is {"format": "pt"}. */
 ttt_status st_write(const char *path, const st_entry *e, int n);
+/* The same with more __metadata__ string pairs (keys and values without '"' or '\\'). */
+ttt_status st_write_meta(const char *path, const st_entry *e, int n, const char *const *keys,
+                         const char *const *vals, int nmeta);
 
 #endif

@@ -379,6 +379,13 @@ ttt_status ttt_config_load(const char *path, ttt_config *out) {
             s = ttt_err(TTT_ERR_CONFIG,
                         "%s: unsupported \"model_type\" \"%s\" (supported: \"ttt\", \"llama\", \"mamba\")",
                         path, mt);
+        if (s == TTT_OK) {
+            const cJSON *tk = cJSON_GetObjectItemCaseSensitive(root, "ttt_tokenizer");
+            if (tk && !cJSON_IsString(tk))
+                s = ttt_err(TTT_ERR_CONFIG, "%s: field \"ttt_tokenizer\" must be a string", path);
+            else if (tk)
+                snprintf(out->tokenizer, sizeof out->tokenizer, "%s", tk->valuestring);
+        }
         if (s == TTT_OK) s = ttt_config_validate(out, path);
     }
     cJSON_Delete(root);
@@ -512,6 +519,7 @@ ttt_status ttt_config_save(const ttt_config *cfg, const char *path) {
         json_mamba(r, cfg);
     else
         json_ttt(r, cfg);
+    if (cfg->tokenizer[0]) cJSON_AddStringToObject(r, "ttt_tokenizer", cfg->tokenizer);
     char *txt = cJSON_Print(r);
     cJSON_Delete(r);
     if (!txt) return ttt_err(TTT_ERR_NOMEM, "out of memory");

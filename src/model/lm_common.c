@@ -7,11 +7,18 @@
 #include "core/error.h"
 #include "ops/ops.h"
 
+static int chunked(const ttt_dims *d, int64_t N, int train) {
+    return !train && d->head_chunk > 0 && d->head_chunk < N;
+}
+
 void RF(lm_io_layout)(bump *b, RF(lm_io) *io, const ttt_dims *d, int64_t N, int train) {
     io->h = take(b, N * d->D);
     io->hf = take(b, N * d->D);
     io->rs_f = take(b, N);
-    io->logits = take(b, N * d->V);
+    io->logits = take(b, (chunked(d, N, train) ? d->head_chunk : N) * d->V);
+    io->nll = (double *)take(b, N * (int64_t)(sizeof(double) / sizeof(real)) + 1);
+    io->N = N;
+    io->chunk = chunked(d, N, train) ? d->head_chunk : 0;
     io->wt = (double *)take(b, N * (int64_t)(sizeof(double) / sizeof(real)) + 1);
     io->tg = (int32_t *)take(b, N);
     io->dh = train ? take(b, N * d->D) : NULL;
@@ -31,8 +38,16 @@ void RF(lm_head)(const ttt_model *m, RF(lm_io) *io, int64_t N, float *logits) {
     const real *P = (const real *)m->w;
     const ttt_dims *d = &m->dims;
     RF(rmsnorm_fwd)(io->hf, io->rs_f, io->h, P + m->offs.norm, N, d->D, (real)d->rms_eps);
-    RF(mm_nt)(io->logits, io->hf, P + m->offs.head, N, d->V, d->D, 0);
-    if (logits) RF(lm_copy_out)(logits, io->logits, N * d->V);
+    if (!io->chunk) {
+        RF(mm_nt)(io->logits, io->hf, P + m->offs.head, N, d->V, d->D, 0);
+        if (logits) RF(lm_copy_out)(logits, io->logits, N * d->V);
+        return;
+    }
+    for (int64_t r0 = 0; logits && r0 < N; r0 += io->chunk) {
+        int64_t n = N - r0 < io->chunk ? N - r0 : io->chunk;
+        RF(mm_nt)(io->logits, io->hf + r0 * d->D, P + m->offs.head, n, d->V, d->D, 0);
+        RF(lm_copy_out)(logits + r0 * d->V, io->logits, n * d->V);
+    }
 }
 
 double RF(lm_loss)(const ttt_model *m, RF(lm_io) *io, const int32_t *ids, const int32_t *targets,
@@ -50,7 +65,24 @@ double RF(lm_loss)(const ttt_model *m, RF(lm_io) *io, const int32_t *ids, const 
             io->wt[bi * L + t] = per_seq ? (cb ? 1.0 / ((double)cb * (double)B) : 0.0)
                                          : (count ? 1.0 / (double)count : 0.0);
     }
-    return RF(xent_fwd_bwd)(backward ? io->logits : NULL, io->logits, io->tg, io->wt, scale, N, m->dims.V);
+    const ttt_dims *d = &m->dims;
+    if (!io->chunk) {
+        double lv = RF(xent_fwd_bwd)(backward ? io->logits : NULL, io->logits, io->tg, io->wt, scale, N, d->V);
+        if (m->nll_out) RF(xent_rows)(m->nll_out, io->logits, io->tg, N, d->V);
+        return lv;
+    }
+    /* chunked: logits of `chunk` rows at a time from the final norm's output */
+    const real *P = (const real *)m->w;
+    for (int64_t r0 = 0; r0 < N; r0 += io->chunk) {
+        int64_t n = N - r0 < io->chunk ? N - r0 : io->chunk;
+        RF(mm_nt)(io->logits, io->hf + r0 * d->D, P + m->offs.head, n, d->V, d->D, 0);
+        RF(xent_rows)(io->nll + r0, io->logits, io->tg + r0, n, d->V);
+    }
+    double lv = 0;
+    for (int64_t r = 0; r < N; r++)
+        if (io->tg[r] >= 0) lv += io->wt[r] * io->nll[r];
+    if (m->nll_out) memcpy(m->nll_out, io->nll, sizeof(double) * (size_t)N);
+    return lv;
 }
 
 /* logits = hf Headᵀ, hf = RMSNorm(h) */

@@ -28,16 +28,21 @@ typedef struct {
     double *wt;         /* [N] loss weight of each row */
     int32_t *tg;        /* [N] targets (−1: none) */
     real *dh;           /* [N, D] gradient of the residual stream (training) */
+    double *nll;        /* [N] per-row NLL (chunked mode) */
+    int64_t N, chunk;   /* rows; head chunk rows (0: logits of all rows at once) */
 } RF(lm_io);
 
 void RF(lm_io_layout)(bump *b, RF(lm_io) *io, const ttt_dims *d, int64_t N, int train);
 
 /* h = Embed(ids) */
 void RF(lm_embed)(const ttt_model *m, RF(lm_io) *io, const int32_t *ids, int64_t N);
-/* logits = RMSNorm_final(h) · Headᵀ; copies them to `logits` (float, nullable) */
+/* logits = RMSNorm_final(h) · Headᵀ; copies them to `logits` (float, nullable). In chunked
+ * mode (inference with dims.head_chunk > 0) only the final norm is kept here, and the logits
+ * are made chunk by chunk when copied out or when the loss needs them. */
 void RF(lm_head)(const ttt_model *m, RF(lm_io) *io, int64_t N, float *logits);
 /* The loss over targets (NULL: the next input token), per_seq: mean over sequences of each
- * sequence's mean; backward: io->logits becomes scale · d loss / d logits. */
+ * sequence's mean; backward: io->logits becomes scale · d loss / d logits. Each row's NLL also
+ * goes to m->nll_out when set. */
 double RF(lm_loss)(const ttt_model *m, RF(lm_io) *io, const int32_t *ids, const int32_t *targets,
                    int64_t B, int64_t L, int per_seq, int backward, double scale);
 /* Backward of the head and final norm: io->dh = d loss / d h (overwritten); uses tmp [N, D]. */

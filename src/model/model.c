@@ -33,6 +33,8 @@ ttt_status ttt_model_set_options(ttt_model *m, const ttt_options *opt) {
 
 void ttt_model_get_options(const ttt_model *m, ttt_options *opt) { *opt = m->opt; }
 
+void ttt_model_set_inner_lr_mult(ttt_model *m, double mult) { m->dims.base_lr = m->cfg.ttt_base_lr * mult; }
+
 static void rope_table(ttt_model *m) {
     if (m->dims.arch != TTT_ARCH_TTT) return;
     int64_t P = m->dims.f / 2, b = m->dims.b;
@@ -183,7 +185,7 @@ ttt_status ttt_model_save(const ttt_model *m, const char *dir, ttt_file_dtype dt
     st_entry *e = calloc((size_t)m->tab.n, sizeof *e);
     ttt_status s = (!cpath || !wpath || !e) ? ttt_err(TTT_ERR_NOMEM, "out of memory") : TTT_OK;
     if (s == TTT_OK) {
-        st_dtype fd = dtype == TTT_DTYPE_BF16 ? ST_BF16 : dtype == TTT_DTYPE_F16 ? ST_F16 : ST_F32;
+        st_dtype fd = dtype == TTT_DTYPE_BF16 ? ST_BF16 : dtype == TTT_DTYPE_F16 ? ST_F16 : dtype == TTT_DTYPE_F64 ? ST_F64 : ST_F32;
         for (int64_t i = 0; i < m->tab.n; i++) {
             const param_info *p = &m->tab.p[i];
             e[i].name = p->name;

@@ -24,6 +24,7 @@ struct ttt_model {
     ttt_buf hidden;     /* residual streams of the last forward (when kept) */
     int keep_hidden;
     int64_t hidden_B, hidden_L;
+    double *nll_out;    /* when set, the loss step also writes each row's NLL here [B·L] */
 };
 
 struct ttt_cache {
@@ -52,6 +53,9 @@ struct lm_arch_ops {
 extern const lm_arch_ops lm_ttt_ops_f32, lm_ttt_ops_f64;
 extern const lm_arch_ops lm_llama_ops_f32, lm_llama_ops_f64;
 extern const lm_arch_ops lm_mamba_ops_f32, lm_mamba_ops_f64;
+
+/* Multiply the TTT inner learning rate η_base (the TTT-MLP warm-up during training). */
+void ttt_model_set_inner_lr_mult(ttt_model *m, double mult);
 
 /* init.c */
 void ttt_init_params(ttt_model *m, uint64_t seed);

@@ -74,6 +74,8 @@ typedef struct {
     /* Mamba: E = d_inner (I), N state, R dt rank, K conv */
     int64_t N, R;
     int use_bias, use_conv_bias;
+    /* inference only: compute the head in chunks of this many rows (0: all rows at once) */
+    int64_t head_chunk;
 } ttt_dims;
 
 void ttt_dims_from_config(ttt_dims *d, const ttt_config *cfg);

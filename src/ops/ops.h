@@ -85,6 +85,15 @@ void RF(embed_bwd)(real *dE, const int32_t *ids, const real *dh, int64_t N, int6
  * get zeros); dlogits may alias logits. */
 double RF(xent_fwd_bwd)(real *dlogits, const real *logits, const int32_t *targets,
                         const double *wt, double scale, int64_t N, int64_t V);
+/* nll[r] = logsumexp(row r) − row[target r] (0 where the target is −1) */
+void RF(xent_rows)(double *nll, const real *logits, const int32_t *targets, int64_t N, int64_t V);
+
+/* adamw.c ------------------------------------------------------------------------------ */
+/* Σ g² in double, deterministic for any thread count */
+double RF(sumsq)(const real *g, int64_t n);
+/* one AdamW update of n parameters (see adamw.c); g is multiplied by gscale (clipping) */
+void RF(adamw_step)(real *p, const real *g, real *m, real *v, int64_t n, double lr, double b1,
+                    double b2, double eps, double wd, int64_t t, double gscale);
 
 /* misc */
 void RF(vec_add)(real *y, const real *x, int64_t n); /* y += x */

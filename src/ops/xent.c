@@ -59,3 +59,20 @@ double RF(xent_fwd_bwd)(real *dlogits, const real *logits, const int32_t *target
     free(nll);
     return loss;
 }
+
+void RF(xent_rows)(double *nll, const real *logits, const int32_t *targets, int64_t N, int64_t V) {
+#pragma omp parallel for schedule(static) if (TTT_PAR(N * V))
+    for (int64_t r = 0; r < N; r++) {
+        const real *x = logits + r * V;
+        int32_t y = targets[r];
+        if (y < 0) {
+            nll[r] = 0;
+            continue;
+        }
+        double mx = -INFINITY;
+        for (int64_t v = 0; v < V; v++) mx = x[v] > mx ? x[v] : mx;
+        double s = 0;
+        for (int64_t v = 0; v < V; v++) s += exp((double)x[v] - mx);
+        nll[r] = mx + log(s) - (double)x[y];
+    }
+}

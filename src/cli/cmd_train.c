@@ -1,0 +1,206 @@
+/* cmd_train.c: `ttt train`: train a model from a preset or a model directory on token files,
+ * with a live progress line on a terminal (a plain line per interval otherwise), metrics.jsonl
+ * and checkpoints in the run directory, and exact resume. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "io/fsutil.h"
+#include "ttt.h"
+#include "ttt_tokenizer.h"
+#include "ttt_train.h"
+
+static const flag_spec flags[] = {
+    {"preset", 1},      {"model", 1},       {"data", 1},         {"val", 1},        {"run", 1},
+    {"resume", 0},      {"steps", 1},       {"seq-len", 1},      {"batch", 1},      {"micro-batch", 1},
+    {"batch-tokens", 1}, {"lr", 1},         {"lr-end", 1},       {"warmup", 1},     {"schedule", 1},
+    {"beta1", 1},       {"beta2", 1},       {"eps", 1},          {"weight-decay", 1}, {"clip", 1},
+    {"no-ttt-lr-warmup", 0}, {"seed", 1},   {"init-seed", 1},    {"ckpt-every", 1}, {"keep", 1},
+    {"log-every", 1},   {"val-every", 1},   {"val-windows", 1},  {"stop-after", 1}, {"threads", 1},
+    {"remat-group", 1}, {"no-bos-mask", 0}, {"quiet", 0},        {"layers", 1},     {"width", 1},
+    {"heads", 1},       {"intermediate", 1}, {"precision", 1},   {NULL, 0}};
+
+static void help(void) {
+    printf("usage: ttt train (--preset NAME | --model DIR) --data TRAIN.tok --run RUNDIR [flags]\n"
+           "       ttt train --run RUNDIR --resume --data TRAIN.tok [same flags]\n\n"
+           "Trains on windows of L+1 tokens of TRAIN.tok (a token file of 'ttt tokenize'), in a seeded\n"
+           "shuffled order; targets equal to the model's bos_token_id are left out; the loss is the mean\n"
+           "over sequences of each sequence's mean NLL. AdamW with decoupled weight decay on every\n"
+           "parameter, linear warm-up then cosine decay, global-norm clipping. Checkpoints go to\n"
+           "RUNDIR/ckpt-NNNNNNNN/ (model directories other commands load; RUNDIR/model points at the\n"
+           "newest), metrics to RUNDIR/metrics.jsonl.\n\n"
+           "  --preset NAME | --model DIR   the model to start from (see 'ttt init --help'); with a preset,\n"
+           "                  --layers/--width/--heads/--intermediate override its sizes and the vocab\n"
+           "                  comes from the token file\n"
+           "  --val FILE      validation token file (loss every --val-every steps and at the end)\n"
+           "  --steps N (1000) --seq-len L (512) --batch B (8 sequences per step)\n"
+           "  --batch-tokens T  sets B = T / L;  --micro-batch M  sequences per forward/backward\n"
+           "                  (B/M micro-batches are accumulated)\n"
+           "  --lr X (3e-3) --lr-end X (1e-5) --warmup N (10%% of steps) --schedule cosine|constant\n"
+           "  --beta1 0.9 --beta2 0.95 --eps 1e-8 --weight-decay 0.1 --clip 1.0 (0: off)\n"
+           "  --no-ttt-lr-warmup  TTT-MLP: no warm-up of the inner learning rate\n"
+           "  --seed N (order of the windows)  --init-seed N (fresh weights)\n"
+           "  --ckpt-every N (0: only at the end) --keep N (2 checkpoints kept)\n"
+           "  --log-every N (10) --val-every N --val-windows N (16)\n"
+           "  --stop-after N  stop after N steps of this call (with a checkpoint); resume later\n"
+           "  --resume        continue RUNDIR's latest checkpoint exactly\n"
+           "  --no-bos-mask --threads N --remat-group N --precision f32|f64 --quiet\n");
+}
+
+typedef struct {
+    int tty;
+    int64_t log_every;
+} prog_ctx;
+
+static void fmt_time(char *buf, size_t n, double s) {
+    if (!(s >= 0) || s > 1e7) {
+        snprintf(buf, n, "--:--");
+        return;
+    }
+    long t = (long)s;
+    if (t >= 3600)
+        snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, n, "%02ld:%02ld", t / 60, t % 60);
+}
+
+static void on_progress(const ttt_train_progress *p, void *ctx_) {
+    prog_ctx *c = ctx_;
+    char el[32], eta[32];
+    fmt_time(el, sizeof el, p->elapsed_s);
+    fmt_time(eta, sizeof eta, p->elapsed_s / (double)p->step * (double)(p->steps - p->step));
+    char val[48] = "";
+    if (!isnan(p->val_loss)) snprintf(val, sizeof val, " | val %.4f (ppl %.1f)", p->val_loss, exp(p->val_loss));
+    if (c->tty) {
+        fprintf(stderr, "\r\033[Kstep %lld/%lld | loss %.4f | lr %.2e | grad %.3f | %.0f tok/s | %s, ETA %s%s",
+                (long long)p->step, (long long)p->steps, p->loss, p->lr, p->grad_norm, p->tokens_per_s, el, eta, val);
+        if (p->step == p->steps || val[0]) fputc('\n', stderr);
+    } else if (p->step == 1 || p->step == p->steps || (c->log_every > 0 && p->step % c->log_every == 0) || val[0]) {
+        fprintf(stderr, "step %lld/%lld loss %.4f lr %.2e grad_norm %.3f tokens/s %.0f elapsed %s eta %s%s\n",
+                (long long)p->step, (long long)p->steps, p->loss, p->lr, p->grad_norm, p->tokens_per_s, el, eta, val);
+    }
+    fflush(stderr);
+}
+
+int cmd_train(int argc, char **argv) {
+    args a;
+    if (args_parse(&a, "train", flags, argc, argv)) return 2;
+    if (a.help) {
+        help();
+        return 0;
+    }
+    if (args_require(&a, "data") || args_require(&a, "run")) return 2;
+    int resume = args_has(&a, "resume");
+    if (!resume && !args_has(&a, "preset") && !args_has(&a, "model")) {
+        fprintf(stderr, "ttt train: give --preset NAME or --model DIR (or --resume)\n");
+        return 2;
+    }
+    ttt_train_opts o;
+    ttt_train_opts_default(&o);
+    int64_t v, bt;
+    const int64_t BIG = (int64_t)1 << 40;
+#define I64(flag, field, lo) \
+    if (args_int(&a, flag, o.field, lo, BIG, &v)) return 2; \
+    o.field = v;
+    I64("steps", steps, 1)
+    I64("seq-len", seq_len, 1)
+    I64("batch", batch, 1)
+    I64("micro-batch", micro_batch, 0)
+    I64("warmup", warmup, -1)
+    I64("ckpt-every", ckpt_every, 0)
+    I64("keep", keep_ckpts, 1)
+    I64("log-every", log_every, 0)
+    I64("val-every", val_every, 0)
+    I64("val-windows", val_windows, 1)
+    I64("stop-after", stop_after, 0)
+#undef I64
+    if (args_int(&a, "batch-tokens", 0, 0, BIG, &bt)) return 2;
+    if (bt > 0) {
+        if (bt % o.seq_len != 0 || bt < o.seq_len) {
+            fprintf(stderr, "ttt train: --batch-tokens %lld is not a multiple of --seq-len %lld\n", (long long)bt,
+                    (long long)o.seq_len);
+            return 2;
+        }
+        o.batch = bt / o.seq_len;
+    }
+    if (args_int(&a, "seed", 0, 0, BIG, &v)) return 2;
+    o.seed = (uint64_t)v;
+    if (args_double(&a, "lr", o.lr, &o.lr) || args_double(&a, "lr-end", o.lr_end, &o.lr_end) ||
+        args_double(&a, "beta1", o.beta1, &o.beta1) || args_double(&a, "beta2", o.beta2, &o.beta2) ||
+        args_double(&a, "eps", o.eps, &o.eps) || args_double(&a, "weight-decay", o.weight_decay, &o.weight_decay) ||
+        args_double(&a, "clip", o.clip, &o.clip))
+        return 2;
+    const char *sch = args_str(&a, "schedule", "cosine");
+    if (strcmp(sch, "cosine") && strcmp(sch, "constant")) {
+        fprintf(stderr, "ttt train: --schedule must be cosine or constant, got '%s'\n", sch);
+        return 2;
+    }
+    o.schedule = strcmp(sch, "constant") == 0 ? TTT_SCHED_CONSTANT : TTT_SCHED_COSINE;
+    o.ttt_mlp_lr_warmup = !args_has(&a, "no-ttt-lr-warmup");
+    o.mask_bos = !args_has(&a, "no-bos-mask");
+    o.quiet = args_has(&a, "quiet");
+
+    ttt_options mo;
+    ttt_options_default(&mo);
+    if (args_int(&a, "threads", 0, 0, 4096, &v)) return 2;
+    mo.threads = (int)v;
+    if (args_int(&a, "remat-group", 4, 0, 1 << 20, &v)) return 2;
+    mo.remat_group = (int)v;
+    const char *prec = args_str(&a, "precision", "f32");
+    if (strcmp(prec, "f32") && strcmp(prec, "f64")) {
+        fprintf(stderr, "ttt train: --precision must be f32 or f64\n");
+        return 2;
+    }
+    mo.precision = strcmp(prec, "f64") == 0 ? TTT_PREC_F64 : TTT_PREC_F32;
+
+    const char *data = args_str(&a, "data", ""), *run = args_str(&a, "run", "");
+    ttt_tokfile th;
+    if (ttt_tokfile_read_header(data, &th) != TTT_OK) return cli_fail("train");
+    ttt_model *m = NULL;
+    ttt_status s;
+    if (resume) {
+        char *ck = ttt_run_latest_checkpoint(run);
+        if (!ck) return cli_fail("train");
+        s = ttt_model_load(ck, &mo, &m);
+        free(ck);
+    } else if (args_has(&a, "model")) {
+        s = ttt_model_load(args_str(&a, "model", ""), &mo, &m);
+    } else {
+        ttt_config cfg;
+        if (ttt_config_preset(args_str(&a, "preset", ""), &cfg) != TTT_OK) return cli_fail("train");
+        const int64_t MAXD = (int64_t)1 << 30;
+        if (args_int(&a, "layers", cfg.num_hidden_layers, 1, MAXD, &cfg.num_hidden_layers) ||
+            args_int(&a, "width", cfg.hidden_size, 1, MAXD, &cfg.hidden_size) ||
+            args_int(&a, "heads", cfg.num_attention_heads, 1, MAXD, &cfg.num_attention_heads) ||
+            args_int(&a, "intermediate", cfg.intermediate_size, 1, MAXD, &cfg.intermediate_size))
+            return 2;
+        if (cfg.arch == TTT_ARCH_MAMBA) cfg.intermediate_size = cfg.expand * cfg.hidden_size,
+                                        cfg.time_step_rank = (cfg.hidden_size + 15) / 16;
+        if (cfg.arch == TTT_ARCH_LLAMA && cfg.num_attention_heads % cfg.num_key_value_heads != 0)
+            cfg.num_key_value_heads = cfg.num_attention_heads;
+        /* the token file decides the vocabulary and the BOS/EOS ids */
+        cfg.vocab_size = th.vocab_size;
+        cfg.bos_token_id = th.bos_id;
+        cfg.eos_token_id = th.eos_id;
+        snprintf(cfg.tokenizer, sizeof cfg.tokenizer, "%s", th.tokenizer);
+        if (args_int(&a, "init-seed", 0, 0, BIG, &v)) return 2;
+        s = ttt_model_create(&cfg, (uint64_t)v, &mo, &m);
+    }
+    if (s != TTT_OK) return cli_fail("train");
+    prog_ctx pc = {isatty(2), o.log_every};
+    if (!o.quiet)
+        fprintf(stderr, "ttt train: %lld parameters, %lld steps of %lld x %lld tokens, run %s%s\n",
+                (long long)ttt_param_numel_total(m), (long long)o.steps, (long long)o.batch, (long long)o.seq_len, run,
+                resume ? " (resumed)" : "");
+    s = ttt_train(m, &o, data, args_str(&a, "val", NULL), run, resume, on_progress, &pc);
+    ttt_model_free(m);
+    if (s != TTT_OK) return cli_fail("train");
+    char *ck = ttt_run_latest_checkpoint(run);
+    if (!o.quiet && ck) fprintf(stderr, "ttt train: checkpoint %s (also %s/model)\n", ck, run);
+    free(ck);
+    return 0;
+}
