@@ -171,6 +171,8 @@ size_t ttt_cache_bytes(const ttt_cache *c);
 /* Feed L tokens per sequence (ids [B, L]) through the cache: whole mini-batches in dual form,
  * the rest in primal form. logits (nullable): [B, L, V]. */
 ttt_status ttt_prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits);
+/* The same, but logits (nullable) only at each sequence's last position: [B, V]. */
+ttt_status ttt_prefill_last(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits);
 /* One token per sequence (ids [B]); logits (nullable): [B, V]. */
 ttt_status ttt_decode_step(ttt_model *m, ttt_cache *c, const int32_t *ids, float *logits);
 

@@ -11,7 +11,7 @@ static const flag_spec flags[] = {
     {"preset", 1}, {"out", 1}, {"seed", 1}, {"layers", 1}, {"width", 1}, {"heads", 1},
     {"intermediate", 1}, {"vocab", 1}, {"mini-batch", 1}, {"ttt-type", 1}, {"backbone", 1},
     {"base-lr", 1}, {"conv-kernel", 1}, {"rope-theta", 1}, {"untied", 0}, {"tied", 0},
-    {"bos", 1}, {"eos", 1}, {"dtype", 1}, {NULL, 0}};
+    {"bos", 1}, {"eos", 1}, {"dtype", 1}, {"max-position", 1}, {"kv-heads", 1}, {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt init --preset NAME --out DIR [--seed N] [overrides]\n\n"
@@ -22,6 +22,7 @@ static void help(void) {
            "  --ttt-type linear|mlp       inner model (sets ttt_base_lr to 1.0 / 0.1 unless --base-lr)\n"
            "  --backbone mamba|transformer pre_conv, share_qk and use_gate all true / all false\n"
            "  --base-lr X --conv-kernel N --rope-theta X --bos ID --eos ID\n"
+           "  --max-position N --kv-heads N (Transformer)\n"
            "  --untied | --tied           separate lm_head.weight or head tied to the embedding\n"
            "  --dtype f32|f16|bf16        storage type of model.safetensors (default f32)\n\n"
            "presets:\n");
@@ -52,7 +53,13 @@ int cmd_init(int argc, char **argv) {
     OVERRIDE("vocab", vocab_size)
     OVERRIDE("mini-batch", mini_batch_size)
     OVERRIDE("conv-kernel", conv_kernel)
+    OVERRIDE("max-position", max_position_embeddings)
+    OVERRIDE("kv-heads", num_key_value_heads)
 #undef OVERRIDE
+    if (cfg.arch == TTT_ARCH_MAMBA) { /* d_inner and dt rank follow the width */
+        cfg.intermediate_size = cfg.expand * cfg.hidden_size;
+        cfg.time_step_rank = (cfg.hidden_size + 15) / 16;
+    }
     if (args_int(&a, "bos", cfg.bos_token_id, -1, MAXD, &v)) return 2;
     cfg.bos_token_id = v;
     if (args_int(&a, "eos", cfg.eos_token_id, -1, MAXD, &v)) return 2;

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"info", cmd_info, "describe a model directory (config, parameter count, tensors)"},
     {"train", cmd_train, "train a model on token files (AdamW, cosine schedule, checkpoints, resume)"},
     {"eval", cmd_eval, "perplexity and loss by position on a token file"},
+    {"generate", cmd_generate, "continue a prompt: one prefill, then token-by-token decoding"},
     {"tokenize", cmd_tokenize, "text to token ids (GPT-2/tiktoken BPE or Llama-2 BPE)"},
     {"detokenize", cmd_detokenize, "token ids back to text"},
     {"data", cmd_data, "token files of every data split for one tokenizer (after make data)"},

@@ -38,6 +38,13 @@ void RF(lm_head)(const ttt_model *m, RF(lm_io) *io, int64_t N, float *logits) {
     const real *P = (const real *)m->w;
     const ttt_dims *d = &m->dims;
     RF(rmsnorm_fwd)(io->hf, io->rs_f, io->h, P + m->offs.norm, N, d->D, (real)d->rms_eps);
+    if (m->last_only_B > 0) { /* logits [B, V] of each sequence's last row */
+        int64_t B = m->last_only_B, L = N / B;
+        for (int64_t b = 0; b < B; b++)
+            RF(mm_nt)(io->logits + b * d->V, io->hf + (b * L + L - 1) * d->D, P + m->offs.head, 1, d->V, d->D, 0);
+        if (logits) RF(lm_copy_out)(logits, io->logits, B * d->V);
+        return;
+    }
     if (!io->chunk) {
         RF(mm_nt)(io->logits, io->hf, P + m->offs.head, N, d->V, d->D, 0);
         if (logits) RF(lm_copy_out)(logits, io->logits, N * d->V);

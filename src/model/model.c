@@ -360,6 +360,16 @@ ttt_status ttt_prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L
     return m->ops->prefill(m, c, ids, L, logits);
 }
 
+ttt_status ttt_prefill_last(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits) {
+    if (c->m != m) return ttt_err(TTT_ERR_ARG, "prefill: the cache belongs to another model");
+    TRY(check_ids(m, ids, c->B, L, "prefill"));
+    apply_options(m);
+    m->last_only_B = c->B;
+    ttt_status s = m->ops->prefill(m, c, ids, L, logits);
+    m->last_only_B = 0;
+    return s;
+}
+
 ttt_status ttt_decode_step(ttt_model *m, ttt_cache *c, const int32_t *ids, float *logits) {
     return ttt_prefill(m, c, ids, 1, logits);
 }

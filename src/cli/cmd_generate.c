@@ -1,0 +1,257 @@
+/* cmd_generate.c: `ttt generate`: tokenize a prompt with the model's tokenizer, prefill it in
+ * one pass (dual form for TTT, tiled attention for the Transformer, chunked scan for Mamba),
+ * then decode token by token through the recurrent (or key/value) cache, sampling each token
+ * and streaming the text to stdout on UTF-8 boundaries. Statistics go to stderr. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/mem.h"
+#include "io/fsutil.h"
+#include "ttt.h"
+#include "ttt_generate.h"
+#include "ttt_tokenizer.h"
+
+static const flag_spec flags[] = {
+    {"model", 1},   {"prompt", 1}, {"prompt-file", 1}, {"max-tokens", 1}, {"temperature", 1},
+    {"top-k", 1},   {"top-p", 1},  {"seed", 1},        {"batch", 1},      {"stop", 1},
+    {"tokenizer", 1}, {"threads", 1}, {"no-bos", 0},   {"quiet", 0},      {NULL, 0}};
+
+static void help(void) {
+    printf("usage: ttt generate --model DIR (--prompt TEXT | --prompt-file FILE) [--max-tokens N]\n"
+           "                    [--temperature T] [--top-k K] [--top-p P] [--seed S] [--batch N]\n"
+           "                    [--stop STRING] [--tokenizer PATH]\n\n"
+           "Prefills the prompt in one pass, then decodes token by token through the model's cache and\n"
+           "streams the continuation to stdout. Stops at EOS, at the stop string, or after N tokens.\n\n"
+           "  --max-tokens N   tokens to generate (default 128)\n"
+           "  --temperature T  0 = greedy (default 0.8); --top-k K (default 0 = off); --top-p P in (0, 1]\n"
+           "                   (default 1 = off); --seed S (default 0)\n"
+           "  --batch N        N continuations at once (seeds S, S+1, ...), printed one after another\n"
+           "  --tokenizer P    a .tiktoken file or a Llama-2 tokenizer directory; by default the tokenizer\n"
+           "                   named in the model's config.json (\"ttt_tokenizer\"), looked for in the model\n"
+           "                   directory, then in data/tok/\n"
+           "  --no-bos         do not start the prompt with the BOS token\n"
+           "Prints prompt and generated token counts, prefill and decode tokens/s and peak memory to\n"
+           "stderr (--quiet: nothing).\n");
+}
+
+static int exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* the tokenizer: --tokenizer, else the config's name looked up next to the model and in data/tok */
+static ttt_status find_tokenizer(const char *flag, const char *model_dir, const char *name, ttt_tok **out) {
+    if (flag) return ttt_tok_load(flag, NULL, out);
+    if (!name || !name[0])
+        return ttt_err(TTT_ERR_ARG, "%s/config.json names no tokenizer (\"ttt_tokenizer\"); give --tokenizer PATH",
+                       model_dir);
+    char cand[6][1200];
+    int n = 0;
+    snprintf(cand[n++], sizeof cand[0], "%s/tokenizer", model_dir);
+    snprintf(cand[n++], sizeof cand[0], "%s/%s.tiktoken", model_dir, name);
+    snprintf(cand[n++], sizeof cand[0], "%s/%s", model_dir, name);
+    snprintf(cand[n++], sizeof cand[0], "data/tok/%s.tiktoken", name);
+    snprintf(cand[n++], sizeof cand[0], "data/tok/%s", name);
+    for (int i = 0; i < n; i++)
+        if (exists(cand[i])) return ttt_tok_load(cand[i], NULL, out);
+    return ttt_err(TTT_ERR_ARG, "tokenizer \"%s\" of %s not found (looked in %s/ and data/tok/); give --tokenizer PATH",
+                   name, model_dir, model_dir);
+}
+
+int cmd_generate(int argc, char **argv) {
+    args a;
+    if (args_parse(&a, "generate", flags, argc, argv)) return 2;
+    if (a.help) {
+        help();
+        return 0;
+    }
+    if (args_require(&a, "model")) return 2;
+    if (!args_has(&a, "prompt") == !args_has(&a, "prompt-file")) {
+        fprintf(stderr, "ttt generate: give exactly one of --prompt TEXT and --prompt-file FILE\n");
+        return 2;
+    }
+    ttt_sampling sp = {0.8, 0, 1.0};
+    int64_t maxt, seed, B, thr;
+    if (args_int(&a, "max-tokens", 128, 0, (int64_t)1 << 30, &maxt) || args_int(&a, "seed", 0, 0, INT64_MAX, &seed) ||
+        args_int(&a, "batch", 1, 1, 4096, &B) || args_int(&a, "top-k", 0, -((int64_t)1 << 40), (int64_t)1 << 40, &sp.top_k) ||
+        args_double(&a, "temperature", sp.temperature, &sp.temperature) || args_double(&a, "top-p", sp.top_p, &sp.top_p) ||
+        args_int(&a, "threads", 0, 0, 4096, &thr))
+        return 2;
+    if (ttt_sampling_check(&sp) != TTT_OK) return cli_fail("generate");
+    int quiet = args_has(&a, "quiet");
+    const char *mdir = args_str(&a, "model", "");
+    ttt_options mo;
+    ttt_options_default(&mo);
+    mo.threads = (int)thr;
+    ttt_model *m = NULL;
+    ttt_tok *tok = NULL;
+    char *prompt = NULL;
+    size_t plen = 0;
+    int32_t *pids = NULL, *ids = NULL, *gen = NULL;
+    float *logits = NULL;
+    ttt_cache *c = NULL;
+    ttt_sampler **smp = NULL;
+    ttt_text_stream *ts = NULL;
+    int rc = 0;
+    if (ttt_model_load(mdir, &mo, &m) != TTT_OK) return cli_fail("generate");
+    const ttt_config *cfg = ttt_model_config(m);
+    if (find_tokenizer(args_str(&a, "tokenizer", NULL), mdir, cfg->tokenizer, &tok) != TTT_OK) {
+        rc = cli_fail("generate");
+        goto done;
+    }
+    if (ttt_tok_vocab_size(tok) > cfg->vocab_size) {
+        fprintf(stderr, "ttt generate: the tokenizer %s has %lld tokens but the model only %lld (vocab_size)\n",
+                ttt_tok_name(tok), (long long)ttt_tok_vocab_size(tok), (long long)cfg->vocab_size);
+        rc = 1;
+        goto done;
+    }
+    if (args_has(&a, "prompt")) {
+        prompt = strdup(args_str(&a, "prompt", ""));
+        plen = strlen(prompt);
+    } else if (ttt_read_file(args_str(&a, "prompt-file", ""), (size_t)1 << 30, &prompt, &plen) != TTT_OK) {
+        rc = cli_fail("generate");
+        goto done;
+    }
+    if (plen == 0) {
+        fprintf(stderr, "ttt generate: the prompt is empty (give some text to continue)\n");
+        rc = 2;
+        goto done;
+    }
+    int64_t P;
+    int addbos = !args_has(&a, "no-bos") && ttt_tok_bos(tok) >= 0;
+    if (ttt_tok_encode(tok, prompt, plen, addbos ? TTT_TOK_ADD_BOS : 0, &pids, &P) != TTT_OK) {
+        rc = cli_fail("generate");
+        goto done;
+    }
+    if (P <= (addbos ? 1 : 0)) {
+        fprintf(stderr, "ttt generate: the prompt encodes to no tokens\n");
+        rc = 2;
+        goto done;
+    }
+    if (cfg->arch == TTT_ARCH_LLAMA) { /* attention models have a context limit */
+        if (P > cfg->max_position_embeddings) {
+            fprintf(stderr, "ttt generate: the prompt has %lld tokens, more than the model's limit of %lld "
+                    "(max_position_embeddings)\n", (long long)P, (long long)cfg->max_position_embeddings);
+            rc = 2;
+            goto done;
+        }
+        if (P + maxt > cfg->max_position_embeddings) maxt = cfg->max_position_embeddings - P;
+    }
+    int64_t V = cfg->vocab_size;
+    ids = malloc(sizeof(int32_t) * (size_t)(B * P));
+    gen = malloc(sizeof(int32_t) * (size_t)(B * (maxt + 1)));
+    logits = malloc(sizeof(float) * (size_t)(B * ttt_config_vocab_rows(cfg)));
+    smp = calloc((size_t)B, sizeof *smp);
+    ts = calloc((size_t)B, sizeof *ts);
+    int64_t *ngen = calloc((size_t)B, sizeof(int64_t));
+    int *done = calloc((size_t)B, sizeof(int));
+    if (!ids || !gen || !logits || !smp || !ts || !ngen || !done) {
+        fprintf(stderr, "ttt generate: out of memory\n");
+        rc = 1;
+        free(ngen), free(done);
+        goto done;
+    }
+    for (int64_t b = 0; b < B; b++) {
+        memcpy(ids + b * P, pids, sizeof(int32_t) * (size_t)P);
+        ttt_text_stream_init(&ts[b], args_str(&a, "stop", NULL));
+        if (ttt_sampler_create(V, (uint64_t)seed + (uint64_t)b, &smp[b]) != TTT_OK) {
+            rc = cli_fail("generate");
+            free(ngen), free(done);
+            goto done;
+        }
+    }
+    if (ttt_cache_create(m, B, &c) != TTT_OK) {
+        rc = cli_fail("generate");
+        free(ngen), free(done);
+        goto done;
+    }
+    double t0 = cli_now();
+    if (ttt_prefill_last(m, c, ids, P, logits) != TTT_OK) {
+        rc = cli_fail("generate");
+        free(ngen), free(done);
+        goto done;
+    }
+    double t1 = cli_now();
+    int32_t eos = cfg->eos_token_id >= 0 ? (int32_t)cfg->eos_token_id : ttt_tok_eos(tok);
+    int32_t last_prompt = pids[P - 1];
+    int64_t steps = 0, produced = 0;
+    int32_t *col = malloc(sizeof(int32_t) * (size_t)B);
+    int32_t *ctx = malloc(sizeof(int32_t) * (size_t)(maxt + 2));
+    char *base = NULL;
+    size_t baselen = 0;
+    ttt_tok_decode(tok, &last_prompt, 1, 0, &base, &baselen);
+    for (int64_t t = 0; t < maxt; t++) {
+        int alive = 0;
+        for (int64_t b = 0; b < B; b++) {
+            if (done[b]) {
+                col[b] = eos >= 0 ? eos : 0;
+                continue;
+            }
+            int32_t y = ttt_sample(smp[b], logits + b * ttt_config_vocab_rows(cfg), V, &sp);
+            col[b] = y;
+            if (y == eos) {
+                done[b] = 1;
+                continue;
+            }
+            gen[b * (maxt + 1) + ngen[b]++] = y;
+            produced++;
+            /* text of [last prompt token, generated...] minus the text of the last prompt token:
+             * the continuation exactly as it follows the prompt (spaces included) */
+            ctx[0] = last_prompt;
+            memcpy(ctx + 1, gen + b * (maxt + 1), sizeof(int32_t) * (size_t)ngen[b]);
+            char *txt;
+            size_t tl;
+            if (ttt_tok_decode(tok, ctx, ngen[b] + 1, 0, &txt, &tl) == TTT_OK) {
+                size_t off = tl >= baselen ? baselen : tl, from;
+                size_t n = ttt_text_stream_update(&ts[b], txt + off, tl - off, 0, &from);
+                if (B == 1 && n) {
+                    fwrite(ts[b].text + from, 1, n, stdout);
+                    fflush(stdout);
+                }
+                free(txt);
+            }
+            if (ts[b].stopped) done[b] = 1;
+            alive += !done[b];
+        }
+        if (!alive) break;
+        if (t + 1 == maxt) break;
+        if (ttt_decode_step(m, c, col, logits) != TTT_OK) {
+            rc = cli_fail("generate");
+            break;
+        }
+        steps++;
+    }
+    double t2 = cli_now();
+    for (int64_t b = 0; b < B && rc == 0; b++) { /* flush what was held back */
+        size_t from, n = ttt_text_stream_update(&ts[b], ts[b].text, ts[b].len, 1, &from);
+        if (B == 1) {
+            fwrite(ts[b].text + from, 1, n, stdout);
+            fputc('\n', stdout);
+        } else {
+            printf("--- continuation %lld (seed %lld) ---\n%s\n", (long long)b, (long long)(seed + b), ts[b].text);
+        }
+    }
+    fflush(stdout);
+    if (!quiet && rc == 0)
+        fprintf(stderr,
+                "ttt generate: prompt %lld tokens, prefill %.1f tokens/s (%.3f s); generated %lld tokens in %lld "
+                "sequence%s, decode %.1f tokens/s (%.2f ms per step); cache %.1f MiB; peak memory %.1f MiB\n",
+                (long long)P, (double)(B * P) / (t1 - t0), t1 - t0, (long long)produced, (long long)B, B > 1 ? "s" : "",
+                steps ? (double)(B * steps) / (t2 - t1) : 0.0, steps ? 1e3 * (t2 - t1) / (double)steps : 0.0,
+                ttt_cache_bytes(c) / 1048576.0, ttt_peak_rss_bytes() / 1048576.0);
+    free(base), free(col), free(ctx), free(ngen), free(done);
+done:
+    for (int64_t b = 0; smp && b < B; b++) ttt_sampler_free(smp[b]);
+    for (int64_t b = 0; ts && b < B; b++) ttt_text_stream_free(&ts[b]);
+    free(smp), free(ts);
+    ttt_cache_free(c);
+    free(logits), free(gen), free(ids), free(pids), free(prompt);
+    ttt_tok_free(tok);
+    ttt_model_free(m);
+    return rc;
+}
