@@ -2,9 +2,9 @@
 # tokenizer_bench.sh: `make bench-tokenizer`: times our tokenizers (bench/tokenizer_bench.c, all
 # cores and one core) against npm gpt-tokenizer@4.0.0 and llama-tokenizer-js@1.2.2 run with node,
 # on the same files (the held-out SOTU speeches and the three long documents, 3.3 MB; the Llama
-# peer is slow, so it gets the SOTU speeches only), median of REPS runs each. Prints a table, the
-# JSON lines (bench/tokenizer-results.jsonl... no: to stdout), and checks that both sides produce
-# the same tokens (count and FNV-1a hash of the ids). Also times ours on the whole training mix.
+# peer is slow, so it gets the SOTU speeches once), median of REPS runs each. Prints a table on
+# stdout (the raw JSON lines of both sides on stderr) and checks that both sides produce the
+# same tokens (count and FNV-1a hash of the ids). Also times ours on the whole training mix.
 #   bench/tokenizer_bench.sh BENCH_BINARY DATA_DIR REPS
 set -eu
 BIN=$1; DATA=$2; REPS=${3:-5}
