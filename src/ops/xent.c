@@ -27,6 +27,48 @@ void RF(embed_bwd)(real *dE, const int32_t *ids, const real *dh, int64_t N, int6
     }
 }
 
+#define LANES 16 /* fixed partial sums: vectorisable and the same for any thread count */
+
+#if TTT_REAL == 32
+/* e^x for x <= 0 in float, branch-free so that loops over it vectorise: x = n·ln2 + r with
+ * |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error < 2e-7), 2^n by the
+ * exponent bits; x below −87 gives 0 */
+static inline float exp_neg(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f - n * -2.12194440e-4f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f + r * (8.33333377e-3f + r * 1.38888892e-3f)))));
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return p * scale;
+}
+#define EXP_NEG(x) exp_neg(x)
+#else
+#define EXP_NEG(x) exp(x)
+#endif
+
+/* max and log Σ exp(x − max) of one row, in LANES partial sums combined in order */
+static void row_lse(const real *x, int64_t V, real *mx_out, double *lse_out) {
+    real m[LANES];
+    for (int k = 0; k < LANES; k++) m[k] = -INFINITY;
+    int64_t v = 0;
+    for (; v + LANES <= V; v += LANES)
+        for (int k = 0; k < LANES; k++) m[k] = x[v + k] > m[k] ? x[v + k] : m[k];
+    real mx = -INFINITY;
+    for (int k = 0; k < LANES; k++) mx = m[k] > mx ? m[k] : mx;
+    for (; v < V; v++) mx = x[v] > mx ? x[v] : mx;
+    real s[LANES];
+    for (int k = 0; k < LANES; k++) s[k] = 0;
+    for (v = 0; v + LANES <= V; v += LANES)
+        for (int k = 0; k < LANES; k++) s[k] += EXP_NEG(x[v + k] - mx);
+    double sum = 0;
+    for (int k = 0; k < LANES; k++) sum += (double)s[k];
+    for (; v < V; v++) sum += (double)EXP_NEG(x[v] - mx);
+    *mx_out = mx;
+    *lse_out = (double)mx + log(sum);
+}
+
 /* nll = logsumexp(row) − row[target]; d row = wt·scale·(softmax − onehot) */
 double RF(xent_fwd_bwd)(real *dlogits, const real *logits, const int32_t *targets,
                         const double *wt, double scale, int64_t N, int64_t V) {
@@ -40,17 +82,19 @@ double RF(xent_fwd_bwd)(real *dlogits, const real *logits, const int32_t *target
             if (dlogits) memset(dlogits + r * V, 0, sizeof(real) * (size_t)V);
             continue;
         }
-        double mx = -INFINITY;
-        for (int64_t v = 0; v < V; v++) mx = x[v] > mx ? x[v] : mx;
-        double s = 0;
-        for (int64_t v = 0; v < V; v++) s += exp((double)x[v] - mx);
-        double lse = mx + log(s);
+        real mx;
+        double lse;
+        row_lse(x, V, &mx, &lse);
         nll[r] = lse - (double)x[y];
         if (dlogits) {
             double g = wt[r] * scale;
             real *d = dlogits + r * V;
-            for (int64_t v = 0; v < V; v++) d[v] = (real)(g * exp((double)x[v] - lse));
-            d[y] -= (real)g;
+            real sh = (real)(lse - (double)mx), gg = (real)g;
+            real xy = x[y];
+            /* softmax = exp(x − lse) = exp((x − mx) − (lse − mx)) */
+            for (int64_t v = 0; v < V; v++) d[v] = gg * EXP_NEG(x[v] - mx - sh);
+            d[y] -= gg;
+            (void)xy;
         }
     }
     double loss = 0;
@@ -63,16 +107,14 @@ double RF(xent_fwd_bwd)(real *dlogits, const real *logits, const int32_t *target
 void RF(xent_rows)(double *nll, const real *logits, const int32_t *targets, int64_t N, int64_t V) {
 #pragma omp parallel for schedule(static) if (TTT_PAR(N * V))
     for (int64_t r = 0; r < N; r++) {
-        const real *x = logits + r * V;
         int32_t y = targets[r];
         if (y < 0) {
             nll[r] = 0;
             continue;
         }
-        double mx = -INFINITY;
-        for (int64_t v = 0; v < V; v++) mx = x[v] > mx ? x[v] : mx;
-        double s = 0;
-        for (int64_t v = 0; v < V; v++) s += exp((double)x[v] - mx);
-        nll[r] = mx + log(s) - (double)x[y];
+        real mx;
+        double lse;
+        row_lse(logits + r * V, V, &mx, &lse);
+        nll[r] = lse - (double)logits[r * V + y];
     }
 }
