@@ -98,6 +98,40 @@ static void probs(real *S, int64_t qn, int64_t kn, int64_t qp0, int64_t k0, cons
     }
 }
 
+/* One query row (decode steps), fast kernels: the products as streaming loops over the key and
+ * value rows instead of BLAS calls of M = 1 (memory-bound: each cached row is read once).
+ * s[c] = q · K[c] with LANES partial sums over the head dim, added in a fixed order. */
+static void row_scores(real *s, const real *q, const real *K, int64_t kn, int64_t F) {
+    for (int64_t c = 0; c < kn; c++) {
+        const real *k = K + c * F;
+        real acc[LANES] = {0};
+        int64_t i = 0;
+        for (; i + LANES <= F; i += LANES)
+            for (int l = 0; l < LANES; l++) acc[l] += q[i + l] * k[i + l];
+        for (; i < F; i++) acc[0] += q[i] * k[i];
+        real t = 0;
+        for (int l = 0; l < LANES; l++) t += acc[l];
+        s[c] = t;
+    }
+}
+
+/* o[0..F) += Σ_c p[c] V[c] */
+static void row_accumulate(real *o, const real *p, const real *V, int64_t kn, int64_t F) {
+    for (int64_t c = 0; c < kn; c++) {
+        real pc = p[c];
+        const real *v = V + c * F;
+        for (int64_t i = 0; i < F; i++) o[i] += pc * v[i];
+    }
+}
+
+/* work of a call for the threading threshold: multiply-adds of Q Kᵀ (about half the keys
+ * visible), counted like the BLAS products (per 16: a tile's product is fast next to an
+ * element-wise op) */
+static int64_t attn_work(const attn_dims *d) {
+    int64_t off = d->Lk - d->Lq;
+    return d->B * d->nh * d->Lq * (off + d->Lq / 2 + 1) * d->F / 16;
+}
+
 /* a row-tile [n, F] of head j out of a token-major [B, L, nh·F] tensor */
 static void gather_rows(real *dst, const real *src, int64_t b, int64_t j, int64_t t0, int64_t n,
                         const attn_dims *d) {
@@ -113,7 +147,7 @@ void RF(attn_forward)(real *O, real *lse, const real *Q, const real *K, const re
     const int64_t ntask = d->B * nh * nqt, se = attn_scratch_elems(d);
     const real scale = RC(1) / sqrt((real)F);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(d->nthreads) \
-    if (ntask > 1 && TTT_PAR(d->B * nh * Lq * (off + Lq / 2 + 1) * F))
+    if (ntask > 1 && TTT_PAR(attn_work(d)))
     for (int64_t task = 0; task < ntask; task++) {
         /* the last query tiles see the most keys: start with them */
         int64_t qt = nqt - 1 - task % nqt, bh = task / nqt, b = bh / nh, j = bh % nh, g = j / grp;
@@ -126,10 +160,14 @@ void RF(attn_forward)(real *O, real *lse, const real *Q, const real *K, const re
         for (int64_t r = 0; r < qn; r++) m[r] = -INFINITY, l[r] = 0;
         memset(acc, 0, sizeof(real) * (size_t)(qn * F));
         int64_t kend = off + q0 + qn; /* keys any row of the tile sees */
+        int row = qn == 1 && !ttt_reference_kernels;
         for (int64_t k0 = 0; k0 < kend; k0 += tk) {
             int64_t kn = imin(tk, kend - k0);
             /* S = Q_t K_tᵀ (scaled inside the exponent) */
-            RF(mm_nt)(S, Qt, Kb + k0 * F, qn, kn, F, 0);
+            if (row)
+                row_scores(S, Qt, Kb + k0 * F, kn, F);
+            else
+                RF(mm_nt)(S, Qt, Kb + k0 * F, qn, kn, F, 0);
             for (int64_t r = 0; r < qn; r++) {
                 real *s = S + r * kn;
                 int64_t nv = visible(off + q0 + r, k0, kn);
@@ -148,7 +186,10 @@ void RF(attn_forward)(real *O, real *lse, const real *Q, const real *K, const re
                     for (int64_t c = 0; c < F; c++) acc[r * F + c] *= corr;
             }
             /* acc += P V_t */
-            RF(mm_nn)(acc, S, Vb + k0 * F, qn, F, kn, 1);
+            if (row)
+                row_accumulate(acc, S, Vb + k0 * F, kn, F);
+            else
+                RF(mm_nn)(acc, S, Vb + k0 * F, qn, F, kn, 1);
         }
         /* O = acc / l,  lse = m + log l */
         for (int64_t r = 0; r < qn; r++) {
@@ -176,7 +217,7 @@ void RF(attn_backward)(real *dQ, real *dK, real *dV, real *delta, const real *dO
     const int64_t HF = nh * F, off = Lk - Lq, grp = nh / nkv, se = attn_scratch_elems(d);
     const int64_t nqt = (Lq + tq - 1) / tq, nkt = (Lk + tk - 1) / tk;
     const real scale = RC(1) / sqrt((real)F);
-    const int64_t work = d->B * nh * Lq * (off + Lq / 2 + 1) * F;
+    const int64_t work = attn_work(d);
 
     /* delta = rowsum(dO ⊙ O) per (b, head, query) */
 #pragma omp parallel for schedule(static) if (TTT_PAR(d->B * Lq * HF))

@@ -60,8 +60,11 @@ typedef struct {
     real *dO, *dQh, *dKh, *dVh, *delta;
 } RF(llama_ws);
 
+/* the attention of L queries against Lk keys. Fewer queries than a tile (decode steps, short
+ * prefills) get longer key tiles of the same area: fewer, larger products over the cache. */
 static attn_dims attn_of(const ttt_dims *d, int64_t B, int64_t L, int64_t Lk, int64_t ldk, int nthreads) {
-    attn_dims a = {B, d->nh, d->nkv, d->f, L, Lk, ldk, ATTN_TQ, ATTN_TK, nthreads};
+    int64_t tq = L < ATTN_TQ ? L : ATTN_TQ, tk = ATTN_TQ * ATTN_TK / tq / 16 * 16;
+    attn_dims a = {B, d->nh, d->nkv, d->f, L, Lk, ldk, tq, tk, nthreads};
     return a;
 }
 
