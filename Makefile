@@ -1,7 +1,8 @@
 # Makefile: builds libttt (static and shared), the `ttt` command, the tests and the examples.
 #   make                 release build in build/
 #   make DEBUG=1         AddressSanitizer + UndefinedBehaviorSanitizer build in build-debug/
-#   make test            installs missing Debian packages, then runs the test suite in both builds
+#   make test            installs missing Debian packages, fetches the data, then runs the test
+#                        suite in both builds
 #   make demo            the README's main job
 #   make install PREFIX=/usr/local
 CC      ?= cc
@@ -71,8 +72,10 @@ $(BUILD)/examples/forward: examples/forward.c $(BUILD)/libttt.a
 deps:
 	@scripts/install-deps.sh
 
-# the test suite, in the release build and in the sanitizer build
+# the test suite, in the release build and in the sanitizer build, after fetching the public
+# data the tokenizer tests need (scripts/fetch-data.sh: about 150 MB once, then a no-op)
 test: deps
+	@$(MAKE) --no-print-directory data
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory DEBUG=1 all
 	@scripts/run-tests.sh
