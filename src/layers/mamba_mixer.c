@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "layers/mamba_mixer.h"
+#include "ops/kernels.h"
 #include "ops/ops.h"
 
 #define COLBLK 64 /* column blocks of the deterministic column sums */
@@ -21,10 +22,11 @@ void RF(mamba_w_bind)(RF(mamba_w) *w, real *base, const mamba_block_offs *o) {
 
 static int64_t nchunks(int64_t L, int64_t chunk) { return (L + chunk - 1) / chunk; }
 static int64_t nblocks(int64_t E) { return (E + MAMBA_CB - 1) / MAMBA_CB; }
-/* per thread: states and decay factors of one chunk, the running dh, a row of dB and dC */
-static int64_t replay_elems(int64_t chunk, int64_t N) { return 2 * chunk * MAMBA_CB * N + MAMBA_CB * N + 2 * N; }
-/* per thread in the forward: the state and the decays of one block of channels */
-static int64_t fwd_elems(int64_t N) { return 2 * MAMBA_CB * N; }
+/* per thread in the backward: the states and decays of one chunk, A of the block, the
+ * running dh, the block's dA and two arrays of products, each [N][MAMBA_CB] */
+static int64_t replay_elems(int64_t chunk, int64_t N) { return (2 * chunk + 5) * N * MAMBA_CB; }
+/* per thread in the forward: the state and A of one block of channels */
+static int64_t fwd_elems(int64_t N) { return 2 * N * MAMBA_CB; }
 
 /* bump allocation of n reals from *p (NULL stays NULL), counting into *used */
 static real *grab(real **p, int64_t *used, int64_t n) {
@@ -47,7 +49,7 @@ int64_t RF(mamba_act_bind)(RF(mamba_act) *a, real *p, const ttt_dims *d, int64_t
     a->Cm = grab(&p, &used, M * N);
     a->dt = grab(&p, &used, M * E);
     a->s = grab(&p, &used, M * E);
-    if (train) a->ckpt = grab(&p, &used, B * nchunks(L, chunk) * E * N);
+    if (train) a->ckpt = grab(&p, &used, B * nchunks(L, chunk) * nblocks(E) * N * MAMBA_CB);
     return used;
 }
 
@@ -116,49 +118,161 @@ typedef struct {
     const real *u, *dt, *Bm, *Cm, *A; /* [M, E], [M, E], [M, N], [M, N], [E, N] */
     real *s;                          /* [M, E] */
     real *state;                      /* [B, E, N] start state in, end state out; NULL: zeros */
-    real *ckpt;                       /* [B, nchunk, E, N] state before each chunk, or NULL */
+    real *ckpt;                       /* [B, nchunk, ncb, N, MAMBA_CB] state before each chunk */
     int64_t chunk;
+    int fast;                         /* float: the vectorisable exp instead of libm's */
 } RF(scan_args);
 
-/* One time step of one channel: a = exp(Δ·A), h = a ⊙ h + (Δ·u) B. The forward and the
- * backward's replay both call this, so the replayed states equal the forward's bit for bit. */
-static inline void scan_step(real *restrict h, real *restrict ea, const real *restrict Ac,
-                             const real *restrict Bt, real dtc, real uc, int64_t N) {
-    real du = dtc * uc;
-    for (int64_t n = 0; n < N; n++) {
-        real a = exp(dtc * Ac[n]);
-        ea[n] = a;
-        h[n] = a * h[n] + du * Bt[n];
+#if TTT_REAL == 32
+/* e^x in float for the scan (Cephes expf: Cody–Waite reduction x = k·ln2 + r, a degree-7
+ * polynomial for e^r, 2^k in the exponent bits; relative error at most 8.1e-8 over
+ * [−87.3, 88.3], checked against exp() on every 17th float). Plain arithmetic, so the compiler
+ * vectorises the loops that call it, unlike libm's expf. Below −87.3: 0, above 88.3: +inf. */
+static inline float exp_fast(float x) {
+    const float lo = -87.3f, hi = 88.3f;
+    float xc = x > lo ? x : lo; /* NaN → lo: never an undefined float → int conversion */
+    xc = xc < hi ? xc : hi;
+    /* k = round(x / ln 2): adding and subtracting 1.5·2^23 rounds to the nearest integer in
+     * plain arithmetic (floorf would not vectorise without -fno-trapping-math) */
+    float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = xc - k * 0.693359375f - k * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } scale = {((int32_t)k + 127) << 23}; /* 2^k */
+    float y = p * scale.f;
+    y = x < lo ? 0.0f : y;
+    y = x > hi ? INFINITY : y;
+    return x == x ? y : x; /* NaN stays NaN */
+}
+#endif
+
+static inline real scan_exp(real x, int fast) {
+#if TTT_REAL == 32
+    if (fast) return exp_fast(x);
+#endif
+    (void)fast;
+    return exp(x);
+}
+
+/* A block of nc <= MAMBA_CB channels is held channel-minor, [N][MAMBA_CB] (lanes nc.. zero),
+ * so the loops over channels are contiguous and vectorise without reordering any sum. */
+#define CB MAMBA_CB
+_Static_assert((CB & (CB - 1)) == 0, "MAMBA_CB must be a power of two (pairwise sums)");
+
+/* one step of the block: a = exp(Δ A), h = a ⊙ h + (Δ u) B, keeping a in ea when not NULL.
+ * The forward and the backward's replay both call this, so the replayed states equal the
+ * forward's bit for bit. dtv, duv: Δ and Δ·u of the block's channels (zero in unused lanes).
+ * The branches stay outside the loops over channels, which vectorise. */
+#define STEP_LOOP(EXP, KEEP)                                                                        \
+    for (int64_t n = 0; n < N; n++) {                                                               \
+        real Bn = Bt[n], *restrict hn = h + n * CB, *restrict en = ea ? ea + n * CB : NULL;         \
+        const real *restrict An = AT + n * CB;                                                      \
+        for (int64_t c = 0; c < CB; c++) {                                                          \
+            real a = EXP(dtv[c] * An[c]);                                                           \
+            KEEP;                                                                                   \
+            hn[c] = a * hn[c] + duv[c] * Bn;                                                        \
+        }                                                                                           \
     }
+static inline void scan_step(real *restrict h, real *restrict ea, const real *restrict AT,
+                             const real *restrict Bt, const real *restrict dtv, const real *restrict duv,
+                             int64_t N, int fast) {
+#if TTT_REAL == 32
+    if (fast) {
+        if (ea) {
+            STEP_LOOP(exp_fast, en[c] = a)
+        } else {
+            STEP_LOOP(exp_fast, (void)en)
+        }
+        return;
+    }
+#endif
+    (void)fast;
+    if (ea) {
+        STEP_LOOP(exp, en[c] = a)
+    } else {
+        STEP_LOOP(exp, (void)en)
+    }
+}
+#undef STEP_LOOP
+
+/* one (t, n) of the backward for the block's lanes (see scan_backward) */
+static inline void bwd_lanes(real *restrict gc, real *restrict dAc, real *restrict pb, real *restrict pc,
+                             real *restrict sda, real *restrict sgB, const real *restrict dsv,
+                             const real *restrict dtv, const real *restrict duv, const real *restrict An,
+                             const real *restrict hi, const real *restrict hp, const real *restrict ea,
+                             real Bn, real Cn) {
+    for (int64_t c = 0; c < CB; c++) {
+        real gv = dsv[c] * Cn + gc[c];
+        real da = gv * hp[c] * ea[c]; /* dL/d(ΔA) */
+        pc[c] = dsv[c] * hi[c];
+        pb[c] = duv[c] * gv;
+        sda[c] += da * An[c];
+        dAc[c] += da * dtv[c];
+        sgB[c] += gv * Bn;
+        gc[c] = ea[c] * gv;
+    }
+}
+
+/* Δ, Δ·u (and u) of row r for channels c0..c0+nc−1 into CB lanes, zero-padded */
+static inline void load_row(real *dtv, real *duv, real *uv, const RF(scan_args) *s, int64_t r, int64_t c0,
+                            int64_t nc) {
+    for (int64_t c = 0; c < CB; c++) {
+        real d = c < nc ? s->dt[r * s->E + c0 + c] : 0, u = c < nc ? s->u[r * s->E + c0 + c] : 0;
+        dtv[c] = d;
+        duv[c] = d * u;
+        if (uv) uv[c] = u;
+    }
+}
+
+/* AT[n][c] = A[c0 + c, n] (zero in unused lanes) */
+static void load_AT(real *AT, const real *A, int64_t c0, int64_t nc, int64_t N) {
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < CB; c++) AT[n * CB + c] = c < nc ? A[(c0 + c) * N + n] : 0;
 }
 
 /* s_t[c] = Σ_n h_t[c, n] C_t[n] with h_t = exp(Δ_t A) ⊙ h_{t−1} + Δ_t B_t u_t */
 static void scan_forward(const RF(scan_args) *s, const RF(mamba_tmp) *tp) {
     int64_t B = s->B, L = s->L, E = s->E, N = s->N, ncb = nblocks(E), nch = nchunks(L, s->chunk);
+    int fast = s->fast;
 #pragma omp parallel for num_threads(tp->nthreads) schedule(static) if (TTT_PAR(B * L * E * N))
     for (int64_t task = 0; task < B * ncb; task++) {
-        int64_t b = task / ncb, c0 = task % ncb * MAMBA_CB, c1 = c0 + MAMBA_CB < E ? c0 + MAMBA_CB : E;
-        real *h = tp->work + (int64_t)omp_get_thread_num() * tp->per_thread, *ea = h + MAMBA_CB * N;
-        int64_t hn = (c1 - c0) * N;
-        if (s->state)
-            memcpy(h, s->state + (b * E + c0) * N, sizeof(real) * (size_t)hn);
-        else
-            memset(h, 0, sizeof(real) * (size_t)hn);
+        int64_t b = task / ncb, cb = task % ncb, c0 = cb * CB, nc = E - c0 < CB ? E - c0 : CB;
+        real *h = tp->work + (int64_t)omp_get_thread_num() * tp->per_thread, *AT = h + N * CB;
+        real dtv[CB], duv[CB], sv[CB];
+        load_AT(AT, s->A, c0, nc, N);
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t c = 0; c < CB; c++) h[n * CB + c] = s->state && c < nc ? s->state[(b * E + c0 + c) * N + n] : 0;
         for (int64_t t = 0; t < L; t++) {
             int64_t r = b * L + t;
             if (s->ckpt && t % s->chunk == 0)
-                memcpy(s->ckpt + ((b * nch + t / s->chunk) * E + c0) * N, h, sizeof(real) * (size_t)hn);
-            const real *Bt = s->Bm + r * N, *Ct = s->Cm + r * N;
-            for (int64_t c = c0; c < c1; c++) {
-                real *hc = h + (c - c0) * N;
-                scan_step(hc, ea, s->A + c * N, Bt, s->dt[r * E + c], s->u[r * E + c], N);
-                real acc = 0;
-                for (int64_t n = 0; n < N; n++) acc += hc[n] * Ct[n];
-                s->s[r * E + c] = acc;
-            }
+                memcpy(s->ckpt + ((b * nch + t / s->chunk) * ncb + cb) * N * CB, h, sizeof(real) * (size_t)(N * CB));
+            load_row(dtv, duv, NULL, s, r, c0, nc);
+            scan_step(h, NULL, AT, s->Bm + r * N, dtv, duv, N, fast);
+            const real *Ct = s->Cm + r * N;
+            for (int64_t c = 0; c < CB; c++) sv[c] = 0;
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t c = 0; c < CB; c++) sv[c] += h[n * CB + c] * Ct[n];
+            for (int64_t c = 0; c < nc; c++) s->s[r * E + c0 + c] = sv[c];
         }
-        if (s->state) memcpy(s->state + (b * E + c0) * N, h, sizeof(real) * (size_t)hn);
+        if (s->state)
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t c = 0; c < nc; c++) s->state[(b * E + c0 + c) * N + n] = h[n * CB + c];
     }
+}
+
+/* P[n][0] = Σ_c P[n][c], summed pairwise in a fixed order (vectorisable) */
+static void lane_sums(real *P, int64_t N) {
+    for (int64_t w = CB / 2; w >= 1; w /= 2)
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t c = 0; c < w; c++) P[n * CB + c] += P[n * CB + c + w];
 }
 
 /* Backward of scan_forward (fresh sequences, checkpoints present). With g_t = dL/dh_t:
@@ -170,59 +284,58 @@ static void scan_forward(const RF(scan_args) *s, const RF(mamba_tmp) *tp) {
  * dAp [B, E, N]; the caller reduces them in a fixed order. ddt is overwritten, du accumulated. */
 static void scan_backward(const RF(scan_args) *s, const RF(mamba_tmp) *tp, const real *ds, real *du,
                           real *ddt, real *dBp, real *dCp, real *dAp) {
-    int64_t B = s->B, L = s->L, E = s->E, N = s->N, T = s->chunk, M = B * L;
-    int64_t ncb = nblocks(E), nch = nchunks(L, T), per = tp->per_thread;
-    memset(dAp, 0, sizeof(real) * (size_t)(B * E * N));
+    int64_t B = s->B, L = s->L, E = s->E, N = s->N, T = s->chunk, M = B * L, NC = N * CB;
+    int64_t ncb = nblocks(E), nch = nchunks(L, T);
+    int fast = s->fast;
 #pragma omp parallel for num_threads(tp->nthreads) schedule(static) if (TTT_PAR(B * L * E * N))
     for (int64_t task = 0; task < B * ncb; task++) {
-        int64_t b = task / ncb, cb = task % ncb, c0 = cb * MAMBA_CB, c1 = c0 + MAMBA_CB < E ? c0 + MAMBA_CB : E;
-        int64_t nc = c1 - c0, hn = nc * N;
-        real *H = tp->work + (int64_t)omp_get_thread_num() * per; /* [T, nc, N] states h_t */
-        real *EA = H + T * MAMBA_CB * N;                        /* [T, nc, N] decays a_t */
-        real *gn = EA + T * MAMBA_CB * N;                       /* [nc, N] a_{t+1} ⊙ g_{t+1} */
-        real *dBrow = gn + MAMBA_CB * N, *dCrow = dBrow + N;
-        memset(gn, 0, sizeof(real) * (size_t)hn);
+        int64_t b = task / ncb, cb = task % ncb, c0 = cb * CB, nc = E - c0 < CB ? E - c0 : CB;
+        real *H = tp->work + (int64_t)omp_get_thread_num() * tp->per_thread; /* [T][N][CB] h_t */
+        real *EA = H + T * NC;     /* [T][N][CB] a_t */
+        real *AT = EA + T * NC;    /* [N][CB] */
+        real *gn = AT + NC;        /* [N][CB] a_{t+1} ⊙ g_{t+1} */
+        real *dAl = gn + NC;       /* [N][CB] this task's dA */
+        real *PB = dAl + NC, *PC = PB + NC; /* [N][CB] products summed over the lanes */
+        real dtv[CB], duv[CB], uv[CB], dsv[CB], sda[CB], sgB[CB];
+        load_AT(AT, s->A, c0, nc, N);
+        memset(gn, 0, sizeof(real) * (size_t)(2 * NC));
         for (int64_t k = nch - 1; k >= 0; k--) {
             int64_t t0 = k * T, t1 = t0 + T < L ? t0 + T : L;
-            const real *h0 = s->ckpt + ((b * nch + k) * E + c0) * N;
+            const real *h0 = s->ckpt + ((b * nch + k) * ncb + cb) * NC;
             /* replay the chunk from its saved start state */
             for (int64_t t = t0; t < t1; t++) {
                 int64_t r = b * L + t, i = t - t0;
-                real *Hi = H + i * hn;
-                memcpy(Hi, i ? Hi - hn : h0, sizeof(real) * (size_t)hn);
-                for (int64_t c = c0; c < c1; c++)
-                    scan_step(Hi + (c - c0) * N, EA + i * hn + (c - c0) * N, s->A + c * N, s->Bm + r * N,
-                              s->dt[r * E + c], s->u[r * E + c], N);
+                memcpy(H + i * NC, i ? H + (i - 1) * NC : h0, sizeof(real) * (size_t)NC);
+                load_row(dtv, duv, NULL, s, r, c0, nc);
+                scan_step(H + i * NC, EA + i * NC, AT, s->Bm + r * N, dtv, duv, N, fast);
             }
             /* walk it backwards */
             for (int64_t t = t1 - 1; t >= t0; t--) {
                 int64_t r = b * L + t, i = t - t0;
                 const real *Bt = s->Bm + r * N, *Ct = s->Cm + r * N;
-                const real *Hi = H + i * hn, *Hp = i ? Hi - hn : h0, *Ei = EA + i * hn;
-                memset(dBrow, 0, sizeof(real) * (size_t)(2 * N));
-                for (int64_t c = c0; c < c1; c++) {
-                    int64_t j = (c - c0) * N;
-                    real dsc = ds[r * E + c], dtc = s->dt[r * E + c], uc = s->u[r * E + c], duc = dtc * uc;
-                    const real *Ac = s->A + c * N;
-                    real *gc = gn + j, *dAc = dAp + (b * E + c) * N;
-                    real sda = 0, sgB = 0;
-                    for (int64_t n = 0; n < N; n++) {
-                        real gv = dsc * Ct[n] + gc[n];
-                        dCrow[n] += dsc * Hi[j + n];
-                        real da = gv * Hp[j + n] * Ei[j + n]; /* dL/d(ΔA) */
-                        sda += da * Ac[n];
-                        dAc[n] += da * dtc;
-                        sgB += gv * Bt[n];
-                        dBrow[n] += duc * gv;
-                        gc[n] = Ei[j + n] * gv;
-                    }
-                    ddt[r * E + c] = sda + sgB * uc;
-                    du[r * E + c] += dtc * sgB;
+                const real *Hi = H + i * NC, *Hp = i ? Hi - NC : h0, *Ei = EA + i * NC;
+                load_row(dtv, duv, uv, s, r, c0, nc);
+                for (int64_t c = 0; c < CB; c++) {
+                    dsv[c] = c < nc ? ds[r * E + c0 + c] : 0;
+                    sda[c] = sgB[c] = 0;
                 }
-                memcpy(dBp + (cb * M + r) * N, dBrow, sizeof(real) * (size_t)N);
-                memcpy(dCp + (cb * M + r) * N, dCrow, sizeof(real) * (size_t)N);
+                for (int64_t n = 0; n < N; n++)
+                    bwd_lanes(gn + n * CB, dAl + n * CB, PB + n * CB, PC + n * CB, sda, sgB, dsv, dtv, duv,
+                              AT + n * CB, Hi + n * CB, Hp + n * CB, Ei + n * CB, Bt[n], Ct[n]);
+                for (int64_t c = 0; c < nc; c++) {
+                    ddt[r * E + c0 + c] = sda[c] + sgB[c] * uv[c];
+                    du[r * E + c0 + c] += dtv[c] * sgB[c];
+                }
+                lane_sums(PB, N);
+                lane_sums(PC, N);
+                for (int64_t n = 0; n < N; n++) {
+                    dBp[(cb * M + r) * N + n] = PB[n * CB];
+                    dCp[(cb * M + r) * N + n] = PC[n * CB];
+                }
             }
         }
+        for (int64_t c = 0; c < nc; c++)
+            for (int64_t n = 0; n < N; n++) dAp[(b * E + c0 + c) * N + n] = dAl[n * CB + c];
     }
 }
 
@@ -230,7 +343,8 @@ static void scan_backward(const RF(scan_args) *s, const RF(mamba_tmp) *tp, const
 
 static RF(scan_args) make_scan(const ttt_dims *d, const RF(mamba_act) *a, RF(mamba_tmp) *t, int64_t B,
                                int64_t L) {
-    RF(scan_args) s = {B, L, d->I, d->N, t->u, a->dt, a->Bm, a->Cm, t->A, a->s, NULL, a->ckpt, t->chunk};
+    RF(scan_args) s = {B, L, d->I, d->N, t->u, a->dt, a->Bm, a->Cm, t->A, a->s, NULL, a->ckpt, t->chunk,
+                       !ttt_reference_kernels};
     return s;
 }
 

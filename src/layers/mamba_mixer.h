@@ -40,7 +40,8 @@ typedef struct {
     real *Bm, *Cm;      /* [M, N] */
     real *dt;           /* [M, E] Δ */
     real *s;            /* [M, E] scan output */
-    real *ckpt;         /* [B, nchunk, E, N] state before each chunk (training; NULL: none) */
+    real *ckpt;         /* [B, nchunk, ncb, N, MAMBA_CB] state before each chunk, per block of
+                         * channels (training; NULL: none) */
 } RF(mamba_act);
 
 /* scratch shared by the layers */
@@ -50,7 +51,7 @@ typedef struct {
     int64_t chunk;      /* scan recomputation chunk in steps (>= 1) */
     int nthreads;       /* threads of the scan (each has its own work space) */
     real *work;         /* [nthreads, per_thread]: the scan's state per thread (backward: the
-                         * replayed states and decays of one chunk, 2 · chunk · MAMBA_CB · N) */
+                         * replayed states and decays of one chunk, (2·chunk + 5)·N·MAMBA_CB) */
     int64_t per_thread;
     /* backward */
     real *dg, *du, *ddt;     /* [M, E] */

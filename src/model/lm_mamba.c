@@ -32,9 +32,10 @@ typedef struct {
     RF(mamba_tmp) mt;
 } RF(mamba_ws);
 
+/* the scan's recomputation chunk: 16·remat_group steps, at most the sequence (0: all of it) */
 static int64_t scan_chunk(const ttt_model *m, int64_t L) {
-    int64_t g = m->opt.remat_group;
-    return g > 0 ? 16 * g : (L > 0 ? L : 1);
+    int64_t g = m->opt.remat_group, all = L > 0 ? L : 1;
+    return g > 0 && 16 * g < all ? 16 * g : all;
 }
 
 static void layout(bump *bp, RF(mamba_ws) *w, const ttt_dims *d, int64_t B, int64_t L, int train,
