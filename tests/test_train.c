@@ -325,6 +325,21 @@ TEST(test_train_overfits_tiny_ttt) {
     return TEST_PASS;
 }
 
+TEST(test_train_overfits_tiny_baselines) {
+    const char *presets[] = {"llama-tiny", "mamba-tiny"};
+    for (int i = 0; i < 2; i++) {
+        ttt_config c;
+        EXPECT(ttt_config_preset(presets[i], &c) == TTT_OK, "%s", ttt_last_error());
+        c.vocab_size = 53;
+        c.bos_token_id = 1, c.eos_token_id = 2;
+        ttt_model *m;
+        EXPECT(ttt_model_create(&c, 9, NULL, &m) == TTT_OK, "%s", ttt_last_error());
+        EXPECT(overfit(m, presets[i], 1.5, 150), "%s", presets[i]);
+        ttt_model_free(m);
+    }
+    return TEST_PASS;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 /* on windows without BOS targets, eval's perplexity = exp(forward's mean loss) */

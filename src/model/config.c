@@ -575,16 +575,19 @@ static const preset presets[] = {
     TTT_("ttt-linear-tiny-tf", "tiny TTT-Linear (T) for tests", 2, 64, 4, 176, 97, 0, 0),
     TTT_("ttt-mlp-tiny-tf", "tiny TTT-MLP (T) for tests", 2, 64, 4, 176, 97, 1, 0),
     TTT_("ttt-linear-small", "small TTT-Linear (M): 4 x 256, 4 heads, SwiGLU 688, vocab 32000", 4, 256, 4, 688, 32000, 0, 1),
+    TTT_("ttt-mlp-small", "small TTT-MLP (M): 4 x 256, 4 heads, SwiGLU 688, vocab 32000", 4, 256, 4, 688, 32000, 1, 1),
     LLAMA_("llama-125m", "Transformer++ (Llama) 125M: 12 x 768, 12 heads, SwiGLU 2048, vocab 32000", 12, 768, 12, 2048, 32000, 0),
     LLAMA_("llama-350m", "Transformer++ (Llama) 350M: 24 x 1024, 16 heads, SwiGLU 2736", 24, 1024, 16, 2736, 32000, 0),
     LLAMA_("llama-760m", "Transformer++ (Llama) 760M: 24 x 1536, 16 heads, SwiGLU 4096", 24, 1536, 16, 4096, 32000, 0),
     LLAMA_("llama-1.3b", "Transformer++ (Llama) 1.3B: 24 x 2048, 32 heads, SwiGLU 5504", 24, 2048, 32, 5504, 32000, 0),
     LLAMA_("llama-tiny", "tiny Llama for tests: 2 x 64, 4 heads, 2 KV heads, SwiGLU 176, vocab 97", 2, 64, 4, 176, 97, 2),
+    LLAMA_("llama-small", "small Transformer (Llama): 4 x 256, 4 heads, SwiGLU 688, vocab 32000", 4, 256, 4, 688, 32000, 0),
     MAMBA_("mamba-130m", "Mamba 130M: 24 x 768, d_state 16, expand 2, vocab 32000", 24, 768, 32000),
     MAMBA_("mamba-370m", "Mamba 370M: 48 x 1024", 48, 1024, 32000),
     MAMBA_("mamba-790m", "Mamba 790M: 48 x 1536", 48, 1536, 32000),
     MAMBA_("mamba-1.4b", "Mamba 1.4B: 48 x 2048", 48, 2048, 32000),
     MAMBA_("mamba-tiny", "tiny Mamba for tests: 2 x 64, d_state 16, expand 2, vocab 97", 2, 64, 97),
+    MAMBA_("mamba-small", "small Mamba: 8 x 256, d_state 16, expand 2, vocab 32000", 8, 256, 32000),
 };
 #define N_PRESETS (int)(sizeof presets / sizeof presets[0])
 
