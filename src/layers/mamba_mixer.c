@@ -2,7 +2,11 @@
  * mamba_mixer.h). The selective scan runs per (sequence, block of MAMBA_CB channels); its
  * backward replays the forward recurrence inside each chunk from the state saved at the
  * chunk's start, then walks the chunk backwards in time. Memory of the backward: the states at
- * chunk boundaries [B, L/chunk, E, N] plus one chunk of states per thread, never [L, E, N]. */
+ * chunk boundaries [B, L/chunk, E, N] plus one chunk of states per thread, never [L, E, N].
+ * Sums over channels (dB, dC) are per-block partials reduced in block order, sums over time
+ * (dA) per-sequence partials reduced in sequence order: bit-identical for any thread count.
+ * In float the scan's exp is a vectorisable polynomial (exp_fast) unless the reference
+ * kernels are selected (then libm's, as in double). */
 #include <omp.h>
 #include <string.h>
 
