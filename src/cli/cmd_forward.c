@@ -36,7 +36,8 @@ static void help(void) {
            "  --random BxL      random token ids instead of --input (seeded by --seed, default 0)\n"
            "  --precision f64   compute in double precision (to check numbers)\n"
            "  --kernels reference  plain reference kernels instead of the fast ones\n"
-           "  --remat-group N   backward: mini-batches per recomputation group (default 4; 0 keeps all)\n"
+           "  --remat-group N   backward: recomputation group, TTT mini-batches (default 4; 0 keeps all);\n"
+           "                    Mamba: scan chunks of 16*N steps (0: one chunk)\n"
            "  --threads N       worker threads (results do not depend on it)\n"
            "  --repeat N        run the forward (and forward+backward) N times and report the\n"
            "                    median time (the first run pays for allocating buffers)\n");
@@ -158,7 +159,8 @@ int cmd_forward(int argc, char **argv) {
         ttt_rng_seed(&rng, (uint64_t)seed);
         for (int64_t i = 0; i < B * L; i++) ids[i] = (int32_t)(ttt_rng_u64(&rng) % (uint64_t)cfg->vocab_size);
     }
-    int64_t V = cfg->vocab_size, D = cfg->hidden_size, nl = cfg->num_hidden_layers;
+    /* logits are as wide as the embedding (padded for mamba_ssm checkpoints) */
+    int64_t V = ttt_config_vocab_rows(cfg), D = cfg->hidden_size, nl = cfg->num_hidden_layers;
     const char *out = args_str(&a, "output", NULL);
     int want_hidden = args_has(&a, "hidden-states") && out;
     int rc = 0;

@@ -368,7 +368,8 @@ ttt_status ttt_config_load(const char *path, ttt_config *out) {
             s = parse_mamba_ssm(&c, out); /* mamba_ssm's original format has no model_type */
         else if (!mt)
             s = ttt_err(TTT_ERR_CONFIG,
-                        "%s: field \"model_type\" is missing (expected \"ttt\", \"llama\" or \"mamba\")", path);
+                        "%s: field \"model_type\" is missing (expected \"ttt\", \"llama\" or \"mamba\"; a mamba_ssm "
+                        "config has \"d_model\" instead)", path);
         else if (strcmp(mt, "ttt") == 0)
             s = parse_ttt(&c, out);
         else if (strcmp(mt, "llama") == 0)
