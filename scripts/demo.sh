@@ -1,21 +1,58 @@
 #!/bin/sh
-# demo.sh: the README's main job (until training lands): create the paper's 125M TTT-Linear
-# model, run its forward pass at 2k context and a forward + backward, and check on a small
-# model that token-by-token decoding through the recurrent cache reproduces the forward.
+# demo.sh: the README's main job. On a fresh machine (after `make demo` has installed the
+# Debian packages and built the tool) it fetches and tokenizes the public-domain corpora,
+# trains a small TTT-Linear language model for a few minutes on both cores, evaluates it on
+# held-out text against a unigram baseline, draws the charts and generates a continuation.
+# Everything goes to runs/demo/. Settings can be changed through the environment, e.g.
+#   DEMO_STEPS=400 DEMO_WIDTH=256 make demo
 set -eu
 TTT=${1:-build/ttt}
-OUT=runs/demo
-mkdir -p "$OUT"
-echo "== 1. a fresh TTT-Linear (Mamba backbone) 125M model"
-"$TTT" init --preset ttt-linear-125m --out "$OUT/ttt-linear-125m" --seed 1
-"$TTT" info --model "$OUT/ttt-linear-125m"
-echo
-echo "== 2. forward at B=1, L=2048 (median of 3), then forward + backward at L=512"
-"$TTT" forward --model "$OUT/ttt-linear-125m" --random 1x2048 --repeat 3
-"$TTT" forward --model "$OUT/ttt-linear-125m" --random 1x512 --grad
-echo
-echo "== 3. decode through the recurrent cache vs the full forward (small TTT-MLP model)"
-"$TTT" init --preset ttt-mlp-tiny --out "$OUT/ttt-mlp-tiny" --seed 2
-"$TTT" forward --model "$OUT/ttt-mlp-tiny" --random 2x300 --decode --output "$OUT/tiny-out.safetensors"
-echo
-echo "demo done: models and outputs are in $OUT/"
+RUN=${DEMO_RUN:-runs/demo}
+STEPS=${DEMO_STEPS:-300}
+LAYERS=${DEMO_LAYERS:-2}
+WIDTH=${DEMO_WIDTH:-128}
+HEADS=${DEMO_HEADS:-4}
+INTER=${DEMO_INTERMEDIATE:-344}
+SEQ=${DEMO_SEQ_LEN:-256}
+BATCH=${DEMO_BATCH:-16}
+LR=${DEMO_LR:-6e-3}
+TOK=data/tokens/llama2
+start=$(date +%s)
+stage() { printf '\n== [%s, %ds] %s\n' "$1" "$(( $(date +%s) - start ))" "$2"; }
+
+stage "1/6" "data: fetch the corpora and tokenizers (scripts/fetch-data.sh; skipped when present)"
+make --no-print-directory data
+stage "2/6" "tokenize every split with the Llama-2 tokenizer"
+if [ -f "$TOK/train.tok" ] && [ -f "$TOK/eval.tok" ]; then
+    echo "token files already in $TOK/"
+else
+    "$TTT" data --tokenizer data/tok/llama2
+fi
+ls -l "$TOK"
+
+stage "3/6" "train a TTT-Linear model ($LAYERS layers, width $WIDTH, $HEADS heads; $STEPS steps of $BATCH x $SEQ tokens)"
+if [ -f "$RUN/train/latest" ]; then
+    "$TTT" train --run "$RUN/train" --resume --data "$TOK/train.tok" --val "$TOK/eval.tok" --steps "$STEPS" \
+        --seq-len "$SEQ" --batch "$BATCH" --lr "$LR" --log-every 25 --val-every 100 --val-windows 8 --ckpt-every 50
+else
+    mkdir -p "$RUN"
+    "$TTT" train --preset ttt-linear-small --layers "$LAYERS" --width "$WIDTH" --heads "$HEADS" \
+        --intermediate "$INTER" --data "$TOK/train.tok" --val "$TOK/eval.tok" --run "$RUN/train" --steps "$STEPS" \
+        --seq-len "$SEQ" --batch "$BATCH" --lr "$LR" --log-every 25 --val-every 100 --val-windows 8 --ckpt-every 50
+fi
+
+stage "4/6" "evaluate on held-out text (State of the Union 2000-2021) against a unigram baseline"
+"$TTT" eval --model "$RUN/train/model" --data "$TOK/eval.tok" --context "$SEQ" --batch 8 \
+    --by-position "$RUN/eval_by_position.csv" --buckets 12 --unigram "$TOK/train.tok" | tee "$RUN/eval.txt"
+ppl=$(sed -n 's/^perplexity \([0-9.]*\).*/\1/p' "$RUN/eval.txt")
+uni=$(sed -n 's/^unigram perplexity \([0-9.]*\).*/\1/p' "$RUN/eval.txt")
+awk -v p="$ppl" -v u="$uni" 'BEGIN { printf "held-out perplexity %.1f vs unigram %.1f: %s\n", p, u, (p <= u / 2) ? "at most half the unigram baseline" : "NOT below half the unigram baseline" }'
+
+stage "5/6" "charts"
+/usr/bin/python3 scripts/plot.py --run "$RUN/train" --out "$RUN"
+/usr/bin/python3 scripts/plot.py --by-position "$RUN/eval_by_position.csv:TTT-Linear (held-out)" --out "$RUN"
+
+stage "6/6" "generate a continuation (greedy)"
+"$TTT" generate --model "$RUN/train/model" --prompt "The state of our Union is" --max-tokens 40 --temperature 0
+
+stage "done" "model: $RUN/train/model   charts: $RUN/loss.png $RUN/loss_by_position.png   metrics: $RUN/train/metrics.jsonl"
