@@ -17,7 +17,7 @@ BUILD   ?= build
 OPT     := -O3 -march=native -g
 endif
 
-CPPFLAGS := -Iinclude -Isrc -D_DEFAULT_SOURCE
+CPPFLAGS := -Iinclude -Isrc -D_DEFAULT_SOURCE -DTTT_BUILD_FLAGS='"$(CC) $(OPT)"' 
 CFLAGS   := -std=c11 -Wall -Wextra -fopenmp -fPIC $(OPT) $(EXTRA_CFLAGS)
 LDLIBS   := -lcjson -lpcre2-8 -lopenblas -lm
 LDFLAGS  := -fopenmp $(filter -fsanitize=%,$(OPT)) $(EXTRA_LDFLAGS)

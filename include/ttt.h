@@ -120,6 +120,12 @@ const ttt_config *ttt_model_config(const ttt_model *m);
 ttt_status ttt_model_set_options(ttt_model *m, const ttt_options *opt);
 void ttt_model_get_options(const ttt_model *m, ttt_options *opt);
 
+/* The model's activation workspace grows to the largest batch × length it has run and is
+ * reused. ttt_workspace_reserve grows it to `bytes` now and touches every page, so that the
+ * cost of fresh memory is paid before a timed run (benchmarks). */
+size_t ttt_workspace_bytes(const ttt_model *m);
+ttt_status ttt_workspace_reserve(ttt_model *m, size_t bytes);
+
 /* Parameters: the tensors of model.safetensors, in file-key order. */
 int64_t ttt_param_count(const ttt_model *m);            /* number of tensors */
 int64_t ttt_param_numel_total(const ttt_model *m);      /* number of scalars */

@@ -33,6 +33,15 @@ ttt_status ttt_model_set_options(ttt_model *m, const ttt_options *opt) {
 
 void ttt_model_get_options(const ttt_model *m, ttt_options *opt) { *opt = m->opt; }
 
+size_t ttt_workspace_bytes(const ttt_model *m) { return m->ws.bytes; }
+
+ttt_status ttt_workspace_reserve(ttt_model *m, size_t bytes) {
+    if (bytes <= m->ws.bytes) return TTT_OK;
+    TRY(ttt_buf_reserve(&m->ws, bytes, "activations"));
+    memset(m->ws.data, 0, bytes);
+    return TTT_OK;
+}
+
 void ttt_model_set_inner_lr_mult(ttt_model *m, double mult) { m->dims.base_lr = m->cfg.ttt_base_lr * mult; }
 
 static void rope_table(ttt_model *m) {

@@ -1,0 +1,427 @@
+/* cmd_bench.c: `ttt bench`: the paper's latency comparison on this CPU. For TTT-Linear,
+ * TTT-MLP, the Transformer and Mamba at the paper's 125M-class shapes (random weights) it
+ * measures (a) prefill time per token at contexts 512 .. 32k, (b) decode time per token after
+ * a prompt of those lengths, (c) a training step (forward + backward) per token at 2k, at
+ * batch 1 and a larger batch; and in the same run the machine's ceilings (an FMA loop, a large
+ * GEMM through the library's own matmul, a stream triad), printing every result as a fraction
+ * of them. Warm-up, repetitions, median and spread; thread count, build and git commit are
+ * recorded; output: a table on stdout, CSV and JSON, PNG charts (scripts/plot_bench.py). */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/mem.h"
+#include "core/rng.h"
+#include "io/fsutil.h"
+#include "ttt.h"
+
+#ifndef TTT_BUILD_FLAGS
+#define TTT_BUILD_FLAGS "unknown"
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* machine ceilings                                                                            */
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx512f"))) static double fma_loop_avx512(int64_t iters) {
+    __m512 a0 = _mm512_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    __m512 a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+    const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+    for (int64_t i = 0; i < iters; i++) {
+        a0 = _mm512_fmadd_ps(a0, x, y), a1 = _mm512_fmadd_ps(a1, x, y), a2 = _mm512_fmadd_ps(a2, x, y);
+        a3 = _mm512_fmadd_ps(a3, x, y), a4 = _mm512_fmadd_ps(a4, x, y), a5 = _mm512_fmadd_ps(a5, x, y);
+        a6 = _mm512_fmadd_ps(a6, x, y), a7 = _mm512_fmadd_ps(a7, x, y), a8 = _mm512_fmadd_ps(a8, x, y);
+        a9 = _mm512_fmadd_ps(a9, x, y), a10 = _mm512_fmadd_ps(a10, x, y), a11 = _mm512_fmadd_ps(a11, x, y);
+    }
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+    return (double)_mm512_reduce_add_ps(s);
+}
+__attribute__((target("avx2,fma"))) static double fma_loop_avx2(int64_t iters) {
+    __m256 a0 = _mm256_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    __m256 a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+    const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+    for (int64_t i = 0; i < iters; i++) {
+        a0 = _mm256_fmadd_ps(a0, x, y), a1 = _mm256_fmadd_ps(a1, x, y), a2 = _mm256_fmadd_ps(a2, x, y);
+        a3 = _mm256_fmadd_ps(a3, x, y), a4 = _mm256_fmadd_ps(a4, x, y), a5 = _mm256_fmadd_ps(a5, x, y);
+        a6 = _mm256_fmadd_ps(a6, x, y), a7 = _mm256_fmadd_ps(a7, x, y), a8 = _mm256_fmadd_ps(a8, x, y);
+        a9 = _mm256_fmadd_ps(a9, x, y), a10 = _mm256_fmadd_ps(a10, x, y), a11 = _mm256_fmadd_ps(a11, x, y);
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+    float v[8];
+    _mm256_storeu_ps(v, s);
+    return (double)(v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7]);
+}
+#endif
+
+static volatile double sink;
+
+/* fp32 FMA throughput on all threads (GFLOP/s) */
+static double measure_fma(void) {
+#if defined(__x86_64__)
+    int wide = __builtin_cpu_supports("avx512f");
+    int lanes = wide ? 16 : 8;
+    int64_t iters = 20000000;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = cli_now(), acc = 0;
+#pragma omp parallel reduction(+ : acc)
+        acc += wide ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+        double dt = cli_now() - t0;
+        sink = acc;
+        double gf = (double)omp_get_max_threads() * (double)iters * 12 * lanes * 2 / dt / 1e9;
+        best = gf > best ? gf : best;
+    }
+    return best;
+#else
+    return 0;
+#endif
+}
+
+/* stream triad a = b + s·c on arrays far beyond the caches (GB/s, 3 arrays counted) */
+static double measure_bandwidth(void) {
+    const int64_t n = (int64_t)32 << 20; /* 32M floats = 128 MB per array */
+    float *a = ttt_malloc(sizeof(float) * (size_t)n, "stream"), *b = ttt_malloc(sizeof(float) * (size_t)n, "stream"),
+          *c = ttt_malloc(sizeof(float) * (size_t)n, "stream");
+    if (!a || !b || !c) return 0;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) a[i] = 0, b[i] = 1, c[i] = 2; /* first touch by the thread that uses it */
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = cli_now();
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++) a[i] = b[i] + 0.5f * c[i];
+        double dt = cli_now() - t0, gbs = 3.0 * 4.0 * (double)n / dt / 1e9;
+        best = gbs > best ? gbs : best;
+    }
+    sink = a[n / 2];
+    ttt_free(a), ttt_free(b), ttt_free(c);
+    return best;
+}
+
+/* a large GEMM through the library's own matmul (the op every linear layer uses) */
+void mm_nt_f32(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K, int acc);
+
+static double measure_gemm(int64_t n) {
+    float *A = ttt_malloc(sizeof(float) * (size_t)(n * n), "gemm"), *B = ttt_malloc(sizeof(float) * (size_t)(n * n), "gemm"),
+          *C = ttt_malloc(sizeof(float) * (size_t)(n * n), "gemm");
+    if (!A || !B || !C) return 0;
+    for (int64_t i = 0; i < n * n; i++) A[i] = (float)(i % 7) * 0.1f, B[i] = (float)(i % 5) * 0.1f, C[i] = 0;
+    mm_nt_f32(C, A, B, n, n, n, 0); /* warm-up */
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = cli_now();
+        mm_nt_f32(C, A, B, n, n, n, 0);
+        double dt = cli_now() - t0, gf = 2.0 * (double)n * (double)n * (double)n / dt / 1e9;
+        best = gf > best ? gf : best;
+    }
+    ttt_free(A), ttt_free(B), ttt_free(C);
+    return best;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* model cost (per token, forward): FLOPs and weight bytes                                    */
+
+/* forward FLOPs per token when each query attends to `keys` earlier tokens (the attention
+ * term; T/2 on average over a prefill of T tokens); the TTT and Mamba terms do not depend on it */
+static double flops_per_token(const ttt_config *c, double keys) {
+    double D = (double)c->hidden_size, I = (double)c->intermediate_size, V = (double)ttt_config_vocab_rows(c);
+    double Lyr = (double)c->num_hidden_layers, per = 0;
+    if (c->arch == TTT_ARCH_LLAMA) {
+        double hd = D / (double)c->num_attention_heads, kv = (double)c->num_key_value_heads * hd;
+        per = 2 * (D * D * 2 + 2 * D * kv) + 2 * 3 * D * I; /* q,o + k,v; SwiGLU */
+        per += 2 * 2 * keys * D;                             /* Q·Kᵀ and P·V */
+    } else if (c->arch == TTT_ARCH_MAMBA) {
+        double E = (double)c->intermediate_size, N = (double)c->state_size, R = (double)c->time_step_rank;
+        per = 2 * (D * 2 * E + E * (R + 2 * N) + R * E + E * D) + 10 * E * N + 2 * E * (double)c->conv_kernel;
+    } else {
+        double nh = (double)c->num_attention_heads, f = D / nh, F = c->ttt_layer_type == TTT_INNER_MLP ? 4 * f : f;
+        double nproj = c->share_qk ? 3 : 4; /* q(,k),v,o */
+        if (c->use_gate) nproj += 1;
+        per = 2 * nproj * D * D + 2 * 3 * D * I + 2 * D * nh; /* projections, SwiGLU, lr gate */
+        /* inner loop per token and head: Z = kW (2fF), Z̄ = qW (2fF), update (2fF), the
+         * mini-batch attention (≈ 2·b/2·f twice), ×2 layers for MLP */
+        double b = (double)c->mini_batch_size, layers_inner = c->ttt_layer_type == TTT_INNER_MLP ? 2 : 1;
+        per += nh * layers_inner * (6 * f * F + 2 * b * (f + F) / 2);
+        if (c->pre_conv) per += 2 * D * (double)c->conv_kernel;
+    }
+    return Lyr * per + 2 * D * V; /* + the head */
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    double med, lo, hi;
+} stat3;
+
+static stat3 stats(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    stat3 s = {n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]), v[0], v[n - 1]};
+    return s;
+}
+
+typedef struct {
+    FILE *csv, *json;
+    int first;
+    double fma, gemm, bw;
+} outputs;
+
+static void emit(outputs *o, const char *model, const char *what, int64_t B, int64_t T, stat3 s, double frac,
+                 const char *frac_of, double tps) {
+    printf("%-12s %-8s %3lld %7lld   %9.3f ms/token  [%.3f .. %.3f]  %8.1f tokens/s  %5.1f%% of %s\n", model, what,
+           (long long)B, (long long)T, 1e3 * s.med, 1e3 * s.lo, 1e3 * s.hi, tps, 100 * frac, frac_of);
+    fflush(stdout);
+    if (o->csv)
+        fprintf(o->csv, "%s,%s,%lld,%lld,%.6e,%.6e,%.6e,%.2f,%.4f,%s\n", model, what, (long long)B, (long long)T, s.med,
+                s.lo, s.hi, tps, frac, frac_of), fflush(o->csv);
+    if (o->json) {
+        fprintf(o->json, "%s\n  {\"model\": \"%s\", \"measure\": \"%s\", \"batch\": %lld, \"context\": %lld, "
+                "\"s_per_token_median\": %.6e, \"s_per_token_min\": %.6e, \"s_per_token_max\": %.6e, "
+                "\"tokens_per_s\": %.2f, \"fraction\": %.4f, \"fraction_of\": \"%s\"}",
+                o->first ? "" : ",", model, what, (long long)B, (long long)T, s.med, s.lo, s.hi, tps, frac, frac_of);
+        o->first = 0;
+        fflush(o->json);
+    }
+}
+
+static const flag_spec flags[] = {{"models", 1},  {"size", 1},    {"contexts", 1}, {"batch", 1}, {"reps", 1},
+                                  {"decode-steps", 1}, {"train-context", 1}, {"out", 1}, {"threads", 1},
+                                  {"skip", 1}, {"quick", 0}, {NULL, 0}};
+
+static void help(void) {
+    printf("usage: ttt bench [--models ttt-linear,ttt-mlp,llama,mamba] [--size 125m|1.3b]\n"
+           "                 [--contexts 512,1024,...,32768] [--batch N] [--reps N] [--decode-steps N]\n"
+           "                 [--train-context 2048] [--skip prefill,decode,train] [--out DIR] [--quick]\n\n"
+           "Measures the machine's ceilings (fp32 FMA loop, a large GEMM, stream triad) and, for each model\n"
+           "at the paper's shapes with random weights: prefill time per token at each context, decode time\n"
+           "per token after a prompt of that length, and a training step per token at --train-context, at\n"
+           "batch 1 and at --batch (default 4, prefill and training up to 4k). Median of --reps (default 3;\n"
+           "contexts >= 8k: 1) after a warm-up, with the spread. Output: a table on stdout, DIR/bench.csv,\n"
+           "DIR/bench.json and DIR/*.png (scripts/plot_bench.py), DIR defaulting to results/bench.\n"
+           "--size 1.3b uses the 1.3B shapes, one repetition, contexts up to 8k. --quick: tiny models and\n"
+           "short contexts (a smoke run). A default run takes about 30 minutes on 2 cores.\n");
+}
+
+static int parse_list(const char *s, int64_t *out, int max) {
+    int n = 0;
+    const char *p = s;
+    while (*p && n < max) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v <= 0) return -1;
+        out[n++] = v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return -1;
+    }
+    return n;
+}
+
+static double now_s(void) { return cli_now(); }
+
+int cmd_bench(int argc, char **argv) {
+    args a;
+    if (args_parse(&a, "bench", flags, argc, argv)) return 2;
+    if (a.help) {
+        help();
+        return 0;
+    }
+    int quick = args_has(&a, "quick");
+    const char *size = args_str(&a, "size", "125m");
+    int big = strcmp(size, "1.3b") == 0;
+    if (!big && strcmp(size, "125m") != 0) {
+        fprintf(stderr, "ttt bench: --size must be 125m or 1.3b\n");
+        return 2;
+    }
+    int64_t ctx[32], nctx;
+    const char *cl = args_str(&a, "contexts", quick ? "128,256" : big ? "512,1024,2048,4096,8192"
+                                                              : "512,1024,2048,4096,8192,16384,32768");
+    nctx = parse_list(cl, ctx, 32);
+    if (nctx <= 0) {
+        fprintf(stderr, "ttt bench: --contexts must be a comma-separated list of positive integers\n");
+        return 2;
+    }
+    int64_t Bbig, reps, dsteps, tctx, thr;
+    if (args_int(&a, "batch", 4, 1, 1024, &Bbig) || args_int(&a, "reps", big ? 1 : 3, 1, 100, &reps) ||
+        args_int(&a, "decode-steps", quick ? 4 : 16, 1, 10000, &dsteps) ||
+        args_int(&a, "train-context", quick ? 128 : 2048, 1, 1 << 20, &tctx) || args_int(&a, "threads", 0, 0, 4096, &thr))
+        return 2;
+    const char *skip = args_str(&a, "skip", "");
+    int do_prefill = !strstr(skip, "prefill"), do_decode = !strstr(skip, "decode"), do_train = !strstr(skip, "train");
+    const char *models = args_str(&a, "models", "ttt-linear,ttt-mlp,llama,mamba");
+    const char *outdir = args_str(&a, "out", "results/bench");
+    ttt_options mo;
+    ttt_options_default(&mo);
+    mo.threads = (int)thr;
+    if (thr > 0) omp_set_num_threads((int)thr);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", outdir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "ttt bench: cannot create %s\n", outdir);
+        return 1;
+    }
+
+    /* provenance */
+    char commit[64] = "unknown";
+    FILE *gp = popen("git rev-parse --short HEAD 2>/dev/null", "r");
+    if (gp) {
+        if (fgets(commit, sizeof commit, gp)) commit[strcspn(commit, "\n")] = 0;
+        pclose(gp);
+    }
+    struct utsname un;
+    uname(&un);
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    printf("ttt bench %s: commit %s, %d threads, build \"%s\", %s %s, OPENBLAS_CORETYPE=%s\n", TTT_VERSION, commit,
+           omp_get_max_threads(), TTT_BUILD_FLAGS, un.sysname, un.machine, ct ? ct : "(unset)");
+
+    outputs o = {0};
+    o.first = 1;
+    char *p = ttt_path_join(outdir, "bench.csv");
+    o.csv = fopen(p, "w");
+    free(p);
+    p = ttt_path_join(outdir, "bench.json");
+    o.json = fopen(p, "w");
+    free(p);
+    if (!o.csv || !o.json) {
+        fprintf(stderr, "ttt bench: cannot write into %s\n", outdir);
+        return 1;
+    }
+    fprintf(o.csv, "model,measure,batch,context,s_per_token_median,s_per_token_min,s_per_token_max,tokens_per_s,"
+                   "fraction,fraction_of\n");
+
+    /* ceilings */
+    o.fma = measure_fma();
+    o.gemm = measure_gemm(quick ? 512 : 2048);
+    o.bw = measure_bandwidth();
+    printf("ceilings: fp32 FMA %.1f GFLOP/s, GEMM (2048^3, the library's matmul) %.1f GFLOP/s, stream triad %.1f GB/s\n\n",
+           o.fma, o.gemm, o.bw);
+    fprintf(o.json, "{\"commit\": \"%s\", \"threads\": %d, \"build\": \"%s\", \"openblas_coretype\": \"%s\", "
+            "\"ceilings\": {\"fma_gflops\": %.2f, \"gemm_gflops\": %.2f, \"stream_gbs\": %.2f}, \"results\": [",
+            commit, omp_get_max_threads(), TTT_BUILD_FLAGS, ct ? ct : "", o.fma, o.gemm, o.bw);
+    printf("%-12s %-8s %3s %7s   %-16s %-20s %s\n", "model", "measure", "B", "context", "time/token", "[min .. max]",
+           "throughput, fraction");
+
+    static const struct {
+        const char *key, *p125, *p13, *ptiny;
+    } kinds[] = {{"ttt-linear", "ttt-linear-125m", "ttt-linear-1.3b", "ttt-linear-tiny"},
+                 {"ttt-mlp", "ttt-mlp-125m", "ttt-mlp-1.3b", "ttt-mlp-tiny"},
+                 {"llama", "llama-125m", "llama-1.3b", "llama-tiny"},
+                 {"mamba", "mamba-130m", "mamba-1.4b", "mamba-tiny"}};
+    int rc = 0;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0] && rc == 0; k++) {
+        if (!strstr(models, kinds[k].key)) continue;
+        ttt_config cfg;
+        ttt_config_preset(quick ? kinds[k].ptiny : big ? kinds[k].p13 : kinds[k].p125, &cfg);
+        ttt_model *m;
+        if (ttt_model_create(&cfg, 1, &mo, &m) != TTT_OK) {
+            rc = cli_fail("bench");
+            break;
+        }
+        const char *name = kinds[k].key;
+        double wbytes = 4.0 * (double)ttt_param_numel_total(m); /* fp32 weights read per decode step */
+        ttt_rng r;
+        ttt_rng_seed(&r, 7);
+        int64_t maxT = ctx[nctx - 1] > tctx ? ctx[nctx - 1] : tctx;
+        int32_t *ids = malloc(sizeof(int32_t) * (size_t)(Bbig * (maxT + dsteps + 1)));
+        for (int64_t i = 0; i < Bbig * (maxT + dsteps + 1); i++) ids[i] = (int32_t)(ttt_rng_u64(&r) % (uint64_t)cfg.vocab_size);
+        for (int bi = 0; bi < 2 && rc == 0; bi++) {
+            int64_t B = bi ? Bbig : 1;
+            if (bi && B == 1) break;
+            for (int64_t ci = 0; ci < nctx && rc == 0; ci++) {
+                int64_t T = ctx[ci];
+                if (B > 1 && T > 4096) continue; /* larger batches: contexts up to 4k */
+                if (!do_prefill && !do_decode) break;
+                int nrep = T >= 8192 ? 1 : (int)reps;
+                double tp[100], td[100];
+                ttt_cache *c;
+                if (ttt_cache_create(m, B, &c) != TTT_OK) {
+                    rc = cli_fail("bench");
+                    break;
+                }
+                float *lg = malloc(sizeof(float) * (size_t)(B * ttt_config_vocab_rows(&cfg)));
+                int32_t *col = malloc(sizeof(int32_t) * (size_t)B);
+                for (int rep = -1; rep < nrep && rc == 0; rep++) { /* rep -1: warm-up (short) */
+                    int64_t TT = rep < 0 ? (T < 256 ? T : 256) : T;
+                    if (rep == 0 && T > 256) /* the workspace is linear in B·T: grow and touch it now */
+                        ttt_workspace_reserve(m, (size_t)((double)ttt_workspace_bytes(m) * (double)T / 256.0 * 1.05));
+                    ttt_cache_reset(c);
+                    double t0 = now_s();
+                    if (ttt_prefill_last(m, c, ids, TT, lg) != TTT_OK) {
+                        rc = cli_fail("bench");
+                        break;
+                    }
+                    double t1 = now_s();
+                    if (rep >= 0) tp[rep] = (t1 - t0) / (double)(B * TT);
+                    if (!do_decode) continue;
+                    int64_t steps = rep < 0 ? 2 : dsteps;
+                    double t2 = now_s();
+                    for (int64_t s = 0; s < steps; s++) {
+                        for (int64_t b = 0; b < B; b++) col[b] = ids[b + s];
+                        if (ttt_decode_step(m, c, col, lg) != TTT_OK) {
+                            rc = cli_fail("bench");
+                            break;
+                        }
+                    }
+                    if (rep >= 0) td[rep] = (now_s() - t2) / (double)steps; /* time per step (B tokens at once) */
+                }
+                if (rc == 0 && do_prefill) {
+                    stat3 s = stats(tp, nrep);
+                    double gf = flops_per_token(&cfg, (double)T / 2) / s.med / 1e9;
+                    emit(&o, name, "prefill", B, T, s, gf / o.fma, "FMA peak", 1.0 / s.med);
+                }
+                if (rc == 0 && do_decode) {
+                    stat3 s = stats(td, nrep);
+                    double gbs = wbytes / s.med / 1e9; /* the weights are read once per step */
+                    emit(&o, name, "decode", B, T, s, gbs / o.bw, "bandwidth", (double)B / s.med);
+                }
+                free(lg), free(col);
+                ttt_cache_free(c);
+            }
+            if (do_train && rc == 0) {
+                int64_t T = tctx;
+                double tt[100];
+                int nrep = (int)reps;
+                for (int rep = -1; rep < nrep && rc == 0; rep++) {
+                    double t0 = now_s();
+                    if (ttt_zero_grad(m) != TTT_OK || ttt_forward_backward(m, ids, NULL, B, T, 0, 1.0, NULL) != TTT_OK) {
+                        rc = cli_fail("bench");
+                        break;
+                    }
+                    if (rep >= 0) tt[rep] = (now_s() - t0) / (double)(B * T);
+                }
+                if (rc == 0) {
+                    stat3 s = stats(tt, nrep);
+                    double gf = 3 * flops_per_token(&cfg, (double)T / 2) / s.med / 1e9; /* backward ≈ 2× forward */
+                    emit(&o, name, "train", B, T, s, gf / o.fma, "FMA peak", 1.0 / s.med);
+                }
+            }
+        }
+        free(ids);
+        ttt_model_free(m);
+    }
+    fprintf(o.json, "\n], \"peak_memory_mib\": %.1f}\n", ttt_peak_rss_bytes() / 1048576.0);
+    fclose(o.csv);
+    fclose(o.json);
+    if (rc == 0) {
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 scripts/plot_bench.py '%s/bench.csv' '%s' 2>&1", outdir, outdir);
+        if (system(cmd) != 0) fprintf(stderr, "ttt bench: charts not drawn (needs python3-matplotlib and scripts/plot_bench.py)\n");
+        printf("\nresults: %s/bench.csv, %s/bench.json, charts in %s/\n", outdir, outdir, outdir);
+    }
+    return rc;
+}
