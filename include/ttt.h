@@ -61,6 +61,10 @@ typedef struct {
     int pre_conv, share_qk, use_gate;
     int64_t conv_kernel;         /* TTT and Mamba */
     int64_t scan_checkpoint_group_size; /* stored and written back; no effect on numbers */
+    /* ablations of the paper's Table 1 (extensions of this project, false by default):
+     * the lr gate held at zero (every token steps with η_base·σ(0)/f), and τ ≡ 1 instead of
+     * max(0, 1/(i+1) + λ_i) */
+    int ttt_fixed_lr_gate, ttt_unit_token_scale;
     /* Llama */
     int64_t num_key_value_heads; /* grouped key/value heads (= heads: plain multi-head) */
     /* Mamba */
@@ -142,6 +146,13 @@ void ttt_grad_get(const ttt_model *m, int64_t i, float *dst);
  * B*(L-1) positions (0 when L = 1). */
 ttt_status ttt_forward(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, float *logits,
                        double *loss);
+
+/* Inner-loop diagnostics of a TTT model (the paper's Figure 4): for every layer and every
+ * mini-batch index m along the sequence, at the mini-batch's last token, the reconstruction
+ * loss (mean squared error per element) at W0, at the weights the mini-batch started from and
+ * after its update, averaged over the B sequences and the heads:
+ * stats[(layer · nmb + m) · 3 + {0, 1, 2}], nmb = ceil(L / mini_batch_size). */
+ttt_status ttt_forward_ttt_stats(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, double *stats);
 
 /* Residual stream after each block, from the last ttt_forward call (i = 0: embedding output,
  * i = 1..layers); copies [B, L, D] floats. TTT_ERR_ARG if not available. */

@@ -381,6 +381,14 @@ TEST(test_grad_model_fd_f64) {
     c.tie_word_embeddings = 0;
     c.share_qk = 0; /* a mixed backbone: pre_conv and gate without shared q/k */
     ok &= model_fd(&c, 2, 11, 1, "mixed, untied, K=3, masked per-sequence loss");
+    /* the ablations: the lr gate held at zero, τ ≡ 1 (their tensors get zero gradients) */
+    tiny_config(&c, "mamba", "linear");
+    c.hidden_size = 16;
+    c.intermediate_size = 24;
+    c.mini_batch_size = 8;
+    c.ttt_fixed_lr_gate = 1;
+    c.ttt_unit_token_scale = 1;
+    ok &= model_fd(&c, 2, 21, 0, "ablations: fixed lr gate, unit token scale");
     return ok ? TEST_PASS : TEST_FAIL;
 }
 

@@ -14,7 +14,7 @@
 
 static const flag_spec flags[] = {{"model", 1},       {"data", 1},     {"context", 1}, {"windows", 1},
                                   {"batch", 1},       {"by-position", 1}, {"buckets", 1}, {"unigram", 1},
-                                  {"no-bos-mask", 0}, {"threads", 1},  {"precision", 1}, {NULL, 0}};
+                                  {"no-bos-mask", 0}, {"threads", 1},  {"precision", 1}, {"ttt-stats", 1}, {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt eval --model DIR --data FILE.tok --context L [--windows N] [--batch B]\n"
@@ -26,7 +26,12 @@ static void help(void) {
            "                   buckets of positions, as CSV (position_start,position_end,mean_loss,targets)\n"
            "  --unigram T      also the perplexity of a unigram model (add-one smoothed counts of the\n"
            "                   token file T) on the same targets, for comparison\n"
-           "  --windows N      at most N windows (default: all)\n");
+           "  --windows N      at most N windows (default: all)\n"
+           "  --ttt-stats F    TTT models: the inner-loop diagnostics (the paper's Figure 4) as CSV\n"
+           "                   (layer,minibatch,position,loss_init,loss_prev,loss_after): for the last token\n"
+           "                   of each mini-batch, the reconstruction loss (mean squared error per element)\n"
+           "                   at the learned initial weights W0, at the weights the mini-batch started from,\n"
+           "                   and after its update, averaged over the windows, sequences and heads\n");
 }
 
 static int write_by_position(const char *path, const double *byp, const int64_t *cnt, int64_t L, int64_t K) {
@@ -51,6 +56,49 @@ static int write_by_position(const char *path, const double *byp, const int64_t 
     }
     fclose(fp);
     return 0;
+}
+
+/* inner-loop diagnostics averaged over the windows */
+static int ttt_stats(ttt_model *m, const char *data, int64_t L, int64_t W, int64_t B, const char *out) {
+    const ttt_config *c = ttt_model_config(m);
+    if (c->arch != TTT_ARCH_TTT) {
+        fprintf(stderr, "ttt eval: --ttt-stats needs a TTT model\n");
+        return 2;
+    }
+    ttt_tokfile tf;
+    if (ttt_tokfile_read(data, &tf) != TTT_OK) return cli_fail("eval");
+    int64_t Wt = tf.n_tokens / (L + 1);
+    if (W > 0 && W < Wt) Wt = W;
+    int64_t nmb = (L + c->mini_batch_size - 1) / c->mini_batch_size, n = c->num_hidden_layers * nmb * 3;
+    double *sum = calloc((size_t)n, sizeof(double)), *st = malloc(sizeof(double) * (size_t)n);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * L));
+    int rc = 0;
+    for (int64_t w0 = 0; w0 < Wt && rc == 0; w0 += B) {
+        int64_t b = Wt - w0 < B ? Wt - w0 : B;
+        for (int64_t i = 0; i < b; i++) memcpy(ids + i * L, tf.ids + (w0 + i) * (L + 1), sizeof(int32_t) * (size_t)L);
+        if (ttt_forward_ttt_stats(m, ids, b, L, st) != TTT_OK) rc = cli_fail("eval");
+        for (int64_t i = 0; rc == 0 && i < n; i++) sum[i] += st[i] * (double)b;
+    }
+    FILE *fp = rc == 0 ? fopen(out, "w") : NULL;
+    if (rc == 0 && !fp) {
+        fprintf(stderr, "ttt eval: %s: cannot write\n", out);
+        rc = 1;
+    }
+    if (fp) {
+        fprintf(fp, "layer,minibatch,position,loss_init,loss_prev,loss_after\n");
+        for (int64_t l = 0; l < c->num_hidden_layers; l++)
+            for (int64_t k = 0; k < nmb; k++) {
+                const double *x = sum + (l * nmb + k) * 3;
+                int64_t pos = (k + 1) * c->mini_batch_size < L ? (k + 1) * c->mini_batch_size : L;
+                fprintf(fp, "%lld,%lld,%lld,%.8f,%.8f,%.8f\n", (long long)l, (long long)k, (long long)pos,
+                        x[0] / (double)Wt, x[1] / (double)Wt, x[2] / (double)Wt);
+            }
+        fclose(fp);
+        printf("inner-loop diagnostics: %s\n", out);
+    }
+    free(sum), free(st), free(ids);
+    ttt_tokfile_free(&tf);
+    return rc;
 }
 
 /* unigram perplexity on the same windows/targets as the model */
@@ -124,6 +172,8 @@ int cmd_eval(int argc, char **argv) {
         const char *bp = args_str(&a, "by-position", NULL);
         if (bp && write_by_position(bp, byp, cnt, L, K) == 0) printf("loss by position: %s\n", bp);
         else if (bp) rc = 1;
+        const char *ts = args_str(&a, "ttt-stats", NULL);
+        if (ts && rc == 0) rc = ttt_stats(m, args_str(&a, "data", ""), L, W, B, ts);
         const char *ug = args_str(&a, "unigram", NULL);
         double up = NAN;
         if (ug && rc == 0) {

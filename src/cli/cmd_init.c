@@ -11,7 +11,7 @@ static const flag_spec flags[] = {
     {"preset", 1}, {"out", 1}, {"seed", 1}, {"layers", 1}, {"width", 1}, {"heads", 1},
     {"intermediate", 1}, {"vocab", 1}, {"mini-batch", 1}, {"ttt-type", 1}, {"backbone", 1},
     {"base-lr", 1}, {"conv-kernel", 1}, {"rope-theta", 1}, {"untied", 0}, {"tied", 0},
-    {"bos", 1}, {"eos", 1}, {"dtype", 1}, {"max-position", 1}, {"kv-heads", 1}, {NULL, 0}};
+    {"bos", 1}, {"eos", 1}, {"dtype", 1}, {"max-position", 1}, {"kv-heads", 1}, {"fixed-lr-gate", 0}, {"unit-token-scale", 0}, {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt init --preset NAME --out DIR [--seed N] [overrides]\n\n"
@@ -23,6 +23,8 @@ static void help(void) {
            "  --backbone mamba|transformer pre_conv, share_qk and use_gate all true / all false\n"
            "  --base-lr X --conv-kernel N --rope-theta X --bos ID --eos ID\n"
            "  --max-position N --kv-heads N (Transformer)\n"
+           "  --fixed-lr-gate --unit-token-scale  TTT ablations: the inner lr gate held at zero (every\n"
+           "                              token steps with eta_base*sigmoid(0)/f); tau = 1 for every token\n"
            "  --untied | --tied           separate lm_head.weight or head tied to the embedding\n"
            "  --dtype f32|f16|bf16        storage type of model.safetensors (default f32)\n\n"
            "presets:\n");
@@ -87,6 +89,8 @@ int cmd_init(int argc, char **argv) {
     }
     if (args_double(&a, "base-lr", cfg.ttt_base_lr, &cfg.ttt_base_lr)) return 2;
     if (args_double(&a, "rope-theta", cfg.rope_theta, &cfg.rope_theta)) return 2;
+    if (args_has(&a, "fixed-lr-gate")) cfg.ttt_fixed_lr_gate = 1;
+    if (args_has(&a, "unit-token-scale")) cfg.ttt_unit_token_scale = 1;
     if (args_has(&a, "untied")) cfg.tie_word_embeddings = 0;
     if (args_has(&a, "tied")) cfg.tie_word_embeddings = 1;
     const char *dt = args_str(&a, "dtype", "f32");

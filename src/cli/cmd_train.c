@@ -22,7 +22,8 @@ static const flag_spec flags[] = {
     {"no-ttt-lr-warmup", 0}, {"seed", 1},   {"init-seed", 1},    {"ckpt-every", 1}, {"keep", 1},
     {"log-every", 1},   {"val-every", 1},   {"val-windows", 1},  {"stop-after", 1}, {"threads", 1},
     {"remat-group", 1}, {"no-bos-mask", 0}, {"quiet", 0},        {"layers", 1},     {"width", 1},
-    {"heads", 1},       {"intermediate", 1}, {"precision", 1},   {NULL, 0}};
+    {"heads", 1},       {"intermediate", 1}, {"precision", 1},   {"mini-batch", 1}, {"backbone", 1},
+    {"fixed-lr-gate", 0}, {"unit-token-scale", 0}, {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt train (--preset NAME | --model DIR) --data TRAIN.tok --run RUNDIR [flags]\n"
@@ -34,8 +35,9 @@ static void help(void) {
            "RUNDIR/ckpt-NNNNNNNN/ (model directories other commands load; RUNDIR/model points at the\n"
            "newest), metrics to RUNDIR/metrics.jsonl.\n\n"
            "  --preset NAME | --model DIR   the model to start from (see 'ttt init --help'); with a preset,\n"
-           "                  --layers/--width/--heads/--intermediate override its sizes and the vocab\n"
-           "                  comes from the token file\n"
+           "                  --layers/--width/--heads/--intermediate override its sizes, TTT presets also\n"
+           "                  take --mini-batch N --backbone mamba|transformer --fixed-lr-gate\n"
+           "                  --unit-token-scale (ablations), and the vocab comes from the token file\n"
            "  --val FILE      validation token file (loss every --val-every steps and at the end)\n"
            "  --steps N (1000) --seq-len L (512) --batch B (8 sequences per step)\n"
            "  --batch-tokens T  sets B = T / L;  --micro-batch M  sequences per forward/backward\n"
@@ -178,6 +180,15 @@ int cmd_train(int argc, char **argv) {
             args_int(&a, "heads", cfg.num_attention_heads, 1, MAXD, &cfg.num_attention_heads) ||
             args_int(&a, "intermediate", cfg.intermediate_size, 1, MAXD, &cfg.intermediate_size))
             return 2;
+        if (args_int(&a, "mini-batch", cfg.mini_batch_size, 1, MAXD, &cfg.mini_batch_size)) return 2;
+        const char *bb = args_str(&a, "backbone", NULL);
+        if (bb && strcmp(bb, "mamba") && strcmp(bb, "transformer")) {
+            fprintf(stderr, "ttt train: --backbone must be mamba or transformer, got '%s'\n", bb);
+            return 2;
+        }
+        if (bb) cfg.pre_conv = cfg.share_qk = cfg.use_gate = strcmp(bb, "mamba") == 0;
+        if (args_has(&a, "fixed-lr-gate")) cfg.ttt_fixed_lr_gate = 1;
+        if (args_has(&a, "unit-token-scale")) cfg.ttt_unit_token_scale = 1;
         if (cfg.arch == TTT_ARCH_MAMBA) cfg.intermediate_size = cfg.expand * cfg.hidden_size,
                                         cfg.time_step_rank = (cfg.hidden_size + 15) / 16;
         if (cfg.arch == TTT_ARCH_LLAMA && cfg.num_attention_heads % cfg.num_key_value_heads != 0)

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "layers/ttt_layer.h"
+#include "layers/ttt_stats.h"
 #include "ops/ops.h"
 
 #define POST_NORM_EPS RC(1e-6)
@@ -41,7 +42,7 @@ static void step_sizes(const ttt_dims *d, const RF(block_w) *w, const RF(ttt_lay
     for (int64_t r = 0; r < N * d->nh; r++) tmp->lr[r] = scale * a->lrs[r];
     for (int64_t i = 0; i < d->b; i++) {
         real t = RC(1) / (real)(i + 1) + w->tok[i];
-        tmp->tau[i] = t > 0 ? t : 0;
+        tmp->tau[i] = d->unit_token_scale ? RC(1) : t > 0 ? t : 0; /* ablation: τ ≡ 1 */
     }
 }
 
@@ -67,10 +68,13 @@ void RF(ttt_layer_forward)(const ttt_dims *d, const RF(block_w) *w, RF(ttt_layer
     /* lr_{t,h} = η_base · sigmoid(x_t·θ_h + β_h) / f */
     RF(mm_nt)(a->lrs, x, w->lr_w, N, nh, D, 0);
     for (int64_t r = 0; r < N; r++)
-        for (int64_t h = 0; h < nh; h++) a->lrs[r * nh + h] = RF(sigmoid)(a->lrs[r * nh + h] + w->lr_b[h]);
+        for (int64_t h = 0; h < nh; h++)
+            /* ablation "fixed inner lr": the gate is held at zero, every token steps with η_base·σ(0)/f */
+            a->lrs[r * nh + h] = d->fixed_lr_gate ? RC(0.5) : RF(sigmoid)(a->lrs[r * nh + h] + w->lr_b[h]);
     step_sizes(d, w, a, tmp, N);
     RF(ttt_scan_args) s = scan_args(d, w, a, tmp, B, L, pos0, cache);
     RF(ttt_scan_forward)(&s);
+    if (tmp->stats && !cache) RF(ttt_scan_stats)(&s, tmp->stats);
     /* Y = post_norm(Z) [⊙ gelu(x Wgᵀ)];  out = Y Woᵀ */
     RF(layernorm_fwd)(a->ln, a->pmean, a->prstd, a->Z, w->post_w, w->post_b, N, D, POST_NORM_EPS);
     if (d->use_gate) {
@@ -126,13 +130,14 @@ void RF(ttt_layer_backward)(const ttt_dims *d, const RF(block_w) *w, const RF(bl
             }
         }
     /* τ_i = max(0, 1/(i+1) + λ_i): dλ_i = dτ_i where the clamp is inactive */
-    for (int64_t i = 0; i < d->b; i++) {
+    for (int64_t i = 0; i < d->b && !d->unit_token_scale; i++) {
         real acc = 0;
         for (int64_t task = 0; task < B * nh; task++) acc += tmp->dtau_part[task * d->b + i];
         if (RC(1) / (real)(i + 1) + w->tok[i] >= 0) gw->tok[i] += acc;
     }
-    /* lr = η/f · sigmoid(a), a = x θᵀ + β:  da = dlr · η/f · s (1 − s) (in place) */
-    real scale = (real)d->base_lr / (real)f;
+    /* lr = η/f · sigmoid(a), a = x θᵀ + β:  da = dlr · η/f · s (1 − s) (in place); with the
+     * gate held fixed nothing flows into it */
+    real scale = d->fixed_lr_gate ? RC(0) : (real)d->base_lr / (real)f;
     for (int64_t r = 0; r < N * nh; r++) {
         real sg = a->lrs[r];
         tmp->dlr[r] *= scale * sg * (RC(1) - sg);

@@ -36,6 +36,8 @@ typedef struct {
 typedef struct {
     real *lr;           /* [N, nh] scaled inner learning rates */
     real *tau;          /* [b] */
+    double *stats;      /* when set: the inner-loop diagnostics of this layer are added here
+                           ([nmb, 3], see ttt_stats.h) */
     real *scan_scratch; /* per-thread scan scratch */
     int64_t scan_scratch_elems;
     int nthreads;

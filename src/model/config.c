@@ -115,6 +115,8 @@ static ttt_status parse_ttt(jctx *c, ttt_config *cfg) {
     TRY(get_bool(c, "use_gate", &cfg->use_gate));
     TRY(get_int(c, "conv_kernel", 0, &cfg->conv_kernel));
     TRY(get_int(c, "scan_checkpoint_group_size", 0, &cfg->scan_checkpoint_group_size));
+    TRY(get_bool(c, "ttt_fixed_lr_gate", &cfg->ttt_fixed_lr_gate));
+    TRY(get_bool(c, "ttt_unit_token_scale", &cfg->ttt_unit_token_scale));
     const cJSON *lt = cJSON_GetObjectItemCaseSensitive(c->root, "ttt_layer_type");
     if (lt) {
         if (!cJSON_IsString(lt))
@@ -424,6 +426,8 @@ static void json_ttt(cJSON *r, const ttt_config *cfg) {
     cJSON_AddBoolToObject(r, "tie_word_embeddings", cfg->tie_word_embeddings);
     cJSON_AddStringToObject(r, "torch_dtype", "float32");
     cJSON_AddNumberToObject(r, "ttt_base_lr", cfg->ttt_base_lr);
+    if (cfg->ttt_fixed_lr_gate) cJSON_AddBoolToObject(r, "ttt_fixed_lr_gate", 1);
+    if (cfg->ttt_unit_token_scale) cJSON_AddBoolToObject(r, "ttt_unit_token_scale", 1);
     cJSON_AddStringToObject(r, "ttt_layer_type", cfg->ttt_layer_type == TTT_INNER_MLP ? "mlp" : "linear");
     cJSON_AddBoolToObject(r, "use_cache", 0);
     cJSON_AddBoolToObject(r, "use_gate", cfg->use_gate);

@@ -261,12 +261,15 @@ static ttt_status forward(ttt_model *m, const int32_t *ids, const int32_t *targe
     real *P = (real *)m->w;
     RF(lm_embed)(m, &ws.io, ids, N);
     RF(lm_save_hidden)(m, ws.h, 0, N);
+    int64_t nmb = (L + d->b - 1) / d->b;
     for (int64_t l = 0; l < d->layers; l++) {
         RF(block_w) w;
         RF(block_w_bind)(&w, P, &m->offs.blk[l]);
+        ws.lt.stats = m->ttt_stats_out ? m->ttt_stats_out + l * nmb * 3 : NULL;
         block_forward(m, &w, &ws.blk[backward ? l : 0], &ws, B, L, backward, 0, NULL);
         RF(lm_save_hidden)(m, ws.h, l + 1, N);
     }
+    ws.lt.stats = NULL;
     RF(lm_head)(m, &ws.io, N, logits);
     double lv = RF(lm_loss)(m, &ws.io, ids, targets, B, L, per_seq, backward, scale);
     if (loss) *loss = lv;

@@ -289,6 +289,23 @@ ttt_status ttt_forward(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, f
 
 void ttt_keep_hidden_states(ttt_model *m, int keep) { m->keep_hidden = keep; }
 
+ttt_status ttt_forward_ttt_stats(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, double *stats) {
+    if (m->cfg.arch != TTT_ARCH_TTT) return ttt_err(TTT_ERR_ARG, "inner-loop diagnostics need a TTT model");
+    TRY(check_ids(m, ids, B, L, "ttt_stats"));
+    apply_options(m);
+    int64_t nmb = (L + m->dims.b - 1) / m->dims.b, n = m->dims.layers * nmb * 3;
+    memset(stats, 0, sizeof(double) * (size_t)n);
+    m->ttt_stats_out = stats;
+    int keep = m->keep_hidden;
+    m->keep_hidden = 0;
+    double loss;
+    ttt_status s = m->ops->forward(m, ids, NULL, B, L, 0, 0, 1.0, NULL, &loss);
+    m->keep_hidden = keep;
+    m->ttt_stats_out = NULL;
+    for (int64_t i = 0; i < n; i++) stats[i] /= (double)(B * m->dims.nh);
+    return s;
+}
+
 ttt_status ttt_hidden_state(const ttt_model *m, int64_t i, float *dst) {
     if (!m->keep_hidden || !m->hidden.data || i < 0 || i > m->dims.layers)
         return ttt_err(TTT_ERR_ARG, "hidden state %lld is not available", (long long)i);

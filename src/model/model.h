@@ -25,6 +25,7 @@ struct ttt_model {
     int keep_hidden;
     int64_t hidden_B, hidden_L;
     double *nll_out;    /* when set, the loss step also writes each row's NLL here [B·L] */
+    double *ttt_stats_out; /* TTT: when set, forward adds each layer's inner-loop diagnostics here */
     int64_t last_only_B;/* > 0: the head makes logits only for the last row of each of these
                            sequences (prefill for generation) */
 };

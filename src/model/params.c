@@ -32,6 +32,8 @@ void ttt_dims_from_config(ttt_dims *d, const ttt_config *c) {
     d->rms_eps = c->rms_norm_eps;
     d->base_lr = c->ttt_base_lr;
     d->rope_theta = c->rope_theta;
+    d->fixed_lr_gate = c->ttt_fixed_lr_gate;
+    d->unit_token_scale = c->ttt_unit_token_scale;
     if (c->arch == TTT_ARCH_LLAMA) {
         d->nkv = c->num_key_value_heads;
         d->F = d->f;

@@ -69,6 +69,7 @@ typedef struct {
     int64_t nh, f, F, b, K;
     int mlp, pre_conv, share_qk, use_gate;
     double base_lr;
+    int fixed_lr_gate, unit_token_scale; /* ablations (config ttt_fixed_lr_gate, ttt_unit_token_scale) */
     /* Llama: nh query heads of dim f, nkv key/value heads */
     int64_t nkv;
     /* Mamba: E = d_inner (I), N state, R dt rank, K conv */
