@@ -1,0 +1,87 @@
+#!/bin/sh
+# lib.sh: shared steps of the studies (sourced by experiments/<study>.sh).
+#
+# A study trains each of its models from a preset on the Llama-2 token files with the same
+# recipe and token budget, evaluates them, and writes metrics (CSV/JSON) and charts (PNG) into
+# results/<study>/. Checkpoints go to runs/<study>/ (never committed). Every step is resumable:
+# a finished training run is not repeated, an interrupted one resumes from its checkpoint,
+# finished evaluations are kept; rerunning a finished study only redraws its charts.
+#
+#   experiments/<study>.sh            the study
+#   experiments/<study>.sh --smoke D  a smoke version (tiny models, a few steps) into D
+set -eu
+
+TTT=${TTT:-build/ttt}
+DATA=${TTT_STUDY_DATA:-data/tokens/llama2}
+SMOKE=0
+if [ "${1:-}" = "--smoke" ]; then
+    SMOKE=1
+    OUT=${2:?"--smoke needs an output directory"}
+    RESULTS=$OUT/results/$STUDY
+    RUNS=$OUT/runs/$STUDY
+else
+    RESULTS=results/$STUDY
+    RUNS=${TTT_STUDY_RUNS:-runs}/$STUDY
+fi
+mkdir -p "$RESULTS" "$RUNS"
+[ -x "$TTT" ] || { echo "$TTT not found: run make first" >&2; exit 1; }
+for f in train.tok eval.tok; do
+    [ -f "$DATA/$f" ] || { echo "$DATA/$f not found: run make data && $TTT data --tokenizer data/tok/llama2" >&2; exit 1; }
+done
+START=$(date +%s)
+log() { printf '[%s +%ds] %s\n' "$STUDY" "$(( $(date +%s) - START ))" "$*"; }
+
+# the command log of the study (what was run, for docs/results.md)
+COMMANDS=$RESULTS/commands.txt
+: > "$COMMANDS.new"
+run() {
+    echo "$*" >> "$COMMANDS.new"
+    "$@"
+}
+finish_log() { mv "$COMMANDS.new" "$COMMANDS"; }
+
+# train KEY PRESET "EXTRA FLAGS" SEQ_LEN BATCH STEPS LR
+# (a finished run is skipped; an interrupted one resumes)
+train() {
+    key=$1 preset=$2 extra=$3 seq=$4 batch=$5 steps=$6 lr=$7
+    dir=$RUNS/$key
+    if [ -f "$dir/latest" ]; then
+        done_step=$(sed -n 's/^ckpt-0*\([0-9][0-9]*\)$/\1/p' "$dir/latest")
+        if [ "${done_step:-0}" -ge "$steps" ]; then
+            log "$key: trained ($steps steps)"
+            return 0
+        fi
+        log "$key: resuming at step $done_step of $steps"
+        # shellcheck disable=SC2086
+        run "$TTT" train --run "$dir" --resume --data "$DATA/train.tok" --val "$DATA/eval.tok" --seq-len "$seq" \
+            --batch "$batch" --steps "$steps" --lr "$lr" --log-every 10 --val-every 0 --val-windows 4 \
+            --ckpt-every 25 --seed 1 $extra
+    else
+        log "$key: training $preset $extra, $steps steps of $batch x $seq tokens"
+        # shellcheck disable=SC2086
+        run "$TTT" train --preset "$preset" $extra --data "$DATA/train.tok" --val "$DATA/eval.tok" --run "$dir" \
+            --seq-len "$seq" --batch "$batch" --steps "$steps" --lr "$lr" --log-every 10 --val-every 0 \
+            --val-windows 4 --ckpt-every 25 --seed 1 --init-seed 1
+    fi
+}
+
+# evaluate KEY DATAFILE CONTEXT WINDOWS NAME [extra eval flags]  ->  $RESULTS/eval_KEY_NAME.txt
+evaluate() {
+    key=$1 file=$2 ctx=$3 win=$4 name=$5
+    shift 5
+    out=$RESULTS/eval_${key}_${name}.txt
+    if [ -f "$out" ] && [ "$out" -nt "$RUNS/$key/latest" ]; then
+        log "$key: $name evaluated"
+        return 0
+    fi
+    log "$key: evaluating on $name (context $ctx)"
+    run "$TTT" eval --model "$RUNS/$key/model" --data "$file" --context "$ctx" --windows "$win" --batch 1 "$@" > "$out.tmp"
+    mv "$out.tmp" "$out"
+}
+
+# collect KEY... : metrics.csv / metrics.json and charts of the study (experiments/collect.py)
+collect() {
+    /usr/bin/python3 experiments/collect.py --study "$STUDY" --results "$RESULTS" --runs "$RUNS" "$@"
+    finish_log
+    log "results in $RESULTS/"
+}

@@ -1,0 +1,41 @@
+/* test_experiments.c: smoke versions of every study of experiments/ (tiny models, a few
+ * steps) so the runner cannot rot: metrics and charts are written, and rerunning a finished
+ * study repeats no training. Needs the Llama-2 token files (make data; skipped without). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "test.h"
+
+static int exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+TEST(test_experiments_smoke) {
+    if (!exists("data/tokens/llama2/train.tok") || !exists("data/tokens/llama2/long_persuasion.tok"))
+        return test_skip("data/tokens/llama2 is absent (make data && ttt data --tokenizer data/tok/llama2)");
+    const char *dir = tmp_path("studies");
+    const char *studies[] = {"short_context", "long_context", "ablations", "diagnostics"};
+    const char *charts[] = {"training_curves.png", "loss_by_position_persuasion_32k.png", "training_curves.png",
+                            "ttt_inner_losses.png"};
+    char *out;
+    for (int i = 0; i < 4; i++) {
+        EXPECT(run_cmd(&out, "TTT=%s experiments/%s.sh --smoke %s", test_ttt_bin, studies[i], dir) == 0, "%s: %s",
+               studies[i], out);
+        free(out);
+        char p[1200];
+        snprintf(p, sizeof p, "%s/results/%s/metrics.csv", dir, studies[i]);
+        EXPECT(exists(p), "%s: no metrics.csv", studies[i]);
+        snprintf(p, sizeof p, "%s/results/%s/metrics.json", dir, studies[i]);
+        EXPECT(exists(p), "%s: no metrics.json", studies[i]);
+        snprintf(p, sizeof p, "%s/results/%s/%s", dir, studies[i], charts[i]);
+        EXPECT(exists(p), "%s: no %s", studies[i], charts[i]);
+    }
+    /* a finished study only redraws */
+    EXPECT(run_cmd(&out, "TTT=%s experiments/short_context.sh --smoke %s", test_ttt_bin, dir) == 0, "%s", out);
+    EXPECT(!strstr(out, "training ") && strstr(out, "trained") && strstr(out, "evaluated"),
+           "the rerun trained or evaluated again: %s", out);
+    free(out);
+    return TEST_PASS;
+}
