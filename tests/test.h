@@ -47,6 +47,12 @@ int check_bits(const char *what, const void *a, const void *b, size_t bytes);
 /* run a shell command; returns its exit status; stderr (and stdout) captured into *out
  * (malloc'd, may be NULL) */
 int run_cmd(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* run `ttt ARGS`; expect exit status 1 or 2 (an error, not a crash) and every |-separated
+ * needle in its output; prints what was missing */
+int expect_cli_error(const char *needles, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* a whole file (malloc'd, NUL-terminated; len nullable), or NULL */
+char *read_whole(const char *path, size_t *len);
+void write_whole(const char *path, const void *data, size_t len);
 /* path inside the scratch directory (static buffer rotation of 8) */
 const char *tmp_path(const char *name);
 /* fixture path: test_fixtures/name */

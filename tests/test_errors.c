@@ -9,53 +9,6 @@
 
 #include "test.h"
 
-/* run the command; expect failure (not a crash) and every needle in the output */
-static int expect_error(const char *needles, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int expect_error(const char *needles, const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char *out;
-    int rc = run_cmd(&out, "%s %s", test_ttt_bin, cmd);
-    int ok = 1;
-    if (rc == 0 || rc >= 128) {
-        test_fail("'ttt %s' exited with status %d (expected 1 or 2); output: %s", cmd, rc, out);
-        ok = 0;
-    }
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", needles);
-    for (char *tok = strtok(buf, "|"); tok && ok; tok = strtok(NULL, "|"))
-        if (!strstr(out, tok)) {
-            test_fail("'ttt %s': message does not mention \"%s\": %s", cmd, tok, out);
-            ok = 0;
-        }
-    free(out);
-    return ok;
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    rewind(fp);
-    char *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, fp) != (size_t)n) n = 0;
-    fclose(fp);
-    b[n] = 0;
-    *len = (size_t)n;
-    return b;
-}
-
-static void spit(const char *path, const void *data, size_t len) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return;
-    fwrite(data, 1, len, fp);
-    fclose(fp);
-}
-
 /* a tiny valid model directory: returns its path */
 static const char *base_model(void) {
     static char dir[1024];
@@ -78,7 +31,7 @@ static const char *model_with_config(const char *name, const char *config) {
     if (config) {
         char p[1100];
         snprintf(p, sizeof p, "%s/config.json", dir);
-        spit(p, config, strlen(config));
+        write_whole(p, config, strlen(config));
     }
     return dir;
 }
@@ -92,7 +45,7 @@ static const char *model_with_header_edit(const char *name, const char *from, co
     char p[1100];
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     size_t len = 0;
-    char *b = slurp(p, &len);
+    char *b = read_whole(p, &len);
     if (!b || len < 8) return dir;
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--) hl = (hl << 8) | (unsigned char)b[i];
@@ -115,7 +68,7 @@ static const char *model_with_header_edit(const char *name, const char *from, co
     for (int i = 0; i < 8; i++) o[i] = (char)(stored >> (8 * i));
     memcpy(o + 8, nh, nl);
     memcpy(o + 8 + nl, b + 8 + hl, len - 8 - hl);
-    spit(p, o, trunc > 0 ? (size_t)trunc : total);
+    write_whole(p, o, trunc > 0 ? (size_t)trunc : total);
     free(b), free(hdr), free(nh), free(o);
     return dir;
 }
@@ -146,29 +99,29 @@ TEST(test_errors_config) {
     EXPECT(run_cmd(&out, "%s info --model %s", test_ttt_bin, ok_dir) == 0, "good config rejected: %s", out);
     free(out);
     int ok = 1;
-    ok &= expect_error("does_not_exist/config.json|cannot open", "forward --model %s/does_not_exist --random 1x4",
+    ok &= expect_cli_error("does_not_exist/config.json|cannot open", "forward --model %s/does_not_exist --random 1x4",
                        test_tmpdir);
-    ok &= expect_error("config.json|not valid JSON", "info --model %s", model_with_config("c1", "{\"vocab_size\": 11,"));
-    ok &= expect_error("\"hidden_size\"|missing", "info --model %s",
+    ok &= expect_cli_error("config.json|not valid JSON", "info --model %s", model_with_config("c1", "{\"vocab_size\": 11,"));
+    ok &= expect_cli_error("\"hidden_size\"|missing", "info --model %s",
                        model_with_config("c2", config_replace("\"hidden_size\": 8,", "")));
-    ok &= expect_error("not divisible", "info --model %s",
+    ok &= expect_cli_error("not divisible", "info --model %s",
                        model_with_config("c3", config_replace("\"num_attention_heads\": 2", "\"num_attention_heads\": 3")));
-    ok &= expect_error("num_hidden_layers|positive", "info --model %s",
+    ok &= expect_cli_error("num_hidden_layers|positive", "info --model %s",
                        model_with_config("c4", config_replace("\"num_hidden_layers\": 1", "\"num_hidden_layers\": 0")));
-    ok &= expect_error("ttt_layer_type|\"conv\"", "info --model %s",
+    ok &= expect_cli_error("ttt_layer_type|\"conv\"", "info --model %s",
                        model_with_config("c5", config_replace("\"linear\"", "\"conv\"")));
-    ok &= expect_error("\"hidden_size\"|integer", "info --model %s",
+    ok &= expect_cli_error("\"hidden_size\"|integer", "info --model %s",
                        model_with_config("c6", config_replace("\"hidden_size\": 8", "\"hidden_size\": \"8\"")));
-    ok &= expect_error("model_type", "info --model %s",
+    ok &= expect_cli_error("model_type", "info --model %s",
                        model_with_config("c7", config_replace("\"model_type\": \"ttt\",", "")));
-    ok &= expect_error("pre_conv|true or false", "info --model %s",
+    ok &= expect_cli_error("pre_conv|true or false", "info --model %s",
                        model_with_config("c8", config_replace("\"pre_conv\": true", "\"pre_conv\": 1")));
-    ok &= expect_error("vocab_size|positive", "info --model %s",
+    ok &= expect_cli_error("vocab_size|positive", "info --model %s",
                        model_with_config("c9", config_replace("\"vocab_size\": 11", "\"vocab_size\": -5")));
-    ok &= expect_error("model_type|\"gpt2\"", "info --model %s",
+    ok &= expect_cli_error("model_type|\"gpt2\"", "info --model %s",
                        model_with_config("c10", config_replace("\"ttt\"", "\"gpt2\"")));
     /* the config of the model must match the tensors: head count changes W1's shape */
-    ok &= expect_error("model.safetensors|has shape|expected", "info --model %s",
+    ok &= expect_cli_error("model.safetensors|has shape|expected", "info --model %s",
                        model_with_config("c11", config_replace("\"num_attention_heads\": 2", "\"num_attention_heads\": 4")));
     (void)in;
     return ok ? TEST_PASS : TEST_FAIL;
@@ -181,39 +134,39 @@ TEST(test_errors_safetensors) {
     d = model_with_config("s0", NULL);
     run_cmd(&out, "rm %s/model.safetensors", d);
     free(out);
-    ok &= expect_error("model.safetensors|cannot open", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|cannot open", "info --model %s", d);
     /* truncated: the data of the last tensors is gone */
     d = model_with_header_edit("s1", NULL, NULL, 5000, 0);
-    ok &= expect_error("model.safetensors|truncated", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|truncated", "info --model %s", d);
     /* header length pointing beyond the file */
     d = model_with_header_edit("s2", NULL, NULL, 0, 1000000);
-    ok &= expect_error("model.safetensors|header length", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|header length", "info --model %s", d);
     /* too short to hold a header */
     d = model_with_config("s3", NULL);
     char p[1100];
     snprintf(p, sizeof p, "%s/model.safetensors", d);
-    spit(p, "abc", 3);
-    ok &= expect_error("model.safetensors|too short", "info --model %s", d);
+    write_whole(p, "abc", 3);
+    ok &= expect_cli_error("model.safetensors|too short", "info --model %s", d);
     d = model_with_header_edit("s4", "{\"__metadata__\"", "[\"__metadata__\"", 0, 0);
-    ok &= expect_error("model.safetensors|JSON", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|JSON", "info --model %s", d);
     /* offsets out of range */
     d = model_with_header_edit("s5", "\"data_offsets\":[0,", "\"data_offsets\":[99999990,", 0, 0);
-    ok &= expect_error("model.safetensors|data_offsets", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|data_offsets", "info --model %s", d);
     /* a tensor's dtype that is not a float type */
     d = model_with_header_edit("s6", "\"dtype\":\"F32\"", "\"dtype\":\"I32\"", 0, 0);
-    ok &= expect_error("model.safetensors|dtype I32|float", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|dtype I32|float", "info --model %s", d);
     /* unknown dtype */
     d = model_with_header_edit("s7", "\"dtype\":\"F32\"", "\"dtype\":\"Q4\"", 0, 0);
-    ok &= expect_error("model.safetensors|unsupported dtype", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|unsupported dtype", "info --model %s", d);
     /* a shape that does not match its byte range */
     d = model_with_header_edit("s8", "\"shape\":[11,8]", "\"shape\":[11,9]", 0, 0);
-    ok &= expect_error("model.safetensors|model.embed_tokens.weight|need", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|model.embed_tokens.weight|need", "info --model %s", d);
     /* missing tensor (renamed) and so an unexpected one */
     d = model_with_header_edit("s9", "model.norm.weight", "model.norm.wait", 0, 0);
-    ok &= expect_error("model.safetensors|model.norm.weight|missing", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|model.norm.weight|missing", "info --model %s", d);
     /* duplicate name */
     d = model_with_header_edit("s10", "model.norm.weight", "model.embed_tokens.weight", 0, 0);
-    ok &= expect_error("model.safetensors|appears twice", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|appears twice", "info --model %s", d);
     return ok ? TEST_PASS : TEST_FAIL;
 }
 
@@ -224,7 +177,7 @@ static void write_st(const char *path, const char *header, size_t data_bytes) {
     char *o = calloc(1, total);
     for (int i = 0; i < 8; i++) o[i] = (char)((uint64_t)hl >> (8 * i));
     memcpy(o + 8, header, hl);
-    spit(path, o, total);
+    write_whole(path, o, total);
     free(o);
 }
 
@@ -235,7 +188,7 @@ TEST(test_errors_safetensors_handmade) {
     snprintf(p, sizeof p, "%s/model.safetensors", d);
     write_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
                 "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}", 24);
-    ok &= expect_error("overlap|'a'|'b'", "info --model %s", d);
+    ok &= expect_cli_error("overlap|'a'|'b'", "info --model %s", d);
     /* every real tensor present, plus an extra one */
     const char *base = base_model();
     const char *out_st = tmp_path("extra.safetensors");
@@ -244,13 +197,13 @@ TEST(test_errors_safetensors_handmade) {
     d = model_with_header_edit("h2", "{\"__metadata__\":{\"format\":\"pt\"}",
                                "{\"__metadata__\":{\"format\":\"pt\"},\"extra.weight\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}",
                                0, 0);
-    ok &= expect_error("unexpected tensor|extra.weight", "info --model %s", d);
+    ok &= expect_cli_error("unexpected tensor|extra.weight", "info --model %s", d);
     (void)base, (void)out_st, (void)log;
     /* tied config with an lm_head.weight */
     d = model_with_header_edit("h3", "{\"__metadata__\":{\"format\":\"pt\"}",
                                "{\"__metadata__\":{\"format\":\"pt\"},\"lm_head.weight\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}",
                                0, 0);
-    ok &= expect_error("lm_head.weight|tie_word_embeddings", "info --model %s", d);
+    ok &= expect_cli_error("lm_head.weight|tie_word_embeddings", "info --model %s", d);
     return ok ? TEST_PASS : TEST_FAIL;
 }
 
@@ -270,22 +223,22 @@ TEST(test_errors_input) {
     fseek(fp, (long)(8 + hl), SEEK_SET);
     fwrite(ids, 8, 2, fp);
     fclose(fp);
-    ok &= expect_error("token id 11|position 1|[0, 11)", "forward --model %s --input %s", d, in);
+    ok &= expect_cli_error("token id 11|position 1|[0, 11)", "forward --model %s --input %s", d, in);
     ids[1] = -3;
     fp = fopen(in, "r+b");
     fseek(fp, (long)(8 + hl), SEEK_SET);
     fwrite(ids, 8, 2, fp);
     fclose(fp);
-    ok &= expect_error("token id -3", "forward --model %s --input %s", d, in);
+    ok &= expect_cli_error("token id -3", "forward --model %s --input %s", d, in);
     write_st(in, "{\"input_ids\":{\"dtype\":\"I64\",\"shape\":[1,0],\"data_offsets\":[0,0]}}", 0);
-    ok &= expect_error("input_ids|empty", "forward --model %s --input %s", d, in);
+    ok &= expect_cli_error("input_ids|empty", "forward --model %s --input %s", d, in);
     write_st(in, "{\"tokens\":{\"dtype\":\"I64\",\"shape\":[1,2],\"data_offsets\":[0,16]}}", 16);
-    ok &= expect_error("input_ids", "forward --model %s --input %s", d, in);
+    ok &= expect_cli_error("input_ids", "forward --model %s --input %s", d, in);
     write_st(in, "{\"input_ids\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[0,8]}}", 8);
-    ok &= expect_error("input_ids|F32|I64 or I32", "forward --model %s --input %s", d, in);
+    ok &= expect_cli_error("input_ids|F32|I64 or I32", "forward --model %s --input %s", d, in);
     write_st(in, "{\"input_ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16);
-    ok &= expect_error("input_ids|dimensions", "forward --model %s --input %s", d, in);
-    ok &= expect_error("nothere.safetensors|cannot open", "forward --model %s --input %s/nothere.safetensors", d,
+    ok &= expect_cli_error("input_ids|dimensions", "forward --model %s --input %s", d, in);
+    ok &= expect_cli_error("nothere.safetensors|cannot open", "forward --model %s --input %s/nothere.safetensors", d,
                        test_tmpdir);
     /* I32 input is accepted */
     write_st(in, "{\"input_ids\":{\"dtype\":\"I32\",\"shape\":[1,2],\"data_offsets\":[0,8]}}", 8);
@@ -299,17 +252,17 @@ TEST(test_errors_input) {
 TEST(test_errors_flags) {
     int ok = 1;
     const char *d = base_model();
-    ok &= expect_error("unknown flag '--bogus'", "forward --model %s --random 1x3 --bogus", d);
-    ok &= expect_error("--threads|integer", "forward --model %s --random 1x3 --threads abc", d);
-    ok &= expect_error("--model|needs a value", "forward --model");
-    ok &= expect_error("missing required flag --model", "forward --random 1x3");
-    ok &= expect_error("--random|BxL", "forward --model %s --random 0x3", d);
-    ok &= expect_error("--precision", "forward --model %s --random 1x3 --precision f16", d);
-    ok &= expect_error("unknown preset \"ttt-huge\"", "init --preset ttt-huge --out %s", tmp_path("x"));
-    ok &= expect_error("not divisible", "init --preset ttt-linear-tiny --width 30 --out %s", tmp_path("x"));
-    ok &= expect_error("--layers|integer", "init --preset ttt-linear-tiny --layers 0 --out %s", tmp_path("x"));
-    ok &= expect_error("unknown command 'frobnicate'", "frobnicate");
-    ok &= expect_error("cannot create|no_such_dir", "init --preset ttt-linear-tiny --out %s/no_such_dir/x", test_tmpdir);
+    ok &= expect_cli_error("unknown flag '--bogus'", "forward --model %s --random 1x3 --bogus", d);
+    ok &= expect_cli_error("--threads|integer", "forward --model %s --random 1x3 --threads abc", d);
+    ok &= expect_cli_error("--model|needs a value", "forward --model");
+    ok &= expect_cli_error("missing required flag --model", "forward --random 1x3");
+    ok &= expect_cli_error("--random|BxL", "forward --model %s --random 0x3", d);
+    ok &= expect_cli_error("--precision", "forward --model %s --random 1x3 --precision f16", d);
+    ok &= expect_cli_error("unknown preset \"ttt-huge\"", "init --preset ttt-huge --out %s", tmp_path("x"));
+    ok &= expect_cli_error("not divisible", "init --preset ttt-linear-tiny --width 30 --out %s", tmp_path("x"));
+    ok &= expect_cli_error("--layers|integer", "init --preset ttt-linear-tiny --layers 0 --out %s", tmp_path("x"));
+    ok &= expect_cli_error("unknown command 'frobnicate'", "frobnicate");
+    ok &= expect_cli_error("cannot create|no_such_dir", "init --preset ttt-linear-tiny --out %s/no_such_dir/x", test_tmpdir);
     /* help and version succeed */
     char *out;
     EXPECT(run_cmd(&out, "%s --version", test_ttt_bin) == 0 && strstr(out, "ttt 0."), "--version: %s", out);

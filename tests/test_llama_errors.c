@@ -11,45 +11,6 @@
 #include "io/safetensors.h"
 #include "test.h"
 
-/* run `ttt ARGS`; expect exit status 1 or 2 and every |-separated needle in the output */
-static int expect_error(const char *needles, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int expect_error(const char *needles, const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char *out;
-    int rc = run_cmd(&out, "%s %s", test_ttt_bin, cmd);
-    int ok = 1;
-    if (rc != 1 && rc != 2) {
-        test_fail("'ttt %s' exited with status %d (expected 1 or 2); output: %s", cmd, rc, out);
-        ok = 0;
-    }
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", needles);
-    for (char *tok = strtok(buf, "|"); tok && ok; tok = strtok(NULL, "|"))
-        if (!strstr(out, tok)) {
-            test_fail("'ttt %s': message does not mention \"%s\": %s", cmd, tok, out);
-            ok = 0;
-        }
-    free(out);
-    return ok;
-}
-
-static char *slurp(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    rewind(fp);
-    char *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, fp) != (size_t)n) n = 0;
-    fclose(fp);
-    b[n] = 0;
-    return b;
-}
-
 /* a copy of a valid tiny Llama (tied: llama-tiny, or untied) in the scratch dir */
 static const char *copy_base(const char *name, int untied) {
     static char base[2][1024];
@@ -73,7 +34,7 @@ static void set_field(const char *dir, const char *key, const char *value) {
     char path[1100], pat[128];
     snprintf(path, sizeof path, "%s/config.json", dir);
     snprintf(pat, sizeof pat, "\"%s\":", key);
-    char *t = slurp(path);
+    char *t = read_whole(path, NULL);
     if (!t) return;
     size_t cap = strlen(t) + strlen(value) + 256;
     char *o = malloc(cap);
@@ -127,27 +88,27 @@ TEST(test_llama_errors_config) {
     free(out);
     d = copy_base("lc1", 0);
     set_field(d, "num_key_value_heads", "3");
-    ok &= expect_error("config.json|\"num_attention_heads\" 4 is not a multiple of \"num_key_value_heads\" 3",
+    ok &= expect_cli_error("config.json|\"num_attention_heads\" 4 is not a multiple of \"num_key_value_heads\" 3",
                        "forward --model %s --random 1x5", d);
     d = copy_base("lc2", 0);
     set_field(d, "rope_scaling", "{\"type\": \"linear\", \"factor\": 2.0}");
-    ok &= expect_error("config.json|rope_scaling|not supported", "forward --model %s --random 1x5", d);
+    ok &= expect_cli_error("config.json|rope_scaling|not supported", "forward --model %s --random 1x5", d);
     d = copy_base("lc3", 0);
     set_field(d, "head_dim", "8");
-    ok &= expect_error("config.json|head_dim", "info --model %s", d);
+    ok &= expect_cli_error("config.json|head_dim", "info --model %s", d);
     d = copy_base("lc4", 0);
     set_field(d, "attention_bias", "true");
-    ok &= expect_error("config.json|attention_bias", "info --model %s", d);
+    ok &= expect_cli_error("config.json|attention_bias", "info --model %s", d);
     d = copy_base("lc5", 0);
     set_field(d, "hidden_act", "\"gelu\"");
-    ok &= expect_error("config.json|hidden_act|silu", "info --model %s", d);
+    ok &= expect_cli_error("config.json|hidden_act|silu", "info --model %s", d);
     d = copy_base("lc6", 0);
     set_field(d, "num_key_value_heads", "0");
-    ok &= expect_error("config.json|num_key_value_heads", "info --model %s", d);
+    ok &= expect_cli_error("config.json|num_key_value_heads", "info --model %s", d);
     d = copy_base("lc7", 0);
     set_field(d, "num_attention_heads", "3"); /* 64 / 3 */
     set_field(d, "head_dim", "null");
-    ok &= expect_error("config.json|not divisible", "info --model %s", d);
+    ok &= expect_cli_error("config.json|not divisible", "info --model %s", d);
     return ok ? TEST_PASS : TEST_FAIL;
 }
 
@@ -156,30 +117,30 @@ TEST(test_llama_errors_tensors) {
     /* a tensor missing from the file */
     const char *d = copy_base("lt1", 0);
     EXPECT(drop_tensor(d, "model.layers.1.mlp.up_proj.weight"), "rewriting the model file: %s", ttt_last_error());
-    ok &= expect_error("model.safetensors|'model.layers.1.mlp.up_proj.weight' is missing|[176, 64]",
+    ok &= expect_cli_error("model.safetensors|'model.layers.1.mlp.up_proj.weight' is missing|[176, 64]",
                        "forward --model %s --random 1x5", d);
     /* the config asks for more layers than the file has */
     d = copy_base("lt2", 0);
     set_field(d, "num_hidden_layers", "3");
-    ok &= expect_error("model.safetensors|model.layers.2.|missing", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|model.layers.2.|missing", "info --model %s", d);
     /* fewer kv heads in the config: k_proj of the file has the wrong shape */
     d = copy_base("lt3", 0);
     set_field(d, "num_key_value_heads", "1");
-    ok &= expect_error("model.safetensors|'model.layers.0.self_attn.k_proj.weight' has shape [32, 64], expected [16, 64]",
+    ok &= expect_cli_error("model.safetensors|'model.layers.0.self_attn.k_proj.weight' has shape [32, 64], expected [16, 64]",
                        "forward --model %s --random 1x5", d);
     /* head untied in the config but absent from the file, and the other way round */
     d = copy_base("lt4", 0);
     set_field(d, "tie_word_embeddings", "false");
-    ok &= expect_error("model.safetensors|'lm_head.weight' is missing", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|'lm_head.weight' is missing", "info --model %s", d);
     d = copy_base("lt5", 1);
     set_field(d, "tie_word_embeddings", "true");
-    ok &= expect_error("model.safetensors|unexpected tensor 'lm_head.weight'", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|unexpected tensor 'lm_head.weight'", "info --model %s", d);
     /* a token id outside the vocabulary (97) */
     d = copy_base("lt6", 0);
     const char *in = tmp_path("llama_bad_ids.safetensors");
     int64_t ids[6] = {1, 2, 3, 97, 4, 5};
     st_entry e = {"input_ids", ST_I64, 2, {2, 3}, ids, ST_SRC_RAW};
     EXPECT(st_write(in, &e, 1) == TTT_OK, "%s", ttt_last_error());
-    ok &= expect_error("token id 97|batch 1, position 0|vocab_size", "forward --model %s --input %s", d, in);
+    ok &= expect_cli_error("token id 97|batch 1, position 0|vocab_size", "forward --model %s --input %s", d, in);
     return ok ? TEST_PASS : TEST_FAIL;
 }

@@ -20,27 +20,6 @@ static const char *ssm_config =
     " \"rms_norm\": true, \"residual_in_fp32\": true, \"fused_add_norm\": true,"
     " \"pad_vocab_size_multiple\": 8, \"tie_embeddings\": true}";
 
-static void spit(const char *path, const void *data, size_t len) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return;
-    fwrite(data, 1, len, fp);
-    fclose(fp);
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    rewind(fp);
-    char *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, fp) != (size_t)n) n = 0;
-    fclose(fp);
-    b[n] = 0;
-    *len = (size_t)n;
-    return b;
-}
-
 /* a valid tiny model directory (HF or mamba_ssm format) made through the library */
 static const char *base_dir(int ssm) {
     static char dirs[2][1024];
@@ -60,7 +39,7 @@ static const char *base_dir(int ssm) {
     char p[1100];
     snprintf(p, sizeof p, "%s/config.json", dir);
     const char *cfg = ssm ? ssm_config : hf_config;
-    spit(p, cfg, strlen(cfg));
+    write_whole(p, cfg, strlen(cfg));
     return dir;
 }
 
@@ -74,12 +53,12 @@ static const char *variant(const char *name, int ssm, const char *config, const 
     char p[1100];
     if (config) {
         snprintf(p, sizeof p, "%s/config.json", dir);
-        spit(p, config, strlen(config));
+        write_whole(p, config, strlen(config));
     }
     if (from) {
         snprintf(p, sizeof p, "%s/model.safetensors", dir);
         size_t len = 0;
-        char *b = slurp(p, &len);
+        char *b = read_whole(p, &len);
         uint64_t hl = 0;
         for (int i = 7; i >= 0; i--) hl = (hl << 8) | (unsigned char)b[i];
         char *hdr = calloc(1, hl + 1);
@@ -95,7 +74,7 @@ static const char *variant(const char *name, int ssm, const char *config, const 
             memcpy(o + 8 + pre, to, strlen(to));
             memcpy(o + 8 + pre + strlen(to), at + strlen(from), hl - pre - strlen(from));
             memcpy(o + 8 + nl, b + 8 + hl, len - 8 - hl);
-            spit(p, o, 8 + nl + (len - 8 - hl));
+            write_whole(p, o, 8 + nl + (len - 8 - hl));
             free(o);
         }
         free(hdr);
@@ -119,32 +98,6 @@ static const char *edit(const char *cfg, const char *from, const char *to) {
     return buf;
 }
 
-/* run `ttt <args>`; expect status 1 or 2 and every |-separated needle in the output */
-static int expect_error(const char *needles, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int expect_error(const char *needles, const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char *out;
-    int rc = run_cmd(&out, "%s %s", test_ttt_bin, cmd);
-    int ok = 1;
-    if (rc != 1 && rc != 2) {
-        test_fail("'ttt %s' exited with status %d (expected 1 or 2); output: %s", cmd, rc, out);
-        ok = 0;
-    }
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", needles);
-    for (char *tok = strtok(buf, "|"); tok && ok; tok = strtok(NULL, "|"))
-        if (!strstr(out, tok)) {
-            test_fail("'ttt %s': message does not mention \"%s\": %s", cmd, tok, out);
-            ok = 0;
-        }
-    free(out);
-    return ok;
-}
-
 TEST(test_mamba_errors_config) {
     char *out;
     /* the base models load and run */
@@ -156,58 +109,58 @@ TEST(test_mamba_errors_config) {
     free(out);
     int ok = 1;
     /* Hugging Face format */
-    ok &= expect_error("config.json|intermediate_size|expand * hidden_size", "info --model %s",
+    ok &= expect_cli_error("config.json|intermediate_size|expand * hidden_size", "info --model %s",
                        variant("me1", 0, edit(hf_config, "\"intermediate_size\": 16", "\"intermediate_size\": 17"), NULL, NULL));
-    ok &= expect_error("config.json|\"state_size\"|positive", "info --model %s",
+    ok &= expect_cli_error("config.json|\"state_size\"|positive", "info --model %s",
                        variant("me2", 0, edit(hf_config, "\"state_size\": 4", "\"state_size\": 0"), NULL, NULL));
-    ok &= expect_error("config.json|conv_kernel", "info --model %s",
+    ok &= expect_cli_error("config.json|conv_kernel", "info --model %s",
                        variant("me3", 0, edit(hf_config, "\"conv_kernel\": 4", "\"conv_kernel\": 0"), NULL, NULL));
-    ok &= expect_error("config.json|\"hidden_act\"|silu", "info --model %s",
+    ok &= expect_cli_error("config.json|\"hidden_act\"|silu", "info --model %s",
                        variant("me4", 0, edit(hf_config, "\"silu\"", "\"gelu\""), NULL, NULL));
-    ok &= expect_error("config.json|\"use_bias\"|true or false", "info --model %s",
+    ok &= expect_cli_error("config.json|\"use_bias\"|true or false", "info --model %s",
                        variant("me5", 0, edit(hf_config, "\"use_bias\": false", "\"use_bias\": 0"), NULL, NULL));
-    ok &= expect_error("config.json|\"hidden_size\"|missing", "info --model %s",
+    ok &= expect_cli_error("config.json|\"hidden_size\"|missing", "info --model %s",
                        variant("me6", 0, edit(hf_config, "\"hidden_size\": 8,", ""), NULL, NULL));
-    ok &= expect_error("config.json|\"time_step_rank\"|integer", "info --model %s",
+    ok &= expect_cli_error("config.json|\"time_step_rank\"|integer", "info --model %s",
                        variant("me7", 0, edit(hf_config, "\"time_step_rank\": 2", "\"time_step_rank\": \"big\""), NULL, NULL));
     /* the config must match the tensors: a larger dt rank changes x_proj's shape */
-    ok &= expect_error("model.safetensors|x_proj.weight|has shape [10, 16]|expected [11, 16]", "info --model %s",
+    ok &= expect_cli_error("model.safetensors|x_proj.weight|has shape [10, 16]|expected [11, 16]", "info --model %s",
                        variant("me8", 0, edit(hf_config, "\"time_step_rank\": 2", "\"time_step_rank\": 3"), NULL, NULL));
-    ok &= expect_error("model.safetensors|in_proj.bias|missing", "info --model %s",
+    ok &= expect_cli_error("model.safetensors|in_proj.bias|missing", "info --model %s",
                        variant("me9", 0, edit(hf_config, "\"use_bias\": false", "\"use_bias\": true"), NULL, NULL));
     /* mamba_ssm's original format */
-    ok &= expect_error("config.json|\"ssm_cfg\"|object", "info --model %s",
+    ok &= expect_cli_error("config.json|\"ssm_cfg\"|object", "info --model %s",
                        variant("ms1", 1, edit(ssm_config, "{\"d_state\": 4, \"dt_rank\": 2}", "3"), NULL, NULL));
-    ok &= expect_error("config.json|\"d_state\"|integer", "info --model %s",
+    ok &= expect_cli_error("config.json|\"d_state\"|integer", "info --model %s",
                        variant("ms2", 1, edit(ssm_config, "\"d_state\": 4", "\"d_state\": 4.5"), NULL, NULL));
-    ok &= expect_error("config.json|\"rms_norm\"|LayerNorm", "info --model %s",
+    ok &= expect_cli_error("config.json|\"rms_norm\"|LayerNorm", "info --model %s",
                        variant("ms3", 1, edit(ssm_config, "\"rms_norm\": true", "\"rms_norm\": false"), NULL, NULL));
-    ok &= expect_error("config.json|\"n_layer\"|missing", "info --model %s",
+    ok &= expect_cli_error("config.json|\"n_layer\"|missing", "info --model %s",
                        variant("ms4", 1, edit(ssm_config, "\"n_layer\": 1,", ""), NULL, NULL));
-    ok &= expect_error("config.json|pad_vocab_size_multiple|positive", "info --model %s",
+    ok &= expect_cli_error("config.json|pad_vocab_size_multiple|positive", "info --model %s",
                        variant("ms5", 1, edit(ssm_config, "\"pad_vocab_size_multiple\": 8", "\"pad_vocab_size_multiple\": 0"), NULL, NULL));
     /* the padded vocabulary: 11 rounded up to 16 rows; without padding the rows do not match */
-    ok &= expect_error("model.safetensors|backbone.embedding.weight|has shape [16, 8]|expected [11, 8]", "info --model %s",
+    ok &= expect_cli_error("model.safetensors|backbone.embedding.weight|has shape [16, 8]|expected [11, 8]", "info --model %s",
                        variant("ms6", 1, edit(ssm_config, "\"pad_vocab_size_multiple\": 8", "\"pad_vocab_size_multiple\": 1"), NULL, NULL));
     /* a Hugging Face file under an original-format config: the embedding's name differs */
-    ok &= expect_error("model.safetensors|backbone.embedding.weight|missing", "info --model %s",
+    ok &= expect_cli_error("model.safetensors|backbone.embedding.weight|missing", "info --model %s",
                        variant("ms7", 0, ssm_config, NULL, NULL));
     return ok ? TEST_PASS : TEST_FAIL;
 }
 
 TEST(test_mamba_errors_tensors) {
     int ok = 1;
-    ok &= expect_error("model.safetensors|backbone.layers.0.mixer.A_log|missing", "info --model %s",
+    ok &= expect_cli_error("model.safetensors|backbone.layers.0.mixer.A_log|missing", "info --model %s",
                        variant("mt1", 0, NULL, "backbone.layers.0.mixer.A_log", "backbone.layers.0.mixer.A_lug"));
-    ok &= expect_error("model.safetensors|backbone.norm_f.weight|missing", "info --model %s",
+    ok &= expect_cli_error("model.safetensors|backbone.norm_f.weight|missing", "info --model %s",
                        variant("mt2", 0, NULL, "backbone.norm_f.weight", "backbone.norm_g.weight"));
     /* an extra tensor: renaming conv1d.bias leaves an unexpected one after the missing one */
-    ok &= expect_error("model.safetensors|conv1d.bias|missing", "info --model %s",
+    ok &= expect_cli_error("model.safetensors|conv1d.bias|missing", "info --model %s",
                        variant("mt3", 0, NULL, "mixer.conv1d.bias", "mixer.conv1d.bies"));
-    ok &= expect_error("model.safetensors|unexpected tensor|conv1d.bias", "info --model %s",
+    ok &= expect_cli_error("model.safetensors|unexpected tensor|conv1d.bias", "info --model %s",
                        variant("mt4", 0, edit(hf_config, "\"use_conv_bias\": true", "\"use_conv_bias\": false"), NULL, NULL));
     /* an untied config needs lm_head.weight */
-    ok &= expect_error("model.safetensors|lm_head.weight|missing", "info --model %s",
+    ok &= expect_cli_error("model.safetensors|lm_head.weight|missing", "info --model %s",
                        variant("mt5", 0, edit(hf_config, "\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false"), NULL, NULL));
     return ok ? TEST_PASS : TEST_FAIL;
 }
@@ -222,9 +175,9 @@ TEST(test_mamba_errors_token_ids) {
     memcpy(buf + 8, hdr, hl);
     int64_t ids[3] = {1, 11, 2}; /* vocab_size 11; the mamba_ssm embedding has 16 rows */
     memcpy(buf + 8 + hl, ids, sizeof ids);
-    spit(in, buf, 8 + hl + sizeof ids);
+    write_whole(in, buf, 8 + hl + sizeof ids);
     int ok = 1;
-    ok &= expect_error("token id 11|position 1|[0, 11)|vocab_size", "forward --model %s --input %s", base_dir(0), in);
-    ok &= expect_error("token id 11|position 1|[0, 11)|vocab_size", "forward --model %s --input %s", base_dir(1), in);
+    ok &= expect_cli_error("token id 11|position 1|[0, 11)|vocab_size", "forward --model %s --input %s", base_dir(0), in);
+    ok &= expect_cli_error("token id 11|position 1|[0, 11)|vocab_size", "forward --model %s --input %s", base_dir(1), in);
     return ok ? TEST_PASS : TEST_FAIL;
 }

@@ -105,3 +105,48 @@ static const char *intern_path(const char *dir, const char *name) {
 const char *tmp_path(const char *name) { return intern_path(test_tmpdir, name); }
 
 const char *fixture(const char *name) { return intern_path(test_fixtures, name); }
+
+int expect_cli_error(const char *needles, const char *fmt, ...) {
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char *out;
+    int rc = run_cmd(&out, "%s %s", test_ttt_bin, cmd);
+    int ok = 1;
+    if (rc != 1 && rc != 2) {
+        test_fail("'ttt %s' exited with status %d (expected 1 or 2); output: %s", cmd, rc, out);
+        ok = 0;
+    }
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", needles);
+    for (char *tok = strtok(buf, "|"); tok && ok; tok = strtok(NULL, "|"))
+        if (!strstr(out, tok)) {
+            test_fail("'ttt %s': message does not mention \"%s\": %s", cmd, tok, out);
+            ok = 0;
+        }
+    free(out);
+    return ok;
+}
+
+char *read_whole(const char *path, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    rewind(fp);
+    char *b = malloc((size_t)(n > 0 ? n : 0) + 1);
+    if (n < 0 || fread(b, 1, (size_t)n, fp) != (size_t)n) n = 0;
+    fclose(fp);
+    b[n] = 0;
+    if (len) *len = (size_t)n;
+    return b;
+}
+
+void write_whole(const char *path, const void *data, size_t len) {
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return;
+    if (len) fwrite(data, 1, len, fp);
+    fclose(fp);
+}
