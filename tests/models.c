@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "model/model.h"
 #include "test.h"
 
 void tiny_config(ttt_config *c, const char *backbone, const char *inner) {
@@ -93,4 +94,56 @@ void set_opts(ttt_model *m, int threads, int remat, int reference) {
     o.remat_group = remat;
     o.reference_kernels = reference;
     ttt_model_set_options(m, &o);
+}
+
+void fd_inputs(int32_t *ids, int32_t *tg, int64_t n, int64_t V) {
+    random_ids(ids, n, V, 8);
+    if (!tg) return;
+    random_ids(tg, n, V, 9);
+    for (int64_t i = 0; i < n; i += 5) tg[i] = -1;
+}
+
+int fd_check_model(ttt_model *m, const int32_t *ids, const int32_t *tg, int64_t B, int64_t L, int per_seq,
+                   int nonzero, const char *what) {
+    const double atol = 1e-7, rtol = 1e-5, h = 1e-5;
+    double loss;
+    EXPECT(m->elem == 8, "%s: the finite-difference check needs a float64 model", what);
+    EXPECT(ttt_zero_grad(m) == TTT_OK, "zero");
+    EXPECT(ttt_forward_backward(m, ids, tg, B, L, per_seq, 1.0, &loss) == TTT_OK, "%s", ttt_last_error());
+    double *w = (double *)m->w, *g = malloc(sizeof(double) * (size_t)m->tab.total);
+    memcpy(g, m->g, sizeof(double) * (size_t)m->tab.total);
+    ttt_rng r;
+    ttt_rng_seed(&r, 99);
+    int ok = 1;
+    double worst = 0;
+    for (int64_t i = 0; i < m->tab.n && ok; i++) {
+        const param_info *p = &m->tab.p[i];
+        int64_t picks[4], big = 0; /* the largest-gradient entry and 3 random ones */
+        for (int64_t j = 1; j < p->numel; j++)
+            if (fabs(g[p->offset + j]) > fabs(g[p->offset + big])) big = j;
+        picks[0] = big;
+        for (int k = 1; k < 4; k++) picks[k] = (int64_t)(ttt_rng_u64(&r) % (uint64_t)p->numel);
+        if (nonzero && !(fabs(g[p->offset + big]) > 0)) {
+            test_fail("%s: %s has a zero gradient", what, p->name);
+            ok = 0;
+        }
+        for (int k = 0; k < 4 && ok; k++) {
+            double *x = &w[p->offset + picks[k]], x0 = *x, lp, lm;
+            *x = x0 + h;
+            ttt_forward_backward(m, ids, tg, B, L, per_seq, 1.0, &lp);
+            *x = x0 - h;
+            ttt_forward_backward(m, ids, tg, B, L, per_seq, 1.0, &lm);
+            *x = x0;
+            double fd = (lp - lm) / (2 * h), an = g[p->offset + picks[k]], lim = atol + rtol * fabs(fd);
+            worst = fmax(worst, fabs(an - fd) / lim);
+            if (fabs(an - fd) > lim) {
+                test_fail("%s: %s[%lld]: analytic %.10g, finite difference %.10g", what, p->name, (long long)picks[k],
+                          an, fd);
+                ok = 0;
+            }
+        }
+    }
+    printf("      %-52s worst %.3f of tolerance over %lld tensors\n", what, worst, (long long)m->tab.n);
+    free(g);
+    return ok;
 }

@@ -16,6 +16,14 @@ ttt_model *make_model(const ttt_config *c, ttt_precision prec, uint64_t seed);
 /* overwrite all parameters with interesting values */
 void randomize_params(ttt_model *m, uint64_t seed);
 void random_ids(int32_t *ids, int64_t n, int64_t V, uint64_t seed);
+/* Finite-difference check (float64 model) of d loss / d θ for every tensor of m: the entry
+ * with the largest gradient and 3 random ones, central differences with h = 1e-5,
+ * |analytic − fd| <= 1e-7 + 1e-5·|fd|. targets/per_seq as for ttt_forward_backward; with
+ * nonzero, every tensor must have a nonzero gradient. Prints the worst ratio; 1 if all pass. */
+int fd_check_model(ttt_model *m, const int32_t *ids, const int32_t *targets, int64_t B, int64_t L, int per_seq,
+                   int nonzero, const char *what);
+/* ids and, when masked, training-style targets (every 5th left out), for fd_check_model */
+void fd_inputs(int32_t *ids, int32_t *tg, int64_t n, int64_t V);
 /* set options on a model (precision unchanged) */
 void set_opts(ttt_model *m, int threads, int remat, int reference);
 

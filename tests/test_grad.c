@@ -308,52 +308,11 @@ TEST(test_grad_inner_minibatch) {
 static int model_fd(ttt_config *c, int64_t B, int64_t L, int masked, const char *what) {
     ttt_model *m = make_model(c, TTT_PREC_F64, 17);
     EXPECT(m, "model");
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * L)), *tg = NULL;
-    random_ids(ids, B * L, c->vocab_size, 8);
-    if (masked) { /* training-style targets: some left out, per-sequence mean */
-        tg = malloc(sizeof(int32_t) * (size_t)(B * L));
-        random_ids(tg, B * L, c->vocab_size, 9);
-        for (int64_t i = 0; i < B * L; i += 5) tg[i] = -1;
-    }
-    EXPECT(ttt_zero_grad(m) == TTT_OK, "zero");
-    double loss;
-    EXPECT(ttt_forward_backward(m, ids, tg, B, L, masked, 1.0, &loss) == TTT_OK, "%s", ttt_last_error());
-    double *w = (double *)m->w, *g = (double *)m->g;
-    double *gcopy = malloc(sizeof(double) * (size_t)m->tab.total);
-    memcpy(gcopy, g, sizeof(double) * (size_t)m->tab.total);
-    ttt_rng r;
-    ttt_rng_seed(&r, 99);
-    int ok = 1;
-    double worst = 0;
-    for (int64_t i = 0; i < m->tab.n && ok; i++) {
-        const param_info *p = &m->tab.p[i];
-        /* the largest-gradient entry and 3 random ones */
-        int64_t picks[4], big = 0;
-        for (int64_t j = 1; j < p->numel; j++)
-            if (fabs(gcopy[p->offset + j]) > fabs(gcopy[p->offset + big])) big = j;
-        picks[0] = big;
-        for (int k = 1; k < 4; k++) picks[k] = (int64_t)(ttt_rng_u64(&r) % (uint64_t)p->numel);
-        for (int k = 0; k < 4; k++) {
-            double *x = &w[p->offset + picks[k]], x0 = *x, h = 1e-5, lp, lm;
-            *x = x0 + h;
-            ttt_forward_backward(m, ids, tg, B, L, masked, 1.0, &lp);
-            *x = x0 - h;
-            ttt_forward_backward(m, ids, tg, B, L, masked, 1.0, &lm);
-            *x = x0;
-            double fd = (lp - lm) / (2 * h), an = gcopy[p->offset + picks[k]];
-            worst = fmax(worst, fabs(an - fd) / (ATOL + RTOL * fabs(fd)));
-            if (fabs(an - fd) > ATOL + RTOL * fabs(fd)) {
-                test_fail("%s: %s[%lld]: analytic %.10g, finite difference %.10g", what, p->name,
-                          (long long)picks[k], an, fd);
-                ok = 0;
-                break;
-            }
-        }
-    }
-    printf("      %-40s worst %.3f of tolerance over %lld tensors\n", what, worst, (long long)m->tab.n);
-    free(gcopy);
-    free(ids);
-    free(tg);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * L)), *tg = masked ? malloc(sizeof(int32_t) * (size_t)(B * L)) : NULL;
+    fd_inputs(ids, tg, B * L, c->vocab_size);
+    /* the ablations hold some tensors fixed: their gradients are zero */
+    int ok = fd_check_model(m, ids, tg, B, L, masked, !c->ttt_fixed_lr_gate && !c->ttt_unit_token_scale, what);
+    free(ids), free(tg);
     ttt_model_free(m);
     return ok;
 }

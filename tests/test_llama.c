@@ -33,49 +33,10 @@ static void llama_config(ttt_config *c, int64_t D, int64_t nh, int64_t nkv, int6
 static int model_fd(const ttt_config *c, int64_t B, int64_t L, int masked, const char *what) {
     ttt_model *m = make_model(c, TTT_PREC_F64, 17);
     EXPECT(m, "model");
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * L)), *tg = NULL;
-    random_ids(ids, B * L, c->vocab_size, 8);
-    if (masked) { /* training-style targets: some left out, per-sequence mean */
-        tg = malloc(sizeof(int32_t) * (size_t)(B * L));
-        random_ids(tg, B * L, c->vocab_size, 9);
-        for (int64_t i = 0; i < B * L; i += 5) tg[i] = -1;
-    }
-    double loss;
-    EXPECT(ttt_zero_grad(m) == TTT_OK, "zero");
-    EXPECT(ttt_forward_backward(m, ids, tg, B, L, masked, 1.0, &loss) == TTT_OK, "%s", ttt_last_error());
-    double *w = (double *)m->w, *g = malloc(sizeof(double) * (size_t)m->tab.total);
-    memcpy(g, m->g, sizeof(double) * (size_t)m->tab.total);
-    ttt_rng r;
-    ttt_rng_seed(&r, 99);
-    int ok = 1;
-    double worst = 0;
-    for (int64_t i = 0; i < m->tab.n && ok; i++) {
-        const param_info *p = &m->tab.p[i];
-        int64_t picks[4], big = 0; /* the largest-gradient entry and 3 random ones */
-        for (int64_t j = 1; j < p->numel; j++)
-            if (fabs(g[p->offset + j]) > fabs(g[p->offset + big])) big = j;
-        picks[0] = big;
-        for (int k = 1; k < 4; k++) picks[k] = (int64_t)(ttt_rng_u64(&r) % (uint64_t)p->numel);
-        for (int k = 0; k < 4 && ok; k++) {
-            double *x = &w[p->offset + picks[k]], x0 = *x, h = 1e-5, lp, lm;
-            *x = x0 + h;
-            ttt_forward_backward(m, ids, tg, B, L, masked, 1.0, &lp);
-            *x = x0 - h;
-            ttt_forward_backward(m, ids, tg, B, L, masked, 1.0, &lm);
-            *x = x0;
-            double fd = (lp - lm) / (2 * h), an = g[p->offset + picks[k]], lim = 1e-7 + 1e-5 * fabs(fd);
-            worst = fmax(worst, fabs(an - fd) / lim);
-            if (fabs(an - fd) > lim) {
-                test_fail("%s: %s[%lld]: analytic %.10g, finite difference %.10g", what, p->name,
-                          (long long)picks[k], an, fd);
-                ok = 0;
-            }
-        }
-    }
-    printf("      %-48s worst %.3f of tolerance over %lld tensors\n", what, worst, (long long)m->tab.n);
-    free(g);
-    free(ids);
-    free(tg);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * L)), *tg = masked ? malloc(sizeof(int32_t) * (size_t)(B * L)) : NULL;
+    fd_inputs(ids, tg, B * L, c->vocab_size);
+    int ok = fd_check_model(m, ids, tg, B, L, masked, 0, what);
+    free(ids), free(tg);
     ttt_model_free(m);
     return ok;
 }

@@ -15,6 +15,7 @@
 
 #include "core/rng.h"
 #include "model/model.h"
+#include "models.h"
 #include "test.h"
 
 #define ATOL 1e-7
@@ -88,12 +89,6 @@ static ttt_model *mamba_model(const ttt_config *c, ttt_precision prec, uint64_t 
     return m;
 }
 
-static void random_tokens(int32_t *ids, int64_t n, int64_t V, uint64_t seed) {
-    ttt_rng r;
-    ttt_rng_seed(&r, seed);
-    for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)(ttt_rng_u64(&r) % (uint64_t)V);
-}
-
 static void opts(ttt_model *m, int threads, int remat, int reference) {
     ttt_options o;
     ttt_model_get_options(m, &o);
@@ -110,50 +105,10 @@ static int model_fd(const ttt_config *c, int64_t B, int64_t L, int remat, int ma
     ttt_model *m = mamba_model(c, TTT_PREC_F64, 17);
     EXPECT(m, "model");
     opts(m, 0, remat, 0);
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * L)), *tg = NULL;
-    random_tokens(ids, B * L, c->vocab_size, 8);
-    if (masked) {
-        tg = malloc(sizeof(int32_t) * (size_t)(B * L));
-        random_tokens(tg, B * L, c->vocab_size, 9);
-        for (int64_t i = 0; i < B * L; i += 5) tg[i] = -1;
-    }
-    EXPECT(ttt_zero_grad(m) == TTT_OK, "zero");
-    double loss;
-    EXPECT(ttt_forward_backward(m, ids, tg, B, L, masked, 1.0, &loss) == TTT_OK, "%s", ttt_last_error());
-    double *w = (double *)m->w, *g = (double *)m->g;
-    double *gc = malloc(sizeof(double) * (size_t)m->tab.total);
-    memcpy(gc, g, sizeof(double) * (size_t)m->tab.total);
-    ttt_rng r;
-    ttt_rng_seed(&r, 99);
-    int ok = 1;
-    double worst = 0;
-    for (int64_t i = 0; i < m->tab.n && ok; i++) {
-        const param_info *p = &m->tab.p[i];
-        int64_t picks[4], big = 0; /* the largest-gradient entry and 3 random ones */
-        for (int64_t j = 1; j < p->numel; j++)
-            if (fabs(gc[p->offset + j]) > fabs(gc[p->offset + big])) big = j;
-        picks[0] = big;
-        for (int k = 1; k < 4; k++) picks[k] = (int64_t)(ttt_rng_u64(&r) % (uint64_t)p->numel);
-        EXPECT(fabs(gc[p->offset + big]) > 0, "%s: %s has a zero gradient", what, p->name);
-        for (int k = 0; k < 4; k++) {
-            double *x = &w[p->offset + picks[k]], x0 = *x, h = 1e-5, lp, lm;
-            *x = x0 + h;
-            ttt_forward_backward(m, ids, tg, B, L, masked, 1.0, &lp);
-            *x = x0 - h;
-            ttt_forward_backward(m, ids, tg, B, L, masked, 1.0, &lm);
-            *x = x0;
-            double fd = (lp - lm) / (2 * h), an = gc[p->offset + picks[k]];
-            worst = fmax(worst, fabs(an - fd) / (ATOL + RTOL * fabs(fd)));
-            if (fabs(an - fd) > ATOL + RTOL * fabs(fd)) {
-                test_fail("%s: %s[%lld]: analytic %.10g, finite difference %.10g", what, p->name,
-                          (long long)picks[k], an, fd);
-                ok = 0;
-                break;
-            }
-        }
-    }
-    printf("      %-52s worst %.3f of tolerance over %lld tensors\n", what, worst, (long long)m->tab.n);
-    free(gc), free(ids), free(tg);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * L)), *tg = masked ? malloc(sizeof(int32_t) * (size_t)(B * L)) : NULL;
+    fd_inputs(ids, tg, B * L, c->vocab_size);
+    int ok = fd_check_model(m, ids, tg, B, L, masked, 1, what);
+    free(ids), free(tg);
     ttt_model_free(m);
     return ok;
 }
@@ -224,7 +179,7 @@ static int decode_case(const ttt_config *c, ttt_precision prec, double tol, cons
     EXPECT(m, "model");
     int64_t V = ttt_config_vocab_rows(c);
     int32_t ids[B * L];
-    random_tokens(ids, B * L, c->vocab_size, 3);
+    random_ids(ids, B * L, c->vocab_size, 3);
     float *ref = malloc(sizeof(float) * (size_t)(B * L * V));
     EXPECT(ttt_forward(m, ids, B, L, ref, NULL) == TTT_OK, "%s", ttt_last_error());
     int ok = 1;
@@ -263,9 +218,9 @@ TEST(test_mamba_causality) {
     EXPECT(m, "model");
     const int64_t L = 37, P = 21, V = c.vocab_size;
     int32_t ids[L], ids2[L];
-    random_tokens(ids, L, V, 5);
+    random_ids(ids, L, V, 5);
     memcpy(ids2, ids, sizeof ids);
-    random_tokens(ids2 + P, L - P, V, 6);
+    random_ids(ids2 + P, L - P, V, 6);
     float *a = malloc(sizeof(float) * (size_t)(L * V)), *b = malloc(sizeof(float) * (size_t)(L * V)),
           *p = malloc(sizeof(float) * (size_t)(P * V));
     EXPECT(ttt_forward(m, ids, 1, L, a, NULL) == TTT_OK, "%s", ttt_last_error());
@@ -293,7 +248,7 @@ TEST(test_mamba_remat_chunks_bit_identical) {
         EXPECT(m, "model");
         const int64_t B = 2, L = 85;
         int32_t ids[B * L];
-        random_tokens(ids, B * L, c.vocab_size, 1);
+        random_ids(ids, B * L, c.vocab_size, 1);
         size_t bytes = (size_t)m->tab.total * m->elem;
         void *ref = malloc(bytes);
         const int groups[] = {0, 1, 2, 4, 5, 6, 100};
@@ -331,7 +286,7 @@ TEST(test_mamba_threads_bit_identical) {
     EXPECT(m, "model");
     const int64_t B = 2, L = 200, V = c.vocab_size, n = B * L * V;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * L));
-    random_tokens(ids, B * L, V, 2);
+    random_ids(ids, B * L, V, 2);
     size_t gbytes = (size_t)m->tab.total * m->elem;
     float *lg[3], *dec[3];
     void *gr[3];
