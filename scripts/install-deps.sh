@@ -2,7 +2,10 @@
 # install-deps.sh: installs the Debian packages that building and testing need, when missing.
 # Safe to run repeatedly: it only calls apt-get when something is absent.
 set -e
-PKGS="gcc make libc6-dev libcjson-dev libopenblas-dev libpcre2-dev pkg-config python3-numpy python3-matplotlib"
+# libdnnl-dev: oneDNN, the float32 GEMM and bf16 matmul of the fast path (docs/gemm.md);
+# libblis-openmp-dev, libxsmm-dev: only for the GEMM library benchmark (make bench-gemm)
+PKGS="gcc make libc6-dev libcjson-dev libopenblas-dev libpcre2-dev pkg-config python3-numpy python3-matplotlib
+      libdnnl-dev libblis-openmp-dev libxsmm-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

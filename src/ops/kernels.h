@@ -1,12 +1,48 @@
 /* kernels.h: process-wide choice between the plain reference implementations and the
- * optimised ones (BLAS GEMM, later fused kernels). Not generic. */
+ * optimised ones (the GEMM library, matrix-vector kernels for decode, bf16 weights, fused
+ * kernels), and thread-count control. Not generic. */
 #ifndef TTT_OPS_KERNELS_H
 #define TTT_OPS_KERNELS_H
 
+#include <stdint.h>
+
 /* 1: reference kernels everywhere (tests compare against them); 0: fast paths */
 extern int ttt_reference_kernels;
-/* Set the number of threads for OpenMP regions and the BLAS library. */
+/* Set the number of threads for OpenMP regions (the GEMM libraries stay single-threaded:
+ * our OpenMP threads are the only pool). */
 void ttt_set_threads(int n);
 int ttt_get_threads(void);
+
+/* The library behind the fast float32 GEMM path (src/ops/matmul.c, docs/gemm.md). The
+ * default is oneDNN when the build found it (TTT_HAVE_DNNL), else OpenBLAS; the environment
+ * variable TTT_GEMM=openblas|dnnl overrides it at start-up (benchmarks, A/B checks). Both
+ * give bit-identical results for any thread count, not the same bits as each other. */
+typedef enum { TTT_GEMM_OPENBLAS = 0, TTT_GEMM_DNNL = 1 } ttt_gemm_lib_t;
+extern int ttt_gemm_lib;
+/* Name of a library ("openblas", "dnnl"); ttt_gemm_select: 0 ok, -1 unknown or not built. */
+const char *ttt_gemm_lib_name(int lib);
+int ttt_gemm_select(const char *name);
+
+/* Matrix-vector path of mm_nt (decode): products with at most ttt_gemv_max_m rows of A
+ * (default TTT_GEMV_MAX_M; the environment variable TTT_GEMV_MAX_M overrides it at start-up,
+ * 0 turns the path off for A/B measurements) stream the weight matrix once (src/ops/gemv.c)
+ * instead of calling the GEMM library. */
+#define TTT_GEMV_MAX_M 4
+extern int ttt_gemv_max_m;
+
+/* bf16 weights for inference (src/ops/bf16.c): while a region is active, mm_nt products
+ * whose B (the weight matrix [N, K]) lies inside [lo, lo + n) read the bfloat16 copy at the
+ * same offset instead, with the activations rounded to bf16 and float32 accumulation.
+ * model.c activates a model's region around its inference calls and clears it after. */
+typedef struct {
+    const float *lo;
+    int64_t n;
+    const uint16_t *copy;
+} ttt_bf16_region;
+extern ttt_bf16_region ttt_bf16_active;
+/* The CPU has AVX512_BF16 (vdpbf16ps), checked once at run time. */
+int ttt_cpu_has_bf16(void);
+/* The CPU has AVX-512F (the float32 gemv kernel), checked once at run time. */
+int ttt_cpu_has_avx512(void);
 
 #endif

@@ -1,12 +1,18 @@
 /* matmul.c: the three matrix products of linear layers (forward, input gradient, weight
- * gradient). The fast path calls the BLAS, single-threaded, on fixed-size panels of the
+ * gradient). The fast path calls a GEMM library, single-threaded, on fixed-size panels of the
  * output that our OpenMP threads share: the panels do not depend on the thread count, so
- * neither do the results (OpenBLAS's own threading does not guarantee that), and only one
- * thread pool runs. The reference path is a plain triple loop, rows split among threads,
- * each output element summed over k in order. */
+ * neither do the results (the libraries' own threading does not guarantee that), and only one
+ * thread pool runs. The library (float32) is oneDNN's sgemm when the build has it, else
+ * OpenBLAS (kernels.h: ttt_gemm_lib; docs/gemm.md has the measurements behind the choice);
+ * float64 uses OpenBLAS's dgemm. Forward products with few rows (decode) take the
+ * matrix-vector kernels of gemv.c, and weights with a bf16 copy in the active region those of
+ * bf16.c. The reference path is a plain triple loop, rows split among threads, each output
+ * element summed over k in order. */
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
+#include "ops/gemm.h"
 #include "ops/kernels.h"
 #include "ops/ops.h"
 
@@ -41,6 +47,10 @@ static void gemm_panels(int ta, int tb, int64_t M, int64_t N, int64_t K, const r
             c = C + p0;
             n = pn;
         }
+#if TTT_REAL == 32
+        if (ttt_gemm_lib == TTT_GEMM_DNNL && !gemm_dnnl_block(ta, tb, m, n, K, a, lda, b, ldb, beta, c, N))
+            continue;
+#endif
         GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m,
              (int)n, (int)K, 1, a, (int)lda, b, (int)ldb, beta, c, (int)N);
     }
@@ -54,6 +64,17 @@ void RF(mm_nt)(real *C, const real *A, const real *B, int64_t M, int64_t N, int6
         return;
     }
     if (!ttt_reference_kernels) {
+#if TTT_REAL == 32
+        const uint16_t *Bh = bf16_weights_of(B, N * K);
+        if (Bh) {
+            mm_nt_bf16(C, A, Bh, M, N, K, acc);
+            return;
+        }
+        if (M <= ttt_gemv_max_m) {
+            gemv_nt_f32(C, A, B, M, N, K, acc);
+            return;
+        }
+#endif
         gemm_panels(0, 1, M, N, K, A, K, B, K, acc ? 1 : 0, C);
         return;
     }

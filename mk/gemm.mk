@@ -1,0 +1,25 @@
+# gemm.mk: oneDNN for the fast GEMM path, and the GEMM library benchmark (bench/gemm_bench.c,
+# results in docs/gemm.md; not part of the test suite). The benchmark also needs
+# libblis-openmp-dev and libxsmm-dev (scripts/install-deps.sh installs them).
+#   make bench-gemm                    quick shape set, 1 and 2 threads, OpenBLAS as configured
+#   make bench-gemm GEMM_ARGS="-s all" every shape (see the table in the source)
+.PHONY: bench-gemm
+
+# oneDNN (Debian libdnnl-dev, installed by scripts/install-deps.sh) is the float32 GEMM of the
+# fast path and the bf16 matmul (src/ops/gemm_dnnl.c); without its header the build falls
+# back to OpenBLAS alone (src/ops/kernels.h)
+ifneq ($(wildcard /usr/include/dnnl.h /usr/include/oneapi/dnnl/dnnl.h),)
+CPPFLAGS += -DTTT_HAVE_DNNL
+LDLIBS += -ldnnl
+endif
+
+GEMM_ARGS ?=
+BLIS_DIR := /usr/lib/x86_64-linux-gnu/blis-openmp
+
+$(BUILD)/bench/gemm_bench: bench/gemm_bench.c $(BUILD)/libttt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libttt.a $(LDLIBS) \
+	    -L$(BLIS_DIR) -Wl,-rpath,$(BLIS_DIR) -lblis -lxsmm -lopenblas -ldl -lpthread -lm
+
+bench-gemm: $(BUILD)/bench/gemm_bench
+	@$(BUILD)/bench/gemm_bench $(GEMM_ARGS)

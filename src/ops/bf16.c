@@ -1,0 +1,198 @@
+/* bf16.c: products with bfloat16 weights for inference (ttt_options.bf16_weights): the model
+ * keeps a bf16 copy of its parameters next to the float32 ones; while its region is active
+ * (kernels.h), mm_nt reads the weight matrix from the copy, rounds the activations to bf16 and
+ * accumulates in float32:
+ *     C[i,j] = Σ_k bf16(A[i,k]) · Bh[j,k]    (each product exact in float32, sums in float32)
+ * Small M (decode) streams the bf16 weights once (half the bytes of float32) with vdpbf16ps
+ * where the CPU has AVX512_BF16, else a portable kernel (same products, float32 sums); larger
+ * M uses oneDNN's bf16 matmul on fixed 128-row panels (gemm_dnnl.c). Float32 only: the file
+ * is empty in the f64 instantiation.
+ *
+ * Sums: the AVX512_BF16 kernel keeps 16 float32 lanes, lane l adding the pair products of k
+ * = 2l, 2l+1 (mod 32) (vdpbf16ps adds the two products of a pair to the lane in one step),
+ * then a fixed tree over the lanes; threads only decide who computes which fixed block of
+ * output columns, so the bits do not depend on the thread count. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "ops/gemm.h"
+#include "ops/kernels.h"
+#include "ops/ops.h"
+
+#if TTT_REAL == 32
+#include <immintrin.h>
+
+#define BF16_BLOCK 64 /* output columns per parallel task */
+#define BF16_PANEL 128 /* rows of C per oneDNN call */
+
+/* round to nearest even; a NaN keeps a quiet NaN */
+static inline uint16_t f32_to_bf16(float x) {
+    union {
+        float f;
+        uint32_t u;
+    } v = {x};
+    if ((v.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((v.u >> 16) | 0x40u);
+    v.u += 0x7fffu + ((v.u >> 16) & 1u);
+    return (uint16_t)(v.u >> 16);
+}
+
+void bf16_from_f32(uint16_t *dst, const float *src, int64_t n) {
+#pragma omp parallel for schedule(static) if (TTT_PAR(n))
+    for (int64_t i = 0; i < n; i++) dst[i] = f32_to_bf16(src[i]);
+}
+
+const uint16_t *bf16_weights_of(const float *B, int64_t n) {
+    const ttt_bf16_region *r = &ttt_bf16_active;
+    if (!r->copy || B < r->lo || B + n > r->lo + r->n) return NULL;
+    return r->copy + (B - r->lo);
+}
+
+static inline float lane_sum16(const float *s) {
+    float t8[8], t4[4], t2[2];
+    for (int l = 0; l < 8; l++) t8[l] = s[l] + s[l + 8];
+    for (int l = 0; l < 4; l++) t4[l] = t8[l] + t8[l + 4];
+    for (int l = 0; l < 2; l++) t2[l] = t4[l] + t4[l + 2];
+    return t2[0] + t2[1];
+}
+
+/* portable kernel, columns [j0, j1), activations already in bf16 (Ah [M,K]): the lane
+ * assignment of vdpbf16ps (lane l: k mod 32 in {2l, 2l+1}); the product of two bf16 numbers is
+ * exact in float32, so only the order of the float32 additions differs from the instruction */
+static void bf16_block_c(float *C, const uint16_t *Ah, const uint16_t *Bh, int64_t M, int64_t N,
+                         int64_t K, int acc, int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; j++) {
+        const uint16_t *b = Bh + j * K;
+        for (int64_t i = 0; i < M; i++) {
+            const uint16_t *a = Ah + i * K;
+            float s[16] = {0};
+            for (int64_t k = 0; k < K; k += 2) {
+                float p0 = bf16_to_f32(a[k]) * bf16_to_f32(b[k]);
+                float p1 = k + 1 < K ? bf16_to_f32(a[k + 1]) * bf16_to_f32(b[k + 1]) : 0.0f;
+                int l = (int)((k % 32) / 2);
+                s[l] += p0 + p1;
+            }
+            float v = lane_sum16(s);
+            C[i * N + j] = acc ? C[i * N + j] + v : v;
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static inline float hsum512(__m512 v) {
+    float s[16];
+    _mm512_storeu_ps(s, v);
+    return lane_sum16(s);
+}
+
+/* AVX512_BF16: MR rows of Ah (1..4) against up to 4 weight rows at a time, 32 k per step */
+#define BF16_KERNEL(MR)                                                                            \
+    __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void bf16_block_avx_##MR(         \
+        float *C, const uint16_t *Ah, const uint16_t *Bh, int64_t N, int64_t K, int acc, int64_t j0, \
+        int64_t j1) {                                                                              \
+        int64_t kfull = K / 32 * 32;                                                              \
+        __mmask32 tail = (__mmask32)((1ull << (K - kfull)) - 1ull);                               \
+        for (int64_t j = j0; j < j1; j += 4) {                                                    \
+            int jn = j1 - j < 4 ? (int)(j1 - j) : 4;                                              \
+            __m512 s[4][MR];                                                                      \
+            for (int r = 0; r < 4; r++)                                                           \
+                for (int i = 0; i < MR; i++) s[r][i] = _mm512_setzero_ps();                       \
+            const uint16_t *b0 = Bh + j * K, *b1 = Bh + (j + (jn > 1)) * K,                       \
+                           *b2 = Bh + (j + (jn > 2 ? 2 : 0)) * K, *b3 = Bh + (j + (jn > 3 ? 3 : 0)) * K; \
+            for (int64_t k = 0; k < K; k += 32) {                                                 \
+                __mmask32 mk = k < kfull ? (__mmask32)0xffffffffu : tail;                         \
+                __m512bh a[MR];                                                                   \
+                for (int i = 0; i < MR; i++)                                                      \
+                    a[i] = (__m512bh)_mm512_maskz_loadu_epi16(mk, Ah + i * K + k);                \
+                __m512bh w0 = (__m512bh)_mm512_maskz_loadu_epi16(mk, b0 + k);                     \
+                __m512bh w1 = (__m512bh)_mm512_maskz_loadu_epi16(mk, b1 + k);                     \
+                __m512bh w2 = (__m512bh)_mm512_maskz_loadu_epi16(mk, b2 + k);                     \
+                __m512bh w3 = (__m512bh)_mm512_maskz_loadu_epi16(mk, b3 + k);                     \
+                for (int i = 0; i < MR; i++) {                                                    \
+                    s[0][i] = _mm512_dpbf16_ps(s[0][i], a[i], w0);                                \
+                    s[1][i] = _mm512_dpbf16_ps(s[1][i], a[i], w1);                                \
+                    s[2][i] = _mm512_dpbf16_ps(s[2][i], a[i], w2);                                \
+                    s[3][i] = _mm512_dpbf16_ps(s[3][i], a[i], w3);                                \
+                }                                                                                 \
+            }                                                                                     \
+            for (int r = 0; r < jn; r++)                                                          \
+                for (int i = 0; i < MR; i++) {                                                    \
+                    float v = hsum512(s[r][i]);                                                   \
+                    float *c = C + i * N + j + r;                                                 \
+                    *c = acc ? *c + v : v;                                                        \
+                }                                                                                 \
+        }                                                                                         \
+    }
+BF16_KERNEL(1)
+BF16_KERNEL(2)
+BF16_KERNEL(3)
+BF16_KERNEL(4)
+
+static void bf16_block(float *C, const uint16_t *Ah, const uint16_t *Bh, int64_t M, int64_t N,
+                       int64_t K, int acc, int64_t j0, int64_t j1) {
+    if (!ttt_cpu_has_bf16()) {
+        bf16_block_c(C, Ah, Bh, M, N, K, acc, j0, j1);
+        return;
+    }
+    for (int64_t i0 = 0; i0 < M; i0 += 4) {
+        int64_t mr = M - i0 < 4 ? M - i0 : 4;
+        const uint16_t *a = Ah + i0 * K;
+        float *c = C + i0 * N;
+        switch (mr) {
+        case 1: bf16_block_avx_1(c, a, Bh, N, K, acc, j0, j1); break;
+        case 2: bf16_block_avx_2(c, a, Bh, N, K, acc, j0, j1); break;
+        case 3: bf16_block_avx_3(c, a, Bh, N, K, acc, j0, j1); break;
+        default: bf16_block_avx_4(c, a, Bh, N, K, acc, j0, j1); break;
+        }
+    }
+}
+
+/* the activations in bf16: a grow-only buffer per thread (mm_nt may run inside parallel
+ * regions of other code, e.g. attention) */
+static _Thread_local ttt_buf act_buf;
+
+static uint16_t *act_bf16(const float *A, int64_t n) {
+    if (ttt_buf_reserve(&act_buf, sizeof(uint16_t) * (size_t)n, "bf16 activations") != TTT_OK) return NULL;
+    uint16_t *h = act_buf.data;
+    bf16_from_f32(h, A, n);
+    return h;
+}
+
+void mm_nt_bf16(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t N, int64_t K, int acc) {
+    uint16_t *Ah = act_bf16(A, M * K);
+    if (!Ah) { /* out of memory for the conversion: products with the weights rounded only */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                float s = 0;
+                for (int64_t k = 0; k < K; k++) s += A[i * K + k] * bf16_to_f32(Bh[j * K + k]);
+                C[i * N + j] = acc ? C[i * N + j] + s : s;
+            }
+        return;
+    }
+    if (M > ttt_gemv_max_m) { /* fixed 128-row panels, each one single-threaded oneDNN call */
+        int64_t np = (M + BF16_PANEL - 1) / BF16_PANEL;
+#pragma omp parallel for schedule(static) if (np > 1 && TTT_PAR(M * N * K / 64))
+        for (int64_t p = 0; p < np; p++) {
+            int64_t p0 = p * BF16_PANEL, pn = M - p0 < BF16_PANEL ? M - p0 : BF16_PANEL;
+            /* without oneDNN (or if it refuses the shape): the matrix-vector kernel on the panel */
+            if (gemm_dnnl_bf16_block(pn, N, K, Ah + p0 * K, K, Bh, K, acc, C + p0 * N, N))
+                bf16_block(C + p0 * N, Ah + p0 * K, Bh, pn, N, K, acc, 0, N);
+        }
+        return;
+    }
+    int64_t nb = (N + BF16_BLOCK - 1) / BF16_BLOCK;
+#pragma omp parallel for schedule(static) if (nb > 1 && TTT_PAR(M * N * K))
+    for (int64_t p = 0; p < nb; p++) {
+        int64_t j0 = p * BF16_BLOCK, j1 = j0 + BF16_BLOCK < N ? j0 + BF16_BLOCK : N;
+        bf16_block(C, Ah, Bh, M, N, K, acc, j0, j1);
+    }
+}
+
+void gemv_nt_bf16_portable(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t N,
+                           int64_t K, int acc) {
+    uint16_t *Ah = malloc(sizeof(uint16_t) * (size_t)(M * K));
+    if (!Ah) return;
+    for (int64_t i = 0; i < M * K; i++) Ah[i] = f32_to_bf16(A[i]);
+    bf16_block_c(C, Ah, Bh, M, N, K, acc, 0, N);
+    free(Ah);
+}
+#endif

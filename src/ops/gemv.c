@@ -1,0 +1,129 @@
+/* gemv.c: the matrix-vector path of mm_nt for products with few rows (single-token decode,
+ * M = batch <= TTT_GEMV_MAX_M): C[M,N] (+)= A[M,K] · B[N,K]ᵀ streams the weight matrix B once,
+ * each of its rows meeting all M rows of A, which is memory-bound (a one-row sgemm call is
+ * several times slower). Float32 only (the file is empty in the f64 instantiation, which keeps
+ * the BLAS path).
+ *
+ * Each output C[i,j] = Σ_k A[i,k]·B[j,k] is summed in 16 lanes (lane l takes k ≡ l mod 16, in
+ * order of k), then the lanes are added in a fixed tree: the result does not depend on the
+ * thread count, which only decides who computes which fixed block of 64 output columns. The
+ * AVX-512 kernel (chosen at run time) and the portable one give the same sums in the same
+ * order, except that AVX-512 fuses each multiply-add (one rounding instead of two). */
+#include <string.h>
+
+#include "ops/gemm.h"
+#include "ops/kernels.h"
+#include "ops/ops.h"
+
+#if TTT_REAL == 32
+#include <immintrin.h>
+
+#define GEMV_BLOCK 64 /* output columns per parallel task */
+
+/* lanes 0..15 of s added pairwise: ((0+8)+(4+12)) + ... as a fixed tree */
+static inline float lane_sum16(const float *s) {
+    float t8[8], t4[4], t2[2];
+    for (int l = 0; l < 8; l++) t8[l] = s[l] + s[l + 8];
+    for (int l = 0; l < 4; l++) t4[l] = t8[l] + t8[l + 4];
+    for (int l = 0; l < 2; l++) t2[l] = t4[l] + t4[l + 2];
+    return t2[0] + t2[1];
+}
+
+/* portable kernel: columns [j0, j1) */
+static void gemv_block_c(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K,
+                         int acc, int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; j++) {
+        const float *b = B + j * K;
+        for (int64_t i = 0; i < M; i++) {
+            const float *a = A + i * K;
+            float s[16] = {0};
+            int64_t k = 0;
+            for (; k + 16 <= K; k += 16)
+                for (int l = 0; l < 16; l++) s[l] += a[k + l] * b[k + l];
+            for (int l = 0; k + l < K; l++) s[l] += a[k + l] * b[k + l];
+            float v = lane_sum16(s);
+            C[i * N + j] = acc ? C[i * N + j] + v : v;
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw"))) static inline float hsum512(__m512 v) {
+    float s[16];
+    _mm512_storeu_ps(s, v);
+    return lane_sum16(s);
+}
+
+/* AVX-512 kernel for MR rows of A (1..4) and up to 4 rows of B at a time: 16 accumulators */
+#define GEMV_KERNEL(MR)                                                                            \
+    __attribute__((target("avx512f,avx512bw"))) static void gemv_block_avx512_##MR(                \
+        float *C, const float *A, const float *B, int64_t N, int64_t K, int acc, int64_t j0,     \
+        int64_t j1) {                                                                              \
+        int64_t kfull = K / 16 * 16;                                                              \
+        __mmask16 tail = (__mmask16)((1u << (K - kfull)) - 1u);                                   \
+        for (int64_t j = j0; j < j1; j += 4) {                                                    \
+            int jn = j1 - j < 4 ? (int)(j1 - j) : 4;                                              \
+            __m512 s[4][MR];                                                                      \
+            for (int r = 0; r < 4; r++)                                                           \
+                for (int i = 0; i < MR; i++) s[r][i] = _mm512_setzero_ps();                       \
+            const float *b0 = B + j * K, *b1 = B + (j + (jn > 1)) * K,                            \
+                        *b2 = B + (j + (jn > 2 ? 2 : 0)) * K, *b3 = B + (j + (jn > 3 ? 3 : 0)) * K; \
+            for (int64_t k = 0; k < K; k += 16) {                                                 \
+                __mmask16 mk = k < kfull ? (__mmask16)0xffff : tail;                              \
+                __m512 a[MR];                                                                     \
+                for (int i = 0; i < MR; i++) a[i] = _mm512_maskz_loadu_ps(mk, A + i * K + k);     \
+                __m512 w0 = _mm512_maskz_loadu_ps(mk, b0 + k), w1 = _mm512_maskz_loadu_ps(mk, b1 + k); \
+                __m512 w2 = _mm512_maskz_loadu_ps(mk, b2 + k), w3 = _mm512_maskz_loadu_ps(mk, b3 + k); \
+                for (int i = 0; i < MR; i++) {                                                    \
+                    s[0][i] = _mm512_fmadd_ps(a[i], w0, s[0][i]);                                 \
+                    s[1][i] = _mm512_fmadd_ps(a[i], w1, s[1][i]);                                 \
+                    s[2][i] = _mm512_fmadd_ps(a[i], w2, s[2][i]);                                 \
+                    s[3][i] = _mm512_fmadd_ps(a[i], w3, s[3][i]);                                 \
+                }                                                                                 \
+            }                                                                                     \
+            for (int r = 0; r < jn; r++)                                                          \
+                for (int i = 0; i < MR; i++) {                                                    \
+                    float v = hsum512(s[r][i]);                                                   \
+                    float *c = C + i * N + j + r;                                                 \
+                    *c = acc ? *c + v : v;                                                        \
+                }                                                                                 \
+        }                                                                                         \
+    }
+GEMV_KERNEL(1)
+GEMV_KERNEL(2)
+GEMV_KERNEL(3)
+GEMV_KERNEL(4)
+
+static void gemv_block(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K,
+                       int acc, int64_t j0, int64_t j1) {
+    if (!ttt_cpu_has_avx512()) {
+        gemv_block_c(C, A, B, M, N, K, acc, j0, j1);
+        return;
+    }
+    for (int64_t i0 = 0; i0 < M; i0 += 4) { /* M <= 4 in mm_nt; larger M in groups of 4 */
+        int64_t mr = M - i0 < 4 ? M - i0 : 4;
+        const float *a = A + i0 * K;
+        float *c = C + i0 * N;
+        switch (mr) {
+        case 1: gemv_block_avx512_1(c, a, B, N, K, acc, j0, j1); break;
+        case 2: gemv_block_avx512_2(c, a, B, N, K, acc, j0, j1); break;
+        case 3: gemv_block_avx512_3(c, a, B, N, K, acc, j0, j1); break;
+        default: gemv_block_avx512_4(c, a, B, N, K, acc, j0, j1); break;
+        }
+    }
+}
+
+/* C[M,N] (+)= A[M,K] · B[N,K]ᵀ by blocks of GEMV_BLOCK columns shared among threads */
+void gemv_nt_f32(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K, int acc) {
+    int64_t nb = (N + GEMV_BLOCK - 1) / GEMV_BLOCK;
+#pragma omp parallel for schedule(static) if (nb > 1 && TTT_PAR(M * N * K))
+    for (int64_t p = 0; p < nb; p++) {
+        int64_t j0 = p * GEMV_BLOCK, j1 = j0 + GEMV_BLOCK < N ? j0 + GEMV_BLOCK : N;
+        gemv_block(C, A, B, M, N, K, acc, j0, j1);
+    }
+}
+
+void gemv_nt_portable_f32(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K,
+                          int acc) {
+    gemv_block_c(C, A, B, M, N, K, acc, 0, N);
+}
+#endif
