@@ -106,6 +106,14 @@ typedef struct {
     int threads;             /* 0: OpenMP default */
     int remat_group;         /* backward: TTT mini-batches per recomputation group; 0: keep all */
     int reference_kernels;   /* 1: plain reference implementations everywhere */
+    int bf16_weights;        /* 1: inference (ttt_forward, ttt_prefill*, ttt_decode_step) multiplies
+                                by a bfloat16 copy of the weight matrices, activations rounded to
+                                bf16, float32 accumulation (about 2x faster decode, logits within
+                                about 1e-2 relative; docs/gemm.md). Training stays float32. Float32
+                                models only. The copy (half the size of the float32 parameters) is
+                                made at the first such call and again after ttt_param_set or
+                                training; code that writes the parameters otherwise calls
+                                ttt_model_set_options to refresh it. */
 } ttt_options;
 
 void ttt_options_default(ttt_options *opt);

@@ -19,13 +19,13 @@ static const flag_spec flags[] = {
     {"model", 1},   {"input", 1},     {"output", 1},        {"grad", 0},
     {"decode", 0},  {"threads", 1},   {"precision", 1},     {"kernels", 1},
     {"remat-group", 1}, {"random", 1}, {"seed", 1},          {"hidden-states", 0},
-    {"repeat", 1},
+    {"repeat", 1},  {"bf16", 0},
     {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt forward --model DIR (--input IN.safetensors | --random BxL) [--output OUT.safetensors]\n"
            "                   [--grad] [--decode] [--hidden-states] [--threads N]\n"
-           "                   [--precision f32|f64] [--kernels fast|reference] [--remat-group N]\n\n"
+           "                   [--precision f32|f64] [--kernels fast|reference] [--remat-group N] [--bf16]\n\n"
            "Runs the full-sequence forward (dual form) on input_ids (I64 or I32, shape [B, L]) and\n"
            "writes logits (F32 [B, L, V]) and loss (F32 [], mean next-token cross-entropy over all\n"
            "B*(L-1) positions) to OUT. Prints the loss and tokens/s on stderr.\n\n"
@@ -36,6 +36,8 @@ static void help(void) {
            "  --random BxL      random token ids instead of --input (seeded by --seed, default 0)\n"
            "  --precision f64   compute in double precision (to check numbers)\n"
            "  --kernels reference  plain reference kernels instead of the fast ones\n"
+           "  --bf16            forward and decode multiply by bfloat16 copies of the weights (float32\n"
+           "                    accumulation; inference only: --grad stays float32)\n"
            "  --remat-group N   backward: recomputation group, TTT mini-batches (default 4; 0 keeps all);\n"
            "                    Mamba: scan chunks of 16*N steps (0: one chunk)\n"
            "  --threads N       worker threads (results do not depend on it)\n"
@@ -131,6 +133,11 @@ int cmd_forward(int argc, char **argv) {
         return 2;
     }
     opt.reference_kernels = strcmp(kern, "reference") == 0;
+    opt.bf16_weights = args_has(&a, "bf16");
+    if (opt.bf16_weights && opt.precision != TTT_PREC_F32) {
+        fprintf(stderr, "ttt forward: --bf16 needs --precision f32\n");
+        return 2;
+    }
 
     ttt_model *m;
     if (ttt_model_load(args_str(&a, "model", ""), &opt, &m) != TTT_OK) return cli_fail("forward");

@@ -19,12 +19,13 @@
 static const flag_spec flags[] = {
     {"model", 1},   {"prompt", 1}, {"prompt-file", 1}, {"max-tokens", 1}, {"temperature", 1},
     {"top-k", 1},   {"top-p", 1},  {"seed", 1},        {"batch", 1},      {"stop", 1},
-    {"tokenizer", 1}, {"threads", 1}, {"no-bos", 0},   {"quiet", 0},      {NULL, 0}};
+    {"tokenizer", 1}, {"threads", 1}, {"no-bos", 0},   {"quiet", 0},      {"bf16", 0},
+    {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt generate --model DIR (--prompt TEXT | --prompt-file FILE) [--max-tokens N]\n"
            "                    [--temperature T] [--top-k K] [--top-p P] [--seed S] [--batch N]\n"
-           "                    [--stop STRING] [--tokenizer PATH]\n\n"
+           "                    [--stop STRING] [--tokenizer PATH] [--bf16]\n\n"
            "Prefills the prompt in one pass, then decodes token by token through the model's cache and\n"
            "streams the continuation to stdout. Stops at EOS, at the stop string, or after N tokens.\n\n"
            "  --max-tokens N   tokens to generate (default 128)\n"
@@ -35,6 +36,8 @@ static void help(void) {
            "                   named in the model's config.json (\"ttt_tokenizer\"), looked for in the model\n"
            "                   directory, then in data/tok/\n"
            "  --no-bos         do not start the prompt with the BOS token\n"
+           "  --bf16           multiply by bfloat16 copies of the weights (float32 accumulation): about\n"
+           "                   twice the decode speed, logits within about 1e-2 (docs/gemm.md)\n"
            "Prints prompt and generated token counts, prefill and decode tokens/s and peak memory to\n"
            "stderr (--quiet: nothing).\n");
 }
@@ -88,6 +91,7 @@ int cmd_generate(int argc, char **argv) {
     ttt_options mo;
     ttt_options_default(&mo);
     mo.threads = (int)thr;
+    mo.bf16_weights = args_has(&a, "bf16");
     ttt_model *m = NULL;
     ttt_tok *tok = NULL;
     char *prompt = NULL;

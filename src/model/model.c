@@ -9,6 +9,7 @@
 #include "io/fsutil.h"
 #include "io/safetensors.h"
 #include "model/model.h"
+#include "ops/gemm.h"
 #include "ops/kernels.h"
 
 void ttt_options_default(ttt_options *opt) {
@@ -26,10 +27,34 @@ ttt_status ttt_model_set_options(ttt_model *m, const ttt_options *opt) {
     if (opt->precision != m->opt.precision)
         return ttt_err(TTT_ERR_ARG, "the precision of a loaded model cannot change (reload it)");
     if (opt->remat_group < 0) return ttt_err(TTT_ERR_ARG, "remat_group must be >= 0");
+    if (opt->bf16_weights && opt->precision != TTT_PREC_F32)
+        return ttt_err(TTT_ERR_ARG, "bf16_weights needs a float32 model (precision f32)");
     m->opt = *opt;
+    m->w_bf16_stale = 1;
+    if (!m->opt.bf16_weights) { /* drop the copy */
+        ttt_free(m->w_bf16);
+        m->w_bf16 = NULL;
+    }
     apply_options(m);
     return TTT_OK;
 }
+
+/* Inference with bf16 weights: (re)make the copy if the parameters changed, and make it the
+ * active region of mm_nt (kernels.h) for the duration of one call. */
+static ttt_status bf16_begin(ttt_model *m) {
+    if (!m->opt.bf16_weights || m->elem != 4) return TTT_OK;
+    if (!m->w_bf16) {
+        m->w_bf16 = ttt_malloc(sizeof(uint16_t) * (size_t)m->tab.total, "bf16 weights");
+        if (!m->w_bf16) return TTT_ERR_NOMEM;
+        m->w_bf16_stale = 1;
+    }
+    if (m->w_bf16_stale) bf16_from_f32(m->w_bf16, (const float *)m->w, m->tab.total);
+    m->w_bf16_stale = 0;
+    ttt_bf16_active = (ttt_bf16_region){(const float *)m->w, m->tab.total, m->w_bf16};
+    return TTT_OK;
+}
+
+static void bf16_end(void) { ttt_bf16_active = (ttt_bf16_region){NULL, 0, NULL}; }
 
 void ttt_model_get_options(const ttt_model *m, ttt_options *opt) { *opt = m->opt; }
 
@@ -72,6 +97,11 @@ static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, ttt
         free(m);
         return ttt_err(TTT_ERR_ARG, "remat_group must be >= 0");
     }
+    if (m->opt.bf16_weights && m->opt.precision != TTT_PREC_F32) {
+        free(m);
+        return ttt_err(TTT_ERR_ARG, "bf16_weights needs a float32 model (precision f32)");
+    }
+    m->w_bf16_stale = 1;
     ttt_dims_from_config(&m->dims, cfg);
     m->elem = m->opt.precision == TTT_PREC_F64 ? 8 : 4;
     ttt_status s = ttt_params_build(&m->tab, &m->offs, cfg);
@@ -108,6 +138,7 @@ static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, ttt
 void ttt_model_free(ttt_model *m) {
     if (!m) return;
     ttt_free(m->w);
+    ttt_free(m->w_bf16);
     ttt_free(m->g);
     ttt_free(m->rope_cs);
     ttt_buf_release(&m->ws);
@@ -249,6 +280,7 @@ void ttt_grad_get(const ttt_model *m, int64_t i, float *dst) {
 
 void ttt_param_set(ttt_model *m, int64_t i, const float *src) {
     const param_info *p = &m->tab.p[i];
+    m->w_bf16_stale = 1;
     for (int64_t j = 0; j < p->numel; j++) {
         if (m->elem == 4)
             ((float *)m->w)[p->offset + j] = src[j];
@@ -284,7 +316,10 @@ ttt_status ttt_forward(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, f
         TRY(ttt_buf_reserve(&m->hidden, bytes, "hidden states"));
         m->hidden_B = B, m->hidden_L = L;
     }
-    return m->ops->forward(m, ids, NULL, B, L, 0, 0, 1.0, logits, loss);
+    TRY(bf16_begin(m));
+    ttt_status s = m->ops->forward(m, ids, NULL, B, L, 0, 0, 1.0, logits, loss);
+    bf16_end();
+    return s;
 }
 
 void ttt_keep_hidden_states(ttt_model *m, int keep) { m->keep_hidden = keep; }
@@ -336,6 +371,7 @@ ttt_status ttt_forward_backward(ttt_model *m, const int32_t *ids, const int32_t 
                                targets[i], (long long)i, (long long)m->cfg.vocab_size);
     if (!m->g) TRY(ttt_zero_grad(m));
     apply_options(m);
+    m->w_bf16_stale = 1; /* training follows: the bf16 copy (if any) will be out of date */
     double lv = 0;
     int keep = m->keep_hidden;
     m->keep_hidden = 0;
@@ -383,16 +419,21 @@ ttt_status ttt_prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L
     if (c->m != m) return ttt_err(TTT_ERR_ARG, "prefill: the cache belongs to another model");
     TRY(check_ids(m, ids, c->B, L, "prefill"));
     apply_options(m);
-    return m->ops->prefill(m, c, ids, L, logits);
+    TRY(bf16_begin(m));
+    ttt_status s = m->ops->prefill(m, c, ids, L, logits);
+    bf16_end();
+    return s;
 }
 
 ttt_status ttt_prefill_last(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits) {
     if (c->m != m) return ttt_err(TTT_ERR_ARG, "prefill: the cache belongs to another model");
     TRY(check_ids(m, ids, c->B, L, "prefill"));
     apply_options(m);
+    TRY(bf16_begin(m));
     m->last_only_B = c->B;
     ttt_status s = m->ops->prefill(m, c, ids, L, logits);
     m->last_only_B = 0;
+    bf16_end();
     return s;
 }
 

@@ -19,6 +19,8 @@ struct ttt_model {
     size_t elem;        /* sizeof(real): 4 or 8 */
     void *w;            /* parameters, tab.total elements */
     void *g;            /* gradients, same layout (allocated on first use) */
+    uint16_t *w_bf16;   /* bf16 copy of w for inference with opt.bf16_weights (or NULL) */
+    int w_bf16_stale;   /* w changed since the copy was made */
     float *rope_cs;     /* TTT: [b, f/2] cos then [b, f/2] sin, float32 as ttt.py computes them */
     ttt_buf ws;         /* activations and scratch, grow-only */
     ttt_buf hidden;     /* residual streams of the last forward (when kept) */
