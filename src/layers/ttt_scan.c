@@ -1,17 +1,98 @@
 /* ttt_scan.c: the scan over mini-batches, parallel over (sequence, head) pairs; each pair
  * is one task owning its rows of the outputs, so results do not depend on the number of
  * threads. Backward recomputes one group of mini-batches at a time from the state saved at
- * the group's start (spec 2.9), keeping activation memory O(L·D). */
+ * the group's start (spec 2.9), keeping activation memory O(L·D).
+ * The float instantiation runs the fused kernels of src/kernels/ttt_fast.h unless the
+ * reference kernels are selected (ttt_reference_kernels) or the shape is not one they take;
+ * one call uses one family throughout (a mini-batch cache is read by the family that wrote it). */
 #include <omp.h>
 #include <string.h>
 
 #include "layers/ttt_scan.h"
+#include "ops/kernels.h"
 #include "ops/ops.h"
+#if TTT_REAL == 32
+#include "kernels/ttt_fast.h"
+#endif
 
-/* scratch per thread: state | dstate | mbc × max(group, 1) | inner scratch | dummy out */
+/* the fused kernels' work space (float instantiation only) */
+static int64_t fast_scratch_elems(const ttt_inner_dims *id) {
+#if TTT_REAL == 32
+    return ttt_fast_scratch_elems(id);
+#else
+    (void)id;
+    return 0;
+#endif
+}
+
+/* scratch per thread: state | dstate | mbc × max(group, 1) | inner scratch | dummy out |
+ * fused kernels' work space */
 int64_t RF(ttt_scan_scratch_elems)(const ttt_inner_dims *id, int64_t group) {
     int64_t S = ttt_state_size(id), M = ttt_mbc_layout_of(id).total;
-    return 2 * S + M * (group > 0 ? group : 1) + ttt_inner_scratch_size(id) + id->b * id->f;
+    return 2 * S + M * (group > 0 ? group : 1) + ttt_inner_scratch_size(id) + id->b * id->f +
+           fast_scratch_elems(id);
+}
+
+/* 1: this call runs the fused kernels */
+static int use_fast(const ttt_inner_dims *d) {
+#if TTT_REAL == 32
+    return !ttt_reference_kernels && ttt_fast_usable(d);
+#else
+    (void)d;
+    return 0;
+#endif
+}
+
+#if TTT_REAL == 32
+static ttt_fast_in fast_in(const RF(ttt_mb_in) *in) {
+    ttt_fast_in f = {in->Q, in->K, in->V, in->ld, in->lr, in->lr_ld, in->tau, in->gamma, in->beta};
+    return f;
+}
+#endif
+
+/* the three kernels, fused (fws: their work space) or reference; the fused forward takes
+ * mbc == NULL when no backward reads the cache */
+static void mb_forward(int fast, const ttt_inner_dims *d, int64_t n, const RF(ttt_mb_in) *in,
+                       real *st, real *sums, real *out, int64_t ldo, real *mbc, real *mbc_tmp,
+                       real *fws) {
+#if TTT_REAL == 32
+    if (fast) {
+        ttt_fast_in fi = fast_in(in);
+        ttt_fast_mb_forward(d, n, &fi, st, sums, out, ldo, mbc, fws);
+        return;
+    }
+#endif
+    (void)fast, (void)fws;
+    RF(ttt_mb_forward)(d, n, in, st, sums, out, ldo, mbc ? mbc : mbc_tmp);
+}
+
+static void mb_backward(int fast, const ttt_inner_dims *d, int64_t n, const RF(ttt_mb_in) *in,
+                        const real *mbc, const real *dout, int64_t ldo, real *dstate, real *dQ,
+                        real *dK, real *dV, real *dlr, real *dtau, real *dgamma, real *dbeta,
+                        real *isc, real *fws) {
+#if TTT_REAL == 32
+    if (fast) {
+        ttt_fast_in fi = fast_in(in);
+        ttt_fast_mb_backward(d, n, &fi, mbc, dout, ldo, dstate, dQ, dK, dV, dlr, dtau, dgamma, dbeta, fws);
+        return;
+    }
+#endif
+    (void)fast, (void)fws;
+    RF(ttt_mb_backward)(d, n, in, mbc, dout, ldo, dstate, dQ, dK, dV, dlr, dtau, dgamma, dbeta, isc);
+}
+
+static void primal_step(int fast, const ttt_inner_dims *d, const RF(ttt_mb_in) *in, real tau,
+                        real *st, real *sums, int commit, real *out, real *isc, real *fws) {
+#if TTT_REAL == 32
+    if (fast) {
+        ttt_fast_primal_step(d, in->Q, in->K, in->V, in->lr[0], tau, in->gamma, in->beta, st, sums,
+                             commit, out, fws);
+        return;
+    }
+#endif
+    (void)fast, (void)fws;
+    RF(ttt_primal_step)(d, in->Q, in->K, in->V, in->lr[0], tau, in->gamma, in->beta, st, sums,
+                        commit, out, isc);
 }
 
 static void load_w0(const RF(ttt_scan_args) *a, int64_t h, real *st) {
@@ -39,12 +120,14 @@ void RF(ttt_scan_forward)(const RF(ttt_scan_args) *a) {
     int64_t nmb = (a->L + mb - 1) / mb;
     int64_t ngroups = a->group > 0 ? (nmb + a->group - 1) / a->group : 0;
     int64_t ntask = a->B * a->nh;
+    int fast = use_fast(d);
 #pragma omp parallel for schedule(static) num_threads(a->nthreads) \
     if (TTT_PAR(a->B * a->nh * a->L * a->id.f * a->id.F))
     for (int64_t task = 0; task < ntask; task++) {
         int64_t bi = task / a->nh, h = task % a->nh;
         real *scr = a->scratch + (int64_t)omp_get_thread_num() * a->scratch_elems;
         real *st = scr, *mbc_tmp = scr + 2 * S, *isc = mbc_tmp + M * (a->group > 0 ? a->group : 1);
+        real *fws = isc + ttt_inner_scratch_size(d) + d->b * f;
         real *sums = NULL;
         if (a->state) {
             st = a->state + task * S;
@@ -56,22 +139,20 @@ void RF(ttt_scan_forward)(const RF(ttt_scan_args) *a) {
         /* leading tokens of a mini-batch already started: primal steps */
         while (t < a->L && pos % mb != 0) {
             RF(ttt_mb_in) in = mb_inputs(a, bi, h, t);
-            RF(ttt_primal_step)(d, in.Q, in.K, in.V, in.lr[0], a->tau[pos % mb], in.gamma, in.beta,
-                                st, sums, pos % mb == mb - 1, a->Z + (bi * a->L + t) * a->D + h * f,
-                                isc);
+            primal_step(fast, d, &in, a->tau[pos % mb], st, sums, pos % mb == mb - 1,
+                        a->Z + (bi * a->L + t) * a->D + h * f, isc, fws);
             t++, pos++;
         }
         /* whole mini-batches (dual form, commit) and a last partial one */
         for (int64_t m = 0; t < a->L; m++) {
             int64_t n = a->L - t < mb ? a->L - t : mb;
             RF(ttt_mb_in) in = mb_inputs(a, bi, h, t);
-            real *mbc = mbc_tmp;
+            real *mbc = a->mbc ? a->mbc + (task * nmb + m) * M : NULL; /* kept for the backward */
             if (a->ckpt && m % a->group == 0)
                 memcpy(a->ckpt + (task * ngroups + m / a->group) * S, st, sizeof(real) * (size_t)S);
-            if (a->mbc) mbc = a->mbc + (task * nmb + m) * M;
             int partial = n < mb && sums;
-            RF(ttt_mb_forward)(d, n, &in, st, partial ? sums : NULL,
-                               a->Z + (bi * a->L + t) * a->D + h * f, a->D, mbc);
+            mb_forward(fast, d, n, &in, st, partial ? sums : NULL, a->Z + (bi * a->L + t) * a->D + h * f,
+                       a->D, mbc, mbc_tmp, fws);
             t += n;
             pos += n;
         }
@@ -86,6 +167,7 @@ void RF(ttt_scan_backward)(const RF(ttt_scan_args) *a, const real *dZ, real *dQ,
     int64_t G = a->group > 0 ? a->group : nmb;
     int64_t ngroups = (nmb + G - 1) / G;
     int64_t ntask = a->B * a->nh;
+    int fast = use_fast(d);
 #pragma omp parallel for schedule(static) num_threads(a->nthreads) \
     if (TTT_PAR(a->B * a->nh * a->L * a->id.f * a->id.F))
     for (int64_t task = 0; task < ntask; task++) {
@@ -93,6 +175,7 @@ void RF(ttt_scan_backward)(const RF(ttt_scan_args) *a, const real *dZ, real *dQ,
         real *scr = a->scratch + (int64_t)omp_get_thread_num() * a->scratch_elems;
         real *st = scr, *dstate = scr + S, *mbcs = scr + 2 * S;
         real *isc = mbcs + M * (a->group > 0 ? a->group : 1), *dummy = isc + ttt_inner_scratch_size(d);
+        real *fws = dummy + d->b * f;
         real *dtau = dtau_part + task * mb, *dg = dln_part + task * 2 * f, *dbt = dg + f;
         memset(dtau, 0, sizeof(real) * (size_t)mb);
         memset(dg, 0, sizeof(real) * (size_t)(2 * f));
@@ -104,7 +187,8 @@ void RF(ttt_scan_backward)(const RF(ttt_scan_args) *a, const real *dZ, real *dQ,
                 for (int64_t m = m0; m < m1; m++) {
                     int64_t t0 = m * mb, n = a->L - t0 < mb ? a->L - t0 : mb;
                     RF(ttt_mb_in) in = mb_inputs(a, bi, h, t0);
-                    RF(ttt_mb_forward)(d, n, &in, st, NULL, dummy, f, mbcs + (m - m0) * M);
+                    real *mbc = mbcs + (m - m0) * M;
+                    mb_forward(fast, d, n, &in, st, NULL, dummy, f, mbc, mbc, fws);
                 }
             }
             for (int64_t m = m1 - 1; m >= m0; m--) {
@@ -112,8 +196,8 @@ void RF(ttt_scan_backward)(const RF(ttt_scan_args) *a, const real *dZ, real *dQ,
                 const real *mbc = a->group > 0 ? mbcs + (m - m0) * M : a->mbc + (task * nmb + m) * M;
                 RF(ttt_mb_in) in = mb_inputs(a, bi, h, t0);
                 int64_t row = (bi * a->L + t0) * a->D + h * f;
-                RF(ttt_mb_backward)(d, n, &in, mbc, dZ + row, a->D, dstate, dQ + row, dK + row,
-                                    dV + row, dlr + (bi * a->L + t0) * a->nh + h, dtau, dg, dbt, isc);
+                mb_backward(fast, d, n, &in, mbc, dZ + row, a->D, dstate, dQ + row, dK + row, dV + row,
+                            dlr + (bi * a->L + t0) * a->nh + h, dtau, dg, dbt, isc, fws);
             }
         }
         memcpy(dW0_part + task * S, dstate, sizeof(real) * (size_t)S);

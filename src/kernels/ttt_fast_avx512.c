@@ -1,0 +1,222 @@
+/* ttt_fast_avx512.c: the fused TTT kernels (ttt_fast_impl.h) over AVX-512 primitives: a
+ * register-tiled small matrix product (broadcast A elements, 16-float B rows, up to 16
+ * accumulators) and 16×16 in-register transposes. Every function carries the AVX-512 target
+ * attribute, so the file builds with a baseline -march too; ttt_fast.c calls in here only
+ * when the CPU has AVX-512F/BW/DQ/VL. */
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/ttt_fast.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#if defined(__clang__)
+#define TTT_AVX512_TARGET "avx512f,avx512bw,avx512dq,avx512vl,fma"
+#else
+#define TTT_AVX512_TARGET "avx512f,avx512bw,avx512dq,avx512vl,fma,prefer-vector-width=512"
+#endif
+#define KFN static __attribute__((target(TTT_AVX512_TARGET)))
+#define KFN_EXPORT __attribute__((target(TTT_AVX512_TARGET)))
+#define AI static inline __attribute__((always_inline, target(TTT_AVX512_TARGET)))
+#define FN(name) name##_avx512
+
+/* ---- the matrix product tile: R rows × NV vectors of 16 columns ------------------------ */
+/* Scalars c<r><v> rather than an array keep the accumulators in registers (gcc spills an
+ * array of vectors to the stack on every iteration). R and NV are constants after inlining,
+ * so the unused rows and vectors disappear. */
+#define DECL_ROW(r) __m512 c##r##0 = z, c##r##1 = z, c##r##2 = z, c##r##3 = z;
+#define INIT1(r, v, cv)                                                                        \
+    cv = acc ? _mm512_maskz_loadu_ps(v == NV - 1 ? ml : 0xFFFF, C + r * ldc + 16 * v)          \
+             : (bias ? _mm512_set1_ps(bias[r]) : z);
+#define INIT_ROW(r)                                                                            \
+    if (R > r) {                                                                               \
+        INIT1(r, 0, c##r##0);                                                                  \
+        if (NV > 1) INIT1(r, 1, c##r##1);                                                      \
+        if (NV > 2) INIT1(r, 2, c##r##2);                                                      \
+        if (NV > 3) INIT1(r, 3, c##r##3);                                                      \
+    }
+#define FMA_ROW(r)                                                                             \
+    if (R > r) {                                                                               \
+        __m512 x = _mm512_set1_ps(a[r * sai]);                                                 \
+        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0);                                             \
+        if (NV > 1) c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1);                                 \
+        if (NV > 2) c##r##2 = _mm512_fmadd_ps(x, b2, c##r##2);                                 \
+        if (NV > 3) c##r##3 = _mm512_fmadd_ps(x, b3, c##r##3);                                 \
+    }
+#define ST1(r, v, cv) _mm512_mask_storeu_ps(C + r * ldc + 16 * v, v == NV - 1 ? ml : 0xFFFF, cv);
+#define STORE_ROW(r)                                                                           \
+    if (R > r) {                                                                               \
+        ST1(r, 0, c##r##0);                                                                    \
+        if (NV > 1) ST1(r, 1, c##r##1);                                                        \
+        if (NV > 2) ST1(r, 2, c##r##2);                                                        \
+        if (NV > 3) ST1(r, 3, c##r##3);                                                        \
+    }
+#define ALL_ROWS(M)                                                                            \
+    M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15)
+
+/* C[R × 16·NV] (+)= Σ_k A(r,k)·B[k, :], the last vector's columns masked by ml */
+AI void tile(const int R, const int NV, float *C, int64_t ldc, const float *A, int64_t sai,
+             int64_t sak, const float *B, int64_t ldb, int64_t K, int acc, const float *bias,
+             __mmask16 ml) {
+    __m512 z = _mm512_setzero_ps();
+    ALL_ROWS(DECL_ROW)
+    ALL_ROWS(INIT_ROW)
+    for (int64_t k = 0; k < K; k++) {
+        const float *bk = B + k * ldb;
+        __m512 b0 = _mm512_maskz_loadu_ps(NV == 1 ? ml : 0xFFFF, bk), b1 = z, b2 = z, b3 = z;
+        if (NV > 1) b1 = _mm512_maskz_loadu_ps(NV == 2 ? ml : 0xFFFF, bk + 16);
+        if (NV > 2) b2 = _mm512_maskz_loadu_ps(NV == 3 ? ml : 0xFFFF, bk + 32);
+        if (NV > 3) b3 = _mm512_maskz_loadu_ps(NV == 4 ? ml : 0xFFFF, bk + 48);
+        const float *a = A + k * sak;
+        ALL_ROWS(FMA_ROW)
+    }
+    ALL_ROWS(STORE_ROW)
+}
+
+/* all the rows of one column block: tiles of RMAX rows, then one tile of the remainder */
+#define REM_CASE(r) \
+    case r:         \
+        if (RMAX > r) tile(r, NV, C, ldc, A, sai, sak, B, ldb, K, acc, bias, ml); \
+        break;
+AI void column_block(const int NV, const int RMAX, float *C, int64_t ldc, const float *A, int64_t sai,
+                     int64_t sak, const float *B, int64_t ldb, int64_t m, int64_t K, int acc,
+                     const float *bias, __mmask16 ml) {
+    int64_t i = 0;
+    for (; i + RMAX <= m; i += RMAX)
+        tile(RMAX, NV, C + i * ldc, ldc, A + i * sai, sai, sak, B, ldb, K, acc, bias ? bias + i : NULL, ml);
+    C += i * ldc, A += i * sai, bias = bias ? bias + i : NULL;
+    switch (m - i) {
+        REM_CASE(1) REM_CASE(2) REM_CASE(3) REM_CASE(4) REM_CASE(5) REM_CASE(6) REM_CASE(7)
+        REM_CASE(8) REM_CASE(9) REM_CASE(10) REM_CASE(11) REM_CASE(12) REM_CASE(13) REM_CASE(14)
+        REM_CASE(15)
+    default:
+        break;
+    }
+}
+
+/* the same instantiated once per shape (noinline: one copy each) */
+static __attribute__((noinline, target(TTT_AVX512_TARGET))) void block1(
+    float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t ldb,
+    int64_t m, int64_t K, int acc, const float *bias, __mmask16 ml) {
+    column_block(1, 16, C, ldc, A, sai, sak, B, ldb, m, K, acc, bias, ml);
+}
+static __attribute__((noinline, target(TTT_AVX512_TARGET))) void block2(
+    float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t ldb,
+    int64_t m, int64_t K, int acc, const float *bias, __mmask16 ml) {
+    column_block(2, 8, C, ldc, A, sai, sak, B, ldb, m, K, acc, bias, ml);
+}
+static __attribute__((noinline, target(TTT_AVX512_TARGET))) void block3(
+    float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t ldb,
+    int64_t m, int64_t K, int acc, const float *bias, __mmask16 ml) {
+    column_block(3, 5, C, ldc, A, sai, sak, B, ldb, m, K, acc, bias, ml);
+}
+static __attribute__((noinline, target(TTT_AVX512_TARGET))) void block4(
+    float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t ldb,
+    int64_t m, int64_t K, int acc, const float *bias, __mmask16 ml) {
+    column_block(4, 4, C, ldc, A, sai, sak, B, ldb, m, K, acc, bias, ml);
+}
+
+/* C[m×N] = (acc ? C : bias_i or 0) + Σ_k A[i·sai + k·sak]·B[k·ldb + :], in column blocks of
+ * up to 4 vectors (64 columns) */
+KFN void p_mm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B,
+              int64_t ldb, int64_t m, int64_t N, int64_t K, int acc, const float *bias) {
+    for (int64_t j = 0; j < N; j += 64) {
+        int64_t w = N - j < 64 ? N - j : 64;
+        int nv = (int)((w + 15) / 16);
+        int64_t tail = w - 16 * (nv - 1);
+        __mmask16 ml = (__mmask16)(tail >= 16 ? 0xFFFF : (1u << tail) - 1);
+        switch (nv) {
+        case 1: block1(C + j, ldc, A, sai, sak, B + j, ldb, m, K, acc, bias, ml); break;
+        case 2: block2(C + j, ldc, A, sai, sak, B + j, ldb, m, K, acc, bias, ml); break;
+        case 3: block3(C + j, ldc, A, sai, sak, B + j, ldb, m, K, acc, bias, ml); break;
+        default: block4(C + j, ldc, A, sai, sak, B + j, ldb, m, K, acc, bias, ml); break;
+        }
+    }
+}
+
+/* ---- 16×16 transposes ----------------------------------------------------------------- */
+
+#define UNLO(a, b) _mm512_unpacklo_ps(a, b)
+#define UNHI(a, b) _mm512_unpackhi_ps(a, b)
+#define UNLO64(a, b) _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)))
+#define UNHI64(a, b) _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)))
+
+/* r[i] holds row i; afterwards r[j] holds column j */
+AI void tr16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = UNLO(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = UNHI(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = UNLO64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = UNHI64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = UNLO64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = UNHI64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    /* 128-bit blocks: rows 0-3 with 4-7, 8-11 with 12-15 */
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < 4; i++) {
+            t[8 * h + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0x88);
+            t[8 * h + 4 + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0xdd);
+        }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    }
+}
+
+AI __mmask16 mask_of(int64_t w) { return (__mmask16)(w >= 16 ? 0xFFFF : (1u << w) - 1); }
+
+/* dst[c·16 + i] = i < n ? src[i·lds + c] : 0 */
+KFN void p_load_t(float *dst, const float *src, int64_t lds, int64_t n, int64_t cols) {
+    for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+        int64_t w = cols - c0 < 16 ? cols - c0 : 16;
+        __mmask16 m = mask_of(w);
+        __m512 r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < n ? _mm512_maskz_loadu_ps(m, src + i * lds + c0) : _mm512_setzero_ps();
+        tr16(r);
+        for (int c = 0; c < w; c++) _mm512_storeu_ps(dst + (c0 + c) * 16, r[c]);
+    }
+}
+
+/* dst[i·ldd + c] (= or +=) src[c·16 + i], i < n */
+KFN void p_store_t(float *dst, int64_t ldd, const float *src, int64_t n, int64_t cols, int acc) {
+    for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+        int64_t w = cols - c0 < 16 ? cols - c0 : 16;
+        __mmask16 m = mask_of(w);
+        __m512 r[16];
+        for (int c = 0; c < 16; c++) r[c] = c < w ? _mm512_loadu_ps(src + (c0 + c) * 16) : _mm512_setzero_ps();
+        tr16(r);
+        for (int i = 0; i < n; i++) {
+            float *p = dst + i * ldd + c0;
+            __m512 v = acc ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), r[i]) : r[i];
+            _mm512_mask_storeu_ps(p, m, v);
+        }
+    }
+}
+
+/* dst[i·cols + c] = src[c·16 + i] */
+KFN void p_rows(float *dst, const float *src, int64_t cols) { p_store_t(dst, cols, src, 16, cols, 0); }
+
+/* dst[c] += Σ_i src[c·16 + i]: transposed, then the same pairwise tree as the portable path */
+KFN void p_lane_sums(float *dst, const float *src, int64_t cols) {
+    for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+        int64_t w = cols - c0 < 16 ? cols - c0 : 16;
+        __mmask16 m = mask_of(w);
+        __m512 r[16];
+        for (int c = 0; c < 16; c++) r[c] = c < w ? _mm512_loadu_ps(src + (c0 + c) * 16) : _mm512_setzero_ps();
+        tr16(r);
+        for (int h = 8; h >= 1; h /= 2)
+            for (int i = 0; i < h; i++) r[i] = _mm512_add_ps(r[i], r[i + h]);
+        _mm512_mask_storeu_ps(dst + c0, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + c0), r[0]));
+    }
+}
+
+#include "kernels/ttt_fast_impl.h"
+
+#else /* not x86-64 with GCC or Clang: no AVX-512 path (ttt_fast.c knows) */
+typedef int ttt_fast_avx512_unused;
+#endif

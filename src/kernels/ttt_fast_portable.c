@@ -1,0 +1,60 @@
+/* ttt_fast_portable.c: the fused TTT kernels (ttt_fast_impl.h) over plain C primitives, written
+ * so that the compiler vectorises them for whatever the build targets: the path for CPUs
+ * without AVX-512. */
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/ttt_fast.h"
+
+#define KFN static
+#define KFN_EXPORT
+#define FN(name) name##_portable
+
+/* C[m×N] = (acc ? C : bias_i or 0) + Σ_k A[i·sai + k·sak]·B[k·ldb + :] */
+static void p_mm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B,
+                 int64_t ldb, int64_t m, int64_t N, int64_t K, int acc, const float *bias) {
+    for (int64_t i = 0; i < m; i++) {
+        float *restrict c = C + i * ldc;
+        if (!acc)
+            for (int64_t j = 0; j < N; j++) c[j] = bias ? bias[i] : 0.0f;
+        for (int64_t k = 0; k < K; k++) {
+            float a = A[i * sai + k * sak];
+            const float *restrict bk = B + k * ldb;
+            for (int64_t j = 0; j < N; j++) c[j] += a * bk[j];
+        }
+    }
+}
+
+/* dst[c·16 + i] = i < n ? src[i·lds + c] : 0 */
+static void p_load_t(float *restrict dst, const float *restrict src, int64_t lds, int64_t n, int64_t cols) {
+    for (int64_t c = 0; c < cols; c++)
+        for (int64_t i = 0; i < 16; i++) dst[c * 16 + i] = i < n ? src[i * lds + c] : 0.0f;
+}
+
+/* dst[i·ldd + c] (= or +=) src[c·16 + i], i < n */
+static void p_store_t(float *restrict dst, int64_t ldd, const float *restrict src, int64_t n, int64_t cols,
+                      int acc) {
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t c = 0; c < cols; c++) {
+            float v = src[c * 16 + i];
+            dst[i * ldd + c] = acc ? dst[i * ldd + c] + v : v;
+        }
+}
+
+/* dst[i·cols + c] = src[c·16 + i] */
+static void p_rows(float *restrict dst, const float *restrict src, int64_t cols) {
+    p_store_t(dst, cols, src, 16, cols, 0);
+}
+
+/* dst[c] += Σ_i src[c·16 + i], pairwise */
+static void p_lane_sums(float *restrict dst, const float *restrict src, int64_t cols) {
+    for (int64_t c = 0; c < cols; c++) {
+        float t[16];
+        for (int i = 0; i < 16; i++) t[i] = src[c * 16 + i];
+        for (int w = 8; w >= 1; w /= 2)
+            for (int i = 0; i < w; i++) t[i] += t[i + w];
+        dst[c] += t[0];
+    }
+}
+
+#include "kernels/ttt_fast_impl.h"
