@@ -18,7 +18,8 @@
  * Repetitions of the variants of one shape are interleaved (A B C A B C ...) and the median
  * is reported, so load changes on a shared machine hit every variant alike.
  *
- *   build/bench/gemm_bench [-r REPS] [-s SHAPES] [-b BACKENDS] [-t THREADS] [--csv FILE]
+ *   build/bench/gemm_bench [-r REPS] [-s SHAPES] [-b BACKENDS] [-t THREADS] [--csv FILE] [--decode]
+ *                          [-p ROWS | -p nCOUNT]   (panels of ROWS, or COUNT panels; default 128)
  *   SHAPES: a comma list of shape names (see the table `shapes` below) or "all", "quick".
  *   BACKENDS: comma list of openblas,blis,dnnl,dnnl_bf16,xsmm,ttt (default: all but xsmm). */
 #include <dnnl.h>
@@ -49,7 +50,17 @@ void bli_thread_set_num_threads(int64_t n);
 int bli_arch_query_id(void);
 char *bli_arch_string(int id);
 #define BLIS_TRANS 0x08
-/* libttt's fast path (float instantiation; src/ops/ops.h) */
+void cblas_sgemv(int order, int trans, int M, int N, float alpha, const float *A, int lda, const float *x,
+                 int incx, float beta, float *y, int incy);
+/* libttt's fast path (float instantiation; src/ops/ops.h) and its switches (ops/kernels.h) */
+extern int ttt_gemv_max_m, ttt_gemm_lib;
+typedef struct {
+    const float *lo;
+    int64_t n;
+    const uint16_t *copy;
+} bf16_region;
+extern bf16_region ttt_bf16_active;
+void bf16_from_f32(uint16_t *dst, const float *src, int64_t n);
 void mm_nt_f32(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K, int acc);
 void mm_nn_f32(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K, int acc);
 void mm_tn_f32(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K, int acc);
@@ -178,7 +189,15 @@ static void dnnl_bf16_free(dnnl_bf16_ctx *c) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
-#define PANEL 128
+/* panel policy: > 0: panels of that many rows (or columns); < 0: the longer side of C split
+ * into -policy panels (rounded up to a multiple of 16 rows, at least 64) */
+static int panel_policy = 128;
+static int64_t panel_size(int64_t len) {
+    if (panel_policy > 0) return panel_policy;
+    int64_t p = (len + (-panel_policy) - 1) / (-panel_policy);
+    p = (p + 15) / 16 * 16;
+    return p < 64 ? 64 : p;
+}
 
 static void set_threads(int b, int nt, int lib_threads) {
     omp_set_num_threads(nt);
@@ -213,7 +232,7 @@ static void run_variant(int b, int panel, const shape *s, const float *A, const 
         return;
     }
     int by_rows = M >= N;
-    int64_t len = by_rows ? M : N, np = (len + PANEL - 1) / PANEL;
+    int64_t len = by_rows ? M : N, PANEL = panel_size(len), np = (len + PANEL - 1) / PANEL;
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < np; p++) {
         int64_t p0 = p * PANEL, pn = len - p0 < PANEL ? len - p0 : PANEL;
@@ -306,6 +325,74 @@ static double triad_bw(int nt) {
     return best * 1e-9;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* --decode: the weight matrices of one decode step of the 125M TTT-Linear model (12 layers of
+ * Q, V, O, gate [768,768], MLP gate/up [2048,768], down [768,2048], plus the head [32000,768]:
+ * 0.44 GB of float32, far more than the caches) multiplied by M = 1, 2, 4 rows, in order, as
+ * decoding does. Variants, interleaved: libttt's mm_nt (matrix-vector kernels), the same with
+ * the kernels off (TTT_GEMV_MAX_M=0: the GEMM library with M rows), OpenBLAS sgemv (M = 1),
+ * and libttt's bf16 weights (a bf16 copy, vdpbf16ps). Reports ms per step and GB/s of
+ * weights read (float32 bytes for all but bf16, which reads half as many). */
+static int cmp_d(const void *a, const void *b);
+static void decode_bench(int reps, const int *threads, int ntl) {
+    enum { NMAT = 12 * 7 + 1 };
+    int64_t rows[NMAT], cols[NMAT], off[NMAT], total = 0;
+    for (int l = 0, i = 0; l < 12; l++) {
+        int64_t r7[7] = {768, 768, 768, 768, 2048, 2048, 768}, c7[7] = {768, 768, 768, 768, 768, 768, 2048};
+        for (int q = 0; q < 7; q++, i++) rows[i] = r7[q], cols[i] = c7[q];
+    }
+    rows[NMAT - 1] = 32000, cols[NMAT - 1] = 768;
+    for (int i = 0; i < NMAT; i++) off[i] = total, total += rows[i] * cols[i];
+    float *W = malloc(sizeof(float) * (size_t)total), *x = malloc(sizeof(float) * 4 * 2048);
+    float *y = malloc(sizeof(float) * 4 * 32000);
+    uint16_t *Wh = malloc(sizeof(uint16_t) * (size_t)total);
+    uint64_t r = 7;
+    for (int64_t i = 0; i < total; i++) r = r * 6364136223846793005ull + 1, W[i] = (float)((r >> 40) & 0xffff) / 65536.0f - 0.5f;
+    for (int i = 0; i < 4 * 2048; i++) x[i] = 0.01f * (float)(i % 97);
+    bf16_from_f32(Wh, W, total);
+    const char *vn[4] = {"ttt gemv", "ttt gemm (gemv off)", "openblas sgemv", "ttt bf16"};
+    printf("decode step of the 125M TTT-Linear (%.2f GB float32 weights), ms per step (GB/s):\n", 4e-9 * (double)total);
+    int Ms[3] = {1, 2, 4};
+    for (int t = 0; t < ntl; t++)
+        for (int mi = 0; mi < 3; mi++) {
+            int M = Ms[mi];
+            double times[4][64];
+            int nrep = reps > 64 ? 64 : reps;
+            for (int rep = -1; rep < nrep; rep++)
+                for (int v = 0; v < 4; v++) {
+                    if (v == 2 && M != 1) continue;
+                    omp_set_num_threads(threads[t]);
+                    ttt_set_threads(threads[t]);
+                    ttt_gemv_max_m = v == 1 ? 0 : 4;
+                    if (v == 3) ttt_bf16_active = (bf16_region){W, total, Wh};
+                    double t0 = now();
+                    for (int i = 0; i < NMAT; i++) {
+                        if (v == 2)
+                            cblas_sgemv(RowMajor, NoTrans, (int)rows[i], (int)cols[i], 1, W + off[i], (int)cols[i], x, 1,
+                                        0, y, 1);
+                        else
+                            mm_nt_f32(y, x, W + off[i], M, rows[i], cols[i], 0);
+                    }
+                    double dt = now() - t0;
+                    ttt_bf16_active = (bf16_region){NULL, 0, NULL};
+                    ttt_gemv_max_m = 4;
+                    if (rep >= 0) times[v][rep] = dt;
+                }
+            printf("  %d thread(s), M = %d:", threads[t], M);
+            for (int v = 0; v < 4; v++) {
+                if (v == 2 && M != 1) continue;
+                if (v == 2) openblas_set_num_threads(threads[t]); /* (sgemv ran single-threaded above) */
+                qsort(times[v], (size_t)nrep, sizeof(double), cmp_d);
+                double md = times[v][nrep / 2], bytes = (double)total * (v == 3 ? 2 : 4);
+                printf("  %s %.2f ms (%.1f GB/s)", vn[v], 1e3 * md, bytes / md * 1e-9);
+            }
+            openblas_set_num_threads(1);
+            printf("\n");
+            fflush(stdout);
+        }
+    free(W), free(Wh), free(x), free(y);
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -325,7 +412,7 @@ static int in_list(const char *list, const char *name) {
 int main(int argc, char **argv) {
     int reps = 5;
     const char *shape_list = "quick", *blist = "openblas,blis,dnnl,dnnl_bf16,ttt", *tlist = "1,2", *csv = NULL;
-    int ceilings = 1;
+    int ceilings = 1, decode = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-r") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-s") && i + 1 < argc) shape_list = argv[++i];
@@ -333,8 +420,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-t") && i + 1 < argc) tlist = argv[++i];
         else if (!strcmp(argv[i], "--csv") && i + 1 < argc) csv = argv[++i];
         else if (!strcmp(argv[i], "--no-ceilings")) ceilings = 0;
+        else if (!strcmp(argv[i], "--decode")) decode = 1;
+        else if (!strcmp(argv[i], "-p") && i + 1 < argc) {
+            i++;
+            panel_policy = argv[i][0] == 'n' ? -atoi(argv[i] + 1) : atoi(argv[i]);
+            if (panel_policy == 0) panel_policy = 128;
+        }
         else {
-            fprintf(stderr, "usage: %s [-r REPS] [-s SHAPES|quick|all] [-b BACKENDS] [-t 1,2] [--csv FILE] [--no-ceilings]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-r REPS] [-s SHAPES|quick|all] [-b BACKENDS] [-t 1,2] [--csv FILE] [--no-ceilings] [--decode] [-p ROWS|nCOUNT]\n", argv[0]);
             return 2;
         }
     }
@@ -360,6 +453,10 @@ int main(int argc, char **argv) {
             printf("ceilings, %d thread(s): fp32 FMA %.0f GFLOP/s, bf16 dot %.0f GFLOP/s, triad %.1f GB/s\n",
                    threads[t], peak[t], bpeak[t], triad_bw(threads[t]));
         }
+    if (decode) {
+        decode_bench(reps, threads, ntl);
+        return 0;
+    }
     libxsmm_init();
     printf("%-8s %-2s %5s %5s %5s | %-9s %-5s", "shape", "op", "M", "N", "K", "backend", "mode");
     for (int t = 0; t < ntl; t++) printf(" | %2d thr GF/s %%peak", threads[t]);

@@ -23,3 +23,17 @@ $(BUILD)/bench/gemm_bench: bench/gemm_bench.c $(BUILD)/libttt.a
 
 bench-gemm: $(BUILD)/bench/gemm_bench
 	@$(BUILD)/bench/gemm_bench $(GEMM_ARGS)
+
+# bf16 weights against float32: accuracy on a model and token file, prefill and decode speed
+#   make bench-bf16 BF16_MODEL=DIR [BF16_DATA=data/tokens/llama2/eval.tok] [BF16_ARGS="512 16"]
+.PHONY: bench-bf16
+BF16_DATA ?= data/tokens/llama2/eval.tok
+BF16_ARGS ?= 512 16
+
+$(BUILD)/bench/bf16_accuracy: bench/bf16_accuracy.c $(BUILD)/libttt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libttt.a $(LDLIBS)
+
+bench-bf16: $(BUILD)/bench/bf16_accuracy
+	@test -n "$(BF16_MODEL)" || { echo "give BF16_MODEL=DIR (a model directory)"; exit 2; }
+	@$(BUILD)/bench/bf16_accuracy $(BF16_MODEL) $(BF16_DATA) $(BF16_ARGS)

@@ -6,6 +6,8 @@ set -e
 # libblis-openmp-dev, libxsmm-dev: only for the GEMM library benchmark (make bench-gemm)
 PKGS="gcc make libc6-dev libcjson-dev libopenblas-dev libpcre2-dev pkg-config python3-numpy python3-matplotlib
       libdnnl-dev libblis-openmp-dev libxsmm-dev"
+# openmpi-bin, libopenmpi-dev: data-parallel training across processes (docs/distributed.md)
+PKGS="$PKGS openmpi-bin libopenmpi-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

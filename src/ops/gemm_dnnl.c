@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "ops/gemm.h"
 #include "ops/ops.h"
 
@@ -29,7 +30,8 @@ typedef struct {
     int64_t m, n, k, lda, ldb, ldc;
     int acc;
     dnnl_primitive_t prim;
-    dnnl_memory_desc_t sd, wd, dd;
+    dnnl_memory_desc_t sd, wd, dd, pd; /* src, weights, dst, scratchpad */
+    size_t scratch_bytes;
 } prim_entry;
 
 #define PRIM_MAX 64
@@ -38,6 +40,9 @@ static int nprims;
 static dnnl_engine_t engine;
 static int engine_failed;
 static _Thread_local dnnl_stream_t stream;
+/* each thread's scratchpad (user-managed: oneDNN's own global one is shared between threads,
+ * and concurrent panels then overwrite each other's copy of the weights) */
+static _Thread_local ttt_buf scratch;
 
 static dnnl_primitive_t bf16_prim(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
                                   int acc, const prim_entry **out) {
@@ -65,13 +70,19 @@ static dnnl_primitive_t bf16_prim(int64_t m, int64_t n, int64_t k, int64_t lda, 
                      dnnl_memory_desc_init_by_strides(&e->wd, 2, wdims, dnnl_bf16, wstr) == dnnl_success &&
                      dnnl_memory_desc_init_by_strides(&e->dd, 2, ddims, dnnl_f32, dstr) == dnnl_success &&
                      dnnl_matmul_desc_init(&md, &e->sd, &e->wd, NULL, &e->dd) == dnnl_success &&
-                     dnnl_primitive_attr_create(&attr) == dnnl_success;
+                     dnnl_primitive_attr_create(&attr) == dnnl_success &&
+                     dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success;
             if (ok && acc) /* C += product: the sum post-op */
                 ok = dnnl_post_ops_create(&po) == dnnl_success &&
                      dnnl_post_ops_append_sum(po, 1.0f) == dnnl_success &&
                      dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
             ok = ok && dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL) == dnnl_success &&
                  dnnl_primitive_create(&e->prim, pd) == dnnl_success;
+            if (ok) {
+                const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+                if (sp) e->pd = *sp;
+                e->scratch_bytes = sp ? dnnl_memory_desc_get_size(sp) : 0;
+            }
             if (pd) dnnl_primitive_desc_destroy(pd);
             if (po) dnnl_post_ops_destroy(po);
             if (attr) dnnl_primitive_attr_destroy(attr);
@@ -95,17 +106,22 @@ int gemm_dnnl_bf16_block(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, in
         stream = NULL;
         return 1;
     }
-    dnnl_memory_t ms = NULL, mw = NULL, md = NULL;
+    if (e->scratch_bytes && ttt_buf_reserve(&scratch, e->scratch_bytes, "oneDNN scratchpad") != TTT_OK) return 1;
+    dnnl_memory_t ms = NULL, mw = NULL, md = NULL, mp = NULL;
     int ok = dnnl_memory_create(&ms, &e->sd, engine, (void *)Ah) == dnnl_success &&
              dnnl_memory_create(&mw, &e->wd, engine, (void *)Bh) == dnnl_success &&
-             dnnl_memory_create(&md, &e->dd, engine, C) == dnnl_success;
+             dnnl_memory_create(&md, &e->dd, engine, C) == dnnl_success &&
+             (!e->scratch_bytes || dnnl_memory_create(&mp, &e->pd, engine, scratch.data) == dnnl_success);
     if (ok) {
-        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}};
-        ok = dnnl_primitive_execute(p, stream, 3, args) == dnnl_success && dnnl_stream_wait(stream) == dnnl_success;
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md},
+                                   {DNNL_ARG_SCRATCHPAD, mp}};
+        ok = dnnl_primitive_execute(p, stream, mp ? 4 : 3, args) == dnnl_success &&
+             dnnl_stream_wait(stream) == dnnl_success;
     }
     if (ms) dnnl_memory_destroy(ms);
     if (mw) dnnl_memory_destroy(mw);
     if (md) dnnl_memory_destroy(md);
+    if (mp) dnnl_memory_destroy(mp);
     return !ok;
 }
 
