@@ -17,17 +17,20 @@
 #define TTT_AVX512_TARGET "avx512f,avx512bw,avx512dq,avx512vl,fma,prefer-vector-width=512"
 #endif
 #define KFN static __attribute__((target(TTT_AVX512_TARGET)))
+#define KFN_INL static inline __attribute__((always_inline, target(TTT_AVX512_TARGET)))
 #define KFN_EXPORT __attribute__((target(TTT_AVX512_TARGET)))
 #define AI static inline __attribute__((always_inline, target(TTT_AVX512_TARGET)))
 #define FN(name) name##_avx512
 
 /* ---- the matrix product tile: R rows × NV vectors of 16 columns ------------------------ */
 /* Scalars c<r><v> rather than an array keep the accumulators in registers (gcc spills an
- * array of vectors to the stack on every iteration). R and NV are constants after inlining,
- * so the unused rows and vectors disappear. */
+ * array of vectors to the stack on every iteration). R, NV and PAIR are constants after
+ * inlining, so the unused rows and vectors disappear. PAIR: two products sharing A (NV = 2),
+ * vector 1 read from B1 and written to C1 instead of the next 16 columns. */
+#define CADDR(r, v) (PAIR && v == 1 ? C1 + r * ldc : C + r * ldc + 16 * v)
 #define DECL_ROW(r) __m512 c##r##0 = z, c##r##1 = z, c##r##2 = z, c##r##3 = z;
 #define INIT1(r, v, cv)                                                                        \
-    cv = acc ? _mm512_maskz_loadu_ps(v == NV - 1 ? ml : 0xFFFF, C + r * ldc + 16 * v)          \
+    cv = acc ? _mm512_maskz_loadu_ps(v == NV - 1 ? ml : 0xFFFF, CADDR(r, v))                   \
              : (bias ? _mm512_set1_ps(bias[r]) : z);
 #define INIT_ROW(r)                                                                            \
     if (R > r) {                                                                               \
@@ -44,7 +47,7 @@
         if (NV > 2) c##r##2 = _mm512_fmadd_ps(x, b2, c##r##2);                                 \
         if (NV > 3) c##r##3 = _mm512_fmadd_ps(x, b3, c##r##3);                                 \
     }
-#define ST1(r, v, cv) _mm512_mask_storeu_ps(C + r * ldc + 16 * v, v == NV - 1 ? ml : 0xFFFF, cv);
+#define ST1(r, v, cv) _mm512_mask_storeu_ps(CADDR(r, v), v == NV - 1 ? ml : 0xFFFF, cv);
 #define STORE_ROW(r)                                                                           \
     if (R > r) {                                                                               \
         ST1(r, 0, c##r##0);                                                                    \
@@ -56,16 +59,16 @@
     M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15)
 
 /* C[R × 16·NV] (+)= Σ_k A(r,k)·B[k, :], the last vector's columns masked by ml */
-AI void tile(const int R, const int NV, float *C, int64_t ldc, const float *A, int64_t sai,
-             int64_t sak, const float *B, int64_t ldb, int64_t K, int acc, const float *bias,
-             __mmask16 ml) {
+AI void tile(const int R, const int NV, const int PAIR, float *C, float *C1, int64_t ldc,
+             const float *A, int64_t sai, int64_t sak, const float *B, const float *B1, int64_t ldb,
+             int64_t K, int acc, const float *bias, __mmask16 ml) {
     __m512 z = _mm512_setzero_ps();
     ALL_ROWS(DECL_ROW)
     ALL_ROWS(INIT_ROW)
     for (int64_t k = 0; k < K; k++) {
         const float *bk = B + k * ldb;
         __m512 b0 = _mm512_maskz_loadu_ps(NV == 1 ? ml : 0xFFFF, bk), b1 = z, b2 = z, b3 = z;
-        if (NV > 1) b1 = _mm512_maskz_loadu_ps(NV == 2 ? ml : 0xFFFF, bk + 16);
+        if (NV > 1) b1 = _mm512_maskz_loadu_ps(NV == 2 ? ml : 0xFFFF, PAIR ? B1 + k * ldb : bk + 16);
         if (NV > 2) b2 = _mm512_maskz_loadu_ps(NV == 3 ? ml : 0xFFFF, bk + 32);
         if (NV > 3) b3 = _mm512_maskz_loadu_ps(NV == 4 ? ml : 0xFFFF, bk + 48);
         const float *a = A + k * sak;
@@ -75,17 +78,18 @@ AI void tile(const int R, const int NV, float *C, int64_t ldc, const float *A, i
 }
 
 /* all the rows of one column block: tiles of RMAX rows, then one tile of the remainder */
-#define REM_CASE(r) \
-    case r:         \
-        if (RMAX > r) tile(r, NV, C, ldc, A, sai, sak, B, ldb, K, acc, bias, ml); \
+#define REM_CASE(r)                                                                            \
+    case r:                                                                                    \
+        if (RMAX > r) tile(r, NV, PAIR, C, C1, ldc, A, sai, sak, B, B1, ldb, K, acc, bias, ml); \
         break;
-AI void column_block(const int NV, const int RMAX, float *C, int64_t ldc, const float *A, int64_t sai,
-                     int64_t sak, const float *B, int64_t ldb, int64_t m, int64_t K, int acc,
-                     const float *bias, __mmask16 ml) {
+AI void column_block(const int NV, const int RMAX, const int PAIR, float *C, float *C1, int64_t ldc,
+                     const float *A, int64_t sai, int64_t sak, const float *B, const float *B1,
+                     int64_t ldb, int64_t m, int64_t K, int acc, const float *bias, __mmask16 ml) {
     int64_t i = 0;
     for (; i + RMAX <= m; i += RMAX)
-        tile(RMAX, NV, C + i * ldc, ldc, A + i * sai, sai, sak, B, ldb, K, acc, bias ? bias + i : NULL, ml);
-    C += i * ldc, A += i * sai, bias = bias ? bias + i : NULL;
+        tile(RMAX, NV, PAIR, C + i * ldc, PAIR ? C1 + i * ldc : NULL, ldc, A + i * sai, sai, sak, B, B1,
+             ldb, K, acc, bias ? bias + i : NULL, ml);
+    C += i * ldc, C1 = PAIR ? C1 + i * ldc : NULL, A += i * sai, bias = bias ? bias + i : NULL;
     switch (m - i) {
         REM_CASE(1) REM_CASE(2) REM_CASE(3) REM_CASE(4) REM_CASE(5) REM_CASE(6) REM_CASE(7)
         REM_CASE(8) REM_CASE(9) REM_CASE(10) REM_CASE(11) REM_CASE(12) REM_CASE(13) REM_CASE(14)
@@ -95,27 +99,26 @@ AI void column_block(const int NV, const int RMAX, float *C, int64_t ldc, const 
     }
 }
 
-/* the same instantiated once per shape (noinline: one copy each) */
-static __attribute__((noinline, target(TTT_AVX512_TARGET))) void block1(
-    float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t ldb,
-    int64_t m, int64_t K, int acc, const float *bias, __mmask16 ml) {
-    column_block(1, 16, C, ldc, A, sai, sak, B, ldb, m, K, acc, bias, ml);
-}
-static __attribute__((noinline, target(TTT_AVX512_TARGET))) void block2(
-    float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t ldb,
-    int64_t m, int64_t K, int acc, const float *bias, __mmask16 ml) {
-    column_block(2, 8, C, ldc, A, sai, sak, B, ldb, m, K, acc, bias, ml);
-}
-static __attribute__((noinline, target(TTT_AVX512_TARGET))) void block3(
-    float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t ldb,
-    int64_t m, int64_t K, int acc, const float *bias, __mmask16 ml) {
-    column_block(3, 5, C, ldc, A, sai, sak, B, ldb, m, K, acc, bias, ml);
-}
-static __attribute__((noinline, target(TTT_AVX512_TARGET))) void block4(
-    float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, int64_t ldb,
-    int64_t m, int64_t K, int acc, const float *bias, __mmask16 ml) {
-    column_block(4, 4, C, ldc, A, sai, sak, B, ldb, m, K, acc, bias, ml);
-}
+/* the same instantiated once per shape (noinline: one copy each), with the row stride of A a
+ * constant where it is 1 or 16: then every row's address is the base plus a displacement (a
+ * variable stride needs a register per row, more than x86 has for 16 rows) */
+#define BLOCK(name, NV, RMAX, PAIR)                                                              \
+    static __attribute__((noinline, target(TTT_AVX512_TARGET))) void name(                       \
+        float *C, float *C1, int64_t ldc, const float *A, int64_t sai, int64_t sak, const float *B, \
+        const float *B1, int64_t ldb, int64_t m, int64_t K, int acc, const float *bias,          \
+        __mmask16 ml) {                                                                          \
+        if (sai == 1)                                                                            \
+            column_block(NV, RMAX, PAIR, C, C1, ldc, A, 1, sak, B, B1, ldb, m, K, acc, bias, ml);  \
+        else if (sai == 16)                                                                      \
+            column_block(NV, RMAX, PAIR, C, C1, ldc, A, 16, sak, B, B1, ldb, m, K, acc, bias, ml); \
+        else                                                                                     \
+            column_block(NV, RMAX, PAIR, C, C1, ldc, A, sai, sak, B, B1, ldb, m, K, acc, bias, ml); \
+    }
+BLOCK(block1, 1, 16, 0)
+BLOCK(block2, 2, 8, 0)
+BLOCK(block3, 3, 5, 0)
+BLOCK(block4, 4, 4, 0)
+BLOCK(block_pair, 2, 12, 1)
 
 /* C[m×N] = (acc ? C : bias_i or 0) + Σ_k A[i·sai + k·sak]·B[k·ldb + :], in column blocks of
  * up to 4 vectors (64 columns) */
@@ -127,12 +130,18 @@ KFN void p_mm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak, c
         int64_t tail = w - 16 * (nv - 1);
         __mmask16 ml = (__mmask16)(tail >= 16 ? 0xFFFF : (1u << tail) - 1);
         switch (nv) {
-        case 1: block1(C + j, ldc, A, sai, sak, B + j, ldb, m, K, acc, bias, ml); break;
-        case 2: block2(C + j, ldc, A, sai, sak, B + j, ldb, m, K, acc, bias, ml); break;
-        case 3: block3(C + j, ldc, A, sai, sak, B + j, ldb, m, K, acc, bias, ml); break;
-        default: block4(C + j, ldc, A, sai, sak, B + j, ldb, m, K, acc, bias, ml); break;
+        case 1: block1(C + j, NULL, ldc, A, sai, sak, B + j, NULL, ldb, m, K, acc, bias, ml); break;
+        case 2: block2(C + j, NULL, ldc, A, sai, sak, B + j, NULL, ldb, m, K, acc, bias, ml); break;
+        case 3: block3(C + j, NULL, ldc, A, sai, sak, B + j, NULL, ldb, m, K, acc, bias, ml); break;
+        default: block4(C + j, NULL, ldc, A, sai, sak, B + j, NULL, ldb, m, K, acc, bias, ml); break;
         }
     }
+}
+
+/* two products of one A over 16-lane blocks: C0 (+)= A·B0, C1 (+)= A·B1 (ldc = ldb = 16) */
+KFN void p_mm2(float *C0, float *C1, const float *A, int64_t sai, int64_t sak, const float *B0,
+               const float *B1, int64_t m, int64_t K, int acc, const float *bias) {
+    block_pair(C0, C1, 16, A, sai, sak, B0, B1, 16, m, K, acc, bias, 0xFFFF);
 }
 
 /* ---- 16×16 transposes ----------------------------------------------------------------- */

@@ -2,10 +2,14 @@
  * ttt_fast_avx512.c (intrinsics, AVX-512 target) and ttt_fast_portable.c (plain C). Before
  * including, a file defines:
  *   KFN              attributes of every function here (static, and the target)
+ *   KFN_INL          the same, always inlined (scalar functions called in vectorised loops)
  *   FN(name)         the exported name of an entry point (name_avx512, name_portable)
  *   p_mm(C, ldc, A, sai, sak, B, ldb, m, N, K, acc, bias)
  *                    C[m×N] = (acc ? C : bias_i or 0) + Σ_k A(i,k)·B[k, :],  A(i,k) = A[i·sai + k·sak]
  *                    (any strides: the same kernel serves W and Wᵀ), B and C row-major
+ *   p_mm2(C0, C1, A, sai, sak, B0, B1, m, K, acc, bias)
+ *                    two products of one A over 16-lane blocks: C0 (+)= A·B0, C1 (+)= A·B1
+ *                    (one broadcast of A feeds two vectors)
  *   p_load_t(dst, src, lds, n, cols)    dst[c·16 + i] = i < n ? src[i·lds + c] : 0
  *   p_store_t(dst, ldd, src, n, cols, acc)  dst[i·ldd + c] (= or +=) src[c·16 + i], i < n
  *   p_rows(dst, src, cols)              dst[i·cols + c] = src[c·16 + i], all 16 i
@@ -26,40 +30,55 @@
 
 /* ---- scalar functions written branch-free, so that loops over them vectorise ------------- */
 
-/* e^x for x <= 0: x = n·ln2 + r (|r| <= ln2/2), e^r by its degree-6 Taylor polynomial
- * (relative error < 2e-7), 2^n by the exponent bits; x below −87 gives e^−87 */
-KFN float fexp_neg(float x) {
-    x = x < -87.0f ? -87.0f : x;
+/* e^x for −87 <= x <= 0: x = n·ln2 + r (|r| <= ln2/2), e^r by its degree-6 Taylor polynomial
+ * (relative error < 2e-7), 2^n by the exponent bits */
+KFN_INL float fexp_neg(float x) {
     int32_t ni = (int32_t)(x * 1.44269504088896341f - 0.5f); /* nearest: the argument is <= 0 */
     float n = (float)ni;
     float r = x - n * 0.693359375f - n * -2.12194440e-4f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f +
                                                                           r * (8.33333377e-3f + r * 1.38888892e-3f)))));
     int32_t bits = (ni + 127) << 23;
-    float s;
-    memcpy(&s, &bits, 4);
-    return p * s;
+    float sc;
+    memcpy(&sc, &bits, 4);
+    return p * sc;
 }
 
 /* tanh: |u| < 0.25 its Taylor series to u^11 (relative error < 1e-9), else
- * (1 − e)/(1 + e), e = e^{−2|u|} (a few ulp) */
-KFN float ftanh(float u) {
-    float a = u < 0 ? -u : u, a2 = a * a;
+ * (1 − e)/(1 + e), e = e^{−2|u|} (a few ulp); |u| is clamped to 43.5 (tanh = 1 in float).
+ * The selects work on bit patterns (an integer mask: gcc keeps a floating-point select, or
+ * one it can move work into, as a branch), so that loops over this vectorise. */
+KFN_INL float ftanh(float u) {
+    uint32_t ub, sign, ab;
+    memcpy(&ub, &u, 4);
+    sign = ub & 0x80000000u;
+    ab = ub & 0x7fffffffu;
+    ab = ab < 0x422e0000u ? ab : 0x422e0000u; /* 43.5f */
+    float a, a2;
+    memcpy(&a, &ab, 4);
+    a2 = a * a;
     float ts = a * (1.0f + a2 * (-3.33333343e-1f + a2 * (1.33333340e-1f + a2 * (-5.39682545e-2f +
                                                                               a2 * (2.18694881e-2f + a2 * -8.86323582e-3f)))));
     float e = fexp_neg(-2.0f * a);
-    float t = a < 0.25f ? ts : (1.0f - e) / (1.0f + e);
-    return u < 0 ? -t : t;
+    float te = (1.0f - e) / (1.0f + e);
+    uint32_t tsb, teb, tb;
+    memcpy(&tsb, &ts, 4);
+    memcpy(&teb, &te, 4);
+    uint32_t small = 0u - (uint32_t)(ab < 0x3e800000u); /* all ones where |u| < 0.25f */
+    tb = ((tsb & small) | (teb & ~small)) | sign;
+    float t;
+    memcpy(&t, &tb, 4);
+    return t;
 }
 
 /* gelu(x) = 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))) */
-KFN float fgelu(float x) {
+KFN_INL float fgelu(float x) {
     float u = SQRT_2_OVER_PI_F * (x + 0.044715f * x * x * x);
     return 0.5f * x * (1.0f + ftanh(u));
 }
 
 /* d gelu/dx = 0.5 (1 + r) + 0.5 x (1 − r²) √(2/π) (1 + 3·0.044715 x²) */
-KFN float fgelu_grad(float x) {
+KFN_INL float fgelu_grad(float x) {
     float u = SQRT_2_OVER_PI_F * (x + 0.044715f * x * x * x);
     float r = ftanh(u);
     return 0.5f * (1.0f + r) + 0.5f * x * (1.0f - r * r) * SQRT_2_OVER_PI_F * (1.0f + (float)(3 * 0.044715) * x * x);
@@ -67,13 +86,13 @@ KFN float fgelu_grad(float x) {
 
 /* ttt.py gelu_bwd: r = tanh(0.79788456 x (1 + 0.044715 x²)),
  * ff = 0.5 x (1 − r²)(0.79788456 + 0.1070322243 x²) + 0.5 (1 + r) */
-KFN float fgelu_bwd_ttt(float x) {
+KFN_INL float fgelu_bwd_ttt(float x) {
     float r = ftanh(0.79788456f * x * (1.0f + 0.044715f * x * x));
     return 0.5f * x * ((1.0f - r * r) * (0.79788456f + 0.1070322243f * x * x)) + 0.5f * (1.0f + r);
 }
 
 /* d ff/dx (ttt_inner.c's gelu_bwd_ttt_grad) */
-KFN float fgelu_bwd_ttt_grad(float x) {
+KFN_INL float fgelu_bwd_ttt_grad(float x) {
     float r = ftanh(0.79788456f * x * (1.0f + 0.044715f * x * x));
     float q = 1.0f - r * r;
     float rp = q * 0.79788456f * (1.0f + (float)(3 * 0.044715) * x * x);
@@ -293,6 +312,7 @@ KFN void linear_fwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, f
     float *ws = align_ws(scratch);
     int direct = mbc && b == NL; /* intermediates straight into the cache */
     float *Qt = take(&ws, f * NL), *Kt = take(&ws, f * NL), *Vt = take(&ws, f * NL), *Zt = take(&ws, f * NL);
+    float *Zq = take(&ws, f * NL);
     float *xh = direct ? mbc + L.xh : take(&ws, f * NL), *G = direct ? mbc + L.G : take(&ws, f * NL);
     float *xhb = direct ? mbc + L.xhb : take(&ws, f * NL);
     float *At = take(&ws, NL * NL), *Mt = take(&ws, NL * NL), *Ks = take(&ws, f * NL), *Gr = take(&ws, NL * f);
@@ -303,18 +323,17 @@ KFN void linear_fwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, f
     p_load_t(Vt, in->V, in->ld, n, f);
     load_lanes(lr, in->lr, in->lr_ld, n);
     load_lanes(tau, in->tau, 1, n);
-    /* Z = K W + b;  G = LNgrad(Z, V − K) */
-    p_mm(Zt, NL, W, 1, f, Kt, NL, f, NL, f, 0, bb);
+    /* Z = K W + b (and Q W + b);  G = LNgrad(Z, V − K) */
+    p_mm2(Zt, Zq, W, 1, f, Kt, Qt, f, f, 0, bb);
     ln_lanes(Zt, f, xh, rs);
     lnl2_grad_lanes(G, xh, rs, in->gamma, in->beta, Vt, Kt, f);
     /* A[j][i] = k_j·q_i;  Z̄_i = q_i W + b − Σ_{j<=i} E_ij (1 + A_ij) G_j;  out_i = q_i + LN(Z̄_i) */
     p_mm(At, NL, Kt, 1, NL, Qt, NL, NL, NL, f, 0, NULL);
     attn_coef(Mt, At, n, lr, tau);
-    p_mm(Zt, NL, W, 1, f, Qt, NL, f, NL, f, 0, bb);
-    p_mm(Zt, NL, G, NL, 1, Mt, NL, f, NL, n, 1, NULL);
-    ln_lanes(Zt, f, xhb, rsb);
-    ln_out_lanes(Zt, Qt, xhb, in->gamma, in->beta, f);
-    p_store_t(out, ldo, Zt, n, f, 0);
+    p_mm(Zq, NL, G, NL, 1, Mt, NL, f, NL, n, 1, NULL);
+    ln_lanes(Zq, f, xhb, rsb);
+    ln_out_lanes(Zq, Qt, xhb, in->gamma, in->beta, f);
+    p_store_t(out, ldo, Zq, n, f, 0);
     /* commit: W ← W − Σ_j c_j k_jᵀ G_j, b ← b − Σ_j c_j G_j;  partial: S = Σ_j lr_j k_jᵀ G_j, Σ_j lr_j G_j */
     for (int l = 0; l < NL; l++) s[l] = sums ? lr[l] : -(tau[n - 1] * lr[l]);
     scale_lanes(Ks, Kt, s, f);
@@ -384,7 +403,6 @@ KFN void linear_bwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, c
     /* (b) out_i = q_i + LN(Z̄_i), Z̄_i = q_i W + b − Σ_j E_ij (1 + A_ij) G_j */
     memcpy(dQt, dOt, sizeof(float) * (size_t)(f * NL));
     ln_out_bwd_lanes(dZb, dOt, xhb, rsb, in->gamma, dgl, dbl, f);
-    p_mm(dQt, NL, W, f, 1, dZb, NL, f, NL, f, 1, NULL);            /* dq_i += W dz̄_i */
     p_mm(At, NL, Kt, 1, NL, Qt, NL, NL, NL, f, 0, NULL);             /* A[j][i] = k_j·q_i */
     p_mm(P, NL, G, 1, NL, dZb, NL, NL, NL, f, 0, NULL);              /* P[j][i] = G_j·dz̄_i */
     attn_bwd(dAt, Mt, P, At, n, lr, tau, dtau_l, dlr_l);
@@ -395,7 +413,7 @@ KFN void linear_bwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, c
     p_mm(dG, NL, dZb, NL, 1, Mr, NL, f, NL, n, 1, NULL);            /* dG_j −= Σ_i E_ij (1 + A_ij) dz̄_i */
     /* (c) G = LNgrad(Z), Z = K W + b */
     lnl2_bwd_lanes(dZ, dG, G, xh, rs, in->gamma, in->beta, Vt, Kt, dVt, dKt, dgl, dbl, f);
-    p_mm(dKt, NL, W, f, 1, dZ, NL, f, NL, f, 1, NULL);              /* dk_j += W dz_j */
+    p_mm2(dQt, dKt, W, f, 1, dZb, dZ, f, f, 1, NULL);              /* dq_i += W dz̄_i, dk_j += W dz_j */
     /* dW += Σ_i q_iᵀ dz̄_i + Σ_j k_jᵀ dz_j,  db += Σ_i dz̄_i + Σ_j dz_j */
     p_rows(R1, dZb, f);
     p_rows(R2, dZ, f);
@@ -445,7 +463,7 @@ KFN void mlp_fwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, floa
     load_lanes(tau, in->tau, 1, n);
     /* Z1 = K W1 + b1, X2 = gelu(Z1), Z2 = X2 W2 + b2, G2 = LNgrad(Z2, V − K),
      * G1 = (G2 W2ᵀ) ⊙ gelu'(Z1) */
-    p_mm(Z1, NL, W1, 1, F, Kt, NL, F, NL, f, 0, b1);
+    p_mm2(Z1, Zb1, W1, 1, F, Kt, Qt, F, f, 0, b1); /* and Z̄1's q_i W1 + b1 */
     for (int64_t e = 0; e < F * NL; e++) X2[e] = fgelu(Z1[e]), gp[e] = fgelu_bwd_ttt(Z1[e]);
     p_mm(Z2, NL, W2, 1, f, X2, NL, f, NL, F, 0, b2);
     ln_lanes(Z2, f, xh, rs);
@@ -455,7 +473,6 @@ KFN void mlp_fwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, floa
     /* Z̄1_i = q_i W1 + b1 − Σ_j E_ij (1 + q_i·k_j) G1_j;  X̄2 = gelu(Z̄1) */
     p_mm(At, NL, Kt, 1, NL, Qt, NL, NL, NL, f, 0, NULL);
     attn_coef(Mt, At, n, lr, tau);
-    p_mm(Zb1, NL, W1, 1, F, Qt, NL, F, NL, f, 0, b1);
     p_mm(Zb1, NL, G1, NL, 1, Mt, NL, F, NL, n, 1, NULL);
     for (int64_t e = 0; e < F * NL; e++) Xb2[e] = fgelu(Zb1[e]);
     /* Z̄2_i = X̄2_i W2 + b2 − Σ_j E_ij (1 + X̄2_i·X2_j) G2_j;  out_i = q_i + LN(Z̄2_i) */
@@ -562,7 +579,7 @@ KFN void mlp_bwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, cons
     memcpy(dQt, dOt, sizeof(float) * (size_t)(f * NL));
     ln_out_bwd_lanes(dZb2, dOt, xhb, rsb, in->gamma, dgl, dbl, f);
     /* Z̄2 = X̄2 W2 + b2 − Σ_j E_ij (1 + X̄2_i·X2_j) G2_j */
-    p_mm(dXb2, NL, W2, f, 1, dZb2, NL, F, NL, f, 0, NULL);          /* dX̄2_i = W2 dz̄2_i */
+    p_mm2(dXb2, H, W2, f, 1, dZb2, G2, F, f, 0, NULL);             /* dX̄2_i = W2 dz̄2_i; H (c) */
     p_mm(At, NL, X2, 1, NL, Xb2, NL, NL, NL, F, 0, NULL);
     p_mm(P, NL, G2, 1, NL, dZb2, NL, NL, NL, f, 0, NULL);
     attn_bwd(dAt, Mt, P, At, n, lr, tau, dtau_l, dlr_l);
@@ -574,7 +591,6 @@ KFN void mlp_bwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, cons
     /* X̄2 = gelu(Z̄1) */
     for (int64_t e = 0; e < F * NL; e++) dZb1[e] = dXb2[e] * fgelu_grad(Zb1[e]);
     /* Z̄1 = q W1 + b1 − Σ_j E_ij (1 + q_i·k_j) G1_j */
-    p_mm(dQt, NL, W1, F, 1, dZb1, NL, f, NL, F, 1, NULL);           /* dq_i += W1 dz̄1_i */
     p_mm(At, NL, Kt, 1, NL, Qt, NL, NL, NL, f, 0, NULL);
     p_mm(P, NL, G1, 1, NL, dZb1, NL, NL, NL, F, 0, NULL);
     attn_bwd(dAt, Mt, P, At, n, lr, tau, dtau_l, dlr_l);
@@ -592,7 +608,6 @@ KFN void mlp_bwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, cons
     rows_acc(db1, RF1, NULL, n, F);
     /* (c) the reconstruction path. G1 = H ⊙ gelu'(Z1), H = G2 W2ᵀ:
      * dH = dG1 ⊙ gelu'(Z1), dZ1 = dG1 ⊙ H ⊙ gelu''(Z1), dG2 += dH W2, dW2 += dHᵀ G2 */
-    p_mm(H, NL, W2, f, 1, G2, NL, F, NL, f, 0, NULL);
     for (int64_t e = 0; e < F * NL; e++) {
         dH[e] = dG1[e] * fgelu_bwd_ttt(Z1[e]);
         dZ1[e] = dG1[e] * H[e] * fgelu_bwd_ttt_grad(Z1[e]);
@@ -609,7 +624,7 @@ KFN void mlp_bwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, cons
     rows_acc(db2, Rf, NULL, n, f);
     /* X2 = gelu(Z1), Z1 = k W1 + b1 */
     for (int64_t e = 0; e < F * NL; e++) dZ1[e] += dX2[e] * fgelu_grad(Z1[e]);
-    p_mm(dKt, NL, W1, F, 1, dZ1, NL, f, NL, F, 1, NULL);
+    p_mm2(dQt, dKt, W1, F, 1, dZb1, dZ1, f, F, 1, NULL);          /* dq_i += W1 dz̄1_i, dk_j += W1 dz1_j */
     p_rows(RF1, dZ1, F);
     p_mm(dW1, F, Kt, NL, 1, RF1, F, f, F, n, 1, NULL);
     rows_acc(db1, RF1, NULL, n, F);

@@ -7,6 +7,7 @@
 #include "kernels/ttt_fast.h"
 
 #define KFN static
+#define KFN_INL static inline __attribute__((always_inline))
 #define KFN_EXPORT
 #define FN(name) name##_portable
 
@@ -23,6 +24,13 @@ static void p_mm(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sak
             for (int64_t j = 0; j < N; j++) c[j] += a * bk[j];
         }
     }
+}
+
+/* C0 (+)= A·B0 and C1 (+)= A·B1 over 16-lane blocks */
+static void p_mm2(float *C0, float *C1, const float *A, int64_t sai, int64_t sak, const float *B0,
+                  const float *B1, int64_t m, int64_t K, int acc, const float *bias) {
+    p_mm(C0, 16, A, sai, sak, B0, 16, m, 16, K, acc, bias);
+    p_mm(C1, 16, A, sai, sak, B1, 16, m, 16, K, acc, bias);
 }
 
 /* dst[c·16 + i] = i < n ? src[i·lds + c] : 0 */
