@@ -8,10 +8,11 @@
  * M uses oneDNN's bf16 matmul on fixed 128-row panels (gemm_dnnl.c). Float32 only: the file
  * is empty in the f64 instantiation.
  *
- * Sums: the AVX512_BF16 kernel keeps 16 float32 lanes, lane l adding the pair products of k
- * = 2l, 2l+1 (mod 32) (vdpbf16ps adds the two products of a pair to the lane in one step),
- * then a fixed tree over the lanes; threads only decide who computes which fixed block of
- * output columns, so the bits do not depend on the thread count. */
+ * Sums: the AVX512_BF16 kernel keeps 4 chains of 16 float32 lanes, lane l of chain q adding
+ * the pair products of the k with (k div 32) mod 4 = q and (k mod 32) div 2 = l (vdpbf16ps
+ * adds the two products of a pair to the lane in one step), then the chains lane-wise as
+ * (0+1)+(2+3) and the lanes in a fixed tree; threads only decide who computes which fixed
+ * block of output columns, so the bits do not depend on the thread count. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,70 +57,68 @@ static inline float lane_sum16(const float *s) {
     return t2[0] + t2[1];
 }
 
-/* portable kernel, columns [j0, j1), activations already in bf16 (Ah [M,K]): the lane
- * assignment of vdpbf16ps (lane l: k mod 32 in {2l, 2l+1}); the product of two bf16 numbers is
- * exact in float32, so only the order of the float32 additions differs from the instruction */
+/* portable kernel, columns [j0, j1), activations already in bf16 (Ah [M,K]): the lanes and
+ * chains of the AVX512_BF16 kernel (chain q, lane l: (k div 32) mod 4 = q, (k mod 32) div 2
+ * = l); the product of two bf16 numbers is exact in float32, so only the order of the
+ * float32 additions inside a pair can differ from the instruction */
 static void bf16_block_c(float *C, const uint16_t *Ah, const uint16_t *Bh, int64_t M, int64_t N,
                          int64_t K, int acc, int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; j++) {
         const uint16_t *b = Bh + j * K;
         for (int64_t i = 0; i < M; i++) {
             const uint16_t *a = Ah + i * K;
-            float s[16] = {0};
+            float s[4][16] = {{0}}, t[16];
             for (int64_t k = 0; k < K; k += 2) {
                 float p0 = bf16_to_f32(a[k]) * bf16_to_f32(b[k]);
                 float p1 = k + 1 < K ? bf16_to_f32(a[k + 1]) * bf16_to_f32(b[k + 1]) : 0.0f;
-                int l = (int)((k % 32) / 2);
-                s[l] += p0 + p1;
+                s[(k / 32) % 4][(k % 32) / 2] += p0 + p1;
             }
-            float v = lane_sum16(s);
+            for (int l = 0; l < 16; l++) t[l] = (s[0][l] + s[1][l]) + (s[2][l] + s[3][l]);
+            float v = lane_sum16(t);
             C[i * N + j] = acc ? C[i * N + j] + v : v;
         }
     }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) static inline float hsum512(__m512 v) {
-    float s[16];
-    _mm512_storeu_ps(s, v);
-    return lane_sum16(s);
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static inline float hsum4(__m512 s0, __m512 s1,
+                                                                                  __m512 s2, __m512 s3) {
+    float t[16];
+    _mm512_storeu_ps(t, _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    return lane_sum16(t);
 }
 
-/* AVX512_BF16: MR rows of Ah (1..4) against up to 4 weight rows at a time, 32 k per step */
+/* AVX512_BF16: MR rows of Ah (1..4) against one weight row at a time (one sequential stream),
+ * four chains per row of Ah (chain q: the 32-element chunks c of k with c mod 4 = q) */
 #define BF16_KERNEL(MR)                                                                            \
     __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void bf16_block_avx_##MR(         \
         float *C, const uint16_t *Ah, const uint16_t *Bh, int64_t N, int64_t K, int acc, int64_t j0, \
         int64_t j1) {                                                                              \
-        int64_t kfull = K / 32 * 32;                                                              \
-        __mmask32 tail = (__mmask32)((1ull << (K - kfull)) - 1ull);                               \
-        for (int64_t j = j0; j < j1; j += 4) {                                                    \
-            int jn = j1 - j < 4 ? (int)(j1 - j) : 4;                                              \
-            __m512 s[4][MR];                                                                      \
-            for (int r = 0; r < 4; r++)                                                           \
-                for (int i = 0; i < MR; i++) s[r][i] = _mm512_setzero_ps();                       \
-            const uint16_t *b0 = Bh + j * K, *b1 = Bh + (j + (jn > 1)) * K,                       \
-                           *b2 = Bh + (j + (jn > 2 ? 2 : 0)) * K, *b3 = Bh + (j + (jn > 3 ? 3 : 0)) * K; \
-            for (int64_t k = 0; k < K; k += 32) {                                                 \
-                __mmask32 mk = k < kfull ? (__mmask32)0xffffffffu : tail;                         \
-                __m512bh a[MR];                                                                   \
+        for (int64_t j = j0; j < j1; j++) {                                                       \
+            const uint16_t *b = Bh + j * K;                                                       \
+            __m512 s[MR][4];                                                                      \
+            for (int i = 0; i < MR; i++)                                                          \
+                for (int q = 0; q < 4; q++) s[i][q] = _mm512_setzero_ps();                        \
+            int64_t k = 0;                                                                        \
+            for (; k + 128 <= K; k += 128)                                                        \
+                for (int q = 0; q < 4; q++) {                                                     \
+                    __m512bh w = (__m512bh)_mm512_loadu_si512(b + k + 32 * q);                    \
+                    for (int i = 0; i < MR; i++)                                                  \
+                        s[i][q] = _mm512_dpbf16_ps(                                               \
+                            s[i][q], (__m512bh)_mm512_loadu_si512(Ah + i * K + k + 32 * q), w);   \
+                }                                                                                 \
+            for (int q = 0; q < 4 && k < K; q++, k += 32) { /* the last < 128: chains 0, 1, ... */ \
+                __mmask32 mk = K - k >= 32 ? (__mmask32)0xffffffffu                               \
+                                           : (__mmask32)((1ull << (K - k)) - 1ull);               \
+                __m512bh w = (__m512bh)_mm512_maskz_loadu_epi16(mk, b + k);                       \
                 for (int i = 0; i < MR; i++)                                                      \
-                    a[i] = (__m512bh)_mm512_maskz_loadu_epi16(mk, Ah + i * K + k);                \
-                __m512bh w0 = (__m512bh)_mm512_maskz_loadu_epi16(mk, b0 + k);                     \
-                __m512bh w1 = (__m512bh)_mm512_maskz_loadu_epi16(mk, b1 + k);                     \
-                __m512bh w2 = (__m512bh)_mm512_maskz_loadu_epi16(mk, b2 + k);                     \
-                __m512bh w3 = (__m512bh)_mm512_maskz_loadu_epi16(mk, b3 + k);                     \
-                for (int i = 0; i < MR; i++) {                                                    \
-                    s[0][i] = _mm512_dpbf16_ps(s[0][i], a[i], w0);                                \
-                    s[1][i] = _mm512_dpbf16_ps(s[1][i], a[i], w1);                                \
-                    s[2][i] = _mm512_dpbf16_ps(s[2][i], a[i], w2);                                \
-                    s[3][i] = _mm512_dpbf16_ps(s[3][i], a[i], w3);                                \
-                }                                                                                 \
+                    s[i][q] = _mm512_dpbf16_ps(                                                   \
+                        s[i][q], (__m512bh)_mm512_maskz_loadu_epi16(mk, Ah + i * K + k), w);      \
             }                                                                                     \
-            for (int r = 0; r < jn; r++)                                                          \
-                for (int i = 0; i < MR; i++) {                                                    \
-                    float v = hsum512(s[r][i]);                                                   \
-                    float *c = C + i * N + j + r;                                                 \
-                    *c = acc ? *c + v : v;                                                        \
-                }                                                                                 \
+            for (int i = 0; i < MR; i++) {                                                        \
+                float v = hsum4(s[i][0], s[i][1], s[i][2], s[i][3]);                              \
+                float *c = C + i * N + j;                                                         \
+                *c = acc ? *c + v : v;                                                            \
+            }                                                                                     \
         }                                                                                         \
     }
 BF16_KERNEL(1)

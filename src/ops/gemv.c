@@ -4,8 +4,9 @@
  * several times slower). Float32 only (the file is empty in the f64 instantiation, which keeps
  * the BLAS path).
  *
- * Each output C[i,j] = Σ_k A[i,k]·B[j,k] is summed in 16 lanes (lane l takes k ≡ l mod 16, in
- * order of k), then the lanes are added in a fixed tree: the result does not depend on the
+ * Each output C[i,j] = Σ_k A[i,k]·B[j,k] is summed in 4 chains × 16 lanes (chain q, lane l
+ * take the k with (k div 16) mod 4 = q and k mod 16 = l, in order of k), the chains added
+ * lane-wise as (0+1)+(2+3), then the lanes in a fixed tree: the result does not depend on the
  * thread count, which only decides who computes which fixed block of 64 output columns. The
  * AVX-512 kernel (chosen at run time) and the portable one give the same sums in the same
  * order, except that AVX-512 fuses each multiply-add (one rounding instead of two). */
@@ -29,63 +30,59 @@ static inline float lane_sum16(const float *s) {
     return t2[0] + t2[1];
 }
 
-/* portable kernel: columns [j0, j1) */
+/* portable kernel: columns [j0, j1); the same sums as the AVX-512 one (chains q, lanes l) */
 static void gemv_block_c(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K,
                          int acc, int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; j++) {
         const float *b = B + j * K;
         for (int64_t i = 0; i < M; i++) {
             const float *a = A + i * K;
-            float s[16] = {0};
-            int64_t k = 0;
-            for (; k + 16 <= K; k += 16)
-                for (int l = 0; l < 16; l++) s[l] += a[k + l] * b[k + l];
-            for (int l = 0; k + l < K; l++) s[l] += a[k + l] * b[k + l];
-            float v = lane_sum16(s);
+            float s[4][16] = {{0}}, t[16];
+            for (int64_t k = 0; k < K; k++) s[(k / 16) % 4][k % 16] += a[k] * b[k];
+            for (int l = 0; l < 16; l++) t[l] = (s[0][l] + s[1][l]) + (s[2][l] + s[3][l]);
+            float v = lane_sum16(t);
             C[i * N + j] = acc ? C[i * N + j] + v : v;
         }
     }
 }
 
-__attribute__((target("avx512f,avx512bw"))) static inline float hsum512(__m512 v) {
-    float s[16];
-    _mm512_storeu_ps(s, v);
-    return lane_sum16(s);
+__attribute__((target("avx512f,avx512bw"))) static inline float hsum4(__m512 s0, __m512 s1, __m512 s2,
+                                                                       __m512 s3) {
+    float t[16];
+    _mm512_storeu_ps(t, _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    return lane_sum16(t);
 }
 
-/* AVX-512 kernel for MR rows of A (1..4) and up to 4 rows of B at a time: 16 accumulators */
+/* AVX-512 kernel for MR rows of A (1..4): one weight row at a time (a single sequential
+ * stream, which the hardware prefetcher follows best), four accumulator chains per row of A
+ * (chain q takes the 16-float chunks c of k with c mod 4 = q), so 4·MR independent FMAs */
 #define GEMV_KERNEL(MR)                                                                            \
     __attribute__((target("avx512f,avx512bw"))) static void gemv_block_avx512_##MR(                \
         float *C, const float *A, const float *B, int64_t N, int64_t K, int acc, int64_t j0,     \
         int64_t j1) {                                                                              \
-        int64_t kfull = K / 16 * 16;                                                              \
-        __mmask16 tail = (__mmask16)((1u << (K - kfull)) - 1u);                                   \
-        for (int64_t j = j0; j < j1; j += 4) {                                                    \
-            int jn = j1 - j < 4 ? (int)(j1 - j) : 4;                                              \
-            __m512 s[4][MR];                                                                      \
-            for (int r = 0; r < 4; r++)                                                           \
-                for (int i = 0; i < MR; i++) s[r][i] = _mm512_setzero_ps();                       \
-            const float *b0 = B + j * K, *b1 = B + (j + (jn > 1)) * K,                            \
-                        *b2 = B + (j + (jn > 2 ? 2 : 0)) * K, *b3 = B + (j + (jn > 3 ? 3 : 0)) * K; \
-            for (int64_t k = 0; k < K; k += 16) {                                                 \
-                __mmask16 mk = k < kfull ? (__mmask16)0xffff : tail;                              \
-                __m512 a[MR];                                                                     \
-                for (int i = 0; i < MR; i++) a[i] = _mm512_maskz_loadu_ps(mk, A + i * K + k);     \
-                __m512 w0 = _mm512_maskz_loadu_ps(mk, b0 + k), w1 = _mm512_maskz_loadu_ps(mk, b1 + k); \
-                __m512 w2 = _mm512_maskz_loadu_ps(mk, b2 + k), w3 = _mm512_maskz_loadu_ps(mk, b3 + k); \
-                for (int i = 0; i < MR; i++) {                                                    \
-                    s[0][i] = _mm512_fmadd_ps(a[i], w0, s[0][i]);                                 \
-                    s[1][i] = _mm512_fmadd_ps(a[i], w1, s[1][i]);                                 \
-                    s[2][i] = _mm512_fmadd_ps(a[i], w2, s[2][i]);                                 \
-                    s[3][i] = _mm512_fmadd_ps(a[i], w3, s[3][i]);                                 \
+        for (int64_t j = j0; j < j1; j++) {                                                       \
+            const float *b = B + j * K;                                                           \
+            __m512 s[MR][4];                                                                      \
+            for (int i = 0; i < MR; i++)                                                          \
+                for (int q = 0; q < 4; q++) s[i][q] = _mm512_setzero_ps();                        \
+            int64_t k = 0;                                                                        \
+            for (; k + 64 <= K; k += 64)                                                          \
+                for (int q = 0; q < 4; q++) {                                                     \
+                    __m512 w = _mm512_loadu_ps(b + k + 16 * q);                                   \
+                    for (int i = 0; i < MR; i++)                                                  \
+                        s[i][q] = _mm512_fmadd_ps(_mm512_loadu_ps(A + i * K + k + 16 * q), w, s[i][q]); \
                 }                                                                                 \
+            for (int q = 0; q < 4 && k < K; q++, k += 16) { /* the last < 64: chains 0, 1, ... */ \
+                __mmask16 mk = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1u); \
+                __m512 w = _mm512_maskz_loadu_ps(mk, b + k);                                      \
+                for (int i = 0; i < MR; i++)                                                      \
+                    s[i][q] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, A + i * K + k), w, s[i][q]); \
             }                                                                                     \
-            for (int r = 0; r < jn; r++)                                                          \
-                for (int i = 0; i < MR; i++) {                                                    \
-                    float v = hsum512(s[r][i]);                                                   \
-                    float *c = C + i * N + j + r;                                                 \
-                    *c = acc ? *c + v : v;                                                        \
-                }                                                                                 \
+            for (int i = 0; i < MR; i++) {                                                        \
+                float v = hsum4(s[i][0], s[i][1], s[i][2], s[i][3]);                              \
+                float *c = C + i * N + j;                                                         \
+                *c = acc ? *c + v : v;                                                            \
+            }                                                                                     \
         }                                                                                         \
     }
 GEMV_KERNEL(1)
