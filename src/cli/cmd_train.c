@@ -1,7 +1,10 @@
 /* cmd_train.c: `ttt train`: train a model from a preset or a model directory on token files,
  * with a live progress line on a terminal (a plain line per interval otherwise), metrics.jsonl
- * and checkpoints in the run directory, and exact resume. */
+ * and checkpoints in the run directory, and exact resume. Under a launcher (`mpirun -np N ttt
+ * train ...`, docs/distributed.md) the N processes share every batch; rank 0 alone prints. */
 #include <math.h>
+#include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +12,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "dist/dist.h"
 #include "io/fsutil.h"
 #include "ttt.h"
 #include "ttt_tokenizer.h"
@@ -50,7 +54,12 @@ static void help(void) {
            "  --log-every N (10) --val-every N --val-windows N (16)\n"
            "  --stop-after N  stop after N steps of this call (with a checkpoint); resume later\n"
            "  --resume        continue RUNDIR's latest checkpoint exactly\n"
-           "  --no-bos-mask --threads N --remat-group N --precision f32|f64 --quiet\n");
+           "  --no-bos-mask --threads N --remat-group N --precision f32|f64 --quiet\n\n"
+           "Data parallel: mpirun -np N ttt train ... (an MPI build) splits every batch over N processes\n"
+           "(batch / micro-batch must be a multiple of N; the micro-batch defaults to batch / N) and\n"
+           "averages their gradients; the global batch, and so the run, do not depend on N. With the same\n"
+           "--micro-batch, 1, 2, 4, ... processes give bit-identical runs. --threads defaults to the\n"
+           "machine's cores divided among its processes. See docs/distributed.md.\n");
 }
 
 typedef struct {
@@ -86,6 +95,91 @@ static void on_progress(const ttt_train_progress *p, void *ctx_) {
                 (long long)p->step, (long long)p->steps, p->loss, p->lr, p->grad_norm, p->tokens_per_s, el, eta, val);
     }
     fflush(stderr);
+}
+
+/* An error: rank 0 prints every error, another rank only one that happened there. */
+static int train_fail(void) {
+    if (dist_rank() == 0) return cli_fail("train");
+    if (!dist_remote_error()) fprintf(stderr, "ttt train: rank %d: %s\n", dist_rank(), ttt_last_error());
+    return 1;
+}
+
+/* When the launcher stops the job (a rank died, or the job was cancelled), rank 0 says what
+ * became of the run before it goes. Only async-signal-safe calls: the text is made in advance. */
+static char term_msg[1400];
+static void on_term(int sig) {
+    ssize_t w = write(2, term_msg, strlen(term_msg));
+    (void)w;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* threads per process when --threads is not given: the cores this process may use, shared
+ * with the other processes of the job on this machine */
+static int default_threads(void) {
+    int t = omp_get_num_procs() / dist_local_size();
+    return t > 0 ? t : 1;
+}
+
+static int train_job(const args *a, ttt_train_opts *o, ttt_options *mo, int resume, ttt_config *cfg,
+                     uint64_t init_seed) {
+    const int N = dist_size(), R = dist_rank();
+    const char *data = args_str(a, "data", ""), *run = args_str(a, "run", "");
+    if (N > 1 && !args_has(a, "threads")) mo->threads = default_threads();
+    ttt_tokfile th;
+    ttt_model *m = NULL;
+    ttt_status s = ttt_tokfile_read_header(data, &th);
+    if (s == TTT_OK && resume) {
+        char *ck = ttt_run_latest_checkpoint(run);
+        s = ck ? ttt_model_load(ck, mo, &m) : TTT_ERR_IO;
+        free(ck);
+    } else if (s == TTT_OK && args_has(a, "model")) {
+        s = ttt_model_load(args_str(a, "model", ""), mo, &m);
+    } else if (s == TTT_OK) {
+        /* the token file decides the vocabulary and the BOS/EOS ids */
+        cfg->vocab_size = th.vocab_size;
+        cfg->bos_token_id = th.bos_id;
+        cfg->eos_token_id = th.eos_id;
+        snprintf(cfg->tokenizer, sizeof cfg->tokenizer, "%s", th.tokenizer);
+        s = ttt_model_create(cfg, init_seed, mo, &m);
+    }
+    /* every process has its model, or all stop */
+    if (dist_any_failed(s != TTT_OK)) {
+        ttt_model_free(m);
+        if (s != TTT_OK) return train_fail();
+        if (R == 0) fprintf(stderr, "ttt train: another process could not set up the model (its message is above)\n");
+        return 1;
+    }
+    prog_ctx pc = {isatty(2), o->log_every};
+    if (!o->quiet && R == 0) {
+        fprintf(stderr, "ttt train: %lld parameters, %lld steps of %lld x %lld tokens, run %s%s\n",
+                (long long)ttt_param_numel_total(m), (long long)o->steps, (long long)o->batch, (long long)o->seq_len,
+                run, resume ? " (resumed)" : "");
+        if (N > 1) {
+            int64_t mb = o->micro_batch > 0 ? o->micro_batch : o->batch % N == 0 && o->batch >= N ? o->batch / N : o->batch;
+            double mbytes = (double)ttt_param_numel_total(m) * (mo->precision == TTT_PREC_F64 ? 8 : 4) / 1e6;
+            fprintf(stderr, "ttt train: %d processes, %s, %d thread%s each; %lld sequences per process and step in "
+                    "micro-batches of %lld; gradient all-reduce of %.1f MB per step (%s)\n",
+                    N, dist_library(), mo->threads, mo->threads == 1 ? "" : "s", (long long)(o->batch / N),
+                    (long long)mb, mbytes, dist_sum_is_tree() ? "fixed tree: the same bits as one process with this micro-batch"
+                                                              : "MPI_Allreduce: one process's result up to rounding");
+        }
+    }
+    if (N > 1 && R == 0) {
+        snprintf(term_msg, sizeof term_msg, "ttt train: stopped by the launcher (a process of the job ended or the "
+                 "job was cancelled); the latest checkpoint of %.1024s stays complete: continue with --resume, with "
+                 "any number of processes\n", run);
+        signal(SIGTERM, on_term);
+    }
+    s = ttt_train(m, o, data, args_str(a, "val", NULL), run, resume, on_progress, &pc);
+    ttt_model_free(m);
+    if (s != TTT_OK) return train_fail();
+    if (R == 0) {
+        char *ck = ttt_run_latest_checkpoint(run);
+        if (!o->quiet && ck) fprintf(stderr, "ttt train: checkpoint %s (also %s/model)\n", ck, run);
+        free(ck);
+    }
+    return 0;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -159,20 +253,10 @@ int cmd_train(int argc, char **argv) {
     }
     mo.precision = strcmp(prec, "f64") == 0 ? TTT_PREC_F64 : TTT_PREC_F32;
 
-    const char *data = args_str(&a, "data", ""), *run = args_str(&a, "run", "");
-    ttt_tokfile th;
-    if (ttt_tokfile_read_header(data, &th) != TTT_OK) return cli_fail("train");
-    ttt_model *m = NULL;
-    ttt_status s;
-    if (resume) {
-        char *ck = ttt_run_latest_checkpoint(run);
-        if (!ck) return cli_fail("train");
-        s = ttt_model_load(ck, &mo, &m);
-        free(ck);
-    } else if (args_has(&a, "model")) {
-        s = ttt_model_load(args_str(&a, "model", ""), &mo, &m);
-    } else {
-        ttt_config cfg;
+    /* a fresh model's configuration (the token file adds vocabulary and BOS/EOS later) */
+    ttt_config cfg;
+    uint64_t init_seed = 0;
+    if (!resume && !args_has(&a, "model")) {
         if (ttt_config_preset(args_str(&a, "preset", ""), &cfg) != TTT_OK) return cli_fail("train");
         const int64_t MAXD = (int64_t)1 << 30;
         if (args_int(&a, "layers", cfg.num_hidden_layers, 1, MAXD, &cfg.num_hidden_layers) ||
@@ -193,25 +277,14 @@ int cmd_train(int argc, char **argv) {
                                         cfg.time_step_rank = (cfg.hidden_size + 15) / 16;
         if (cfg.arch == TTT_ARCH_LLAMA && cfg.num_attention_heads % cfg.num_key_value_heads != 0)
             cfg.num_key_value_heads = cfg.num_attention_heads;
-        /* the token file decides the vocabulary and the BOS/EOS ids */
-        cfg.vocab_size = th.vocab_size;
-        cfg.bos_token_id = th.bos_id;
-        cfg.eos_token_id = th.eos_id;
-        snprintf(cfg.tokenizer, sizeof cfg.tokenizer, "%s", th.tokenizer);
         if (args_int(&a, "init-seed", 0, 0, BIG, &v)) return 2;
-        s = ttt_model_create(&cfg, (uint64_t)v, &mo, &m);
+        init_seed = (uint64_t)v;
     }
-    if (s != TTT_OK) return cli_fail("train");
-    prog_ctx pc = {isatty(2), o.log_every};
-    if (!o.quiet)
-        fprintf(stderr, "ttt train: %lld parameters, %lld steps of %lld x %lld tokens, run %s%s\n",
-                (long long)ttt_param_numel_total(m), (long long)o.steps, (long long)o.batch, (long long)o.seq_len, run,
-                resume ? " (resumed)" : "");
-    s = ttt_train(m, &o, data, args_str(&a, "val", NULL), run, resume, on_progress, &pc);
-    ttt_model_free(m);
-    if (s != TTT_OK) return cli_fail("train");
-    char *ck = ttt_run_latest_checkpoint(run);
-    if (!o.quiet && ck) fprintf(stderr, "ttt train: checkpoint %s (also %s/model)\n", ck, run);
-    free(ck);
-    return 0;
+
+    /* the flags are read alike by every process; from here on a job of several processes
+     * (mpirun -np N ttt train ...) works together */
+    if (dist_init() != TTT_OK) return cli_fail("train");
+    int rc = train_job(&a, &o, &mo, resume, &cfg, init_seed);
+    dist_finalize();
+    return rc;
 }

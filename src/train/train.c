@@ -5,7 +5,19 @@
  *   loss = mean over micro-batches of (mean over sequences of each sequence's mean NLL);
  *   global-norm clipping c = min(1, clip / (‖g‖ + 1e-6)); learning rate from the schedule
  *   (updates counted from 1); AdamW with decoupled weight decay on every parameter.
- * Checkpoints (checkpoint.h) make a resumed run continue bit for bit. */
+ * Checkpoints (checkpoint.h) make a resumed run continue bit for bit.
+ *
+ * Data parallelism (docs/distributed.md, src/dist/dist.h): a step of A micro-batches is shared
+ * by N ranks, rank r taking the contiguous micro-batches [r·A/N, (r+1)·A/N). The step's
+ * gradient is a fixed sum over micro-batches, whoever computes them:
+ *   g = T(0, A),  T(i, 1) = g_i = (1/A)·∇ loss of micro-batch i (computed into a zeroed buffer)
+ *                 T(i, n) = T(i, n/2) + T(i + n/2, n/2)       n even
+ *                 T(i, n) = T(i, n−1) + g_(i+n−1)             n odd
+ * Each rank computes T over its own slice; for N a power of two the ranks' slices are subtrees
+ * of T and dist_allreduce_sum adds them up the rest of the tree, so 1, 2, 4, ... processes give
+ * bit-identical gradients, losses and weights for the same batch and micro-batch. Losses of
+ * the micro-batches are exchanged and averaged in micro-batch order. Every rank then takes the
+ * same optimizer step; rank 0 alone validates, prints, writes metrics and checkpoints. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <math.h>
@@ -17,6 +29,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "core/rng.h"
+#include "dist/dist.h"
 #include "io/fsutil.h"
 #include "model/model.h"
 #include "ops/optim.h"
@@ -130,44 +143,143 @@ static ttt_status validate(ttt_model *m, const ttt_tokfile *tf, int64_t L, int64
     return s;
 }
 
+/* The gradient of one step on this rank: T over its micro-batches (file comment). */
+typedef struct {
+    ttt_model *m;
+    const ttt_tokfile *tf;
+    int64_t *perm, cur_epoch, W, L, mb;
+    int64_t A;          /* micro-batches per step, all ranks together */
+    int64_t base;       /* windows consumed before this step */
+    int64_t first;      /* this rank's first micro-batch */
+    int32_t bos, *in, *tg;
+    int shuffle;
+    uint64_t seed;
+    double *loss;       /* loss of each of this rank's micro-batches */
+    void *tmp[64];      /* gradient-sized buffers of the tree, by depth (allocated on first use) */
+} step_grad;
+
+/* out = g_a = (1/A)·∇ (loss of micro-batch a): windows base + a·mb + i, i < mb */
+static ttt_status grad_leaf(step_grad *c, int64_t a, void *out) {
+    for (int64_t i = 0; i < c->mb; i++) {
+        int64_t g = c->base + a * c->mb + i, epoch = g / c->W;
+        if (epoch != c->cur_epoch) {
+            permutation(c->perm, c->W, c->seed, epoch, c->shuffle);
+            c->cur_epoch = epoch;
+        }
+        fill_window(c->tf, c->perm[g % c->W], c->L, c->bos, c->in + i * c->L, c->tg + i * c->L);
+    }
+    ttt_model *m = c->m;
+    void *g0 = m->g; /* the model accumulates into m->g: point it at `out` for this call */
+    m->g = out;
+    memset(out, 0, (size_t)m->tab.total * m->elem);
+    ttt_status s = ttt_forward_backward(m, c->in, c->tg, c->mb, c->L, 1, 1.0 / (double)c->A, &c->loss[a - c->first]);
+    m->g = g0;
+    return s;
+}
+
+/* out = T(i, n) */
+static ttt_status grad_tree(step_grad *c, int64_t i, int64_t n, void *out, int depth) {
+    if (n == 1) return grad_leaf(c, i, out);
+    int64_t nl = n % 2 == 0 ? n / 2 : n - 1;
+    TRY(grad_tree(c, i, nl, out, depth));
+    if (!c->tmp[depth]) {
+        c->tmp[depth] = ttt_malloc((size_t)c->m->tab.total * c->m->elem, "gradient accumulation buffer");
+        if (!c->tmp[depth]) return TTT_ERR_NOMEM;
+    }
+    TRY(grad_tree(c, i + nl, n - nl, c->tmp[depth], depth + 1));
+    int64_t P = c->m->tab.total;
+    if (c->m->elem == 8) {
+        double *o = out;
+        const double *t = c->tmp[depth];
+        for (int64_t k = 0; k < P; k++) o[k] += t[k];
+    } else {
+        float *o = out;
+        const float *t = c->tmp[depth];
+        for (int64_t k = 0; k < P; k++) o[k] += t[k];
+    }
+    return TTT_OK;
+}
+
+/* Errors in a job of several ranks: every rank's status is exchanged (a collective), so that all
+ * stop together. Returns the first failing rank (−1: none); a rank that is itself fine gets
+ * the failing rank's code with a message `what` and leaves printing to that rank (rank 0
+ * prints in any case). */
+static int agree_status(ttt_status *s, const char *what) {
+    int N = dist_size();
+    if (N == 1) return *s == TTT_OK ? -1 : 0;
+    double mine = (double)*s, *all = malloc(sizeof(double) * (size_t)N);
+    if (!all) dist_abort(1, "out of memory");
+    dist_allgather_f64(&mine, 1, all);
+    int bad = -1;
+    for (int r = 0; r < N && bad < 0; r++)
+        if (all[r] != 0) bad = r;
+    if (bad >= 0 && *s == TTT_OK) {
+        *s = ttt_err((ttt_status)all[bad], "%s: rank %d failed (its message is above)", what, bad);
+        dist_set_remote_error(1);
+    }
+    free(all);
+    return bad;
+}
+
+static ttt_status stop_not_finite(const char *run_dir, int64_t k, const char *what) {
+    char *lc = ttt_run_latest_checkpoint(run_dir);
+    ttt_clear_error();
+    ttt_status s = ttt_err(TTT_ERR_NUMERIC, "training stopped at step %lld: the %s is not finite; the last "
+                           "checkpoint is %s (resume from it with --resume, perhaps with a lower learning rate)",
+                           (long long)k, what, lc ? lc : "(none yet)");
+    free(lc);
+    return s;
+}
+
+/* an error every rank finds alike (settings): rank 0 alone prints it */
+static ttt_status everywhere(ttt_status s) {
+    dist_set_remote_error(dist_rank() != 0);
+    return s;
+}
+
 ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train_path,
                      const char *val_path, const char *run_dir, int resume, ttt_progress_fn progress,
                      void *ctx) {
     ttt_train_opts o = *o_in;
-    if (o.micro_batch <= 0) o.micro_batch = o.batch;
+    const int N = dist_size(), R = dist_rank();
+    /* by default every rank makes one forward/backward of its share of the batch */
+    if (o.micro_batch <= 0) o.micro_batch = o.batch % N == 0 && o.batch >= N ? o.batch / N : o.batch;
     if (o.warmup < 0) o.warmup = o.steps / 10;
     if (o.seq_len < 1 || o.batch < 1 || o.steps < 1)
-        return ttt_err(TTT_ERR_ARG, "train: seq_len, batch and steps must be >= 1");
+        return everywhere(ttt_err(TTT_ERR_ARG, "train: seq_len, batch and steps must be >= 1"));
     if (o.batch % o.micro_batch != 0)
-        return ttt_err(TTT_ERR_ARG, "train: the batch (%lld sequences) is not a multiple of the micro-batch (%lld)",
-                       (long long)o.batch, (long long)o.micro_batch);
+        return everywhere(ttt_err(TTT_ERR_ARG, "train: the batch (%lld sequences) is not a multiple of the "
+                                  "micro-batch (%lld)", (long long)o.batch, (long long)o.micro_batch));
+    if ((o.batch / o.micro_batch) % N != 0)
+        return everywhere(ttt_err(TTT_ERR_ARG, "train: a step of %lld micro-batches (batch %lld / micro-batch %lld) "
+                                  "cannot be shared by %d processes: batch / micro-batch must be a multiple of "
+                                  "the number of processes", (long long)(o.batch / o.micro_batch),
+                                  (long long)o.batch, (long long)o.micro_batch, N));
     if (!(o.lr >= 0) || !(o.lr_end >= 0) || !(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1) ||
         !(o.eps > 0) || !(o.weight_decay >= 0))
-        return ttt_err(TTT_ERR_ARG, "train: learning rates and weight decay must be >= 0, betas in [0, 1), eps > 0");
-    const int64_t L = o.seq_len, A = o.batch / o.micro_batch, mb = o.micro_batch;
+        return everywhere(ttt_err(TTT_ERR_ARG, "train: learning rates and weight decay must be >= 0, betas in "
+                                  "[0, 1), eps > 0"));
+    const int64_t L = o.seq_len, A = o.batch / o.micro_batch, mb = o.micro_batch, Al = A / N;
     const int32_t bos = o.mask_bos ? (int32_t)m->cfg.bos_token_id : -1;
 
+    /* set-up: every rank reads the training data; rank 0 alone the validation data, the run
+     * directory and the checkpoint; then all agree that it worked */
     ttt_tokfile tf, vf;
+    memset(&tf, 0, sizeof tf);
     memset(&vf, 0, sizeof vf);
-    TRY(ttt_tokfile_read(train_path, &tf));
-    ttt_status s = TTT_OK;
-    if (tf.vocab_size > m->cfg.vocab_size)
+    ttt_status s = ttt_tokfile_read(train_path, &tf);
+    if (s == TTT_OK && tf.vocab_size > m->cfg.vocab_size)
         s = ttt_err(TTT_ERR_ARG, "%s: token ids go up to %lld but the model's vocab_size is %lld", train_path,
                     (long long)tf.vocab_size, (long long)m->cfg.vocab_size);
     int64_t W = tf.n_tokens / (L + 1);
     if (s == TTT_OK && W < 1)
         s = ttt_err(TTT_ERR_ARG, "%s: %lld tokens do not make one window of L+1 = %lld tokens", train_path,
                     (long long)tf.n_tokens, (long long)(L + 1));
-    if (s == TTT_OK && val_path) {
+    if (s == TTT_OK && val_path && R == 0) {
         s = ttt_tokfile_read(val_path, &vf);
         if (s == TTT_OK && vf.n_tokens < L + 1)
             s = ttt_err(TTT_ERR_ARG, "%s: fewer tokens (%lld) than one window of %lld", val_path,
                         (long long)vf.n_tokens, (long long)(L + 1));
-    }
-    if (s != TTT_OK) {
-        ttt_tokfile_free(&tf);
-        ttt_tokfile_free(&vf);
-        return s;
     }
 
     /* settings a resume must keep (they fix which windows each step sees) */
@@ -183,79 +295,112 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     size_t pbytes = (size_t)m->tab.total * m->elem;
     train_state st = {0, 0, o.seed, ttt_calloc(pbytes, "AdamW m"), ttt_calloc(pbytes, "AdamW v")};
     int32_t *in = malloc(sizeof(int32_t) * (size_t)(mb * L)), *tg = malloc(sizeof(int32_t) * (size_t)(mb * L));
-    int64_t *perm = malloc(sizeof(int64_t) * (size_t)W);
-    if (!st.m || !st.v || !in || !tg || !perm) s = ttt_err(TTT_ERR_NOMEM, "out of memory for the optimizer state");
-    if (s == TTT_OK) s = ttt_mkdir(run_dir);
+    int64_t *perm = malloc(sizeof(int64_t) * (size_t)(W > 0 ? W : 1));
+    double *mb_loss = malloc(sizeof(double) * (size_t)(Al + 1)), *all_loss = malloc(sizeof(double) * (size_t)(N * (Al + 1)));
+    if (s == TTT_OK && (!st.m || !st.v || !in || !tg || !perm || !mb_loss || !all_loss))
+        s = ttt_err(TTT_ERR_NOMEM, "out of memory for the optimizer state");
+    if (s == TTT_OK) s = ttt_zero_grad(m);
     char *latest = NULL;
-    if (s == TTT_OK) {
-        char *lp = ttt_path_join(run_dir, "latest");
-        FILE *fp = fopen(lp, "rb");
-        free(lp);
-        int has = fp != NULL;
-        if (fp) fclose(fp);
-        if (resume && !has)
-            s = ttt_err(TTT_ERR_ARG, "%s: nothing to resume (no checkpoint in this run directory)", run_dir);
-        else if (!resume && has)
-            s = ttt_err(TTT_ERR_ARG, "%s: the run directory already has checkpoints; resume it (--resume) or use "
-                        "another directory", run_dir);
-        else if (resume) {
-            latest = ttt_run_latest_checkpoint(run_dir);
-            s = latest ? ckpt_read(latest, m, &st, keys, vals, nkeys) : TTT_ERR_IO;
+    run_files rf = {NULL, run_dir};
+    if (s == TTT_OK && R == 0) {
+        s = ttt_mkdir(run_dir);
+        if (s == TTT_OK) {
+            char *lp = ttt_path_join(run_dir, "latest");
+            FILE *fp = fopen(lp, "rb");
+            free(lp);
+            int has = fp != NULL;
+            if (fp) fclose(fp);
+            if (resume && !has)
+                s = ttt_err(TTT_ERR_ARG, "%s: nothing to resume (no checkpoint in this run directory)", run_dir);
+            else if (!resume && has)
+                s = ttt_err(TTT_ERR_ARG, "%s: the run directory already has checkpoints; resume it (--resume) or "
+                            "use another directory", run_dir);
+            else if (resume) {
+                latest = ttt_run_latest_checkpoint(run_dir);
+                s = latest ? ckpt_read(latest, m, &st, keys, vals, nkeys) : TTT_ERR_IO;
+            }
+        }
+        if (s == TTT_OK) {
+            char *mp = ttt_path_join(run_dir, "metrics.jsonl");
+            rf.metrics = fopen(mp, "a");
+            free(mp);
+            if (!rf.metrics) s = ttt_err(TTT_ERR_IO, "%s: cannot write metrics.jsonl", run_dir);
         }
     }
-    run_files rf = {NULL, run_dir};
-    if (s == TTT_OK) {
-        char *mp = ttt_path_join(run_dir, "metrics.jsonl");
-        rf.metrics = fopen(mp, "a");
-        free(mp);
-        if (!rf.metrics) s = ttt_err(TTT_ERR_IO, "%s: cannot write metrics.jsonl", run_dir);
+    if (N > 1) {
+        /* every rank must train on the same token file */
+        uint64_t d0[2] = {(uint64_t)tf.n_tokens, tf.checksum};
+        dist_bcast(d0, sizeof d0, 0);
+        if (s == TTT_OK && (d0[0] != (uint64_t)tf.n_tokens || d0[1] != tf.checksum))
+            s = ttt_err(TTT_ERR_ARG, "%s: this rank's copy (%lld tokens, checksum %016" PRIx64 ") differs from rank 0's "
+                        "(%lld tokens, checksum %016" PRIx64 ")", train_path, (long long)tf.n_tokens, tf.checksum,
+                        (long long)d0[0], d0[1]);
+        agree_status(&s, "train: set-up");
+        if (s == TTT_OK) {
+            /* rank 0's weights and optimizer state (fresh or from the checkpoint) on every rank */
+            int64_t pos[2] = {st.step, st.windows};
+            dist_bcast(pos, sizeof pos, 0);
+            st.step = pos[0], st.windows = pos[1];
+            dist_bcast(m->w, pbytes, 0);
+            if (resume) {
+                dist_bcast(st.m, pbytes, 0);
+                dist_bcast(st.v, pbytes, 0);
+            }
+        }
     }
     if (s == TTT_OK && !resume)
         metrics_line(&rf, "{\"event\": \"start\", \"steps\": %lld, \"seq_len\": %lld, \"batch\": %lld, \"lr\": %g, "
-                     "\"parameters\": %lld, \"train_tokens\": %lld}",
-                     (long long)o.steps, (long long)L, (long long)o.batch, o.lr,
-                     (long long)ttt_param_numel_total(m), (long long)tf.n_tokens);
+                     "\"parameters\": %lld, \"train_tokens\": %lld, \"micro_batch\": %lld, \"ranks\": %d, "
+                     "\"allreduce_bytes\": %zu}",
+                     (long long)o.steps, (long long)L, (long long)o.batch, o.lr, (long long)ttt_param_numel_total(m),
+                     (long long)tf.n_tokens, (long long)mb, N, N > 1 ? pbytes : (size_t)0);
+    if (s == TTT_OK && resume && N > 1)
+        metrics_line(&rf, "{\"event\": \"resume\", \"step\": %lld, \"ranks\": %d}", (long long)st.step, N);
     int mlp_warm = o.ttt_mlp_lr_warmup && m->cfg.arch == TTT_ARCH_TTT && m->cfg.ttt_layer_type == TTT_INNER_MLP;
-    int64_t cur_epoch = -1, steps_this_call = 0;
+    int64_t steps_this_call = 0;
     double t_start = now_s();
     char *ckpt_path = NULL;
+    step_grad sg;
+    memset(&sg, 0, sizeof sg);
+    sg.m = m, sg.tf = &tf, sg.perm = perm, sg.cur_epoch = -1, sg.W = W, sg.L = L, sg.mb = mb, sg.A = A;
+    sg.first = R * Al, sg.bos = bos, sg.in = in, sg.tg = tg, sg.shuffle = !o.no_shuffle, sg.seed = o.seed;
+    sg.loss = mb_loss;
     while (s == TTT_OK && st.step < o.steps) {
         double t0 = now_s();
         int64_t k = st.step + 1; /* this update, counted from 1 */
         if (mlp_warm) ttt_model_set_inner_lr_mult(m, inner_lr_mult(k, o.warmup));
-        s = ttt_zero_grad(m);
-        double loss = 0;
-        for (int64_t a = 0; a < A && s == TTT_OK; a++) {
-            for (int64_t i = 0; i < mb; i++) {
-                int64_t g = st.windows + a * mb + i, epoch = g / W;
-                if (epoch != cur_epoch) {
-                    permutation(perm, W, o.seed, epoch, !o.no_shuffle);
-                    cur_epoch = epoch;
-                }
-                fill_window(&tf, perm[g % W], L, bos, in + i * L, tg + i * L);
-            }
-            double la;
-            s = ttt_forward_backward(m, in, tg, mb, L, 1, 1.0 / (double)A, &la);
-            loss += la / (double)A;
-        }
+        /* this rank's micro-batches, then every rank's status and losses (one exchange) */
+        sg.base = st.windows;
+        s = grad_tree(&sg, sg.first, Al, m->g, 0);
         if (mlp_warm) ttt_model_set_inner_lr_mult(m, 1.0);
-        if (s == TTT_ERR_NUMERIC) {
-            char *lc = ttt_run_latest_checkpoint(run_dir);
-            ttt_clear_error();
-            s = ttt_err(TTT_ERR_NUMERIC, "training stopped at step %lld: the loss is not finite; the last "
-                        "checkpoint is %s (resume from it with --resume, perhaps with a lower learning rate)",
-                        (long long)k, lc ? lc : "(none yet)");
-            free(lc);
+        if (s == TTT_ERR_NUMERIC) s = stop_not_finite(run_dir, k, "loss");
+        mb_loss[Al] = (double)s;
+        dist_allgather_f64(mb_loss, Al + 1, all_loss);
+        int bad = -1;
+        for (int r = 0; r < N && bad < 0; r++)
+            if (all_loss[r * (Al + 1) + Al] != 0) bad = r;
+        if (bad >= 0) {
+            ttt_status code = (ttt_status)all_loss[bad * (Al + 1) + Al];
+            /* a non-finite loss gets the same message on every rank (rank 0 prints it); another
+             * error is printed by its rank, and rank 0 names that rank */
+            if (code == TTT_ERR_NUMERIC) {
+                if (s == TTT_OK) s = stop_not_finite(run_dir, k, "loss");
+                dist_set_remote_error(R != 0);
+            } else if (s == TTT_OK) {
+                s = ttt_err(code, "training stopped at step %lld: rank %d failed (its message is above)",
+                            (long long)k, bad);
+                dist_set_remote_error(1);
+            }
         }
         if (s != TTT_OK) break;
+        double loss = 0;
+        for (int64_t a = 0; a < A; a++) loss += all_loss[(a / Al) * (Al + 1) + a % Al] / (double)A;
+        /* the rest of the tree over the ranks' gradients */
+        dist_allreduce_sum(m->g, m->tab.total, m->elem);
         double sq = m->elem == 8 ? sumsq_f64(m->g, m->tab.total) : sumsq_f32(m->g, m->tab.total);
         double norm = sqrt(sq);
         if (!isfinite(norm)) {
-            char *lc = ttt_run_latest_checkpoint(run_dir);
-            ttt_clear_error();
-            s = ttt_err(TTT_ERR_NUMERIC, "training stopped at step %lld: the gradient norm is not finite; the last "
-                        "checkpoint is %s", (long long)k, lc ? lc : "(none yet)");
-            free(lc);
+            s = everywhere(stop_not_finite(run_dir, k, "gradient norm"));
             break;
         }
         double c = o.clip > 0 ? fmin(1.0, o.clip / (norm + 1e-6)) : 1.0;
@@ -270,28 +415,35 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
         double dt = now_s() - t0;
         ttt_train_progress p = {k, o.steps, loss, lr, norm, (double)(o.batch * L) / dt, now_s() - t_start, NAN};
         int last = st.step == o.steps || (o.stop_after > 0 && steps_this_call >= o.stop_after);
-        if (vf.ids && ((o.val_every > 0 && k % o.val_every == 0) || last)) {
-            s = validate(m, &vf, L, o.val_windows, mb, bos, &p.val_loss);
-            if (s != TTT_OK) break;
-            metrics_line(&rf, "{\"step\": %lld, \"val_loss\": %.6f, \"val_ppl\": %.4f}", (long long)k, p.val_loss,
-                         exp(p.val_loss));
+        int val_due = val_path && ((o.val_every > 0 && k % o.val_every == 0) || last);
+        int ckpt_due = (o.ckpt_every > 0 && k % o.ckpt_every == 0) || last;
+        if (R == 0) {
+            if (val_due) {
+                s = validate(m, &vf, L, o.val_windows, mb, bos, &p.val_loss);
+                if (s == TTT_OK)
+                    metrics_line(&rf, "{\"step\": %lld, \"val_loss\": %.6f, \"val_ppl\": %.4f}", (long long)k,
+                                 p.val_loss, exp(p.val_loss));
+            }
+            if (s == TTT_OK && o.log_every > 0 && (k % o.log_every == 0 || last || k == 1))
+                metrics_line(&rf, "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.6f, "
+                             "\"tokens_per_s\": %.1f, \"elapsed_s\": %.2f}",
+                             (long long)k, loss, lr, norm, p.tokens_per_s, p.elapsed_s);
+            if (s == TTT_OK && progress && !o.quiet) progress(&p, ctx);
+            if (s == TTT_OK && ckpt_due) {
+                free(ckpt_path);
+                ckpt_path = NULL;
+                s = ckpt_write(run_dir, m, &st, keys, vals, nkeys, o.keep_ckpts, &ckpt_path);
+            }
         }
-        if (o.log_every > 0 && (k % o.log_every == 0 || last || k == 1))
-            metrics_line(&rf, "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.6f, \"tokens_per_s\": %.1f, "
-                         "\"elapsed_s\": %.2f}",
-                         (long long)k, loss, lr, norm, p.tokens_per_s, p.elapsed_s);
-        if (progress && !o.quiet) progress(&p, ctx);
-        if ((o.ckpt_every > 0 && k % o.ckpt_every == 0) || last) {
-            free(ckpt_path);
-            ckpt_path = NULL;
-            s = ckpt_write(run_dir, m, &st, keys, vals, nkeys, o.keep_ckpts, &ckpt_path);
-        }
+        /* rank 0's validation and checkpoint worked (the others wait here for the checkpoint) */
+        if (N > 1 && (val_due || ckpt_due)) agree_status(&s, "training stopped");
         if (last) break;
     }
     if (rf.metrics) fclose(rf.metrics);
+    for (int d = 0; d < 64; d++) ttt_free(sg.tmp[d]);
     free(ckpt_path);
     free(latest);
-    free(in), free(tg), free(perm);
+    free(in), free(tg), free(perm), free(mb_loss), free(all_loss);
     ttt_free(st.m), ttt_free(st.v);
     ttt_tokfile_free(&tf);
     ttt_tokfile_free(&vf);
