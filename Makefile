@@ -1,6 +1,8 @@
 # Makefile: builds libttt (static and shared), the `ttt` command, the tests and the examples.
 #   make                 release build in build/
 #   make DEBUG=1         AddressSanitizer + UndefinedBehaviorSanitizer build in build-debug/
+#   make PORTABLE=1      release build for any x86-64 CPU (-march=$(PORTABLE_MARCH), default
+#                        x86-64-v2) in build-portable/: CPU-specific kernels chosen at run time
 #   make test            installs missing Debian packages, fetches the data, then runs the test
 #                        suite in both builds
 #   make demo            the README's main job
@@ -12,6 +14,10 @@ VERSION := 0.1.0
 ifeq ($(DEBUG),1)
 BUILD   ?= build-debug
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else ifeq ($(PORTABLE),1)
+PORTABLE_MARCH ?= x86-64-v2
+BUILD   ?= build-portable
+OPT     := -O3 -march=$(PORTABLE_MARCH) -g
 else
 BUILD   ?= build
 OPT     := -O3 -march=native -g
@@ -97,7 +103,7 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' ttt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ttt.pc
 
 clean:
-	rm -rf build build-debug
+	rm -rf build build-debug build-portable
 
 -include $(GEN_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 

@@ -3,6 +3,9 @@
  * size. */
 #include "kernels/ttt_fast.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* the two builds of ttt_fast_impl.h */
 #define DECLARE_ISA(sfx)                                                                           \
     void ttt_fast_mb_forward_##sfx(const ttt_inner_dims *, int64_t, const ttt_fast_in *, float *,  \
@@ -22,22 +25,24 @@ DECLARE_ISA(avx512)
 #endif
 
 static int force_portable = 0;
+static int have_avx512 = 0;
 
-/* 1: AVX-512 (F, BW, DQ, VL: what the target attribute of ttt_fast_avx512.c enables) */
-static int use_avx512(void) {
-    static int have = -1; /* the answer is the same for every thread; a race only repeats it */
-    if (have < 0) {
-        int h = 0;
+/* once, when the library loads (before any thread can ask): AVX-512 F, BW, DQ and VL (what
+ * the target attribute of ttt_fast_avx512.c enables), unless the environment says
+ * TTT_FAST_ISA=portable (to run the portable path on such a CPU) */
+__attribute__((constructor)) static void detect_isa(void) {
+    const char *env = getenv("TTT_FAST_ISA");
+    int portable = env && strcmp(env, "portable") == 0;
 #if HAVE_AVX512_PATH
-        __builtin_cpu_init();
-        h = __builtin_cpu_supports("avx512f") &&
-            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-            __builtin_cpu_supports("avx512vl");
+    __builtin_cpu_init();
+    have_avx512 = !portable && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#else
+    (void)portable;
 #endif
-        have = h;
-    }
-    return have && !force_portable;
 }
+
+static int use_avx512(void) { return have_avx512 && !force_portable; }
 
 const char *ttt_fast_isa(void) { return use_avx512() ? "avx512" : "portable"; }
 

@@ -224,6 +224,52 @@ KFN void p_lane_sums(float *dst, const float *src, int64_t cols) {
     }
 }
 
+/* the primal step's pass over one state matrix W [rows × m] and its sums S (ttt_fast_impl.h):
+ * S[c] += lr·x[c]·g;  y += Σ_c q[c]·(W[c] − τ S[c]);  commit: W[c] −= τ S[c], S[c] = 0.
+ * 64 columns at a time, y in two sets of registers (even and odd rows: independent chains) */
+#define PP_ROW(c, Y0, Y1, Y2, Y3)                                                                \
+    {                                                                                           \
+        __m512 va = _mm512_set1_ps(lr * x[c]), vq = _mm512_set1_ps(q[c]), vmq = _mm512_set1_ps(-tau * q[c]); \
+        float *wr = W + (c) * m + j, *sr = Sm + (c) * m + j;                                     \
+        PP_VEC(0, Y0) PP_VEC(1, Y1) PP_VEC(2, Y2) PP_VEC(3, Y3)                                  \
+    }
+#define PP_VEC(v, Y)                                                                            \
+    if (v < nv) {                                                                               \
+        __m512 sv = _mm512_fmadd_ps(va, g##v, _mm512_maskz_loadu_ps(mk[v], sr + 16 * v));         \
+        __m512 wv = _mm512_maskz_loadu_ps(mk[v], wr + 16 * v);                                   \
+        Y = _mm512_fmadd_ps(vq, wv, Y);                                                         \
+        Y = _mm512_fmadd_ps(vmq, sv, Y);                                                        \
+        if (commit) {                                                                           \
+            _mm512_mask_storeu_ps(wr + 16 * v, mk[v], _mm512_fnmadd_ps(vt, sv, wv));             \
+            _mm512_mask_storeu_ps(sr + 16 * v, mk[v], z);                                       \
+        } else {                                                                                \
+            _mm512_mask_storeu_ps(sr + 16 * v, mk[v], sv);                                      \
+        }                                                                                       \
+    }
+KFN void p_primal_pass(float *y, float *W, float *Sm, const float *x, float lr, const float *g,
+                       const float *q, float tau, int commit, int64_t rows, int64_t m) {
+    __m512 z = _mm512_setzero_ps(), vt = _mm512_set1_ps(tau);
+    for (int64_t j = 0; j < m; j += 64) {
+        int64_t w = m - j < 64 ? m - j : 64;
+        int nv = (int)((w + 15) / 16);
+        __mmask16 mk[4];
+        for (int v = 0; v < 4; v++) mk[v] = v < nv ? mask_of(w - 16 * v) : 0;
+        __m512 g0 = _mm512_maskz_loadu_ps(mk[0], g + j), g1 = _mm512_maskz_loadu_ps(mk[1], g + j + 16);
+        __m512 g2 = _mm512_maskz_loadu_ps(mk[2], g + j + 32), g3 = _mm512_maskz_loadu_ps(mk[3], g + j + 48);
+        __m512 a0 = z, a1 = z, a2 = z, a3 = z, b0 = z, b1 = z, b2 = z, b3 = z;
+        int64_t c = 0;
+        for (; c + 2 <= rows; c += 2) {
+            PP_ROW(c, a0, a1, a2, a3)
+            PP_ROW(c + 1, b0, b1, b2, b3)
+        }
+        if (c < rows) PP_ROW(c, a0, a1, a2, a3)
+        __m512 ys[4] = {_mm512_add_ps(a0, b0), _mm512_add_ps(a1, b1), _mm512_add_ps(a2, b2), _mm512_add_ps(a3, b3)};
+        for (int v = 0; v < nv; v++)
+            _mm512_mask_storeu_ps(y + j + 16 * v, mk[v],
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(mk[v], y + j + 16 * v), ys[v]));
+    }
+}
+
 #include "kernels/ttt_fast_impl.h"
 
 #else /* not x86-64 with GCC or Clang: no AVX-512 path (ttt_fast.c knows) */

@@ -14,6 +14,10 @@
  *   p_store_t(dst, ldd, src, n, cols, acc)  dst[i·ldd + c] (= or +=) src[c·16 + i], i < n
  *   p_rows(dst, src, cols)              dst[i·cols + c] = src[c·16 + i], all 16 i
  *   p_lane_sums(dst, src, cols)         dst[c] += Σ_i src[c·16 + i] (a fixed order)
+ *   p_primal_pass(y, W, S, x, lr, g, q, tau, commit, rows, m)
+ *                    the primal step's pass over one state matrix W [rows × m] and its sums S:
+ *                    S[c] += lr·x[c]·g;  y += Σ_c q[c]·(W[c] − τ S[c]);  commit: W[c] −= τ S[c],
+ *                    S[c] = 0
  *
  * Layout ("lanes"): a mini-batch's tokens i = 0..15 are the 16 lanes of a row, a block X of n
  * rows and f features is kept as Xt [f][16] (feature-major; lanes >= n hold zeros or finite
@@ -680,35 +684,28 @@ KFN void lnl2_grad_row(float *restrict G, const float *restrict xh, float r, con
     for (int64_t c = 0; c < f; c++) G[c] = ((float)f * G[c] - sh - xh[c] * shx) * s;
 }
 
-/* y[0..m) = bias + Σ_c x[c] W[c, 0..m) */
+/* y[0..m) = bias + Σ_c x[c] W[c, 0..m): one row of the tiled product */
 KFN void vecmat_row(float *restrict y, const float *restrict x, const float *restrict W,
                     const float *restrict bias, int64_t rows, int64_t m) {
     memcpy(y, bias, sizeof(float) * (size_t)m);
-    for (int64_t c = 0; c < rows; c++) {
-        float xc = x[c];
-        const float *w = W + c * m;
-        for (int64_t j = 0; j < m; j++) y[j] += xc * w[j];
-    }
+    p_mm(y, m, x, 0, 1, W, m, 1, m, rows, 1, NULL);
 }
 
-/* one pass over a state matrix W [rows × m] and its sums S: S[c] += a_c·g (the token's
- * gradient, a_c = lr·x[c]); y += q[c]·(W[c] − τ S[c]); commit: W[c] −= τ S[c], S[c] = 0 */
-KFN void primal_pass(float *restrict y, float *restrict W, float *restrict Sm, const float *restrict x,
-                     float lr, const float *restrict g, const float *restrict q, float tau, int commit,
-                     int64_t rows, int64_t m) {
-    for (int64_t c = 0; c < rows; c++) {
-        float a = lr * x[c], qc = q[c], mq = -tau * q[c];
-        float *w = W + c * m, *s = Sm + c * m;
-        for (int64_t j = 0; j < m; j++) {
-            float sj = s[j] + a * g[j];
-            y[j] += qc * w[j] + mq * sj;
-            if (commit) {
-                w[j] -= tau * sj;
-                sj = 0;
-            }
-            s[j] = sj;
-        }
+/* h[a] = Σ_r W[a][r]·g[r] for the F rows of W [F × f]: 16 partial sums per row (vectors along
+ * r), then summed across by p_lane_sums (transposed 16 rows at a time) */
+KFN void matvec_rows(float *restrict h, const float *restrict W, const float *restrict g,
+                     int64_t F, int64_t f, float *restrict part) {
+    int64_t f16 = f & ~(int64_t)(NL - 1);
+    for (int64_t a = 0; a < F; a++) {
+        float p[NL] = {0};
+        const float *w = W + a * f;
+        for (int64_t c = 0; c < f16; c += NL)
+            for (int l = 0; l < NL; l++) p[l] += w[c + l] * g[c + l];
+        for (int64_t c = f16; c < f; c++) p[c - f16] += w[c] * g[c];
+        memcpy(part + a * NL, p, sizeof p);
     }
+    memset(h, 0, sizeof(float) * (size_t)F);
+    p_lane_sums(h, part, F);
 }
 
 /* the bias: sb += lr·g; y += b − τ sb; commit: b −= τ sb, sb = 0 */
@@ -738,27 +735,29 @@ KFN void primal(const ttt_inner_dims *d, const float *q, const float *k, const f
         float r = ln_row(z, f, xh);
         lnl2_grad_row(G, xh, r, gamma, beta, v, k, f);
         memset(y, 0, sizeof(float) * (size_t)f);
-        primal_pass(y, W, SW, k, lr, G, q, tau, commit, f, f);
+        p_primal_pass(y, W, SW, k, lr, G, q, tau, commit, f, f);
         primal_bias(y, bb, Sb, lr, G, tau, commit, f);
     } else {
         float *W1 = state, *b1 = W1 + f * F, *W2 = b1 + F, *b2 = W2 + F * f;
         float *SW1 = sums, *Sb1 = SW1 + f * F, *SW2 = Sb1 + F, *Sb2 = SW2 + F * f;
         float *Z1 = take(&ws, F), *X2 = take(&ws, F), *G1 = take(&ws, F), *Zb1 = take(&ws, F);
+        float *part = take(&ws, F * NL);
         /* Z1 = k W1 + b1, X2 = gelu(Z1), G2 = LNgrad(X2 W2 + b2), G1 = (G2 W2ᵀ) ⊙ gelu'(Z1) */
         vecmat_row(Z1, k, W1, b1, f, F);
         for (int64_t a = 0; a < F; a++) X2[a] = fgelu(Z1[a]);
         vecmat_row(z, X2, W2, b2, F, f);
         float r = ln_row(z, f, xh);
         lnl2_grad_row(G, xh, r, gamma, beta, v, k, f);
-        for (int64_t a = 0; a < F; a++) G1[a] = vdot(W2 + a * f, G, f) * fgelu_bwd_ttt(Z1[a]);
+        matvec_rows(G1, W2, G, F, f, part);
+        for (int64_t a = 0; a < F; a++) G1[a] *= fgelu_bwd_ttt(Z1[a]);
         /* S1 += lr kᵀ G1; Z̄1 = q (W1 − τ S_W1) + b1 − τ S_b1; X̄2 = gelu(Z̄1) */
         memset(Zb1, 0, sizeof(float) * (size_t)F);
-        primal_pass(Zb1, W1, SW1, k, lr, G1, q, tau, commit, f, F);
+        p_primal_pass(Zb1, W1, SW1, k, lr, G1, q, tau, commit, f, F);
         primal_bias(Zb1, b1, Sb1, lr, G1, tau, commit, F);
         for (int64_t a = 0; a < F; a++) Zb1[a] = fgelu(Zb1[a]);
         /* S2 += lr X2ᵀ G2;  z̄ = X̄2 (W2 − τ S_W2) + b2 − τ S_b2 */
         memset(y, 0, sizeof(float) * (size_t)f);
-        primal_pass(y, W2, SW2, X2, lr, G, Zb1, tau, commit, F, f);
+        p_primal_pass(y, W2, SW2, X2, lr, G, Zb1, tau, commit, F, f);
         primal_bias(y, b2, Sb2, lr, G, tau, commit, f);
     }
     /* out = q + LN(z̄) */

@@ -65,4 +65,23 @@ static void p_lane_sums(float *restrict dst, const float *restrict src, int64_t 
     }
 }
 
+/* the primal step's pass over one state matrix (ttt_fast_impl.h) */
+static void p_primal_pass(float *restrict y, float *restrict W, float *restrict Sm, const float *restrict x,
+                          float lr, const float *restrict g, const float *restrict q, float tau, int commit,
+                          int64_t rows, int64_t m) {
+    for (int64_t c = 0; c < rows; c++) {
+        float a = lr * x[c], qc = q[c], mq = -tau * q[c];
+        float *w = W + c * m, *s = Sm + c * m;
+        for (int64_t j = 0; j < m; j++) {
+            float sj = s[j] + a * g[j];
+            y[j] += qc * w[j] + mq * sj;
+            if (commit) {
+                w[j] -= tau * sj;
+                sj = 0;
+            }
+            s[j] = sj;
+        }
+    }
+}
+
 #include "kernels/ttt_fast_impl.h"
