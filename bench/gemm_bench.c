@@ -19,7 +19,8 @@
  * is reported, so load changes on a shared machine hit every variant alike.
  *
  *   build/bench/gemm_bench [-r REPS] [-s SHAPES] [-b BACKENDS] [-t THREADS] [--csv FILE] [--decode]
- *                          [-p ROWS | -p nCOUNT]   (panels of ROWS, or COUNT panels; default 128)
+ *                          [-p LIST]   panel policies: ROWS (panels of ROWS) or nCOUNT (COUNT panels),
+ *                                      comma-separated, each a variant (default 128)
  *   SHAPES: a comma list of shape names (see the table `shapes` below) or "all", "quick".
  *   BACKENDS: comma list of openblas,blis,dnnl,dnnl_bf16,xsmm,ttt (default: all but xsmm). */
 #include <dnnl.h>
@@ -191,10 +192,10 @@ static void dnnl_bf16_free(dnnl_bf16_ctx *c) {
 /* ---------------------------------------------------------------------------------------- */
 /* panel policy: > 0: panels of that many rows (or columns); < 0: the longer side of C split
  * into -policy panels (rounded up to a multiple of 16 rows, at least 64) */
-static int panel_policy = 128;
-static int64_t panel_size(int64_t len) {
-    if (panel_policy > 0) return panel_policy;
-    int64_t p = (len + (-panel_policy) - 1) / (-panel_policy);
+static int policies[4] = {128}, npolicies = 1;
+static int64_t panel_size(int policy, int64_t len) {
+    if (policy > 0) return policy;
+    int64_t p = (len + (-policy) - 1) / (-policy);
     p = (p + 15) / 16 * 16;
     return p < 64 ? 64 : p;
 }
@@ -208,7 +209,7 @@ static void set_threads(int b, int nt, int lib_threads) {
 }
 
 /* one run of variant (backend b, panel or lib mode) on shape s */
-static void run_variant(int b, int panel, const shape *s, const float *A, const float *B, float *C,
+static void run_variant(int b, int panel /* 0: lib mode, else the panel policy */, const shape *s, const float *A, const float *B, float *C,
                         dnnl_bf16_ctx *bc, libxsmm_smmfunction xk) {
     int ta = s->op[0] == 't', tb = s->op[1] == 't';
     int64_t M = s->M, N = s->N, K = s->K;
@@ -232,7 +233,7 @@ static void run_variant(int b, int panel, const shape *s, const float *A, const 
         return;
     }
     int by_rows = M >= N;
-    int64_t len = by_rows ? M : N, PANEL = panel_size(len), np = (len + PANEL - 1) / PANEL;
+    int64_t len = by_rows ? M : N, PANEL = panel_size(panel, len), np = (len + PANEL - 1) / PANEL;
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < np; p++) {
         int64_t p0 = p * PANEL, pn = len - p0 < PANEL ? len - p0 : PANEL;
@@ -393,6 +394,16 @@ static void decode_bench(int reps, const int *threads, int ntl) {
     free(W), free(Wh), free(x), free(y);
 }
 
+static const char *mode_name(int policy) {
+    static char buf[4][16];
+    static int k;
+    if (!policy) return "lib";
+    k = (k + 1) % 4;
+    if (policy > 0) snprintf(buf[k], sizeof buf[k], "p%d", policy);
+    else snprintf(buf[k], sizeof buf[k], "n%d", -policy);
+    return buf[k];
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -423,8 +434,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--decode")) decode = 1;
         else if (!strcmp(argv[i], "-p") && i + 1 < argc) {
             i++;
-            panel_policy = argv[i][0] == 'n' ? -atoi(argv[i] + 1) : atoi(argv[i]);
-            if (panel_policy == 0) panel_policy = 128;
+            npolicies = 0;
+            for (const char *q = argv[i]; q && *q && npolicies < 4;) {
+                int pol = q[0] == 'n' ? -atoi(q + 1) : atoi(q);
+                policies[npolicies++] = pol ? pol : 128;
+                q = strchr(q, ',');
+                if (q) q++;
+            }
         }
         else {
             fprintf(stderr, "usage: %s [-r REPS] [-s SHAPES|quick|all] [-b BACKENDS] [-t 1,2] [--csv FILE] [--no-ceilings] [--decode] [-p ROWS|nCOUNT]\n", argv[0]);
@@ -459,6 +475,7 @@ int main(int argc, char **argv) {
     }
     libxsmm_init();
     printf("%-8s %-2s %5s %5s %5s | %-9s %-5s", "shape", "op", "M", "N", "K", "backend", "mode");
+    /* mode: lib = one call, the library's threads; pR = panels of R rows, nC = C panels */
     for (int t = 0; t < ntl; t++) printf(" | %2d thr GF/s %%peak", threads[t]);
     printf("\n");
     for (int si = 0; si < NSHAPES; si++) {
@@ -476,7 +493,8 @@ int main(int argc, char **argv) {
         for (int b = 0; b < NB; b++) {
             if (!in_list(blist, bnames[b])) continue;
             if (b == B_XSMM && strcmp(s->op, "nn")) continue;
-            if (b == B_OPENBLAS || b == B_BLIS || b == B_DNNL) vb[nv] = b, vp[nv++] = 1;
+            if (b == B_OPENBLAS || b == B_BLIS || b == B_DNNL)
+                for (int q = 0; q < npolicies; q++) vb[nv] = b, vp[nv++] = policies[q];
             vb[nv] = b, vp[nv++] = 0;
         }
         dnnl_bf16_ctx bc;
@@ -516,13 +534,13 @@ int main(int argc, char **argv) {
                 res[v][t] = flops / times[v][nrep / 2] * 1e-9;
                 if (out)
                     fprintf(out, "%s,%s,%lld,%lld,%lld,%s,%s,%d,%.1f,%.6f\n", s->name, s->op, (long long)M,
-                            (long long)N, (long long)K, bnames[vb[v]], vp[v] ? "panel" : "lib", threads[t], res[v][t],
+                            (long long)N, (long long)K, bnames[vb[v]], mode_name(vp[v]), threads[t], res[v][t],
                             times[v][nrep / 2]);
             }
         }
         for (int v = 0; v < nv; v++) {
             printf("%-8s %-2s %5lld %5lld %5lld | %-9s %-5s", s->name, s->op, (long long)M, (long long)N,
-                   (long long)K, bnames[vb[v]], vp[v] ? "panel" : "lib");
+                   (long long)K, bnames[vb[v]], mode_name(vp[v]));
             for (int t = 0; t < ntl; t++) {
                 double pk = vb[v] == B_DNNL_BF16 ? bpeak[t] : peak[t];
                 printf(" | %11.1f %5.0f%%", res[v][t], pk > 0 ? 100 * res[v][t] / pk : NAN);

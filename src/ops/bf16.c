@@ -5,7 +5,7 @@
  *     C[i,j] = Σ_k bf16(A[i,k]) · Bh[j,k]    (each product exact in float32, sums in float32)
  * Small M (decode) streams the bf16 weights once (half the bytes of float32) with vdpbf16ps
  * where the CPU has AVX512_BF16, else a portable kernel (same products, float32 sums); larger
- * M uses oneDNN's bf16 matmul on fixed 128-row panels (gemm_dnnl.c). Float32 only: the file
+ * M uses oneDNN's bf16 matmul on the panels of the float32 path (gemm.h, gemm_dnnl.c). Float32 only: the file
  * is empty in the f64 instantiation.
  *
  * Sums: the AVX512_BF16 kernel keeps 4 chains of 16 float32 lanes, lane l of chain q adding
@@ -25,7 +25,6 @@
 #include <immintrin.h>
 
 #define BF16_BLOCK 64 /* output columns per parallel task */
-#define BF16_PANEL 128 /* rows of C per oneDNN call */
 
 /* round to nearest even; a NaN keeps a quiet NaN */
 static inline uint16_t f32_to_bf16(float x) {
@@ -167,14 +166,19 @@ void mm_nt_bf16(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t
             }
         return;
     }
-    if (M > ttt_gemv_max_m) { /* fixed 128-row panels, each one single-threaded oneDNN call */
-        int64_t np = (M + BF16_PANEL - 1) / BF16_PANEL;
+    if (M > ttt_gemv_max_m) { /* the panels of the float32 path, each one single-threaded oneDNN call */
+        int by_rows = M >= N;
+        int64_t len = by_rows ? M : N, pl = gemm_panel_len(len), np = (len + pl - 1) / pl;
 #pragma omp parallel for schedule(static) if (np > 1 && TTT_PAR(M * N * K / 64))
         for (int64_t p = 0; p < np; p++) {
-            int64_t p0 = p * BF16_PANEL, pn = M - p0 < BF16_PANEL ? M - p0 : BF16_PANEL;
+            int64_t p0 = p * pl, pn = len - p0 < pl ? len - p0 : pl;
             /* without oneDNN (or if it refuses the shape): the matrix-vector kernel on the panel */
-            if (gemm_dnnl_bf16_block(pn, N, K, Ah + p0 * K, K, Bh, K, acc, C + p0 * N, N))
-                bf16_block(C + p0 * N, Ah + p0 * K, Bh, pn, N, K, acc, 0, N);
+            if (by_rows) {
+                if (gemm_dnnl_bf16_block(pn, N, K, Ah + p0 * K, K, Bh, K, acc, C + p0 * N, N))
+                    bf16_block(C + p0 * N, Ah + p0 * K, Bh, pn, N, K, acc, 0, N);
+            } else if (gemm_dnnl_bf16_block(M, pn, K, Ah, K, Bh + p0 * K, K, acc, C + p0, N)) {
+                bf16_block(C, Ah, Bh, M, N, K, acc, p0, p0 + pn);
+            }
         }
         return;
     }

@@ -7,6 +7,19 @@
 
 #include <stdint.h>
 
+/* Panels of the fast GEMM path: the longer side of C (rows, or columns when N > M) cut into
+ * GEMM_PANELS pieces, a multiple of 16 long and at least GEMM_PANEL_MIN: the length depends
+ * on the shape only, never on the thread count, so neither do the results. Fewer, larger
+ * library calls than fixed 128-row panels: each call packs its operands again, which cost the
+ * LM head (32000 columns in 128-column panels) a third of its speed (docs/gemm.md). */
+#define GEMM_PANELS 8
+#define GEMM_PANEL_MIN 128
+static inline int64_t gemm_panel_len(int64_t len) {
+    int64_t p = (len + GEMM_PANELS - 1) / GEMM_PANELS;
+    p = (p + 15) / 16 * 16;
+    return p < GEMM_PANEL_MIN ? GEMM_PANEL_MIN : p;
+}
+
 /* Row-major C[m,n] = beta·C + op(A)·op(B) with oneDNN's dnnl_sgemm, single-threaded (returns
  * nonzero if the call failed, so the caller can use OpenBLAS instead). */
 int gemm_dnnl_block(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *A, int64_t lda,

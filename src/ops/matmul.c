@@ -1,6 +1,6 @@
 /* matmul.c: the three matrix products of linear layers (forward, input gradient, weight
- * gradient). The fast path calls a GEMM library, single-threaded, on fixed-size panels of the
- * output that our OpenMP threads share: the panels do not depend on the thread count, so
+ * gradient). The fast path calls a GEMM library, single-threaded, on panels of the output
+ * (sized by the shape alone) that our OpenMP threads share: the panels do not depend on the thread count, so
  * neither do the results (the libraries' own threading does not guarantee that), and only one
  * thread pool runs. The library (float32) is oneDNN's sgemm when the build has it, else
  * OpenBLAS (kernels.h: ttt_gemm_lib; docs/gemm.md has the measurements behind the choice);
@@ -24,14 +24,10 @@
 
 /* BLAS dims are int; our shapes stay far below 2^31 per dimension (checked by configs) */
 
-#define PANEL 128 /* rows (or columns) of C per BLAS call */
-
-/* C[M,N] = beta·C + op(A)·op(B) in panels of PANEL rows of C (or columns when N > M).
- * Row-major; op(A) is [M,K] (A stored [K,M] when ta), op(B) is [K,N] (stored [N,K] when tb). */
 static void gemm_panels(int ta, int tb, int64_t M, int64_t N, int64_t K, const real *A, int64_t lda,
                         const real *B, int64_t ldb, real beta, real *C) {
     int by_rows = M >= N;
-    int64_t len = by_rows ? M : N, np = (len + PANEL - 1) / PANEL;
+    int64_t len = by_rows ? M : N, PANEL = gemm_panel_len(len), np = (len + PANEL - 1) / PANEL;
 #pragma omp parallel for schedule(static) if (np > 1 && TTT_PAR(M * N * K / 64))
     for (int64_t p = 0; p < np; p++) {
         int64_t p0 = p * PANEL, pn = len - p0 < PANEL ? len - p0 : PANEL;
