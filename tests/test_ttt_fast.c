@@ -5,13 +5,16 @@
  * backward (dQ, dK, dV, dlr, dtau, dγ, dβ, dstate) and the primal step with and without
  * commit; on the AVX-512 path (when the CPU has it) and the portable one.
  *
- * Tolerance, per element: |fast − ref| <= 2e-5·max|ref| + 1e-4·|ref| over each tensor. Both
- * are float32 computations of the same formulas in different orders (blocked products with
- * FMA against scalar loops), so they differ by rounding only: measured over all these cases,
- * the worst max|fast − ref| / max|ref| is 5.5e-6, typically 1e-7..1e-6 (the float32 reference is off the
- * float64 reference by about as much), inside the bound by 3-4x. A wrong index
- * or a missing term gives errors of order 1. Set TTT_FAST_REPORT=1 to print, per tensor,
- * the fast kernels' and the float32 reference's errors against the float64 reference. */
+ * Tolerance, per element: |fast − ref| <= atol·max|ref| + 1e-4·|ref| over each tensor, atol =
+ * 2e-5, and 1e-4 (the golden data's gradient tolerance) for dlr and dτ. Both are float32
+ * computations of the same formulas in different orders (blocked products with FMA, sums in
+ * 4 or 16 partial sums, against scalar loops), so they differ by rounding only. Measured over
+ * all these cases: max|fast − ref| / max|ref| is at most 1.1e-6 for the outputs, states, sums
+ * and dQ/dK/dV/dγ/dβ/dstate, and both float32 results are off the float64 reference by about
+ * as much; dlr of a one-token mini-batch (one scalar that sums cancelling terms) reaches
+ * 1.4e-5 (fast 1.1e-5 and reference 2.8e-6 off float64). A wrong index or a missing term gives
+ * errors of order 1. Set TTT_FAST_REPORT=1 to print, per tensor, the fast kernels' and the
+ * float32 reference's errors against the float64 reference. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +36,8 @@ void ttt_primal_step_f32(const ttt_inner_dims *d, const float *q, const float *k
                          float tau, const float *gamma, const float *beta, float *state, float *sums,
                          int commit, float *out, float *scratch);
 
-#define ATOL 2e-5 /* × max|ref| of the tensor */
+#define ATOL 2e-5       /* × max|ref| of the tensor */
+#define ATOL_STEP 1e-4  /* the same for dlr and dτ */
 #define RTOL 1e-4
 
 typedef struct {
@@ -97,12 +101,13 @@ static double worst_seen = 0; /* max over checks of max|fast − ref| / max|ref|
 /* |a − ref| <= ATOL·max|ref| + RTOL·|ref|; with the report, errors against x64 as well */
 static int cmp(const char *label, const char *what, const float *a, const float *ref, const double *x64,
                int64_t n) {
+    double atol = strcmp(what, "dlr") == 0 || strcmp(what, "dtau") == 0 ? ATOL_STEP : ATOL;
     double mref = 0, md = 0;
     for (int64_t i = 0; i < n; i++) mref = fmax(mref, fabs((double)ref[i]));
     int64_t bad = -1;
     double worst = -1;
     for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)ref[i]), tol = ATOL * mref + RTOL * fabs((double)ref[i]);
+        double d = fabs((double)a[i] - (double)ref[i]), tol = atol * mref + RTOL * fabs((double)ref[i]);
         md = fmax(md, d);
         if (!(d <= tol) && d - tol > worst) worst = d - tol, bad = i;
     }
@@ -120,7 +125,7 @@ static int cmp(const char *label, const char *what, const float *a, const float 
     if (bad >= 0) {
         test_fail("%s: %s[%lld] = %.9g, reference %.9g (|Δ| %.3g > %.3g; max|ref| %.3g)", label, what,
                   (long long)bad, (double)a[bad], (double)ref[bad], fabs((double)a[bad] - (double)ref[bad]),
-                  ATOL * mref + RTOL * fabs((double)ref[bad]), mref);
+                  atol * mref + RTOL * fabs((double)ref[bad]), mref);
         return 0;
     }
     return 1;
@@ -153,7 +158,8 @@ static int check_case(int mlp, int64_t f, int64_t b, int64_t n, uint64_t seed) {
         float *rst = dup(c.state, S), *fst = dup(c.state, S), *rsm = dup(c.sums, S), *fsm = dup(c.sums, S);
         float *rout = calloc((size_t)(n * ldo), sizeof(float)), *fout = calloc((size_t)(n * ldo), sizeof(float));
         ttt_mb_forward_f32(d, n, &rin, rst, partial ? rsm : NULL, rout, ldo, rmbc);
-        ttt_fast_mb_forward(d, n, &fin, fst, partial ? fsm : NULL, fout, ldo, fmbc, fsc);
+        /* the partial form runs without a cache (no backward follows it in the scan) */
+        ttt_fast_mb_forward(d, n, &fin, fst, partial ? fsm : NULL, fout, ldo, partial ? NULL : fmbc, fsc);
         for (int64_t i = 0; i < S; i++) st64[i] = c.state[i], sm64[i] = c.sums[i];
         ttt_mb_forward_f64(d, n, &din, st64, partial ? sm64 : NULL, o64, ldo, mbc64);
         char lab[128];
@@ -233,7 +239,7 @@ TEST(test_ttt_fast_vs_reference) {
     worst_seen = 0;
     ttt_fast_force_portable(0);
     int ok = check_all();
-    printf("      %s path: worst max|fast − ref| / max|ref| = %.2e\n", ttt_fast_isa(), worst_seen);
+    printf("      %s path: worst max|fast − ref| / max|ref| = %.2e (any tensor)\n", ttt_fast_isa(), worst_seen);
     return ok ? TEST_PASS : TEST_FAIL;
 }
 

@@ -224,6 +224,12 @@ KFN void p_lane_sums(float *dst, const float *src, int64_t cols) {
     }
 }
 
+/* rs[l] = 1/sqrt(var[l]/f + eps) (the inner LayerNorm's eps, 1e-6), 16 lanes at once */
+KFN void p_inv_std(float *rs, const float *var, int64_t f) {
+    __m512 v = _mm512_add_ps(_mm512_div_ps(_mm512_loadu_ps(var), _mm512_set1_ps((float)f)), _mm512_set1_ps(1e-6f));
+    _mm512_storeu_ps(rs, _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_sqrt_ps(v)));
+}
+
 /* the primal step's pass over one state matrix W [rows × m] and its sums S (ttt_fast_impl.h):
  * S[c] += lr·x[c]·g;  y += Σ_c q[c]·(W[c] − τ S[c]);  commit: W[c] −= τ S[c], S[c] = 0.
  * 64 columns at a time, y in two sets of registers (even and odd rows: independent chains) */

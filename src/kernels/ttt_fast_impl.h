@@ -14,6 +14,7 @@
  *   p_store_t(dst, ldd, src, n, cols, acc)  dst[i·ldd + c] (= or +=) src[c·16 + i], i < n
  *   p_rows(dst, src, cols)              dst[i·cols + c] = src[c·16 + i], all 16 i
  *   p_lane_sums(dst, src, cols)         dst[c] += Σ_i src[c·16 + i] (a fixed order)
+ *   p_inv_std(rs, var, f)               rs[l] = 1/sqrt(var[l]/f + eps), l < 16
  *   p_primal_pass(y, W, S, x, lr, g, q, tau, commit, rows, m)
  *                    the primal step's pass over one state matrix W [rows × m] and its sums S:
  *                    S[c] += lr·x[c]·g;  y += Σ_c q[c]·(W[c] − τ S[c]);  commit: W[c] −= τ S[c],
@@ -105,120 +106,117 @@ KFN_INL float fgelu_bwd_ttt_grad(float x) {
 }
 
 /* ---- per-token (per-lane) LayerNorm pieces, summing down the features ------------------- */
+/* A row of 16 lanes is one v16 (GCC/Clang vector extension: one AVX-512 register, or four SSE
+ * ones in a baseline build). Sums down the features run in 4 interleaved partial sums
+ * (independent chains of adds), combined as (s0 + s1) + (s2 + s3). */
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
 
-/* x̂ = (z − μ)·r, r = 1/sqrt(var(z) + eps) per lane */
+KFN_INL v16 ld16(const float *p) { return *(const v16u *)p; }
+KFN_INL void st16(float *p, v16 v) { *(v16u *)p = v; }
+KFN_INL v16 splat(float x) { return (v16){0} + x; }
+
+/* Σ_c X[c] (rows of 16), or Σ_c X[c]·Y[c] */
+KFN v16 vsum_rows(const float *restrict X, int64_t f) {
+    v16 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int64_t c = 0;
+    for (; c + 4 <= f; c += 4) {
+        s0 += ld16(X + c * NL), s1 += ld16(X + (c + 1) * NL);
+        s2 += ld16(X + (c + 2) * NL), s3 += ld16(X + (c + 3) * NL);
+    }
+    for (; c < f; c++) s0 += ld16(X + c * NL);
+    return (s0 + s1) + (s2 + s3);
+}
+KFN v16 vdot_rows(const float *restrict X, const float *restrict Y, int64_t f) {
+    v16 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    int64_t c = 0;
+    for (; c + 4 <= f; c += 4) {
+        s0 += ld16(X + c * NL) * ld16(Y + c * NL), s1 += ld16(X + (c + 1) * NL) * ld16(Y + (c + 1) * NL);
+        s2 += ld16(X + (c + 2) * NL) * ld16(Y + (c + 2) * NL), s3 += ld16(X + (c + 3) * NL) * ld16(Y + (c + 3) * NL);
+    }
+    for (; c < f; c++) s0 += ld16(X + c * NL) * ld16(Y + c * NL);
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* x̂ = (z − μ)·r, r = 1/sqrt(var(z) + eps) per lane (xh doubles as the z − μ buffer) */
 KFN void ln_lanes(const float *restrict Z, int64_t f, float *restrict xh, float *restrict rs) {
-    float mu[NL] = {0}, var[NL] = {0};
-    for (int64_t c = 0; c < f; c++)
-        for (int l = 0; l < NL; l++) mu[l] += Z[c * NL + l];
-    for (int l = 0; l < NL; l++) mu[l] /= (float)f;
-    for (int64_t c = 0; c < f; c++)
-        for (int l = 0; l < NL; l++) {
-            float t = Z[c * NL + l] - mu[l];
-            var[l] += t * t;
-        }
-    for (int l = 0; l < NL; l++) rs[l] = 1.0f / __builtin_sqrtf(var[l] / (float)f + INNER_EPS);
-    for (int64_t c = 0; c < f; c++)
-        for (int l = 0; l < NL; l++) xh[c * NL + l] = (Z[c * NL + l] - mu[l]) * rs[l];
+    v16 mu = vsum_rows(Z, f) / (float)f;
+    for (int64_t c = 0; c < f; c++) st16(xh + c * NL, ld16(Z + c * NL) - mu);
+    v16 var = vdot_rows(xh, xh, f);
+    float vr[NL];
+    st16(vr, var);
+    p_inv_std(rs, vr, f);
+    v16 r = ld16(rs);
+    for (int64_t c = 0; c < f; c++) st16(xh + c * NL, ld16(xh + c * NL) * r);
 }
 
 /* G = r/f · (f·h − Σh − x̂·Σ(h ⊙ x̂)),  h = (γ x̂ + β − (v − k)) ⊙ γ   (ln_fused_l2_bwd) */
 KFN void lnl2_grad_lanes(float *restrict G, const float *restrict xh, const float *restrict rs,
                          const float *restrict gamma, const float *restrict beta,
                          const float *restrict Vt, const float *restrict Kt, int64_t f) {
-    float sh[NL] = {0}, shx[NL] = {0}, s[NL];
-    for (int64_t c = 0; c < f; c++) {
-        float g = gamma[c], bt = beta[c];
-        for (int l = 0; l < NL; l++) {
-            int64_t e = c * NL + l;
-            float h = (g * xh[e] + bt - (Vt[e] - Kt[e])) * g;
-            G[e] = h;
-            sh[l] += h;
-            shx[l] += h * xh[e];
-        }
+    for (int64_t c = 0; c < f; c++) { /* h, for now */
+        v16 x = ld16(xh + c * NL), t = ld16(Vt + c * NL) - ld16(Kt + c * NL);
+        st16(G + c * NL, (gamma[c] * x + beta[c] - t) * gamma[c]);
     }
-    for (int l = 0; l < NL; l++) s[l] = rs[l] / (float)f;
+    v16 sh = vsum_rows(G, f), shx = vdot_rows(G, xh, f), sc = ld16(rs) / (float)f, ff = splat((float)f);
     for (int64_t c = 0; c < f; c++)
-        for (int l = 0; l < NL; l++) {
-            int64_t e = c * NL + l;
-            G[e] = ((float)f * G[e] - sh[l] - xh[e] * shx[l]) * s[l];
-        }
+        st16(G + c * NL, (ff * ld16(G + c * NL) - sh - ld16(xh + c * NL) * shx) * sc);
 }
 
-/* out = q + γ x̂b + β (in place over xhb's copy in O) */
+/* out = q + γ x̂b + β */
 KFN void ln_out_lanes(float *restrict O, const float *restrict Qt, const float *restrict xhb,
                       const float *restrict gamma, const float *restrict beta, int64_t f) {
-    for (int64_t c = 0; c < f; c++)
-        for (int l = 0; l < NL; l++) O[c * NL + l] = Qt[c * NL + l] + gamma[c] * xhb[c * NL + l] + beta[c];
+    for (int64_t c = 0; c < f; c++) st16(O + c * NL, ld16(Qt + c * NL) + gamma[c] * ld16(xhb + c * NL) + beta[c]);
 }
 
-/* Backward of out = q + γ x̂b + β through the LayerNorm: dzb; dγ, dβ per lane accumulated */
+/* Backward of out = q + γ x̂b + β through the LayerNorm: dzb; dγ, dβ per lane accumulated.
+ * dzb doubles as the dO ⊙ γ buffer. */
 KFN void ln_out_bwd_lanes(float *restrict dzb, const float *restrict dO, const float *restrict xhb,
                           const float *restrict rsb, const float *restrict gamma,
                           float *restrict dgl, float *restrict dbl, int64_t f) {
-    float m1[NL] = {0}, m2[NL] = {0};
-    for (int64_t c = 0; c < f; c++)
-        for (int l = 0; l < NL; l++) {
-            int64_t e = c * NL + l;
-            dgl[e] += dO[e] * xhb[e];
-            dbl[e] += dO[e];
-            float g = dO[e] * gamma[c];
-            m1[l] += g;
-            m2[l] += g * xhb[e];
-        }
-    for (int l = 0; l < NL; l++) m1[l] /= (float)f, m2[l] /= (float)f;
-    for (int64_t c = 0; c < f; c++)
-        for (int l = 0; l < NL; l++) {
-            int64_t e = c * NL + l;
-            dzb[e] = rsb[l] * (dO[e] * gamma[c] - m1[l] - xhb[e] * m2[l]);
-        }
+    for (int64_t c = 0; c < f; c++) {
+        v16 o = ld16(dO + c * NL);
+        st16(dgl + c * NL, ld16(dgl + c * NL) + o * ld16(xhb + c * NL));
+        st16(dbl + c * NL, ld16(dbl + c * NL) + o);
+        st16(dzb + c * NL, o * gamma[c]);
+    }
+    v16 m1 = vsum_rows(dzb, f) / (float)f, m2 = vdot_rows(dzb, xhb, f) / (float)f, r = ld16(rsb);
+    for (int64_t c = 0; c < f; c++) st16(dzb + c * NL, r * (ld16(dzb + c * NL) - m1 - ld16(xhb + c * NL) * m2));
 }
 
 /* Backward of G = lnl2_grad(z) (ttt_inner.c's lnl2_backward, lane by lane): dz; dv −= de and
- * dk += de (the target v − k), dγ/dβ per lane accumulated. dz doubles as the dx̂ buffer. */
+ * dk += de (the target v − k), dγ/dβ per lane accumulated. dz doubles as the h and dx̂
+ * buffers. */
 KFN void lnl2_bwd_lanes(float *restrict dz, const float *restrict dG, const float *restrict G,
                         const float *restrict xh, const float *restrict rs, const float *restrict gamma,
                         const float *restrict beta, const float *restrict Vt, const float *restrict Kt,
                         float *restrict dVt, float *restrict dKt, float *restrict dgl,
                         float *restrict dbl, int64_t f) {
-    float shx[NL] = {0}, sdg[NL] = {0}, sdgx[NL] = {0}, t1[NL] = {0}, m1[NL] = {0}, m2[NL] = {0}, s[NL];
-    for (int64_t c = 0; c < f; c++) {
-        float g = gamma[c], bt = beta[c];
-        for (int l = 0; l < NL; l++) {
-            int64_t e = c * NL + l;
-            float h = (g * xh[e] + bt - (Vt[e] - Kt[e])) * g;
-            shx[l] += h * xh[e];
-            sdg[l] += dG[e];
-            sdgx[l] += dG[e] * xh[e];
-            t1[l] += dG[e] * G[e];
-        }
+    for (int64_t c = 0; c < f; c++) { /* h */
+        v16 x = ld16(xh + c * NL), t = ld16(Vt + c * NL) - ld16(Kt + c * NL);
+        st16(dz + c * NL, (gamma[c] * x + beta[c] - t) * gamma[c]);
     }
-    for (int l = 0; l < NL; l++) s[l] = rs[l] / (float)f;
+    v16 shx = vdot_rows(dz, xh, f), sdg = vsum_rows(dG, f), sdgx = vdot_rows(dG, xh, f);
+    v16 t1 = vdot_rows(dG, G, f), sc = ld16(rs) / (float)f, ff = splat((float)f);
     for (int64_t c = 0; c < f; c++) {
-        float g = gamma[c], bt = beta[c];
-        for (int l = 0; l < NL; l++) {
-            int64_t e = c * NL + l;
-            float ee = g * xh[e] + bt - (Vt[e] - Kt[e]);
-            float h = ee * g;
-            float dh = s[l] * ((float)f * dG[e] - sdg[l] - xh[e] * sdgx[l]);
-            float dx = -s[l] * (dG[e] * shx[l] + h * sdgx[l]);
-            float de = dh * g;
-            dgl[e] += dh * ee + de * xh[e];
-            dbl[e] += de;
-            dx += de * g;
-            dVt[e] -= de;
-            dKt[e] += de;
-            dz[e] = dx;
-            m1[l] += dx;
-            m2[l] += dx * xh[e];
-        }
+        float g = gamma[c];
+        v16 x = ld16(xh + c * NL), dg = ld16(dG + c * NL), h = ld16(dz + c * NL);
+        v16 ee = g * x + beta[c] - (ld16(Vt + c * NL) - ld16(Kt + c * NL)); /* e (h = e γ) */
+        v16 dh = sc * (ff * dg - sdg - x * sdgx);
+        v16 dx = -sc * (dg * shx + h * sdgx);
+        v16 de = dh * g;
+        st16(dgl + c * NL, ld16(dgl + c * NL) + (dh * ee + de * x));
+        st16(dbl + c * NL, ld16(dbl + c * NL) + de);
+        dx += de * g;
+        st16(dVt + c * NL, ld16(dVt + c * NL) - de);
+        st16(dKt + c * NL, ld16(dKt + c * NL) + de);
+        st16(dz + c * NL, dx); /* dx̂ */
     }
-    for (int l = 0; l < NL; l++) m1[l] /= (float)f, m2[l] /= (float)f;
-    for (int64_t c = 0; c < f; c++)
-        for (int l = 0; l < NL; l++) {
-            int64_t e = c * NL + l;
-            dz[e] = rs[l] * (dz[e] - m1[l] - xh[e] * m2[l]) - t1[l] * s[l] * xh[e];
-        }
+    v16 m1 = vsum_rows(dz, f) / (float)f, m2 = vdot_rows(dz, xh, f) / (float)f, r = ld16(rs);
+    for (int64_t c = 0; c < f; c++) {
+        v16 x = ld16(xh + c * NL);
+        st16(dz + c * NL, r * (ld16(dz + c * NL) - m1 - x * m2) - t1 * sc * x);
+    }
 }
 
 /* ---- the attention-like 16×16 blocks -------------------------------------------------- */
@@ -391,9 +389,7 @@ KFN void linear_bwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, c
     /* (a) commit W' = W − Σ c_j k_jᵀ G_j, b' = b − Σ c_j G_j:  t_j = k_j dW' + db',
      * dc_j = −t_j·G_j, dk_j −= c_j dW' G_jᵀ, dG_j = −c_j t_j */
     p_mm(T0, NL, dW, 1, f, Kt, NL, f, NL, f, 0, db);
-    for (int l = 0; l < NL; l++) dc[l] = 0;
-    for (int64_t q = 0; q < f; q++)
-        for (int l = 0; l < NL; l++) dc[l] -= T0[q * NL + l] * G[q * NL + l];
+    st16(dc, -vdot_rows(T0, G, f));
     for (int64_t q = 0; q < f; q++)
         for (int l = 0; l < NL; l++) {
             GC[q * NL + l] = -c[l] * G[q * NL + l];
@@ -552,7 +548,7 @@ KFN void mlp_bwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, cons
     load_lanes(lr, in->lr, in->lr_ld, n);
     load_lanes(tau, in->tau, 1, n);
     float tl = tau[n - 1];
-    for (int l = 0; l < NL; l++) c[l] = tl * lr[l], dc[l] = 0;
+    for (int l = 0; l < NL; l++) c[l] = tl * lr[l];
     memset(dgl, 0, sizeof(float) * (size_t)(f * NL));
     memset(dbl, 0, sizeof(float) * (size_t)(f * NL));
     memset(dVt, 0, sizeof(float) * (size_t)(f * NL));
@@ -560,17 +556,17 @@ KFN void mlp_bwd(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in, cons
     /* (a) commit: W1' = W1 − Σ c_j k_jᵀ G1_j, b1' = b1 − Σ c_j G1_j,
      *             W2' = W2 − Σ c_j X2_jᵀ G2_j, b2' = b2 − Σ c_j G2_j */
     p_mm(T0, NL, dW1, 1, F, Kt, NL, F, NL, f, 0, db1);              /* t_j = k_j dW1' + db1' */
+    v16 dc1 = vdot_rows(T0, G1, F);
     for (int64_t r = 0; r < F; r++)
         for (int l = 0; l < NL; l++) {
-            dc[l] -= T0[r * NL + l] * G1[r * NL + l];
             G1C[r * NL + l] = -c[l] * G1[r * NL + l];
             dG1[r * NL + l] = -c[l] * T0[r * NL + l];
         }
     p_mm(dKt, NL, dW1, F, 1, G1C, NL, f, NL, F, 0, NULL);           /* dk_j = −c_j dW1' G1_jᵀ */
     p_mm(T1, NL, dW2, 1, f, X2, NL, f, NL, F, 0, db2);              /* u_j = X2_j dW2' + db2' */
+    st16(dc, -dc1 - vdot_rows(T1, G2, f));
     for (int64_t r = 0; r < f; r++)
         for (int l = 0; l < NL; l++) {
-            dc[l] -= T1[r * NL + l] * G2[r * NL + l];
             GC[r * NL + l] = -c[l] * G2[r * NL + l];
             dG2[r * NL + l] = -c[l] * T1[r * NL + l];
         }
@@ -770,6 +766,14 @@ KFN void primal(const ttt_inner_dims *d, const float *q, const float *k, const f
 KFN_EXPORT void FN(ttt_fast_mb_forward)(const ttt_inner_dims *d, int64_t n, const ttt_fast_in *in,
                                         float *state, float *sums, float *out, int64_t ldo,
                                         float *mbc, float *scratch) {
+    if (n == 1 && sums && !mbc) {
+        /* one token starting a mini-batch (decoding): the dual form's products would cost a
+         * whole mini-batch in the lane layout; the primal step from zero sums is the same */
+        memset(sums, 0, sizeof(float) * (size_t)ttt_state_size(d));
+        primal(d, in->Q, in->K, in->V, in->lr[0], in->tau[0], in->gamma, in->beta, state, sums, 0, out,
+               scratch);
+        return;
+    }
     if (d->mlp)
         mlp_fwd(d, n, in, state, sums, out, ldo, mbc, scratch);
     else

@@ -65,6 +65,11 @@ static void p_lane_sums(float *restrict dst, const float *restrict src, int64_t 
     }
 }
 
+/* rs[l] = 1/sqrt(var[l]/f + eps) */
+static void p_inv_std(float *restrict rs, const float *restrict var, int64_t f) {
+    for (int l = 0; l < 16; l++) rs[l] = 1.0f / __builtin_sqrtf(var[l] / (float)f + 1e-6f);
+}
+
 /* the primal step's pass over one state matrix (ttt_fast_impl.h) */
 static void p_primal_pass(float *restrict y, float *restrict W, float *restrict Sm, const float *restrict x,
                           float lr, const float *restrict g, const float *restrict q, float tau, int commit,
