@@ -6,6 +6,16 @@
 
 #include "kernels/ttt_fast.h"
 
+/* the 16-float vector type of ttt_fast_impl.h goes between static functions of this file
+ * only: the compilers' note that returning it without AVX-512 changes the ABI does not
+ * concern them */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
+#endif
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 #define KFN static
 #define KFN_INL static inline __attribute__((always_inline))
 #define KFN_EXPORT
