@@ -185,11 +185,12 @@ TEST(test_matmul_bf16) {
             ttt_bf16_active = (ttt_bf16_region){NULL, 0, NULL};
             ttt_set_threads(2);
             memcpy(P, C0, sizeof(float) * (size_t)nc);
-            gemv_nt_bf16_portable(P, A, Bh, s->M, s->N, s->K, acc);
+            if (ROW_STEP(s) == 1) /* (slow on the big shape) */
+                gemv_nt_bf16_portable(P, A, Bh, s->M, s->N, s->K, acc);
             int64_t wi = 0, wj = 0;
             double extra = 2 * ldexp(1.0, -8) + ldexp(1.0, -16);
             double r = worst_ratio(0, C[0], C0, A, B, s, acc, extra, &wi, &wj);
-            double rp = worst_ratio(0, P, C0, A, B, s, acc, extra, &wi, &wj);
+            double rp = ROW_STEP(s) == 1 ? worst_ratio(0, P, C0, A, B, s, acc, extra, &wi, &wj) : 0;
             int ok = r <= 1 && rp <= 1;
             if (!ok)
                 test_fail("bf16 mm_nt %lldx%lldx%lld acc %d: error %.3g (portable %.3g) times the bound", (long long)s->M,
@@ -198,7 +199,10 @@ TEST(test_matmul_bf16) {
             for (int t = 1; t < 3 && ok; t++)
                 ok = check_bits("bf16 mm_nt, threads", C[0], C[t], sizeof(float) * (size_t)nc);
             for (int t = 0; t < 3; t++) free(C[t]);
-            if (!ok) return TEST_FAIL;
+            if (!ok) {
+                free(A), free(B), free(C0), free(P), free(Bh);
+                return TEST_FAIL;
+            }
         }
         free(A), free(B), free(C0), free(P), free(Bh);
     }

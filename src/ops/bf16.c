@@ -144,20 +144,12 @@ static void bf16_block(float *C, const uint16_t *Ah, const uint16_t *Bh, int64_t
     }
 }
 
-/* the activations in bf16: a grow-only buffer per thread (mm_nt may run inside parallel
- * regions of other code, e.g. attention) */
-static _Thread_local ttt_buf act_buf;
-
-static uint16_t *act_bf16(const float *A, int64_t n) {
-    if (ttt_buf_reserve(&act_buf, sizeof(uint16_t) * (size_t)n, "bf16 activations") != TTT_OK) return NULL;
-    uint16_t *h = act_buf.data;
-    bf16_from_f32(h, A, n);
-    return h;
-}
-
 void mm_nt_bf16(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t N, int64_t K, int acc) {
-    uint16_t *Ah = act_bf16(A, M * K);
-    if (!Ah) { /* out of memory for the conversion: products with the weights rounded only */
+    /* the activations in bf16, in a buffer of the shared pool */
+    int slot = -1;
+    uint16_t *Ah = ttt_scratch_take(sizeof(uint16_t) * (size_t)(M * K), &slot);
+    if (Ah) bf16_from_f32(Ah, A, M * K);
+    if (!Ah) { /* no buffer (out of memory): products with the weights rounded only */
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++) {
                 float s = 0;
@@ -180,14 +172,15 @@ void mm_nt_bf16(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t
                 bf16_block(C, Ah, Bh, M, N, K, acc, p0, p0 + pn);
             }
         }
-        return;
-    }
-    int64_t nb = (N + BF16_BLOCK - 1) / BF16_BLOCK;
+    } else {
+        int64_t nb = (N + BF16_BLOCK - 1) / BF16_BLOCK;
 #pragma omp parallel for schedule(static) if (nb > 1 && TTT_PAR(M * N * K))
-    for (int64_t p = 0; p < nb; p++) {
-        int64_t j0 = p * BF16_BLOCK, j1 = j0 + BF16_BLOCK < N ? j0 + BF16_BLOCK : N;
-        bf16_block(C, Ah, Bh, M, N, K, acc, j0, j1);
+        for (int64_t p = 0; p < nb; p++) {
+            int64_t j0 = p * BF16_BLOCK, j1 = j0 + BF16_BLOCK < N ? j0 + BF16_BLOCK : N;
+            bf16_block(C, Ah, Bh, M, N, K, acc, j0, j1);
+        }
     }
+    ttt_scratch_give(slot);
 }
 
 void gemv_nt_bf16_portable(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t N,

@@ -10,8 +10,8 @@
 #include <omp.h>
 #include <string.h>
 
-#include "core/mem.h"
 #include "ops/gemm.h"
+#include "ops/kernels.h"
 #include "ops/ops.h"
 
 #if TTT_REAL == 32
@@ -39,10 +39,6 @@ static prim_entry prims[PRIM_MAX];
 static int nprims;
 static dnnl_engine_t engine;
 static int engine_failed;
-static _Thread_local dnnl_stream_t stream;
-/* each thread's scratchpad (user-managed: oneDNN's own global one is shared between threads,
- * and concurrent panels then overwrite each other's copy of the weights) */
-static _Thread_local ttt_buf scratch;
 
 static dnnl_primitive_t bf16_prim(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
                                   int acc, const prim_entry **out) {
@@ -102,22 +98,26 @@ int gemm_dnnl_bf16_block(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, in
     const prim_entry *e = NULL;
     dnnl_primitive_t p = bf16_prim(m, n, k, lda, ldb, ldc, acc, &e);
     if (!p) return 1;
-    if (!stream && dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) {
-        stream = NULL;
-        return 1;
-    }
-    if (e->scratch_bytes && ttt_buf_reserve(&scratch, e->scratch_bytes, "oneDNN scratchpad") != TTT_OK) return 1;
+    /* a stream per call, and the scratchpad from the shared pool (user-managed: oneDNN's own
+     * library scratchpad is shared between threads, and concurrent panels then overwrite each
+     * other's copy of the weights) */
+    dnnl_stream_t stream = NULL;
+    if (dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) return 1;
+    int slot = -1;
+    void *sp = e->scratch_bytes ? ttt_scratch_take(e->scratch_bytes, &slot) : NULL;
     dnnl_memory_t ms = NULL, mw = NULL, md = NULL, mp = NULL;
-    int ok = dnnl_memory_create(&ms, &e->sd, engine, (void *)Ah) == dnnl_success &&
+    int ok = (!e->scratch_bytes || sp) && dnnl_memory_create(&ms, &e->sd, engine, (void *)Ah) == dnnl_success &&
              dnnl_memory_create(&mw, &e->wd, engine, (void *)Bh) == dnnl_success &&
              dnnl_memory_create(&md, &e->dd, engine, C) == dnnl_success &&
-             (!e->scratch_bytes || dnnl_memory_create(&mp, &e->pd, engine, scratch.data) == dnnl_success);
+             (!e->scratch_bytes || dnnl_memory_create(&mp, &e->pd, engine, sp) == dnnl_success);
     if (ok) {
         dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md},
                                    {DNNL_ARG_SCRATCHPAD, mp}};
         ok = dnnl_primitive_execute(p, stream, mp ? 4 : 3, args) == dnnl_success &&
              dnnl_stream_wait(stream) == dnnl_success;
     }
+    if (slot >= 0) ttt_scratch_give(slot);
+    dnnl_stream_destroy(stream);
     if (ms) dnnl_memory_destroy(ms);
     if (mw) dnnl_memory_destroy(mw);
     if (md) dnnl_memory_destroy(md);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
+
 int ttt_reference_kernels = 0;
 #ifdef TTT_HAVE_DNNL
 int ttt_gemm_lib = TTT_GEMM_DNNL;
@@ -72,4 +74,29 @@ int ttt_cpu_has_avx512(void) {
         v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
     }
     return v;
+}
+
+#define SCRATCH_SLOTS 64
+static struct {
+    ttt_buf buf;
+    int busy;
+} scratch[SCRATCH_SLOTS];
+
+void *ttt_scratch_take(size_t bytes, int *slot) {
+    int s = -1;
+#pragma omp critical(ttt_scratch)
+    for (int i = 0; i < SCRATCH_SLOTS && s < 0; i++)
+        if (!scratch[i].busy) scratch[i].busy = 1, s = i;
+    if (s < 0) return NULL;
+    if (ttt_buf_reserve(&scratch[s].buf, bytes ? bytes : 1, "scratch") != TTT_OK) {
+        ttt_scratch_give(s);
+        return NULL;
+    }
+    *slot = s;
+    return scratch[s].buf.data;
+}
+
+void ttt_scratch_give(int slot) {
+#pragma omp critical(ttt_scratch)
+    scratch[slot].busy = 0;
 }

@@ -4,6 +4,7 @@
 #ifndef TTT_OPS_KERNELS_H
 #define TTT_OPS_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* 1: reference kernels everywhere (tests compare against them); 0: fast paths */
@@ -40,6 +41,13 @@ typedef struct {
     const uint16_t *copy;
 } ttt_bf16_region;
 extern ttt_bf16_region ttt_bf16_active;
+/* Scratch buffers lent to one caller at a time, from any thread (a fixed pool of grow-only
+ * buffers: thread-local ones would leak when OpenMP retires a thread). ttt_scratch_take
+ * returns NULL when out of memory or when every buffer is in use; *slot identifies it for
+ * ttt_scratch_give. */
+void *ttt_scratch_take(size_t bytes, int *slot);
+void ttt_scratch_give(int slot);
+
 /* The CPU has AVX512_BF16 (vdpbf16ps), checked once at run time. */
 int ttt_cpu_has_bf16(void);
 /* The CPU has AVX-512F (the float32 gemv kernel), checked once at run time. */
