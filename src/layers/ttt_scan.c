@@ -114,9 +114,10 @@ static RF(ttt_mb_in) mb_inputs(const RF(ttt_scan_args) *a, int64_t bi, int64_t h
     return in;
 }
 
-/* Prefetch rows t0 .. t0+mb−1 (the next mini-batch) of a head's columns in the [B, L, D]
- * arrays a task reads (Q, K, V; rd: dZ) and writes (wr: up to 3, NULL-terminated): each task
- * walks its head's few cache lines down rows D apart, a pattern the hardware prefetchers miss.
+/* Prefetch into L2 rows t0 .. t0+mb−1 (the next mini-batch) of a head's columns in the
+ * [B, L, D] arrays a task reads (Q, K, V; rd: dZ) and writes (wr: up to 3, NULL-terminated):
+ * each task walks its head's few cache lines down rows D apart, a pattern the hardware
+ * prefetchers miss (into L1 it measured worse: rows 4 apart share L1 sets).
  * Inlined: gcc takes a function of prefetches alone for one without effects and drops calls. */
 static inline __attribute__((always_inline)) void prefetch_mb(const RF(ttt_scan_args) *a,
                                                                 const real *rd, real *const *wr,
