@@ -32,9 +32,13 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-__attribute__((target("avx512f"))) static double fma_loop_avx512(int64_t iters) {
-    __m512 a0 = _mm512_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    __m512 a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+__attribute__((target("avx512f"))) static double fma_loop_avx512(int64_t iters, float seed) {
+    /* twelve independent chains with distinct starting values (identical ones would be merged
+     * into one by the compiler), enough to cover the FMA latency on both pipes */
+    __m512 a0 = _mm512_set1_ps(seed), a1 = _mm512_set1_ps(seed + 1), a2 = _mm512_set1_ps(seed + 2);
+    __m512 a3 = _mm512_set1_ps(seed + 3), a4 = _mm512_set1_ps(seed + 4), a5 = _mm512_set1_ps(seed + 5);
+    __m512 a6 = _mm512_set1_ps(seed + 6), a7 = _mm512_set1_ps(seed + 7), a8 = _mm512_set1_ps(seed + 8);
+    __m512 a9 = _mm512_set1_ps(seed + 9), a10 = _mm512_set1_ps(seed + 10), a11 = _mm512_set1_ps(seed + 11);
     const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
     for (int64_t i = 0; i < iters; i++) {
         a0 = _mm512_fmadd_ps(a0, x, y), a1 = _mm512_fmadd_ps(a1, x, y), a2 = _mm512_fmadd_ps(a2, x, y);
@@ -47,9 +51,13 @@ __attribute__((target("avx512f"))) static double fma_loop_avx512(int64_t iters) 
     s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
     return (double)_mm512_reduce_add_ps(s);
 }
-__attribute__((target("avx2,fma"))) static double fma_loop_avx2(int64_t iters) {
-    __m256 a0 = _mm256_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    __m256 a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+__attribute__((target("avx2,fma"))) static double fma_loop_avx2(int64_t iters, float seed) {
+    /* twelve independent chains with distinct starting values (identical ones would be merged
+     * into one by the compiler), enough to cover the FMA latency on both pipes */
+    __m256 a0 = _mm256_set1_ps(seed), a1 = _mm256_set1_ps(seed + 1), a2 = _mm256_set1_ps(seed + 2);
+    __m256 a3 = _mm256_set1_ps(seed + 3), a4 = _mm256_set1_ps(seed + 4), a5 = _mm256_set1_ps(seed + 5);
+    __m256 a6 = _mm256_set1_ps(seed + 6), a7 = _mm256_set1_ps(seed + 7), a8 = _mm256_set1_ps(seed + 8);
+    __m256 a9 = _mm256_set1_ps(seed + 9), a10 = _mm256_set1_ps(seed + 10), a11 = _mm256_set1_ps(seed + 11);
     const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
     for (int64_t i = 0; i < iters; i++) {
         a0 = _mm256_fmadd_ps(a0, x, y), a1 = _mm256_fmadd_ps(a1, x, y), a2 = _mm256_fmadd_ps(a2, x, y);
@@ -78,7 +86,7 @@ static double measure_fma(void) {
     for (int rep = 0; rep < 3; rep++) {
         double t0 = cli_now(), acc = 0;
 #pragma omp parallel reduction(+ : acc)
-        acc += wide ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+        acc += wide ? fma_loop_avx512(iters, (float)(omp_get_thread_num() + rep)) : fma_loop_avx2(iters, (float)(omp_get_thread_num() + rep));
         double dt = cli_now() - t0;
         sink = acc;
         double gf = (double)omp_get_max_threads() * (double)iters * 12 * lanes * 2 / dt / 1e9;
