@@ -10,6 +10,13 @@ if [ "$SMOKE" = 1 ]; then
 else
     SEQ=2048 BATCH=4 STEPS=245 W=64 SIZE="--layers 4 --width 256 --heads 4 --intermediate 688"
 fi
+# the baseline is the short-context study's TTT-Linear (same preset, sizes, data, recipe and
+# seeds): reused when that run is there rather than trained twice
+SC=$(dirname "$RUNS")/short_context/ttt-linear
+if [ "$SMOKE" = 0 ] && [ ! -e "$RUNS/base" ] && [ -f "$SC/latest" ]; then
+    ln -s "$(cd "$SC" && pwd)" "$RUNS/base"
+    log "base: the short-context study's TTT-Linear run ($SC)"
+fi
 train base ttt-linear-small "$SIZE" $SEQ $BATCH $STEPS 3e-3
 train transformer-backbone ttt-linear-small "$SIZE --backbone transformer" $SEQ $BATCH $STEPS 3e-3
 train minibatch-1 ttt-linear-small "$SIZE --mini-batch 1" $SEQ $BATCH $STEPS 3e-3
@@ -19,4 +26,5 @@ train no-token-scale ttt-linear-small "$SIZE --unit-token-scale" $SEQ $BATCH $ST
 for k in base transformer-backbone minibatch-1 minibatch-all fixed-lr no-token-scale; do
     evaluate $k "$DATA/eval.tok" $SEQ $W sotu
 done
+for k in base transformer-backbone minibatch-1 minibatch-all fixed-lr no-token-scale; do cost $k $SEQ $BATCH; done
 collect --models base transformer-backbone minibatch-1 minibatch-all fixed-lr no-token-scale --evals sotu

@@ -183,6 +183,15 @@ def main():
         runs[k] = r or {}
         row = {"model": k}
         row.update({x: y for x, y in runs[k].items() if x != "curve"})
+        # the cost step's measurement (lib.sh: cost) replaces the run's median tokens/s, which
+        # depends on what else shared the machine during the run; the latter is kept alongside
+        cpath = os.path.join(a.results, f"cost_{k}.txt")
+        if os.path.exists(cpath):
+            m = re.search(r"train_tokens_per_s ([0-9.]+)", open(cpath).read())
+            if m:
+                if "train_tokens_per_s_run" not in row:
+                    row["train_tokens_per_s_run"] = row.get("train_tokens_per_s")
+                row["train_tokens_per_s"] = float(m.group(1))
         for e in a.evals:
             ev = read_eval(os.path.join(a.results, f"eval_{k}_{e}.txt"))
             if ev:

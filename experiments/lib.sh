@@ -79,6 +79,33 @@ evaluate() {
     mv "$out.tmp" "$out"
 }
 
+# cost KEY SEQ_LEN BATCH  ->  $RESULTS/cost_KEY.txt
+# Training tokens/s of the trained model's architecture measured in one short sitting (a few
+# steps from its final weights into a scratch run directory, deleted after), so that the cost
+# column does not depend on what else shared the machine during the long run. The median of
+# the logged steps after the first.
+cost() {
+    key=$1 seq=$2 batch=$3
+    out=$RESULTS/cost_$key.txt
+    if [ -f "$out" ] && [ "$out" -nt "$RUNS/$key/latest" ]; then
+        log "$key: cost measured"
+        return 0
+    fi
+    if [ "$SMOKE" = 1 ]; then n=3; else n=6; fi
+    tmp=$RUNS/cost_$key.tmp
+    rm -rf "$tmp"
+    log "$key: cost ($n training steps of $batch x $seq)"
+    run "$TTT" train --model "$RUNS/$key/model" --data "$DATA/train.tok" --run "$tmp" --seq-len "$seq" \
+        --batch "$batch" --steps "$n" --log-every 1 --ckpt-every 0 --seed 2 --quiet > /dev/null
+    /usr/bin/python3 -c '
+import json, statistics, sys
+t = [json.loads(l).get("tokens_per_s") for l in open(sys.argv[1])]
+t = [x for x in t if x is not None][1:]
+print("train_tokens_per_s %.1f" % statistics.median(t))' "$tmp/metrics.jsonl" > "$out.tmp"
+    mv "$out.tmp" "$out"
+    rm -rf "$tmp"
+}
+
 # collect KEY... : metrics.csv / metrics.json and charts of the study (experiments/collect.py)
 collect() {
     /usr/bin/python3 experiments/collect.py --study "$STUDY" --results "$RESULTS" --runs "$RUNS" "$@"

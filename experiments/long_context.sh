@@ -22,4 +22,5 @@ for k in ttt-linear ttt-mlp transformer mamba; do
         evaluate $k "$DATA/long_$book.tok" $LONG $W ${book}_32k --by-position "$RESULTS/bypos_${k}_${book}_32k.csv" --buckets 30
     done
 done
+for k in ttt-linear ttt-mlp transformer mamba; do cost $k $SEQ $BATCH; done
 collect --models ttt-linear ttt-mlp transformer mamba --evals moby_dick_8k emma_8k persuasion_8k moby_dick_32k emma_32k persuasion_32k --by-position

@@ -21,4 +21,5 @@ for k in ttt-linear ttt-mlp transformer mamba; do
         evaluate $k "$DATA/long_$book.tok" $SEQ $W $book
     done
 done
+for k in ttt-linear ttt-mlp transformer mamba; do cost $k $SEQ $BATCH; done
 collect --models ttt-linear ttt-mlp transformer mamba --evals sotu moby_dick emma persuasion
