@@ -33,3 +33,8 @@ LDLIBS += $(MPI_LIBS)
 .PHONY: mpi-info
 mpi-info:
 	@echo "MPI=$(MPI)  compile: $(MPI_CPPFLAGS)  link: $(MPI_LIBS)"
+
+# training tokens/s of 1 process against 2 MPI processes (bench/mpi_scaling.sh; a quiet machine)
+.PHONY: bench-mpi
+bench-mpi: all
+	@bench/mpi_scaling.sh $(MPI_BENCH_ARGS)

@@ -23,6 +23,8 @@
 #include "io/fsutil.h"
 #include "ttt.h"
 
+int ttt_cpu_has_bf16(void); /* src/ops/kernels.c: AVX512_BF16 present */
+
 #ifndef TTT_BUILD_FLAGS
 #define TTT_BUILD_FLAGS "unknown"
 #endif
@@ -72,6 +74,19 @@ __attribute__((target("avx2,fma"))) static double fma_loop_avx2(int64_t iters, f
     _mm256_storeu_ps(v, s);
     return (double)(v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7]);
 }
+__attribute__((target("avx512f,avx512bf16"))) static double bf16_loop(int64_t iters, float seed) {
+    /* twelve independent vdpbf16ps chains (2 multiply-adds per 32-bit lane each) */
+    __m512 a[12];
+    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps(seed + (float)i);
+    const __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = (__m512bh)_mm512_set1_epi16(0x3380); /* 1, ~6e-8 */
+    for (int64_t i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+        for (int j = 0; j < 12; j++) a[j] = _mm512_dpbf16_ps(a[j], x, y);
+    }
+    __m512 s = a[0];
+    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
+    return (double)_mm512_reduce_add_ps(s);
+}
 #endif
 
 static volatile double sink;
@@ -90,6 +105,28 @@ static double measure_fma(void) {
         double dt = cli_now() - t0;
         sink = acc;
         double gf = (double)omp_get_max_threads() * (double)iters * 12 * lanes * 2 / dt / 1e9;
+        best = gf > best ? gf : best;
+    }
+    return best;
+#else
+    return 0;
+#endif
+}
+
+/* bf16 dot-product throughput (vdpbf16ps: 32 products and sums per instruction, counted as 64
+ * FLOPs) on all threads (GFLOP/s); 0 where the CPU lacks AVX512_BF16 */
+static double measure_bf16(void) {
+#if defined(__x86_64__)
+    if (!ttt_cpu_has_bf16()) return 0;
+    int64_t iters = 20000000;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = cli_now(), acc = 0;
+#pragma omp parallel reduction(+ : acc)
+        acc += bf16_loop(iters, (float)(omp_get_thread_num() + rep));
+        double dt = cli_now() - t0;
+        sink = acc;
+        double gf = (double)omp_get_max_threads() * (double)iters * 12 * 64 / dt / 1e9;
         best = gf > best ? gf : best;
     }
     return best;
@@ -188,12 +225,12 @@ static stat3 stats(double *v, int n) {
 typedef struct {
     FILE *csv, *json;
     int first;
-    double fma, gemm, bw;
+    double fma, gemm, bw, bf16;
 } outputs;
 
 static void emit(outputs *o, const char *model, const char *what, int64_t B, int64_t T, stat3 s, double frac,
                  const char *frac_of, double tps) {
-    printf("%-12s %-8s %3lld %7lld   %9.3f ms/token  [%.3f .. %.3f]  %8.1f tokens/s  %5.1f%% of %s\n", model, what,
+    printf("%-12s %-12s %3lld %7lld   %9.3f ms/token  [%.3f .. %.3f]  %8.1f tokens/s  %5.1f%% of %s\n", model, what,
            (long long)B, (long long)T, 1e3 * s.med, 1e3 * s.lo, 1e3 * s.hi, tps, 100 * frac, frac_of);
     fflush(stdout);
     if (o->csv)
@@ -216,11 +253,13 @@ static const flag_spec flags[] = {{"models", 1},  {"size", 1},    {"contexts", 1
 static void help(void) {
     printf("usage: ttt bench [--models ttt-linear,ttt-mlp,llama,mamba] [--size 125m|1.3b]\n"
            "                 [--contexts 512,1024,...,32768] [--batch N] [--reps N] [--decode-steps N]\n"
-           "                 [--train-context 2048] [--skip prefill,decode,train] [--out DIR] [--quick]\n\n"
-           "Measures the machine's ceilings (fp32 FMA loop, a large GEMM, stream triad) and, for each model\n"
+           "                 [--train-context 2048] [--skip prefill,decode,train,bf16] [--out DIR] [--quick]\n\n"
+           "Measures the machine's ceilings (fp32 FMA loop, a large GEMM, stream triad, bf16 dot loop) and, for each model\n"
            "at the paper's shapes with random weights: prefill time per token at each context, decode time\n"
            "per token after a prompt of that length, and a training step per token at --train-context, at\n"
-           "batch 1 and at --batch (default 4, prefill and training up to 4k). Median of --reps (default 3;\n"
+           "batch 1 and at --batch (default 4, prefill and training up to 4k); then prefill and decode with\n"
+           "bfloat16 weights (the --bf16 of forward and generate) at batch 1 and 2k context, against a\n"
+           "vdpbf16ps ceiling (--skip bf16 leaves them out). Median of --reps (default 3;\n"
            "contexts >= 8k: 1) after a warm-up, with the spread. Output: a table on stdout, DIR/bench.csv,\n"
            "DIR/bench.json and DIR/*.png (scripts/plot_bench.py), DIR defaulting to results/bench.\n"
            "--size 1.3b uses the 1.3B shapes, one repetition, contexts up to 8k. --quick: tiny models and\n"
@@ -242,6 +281,42 @@ static int parse_list(const char *s, int64_t *out, int max) {
 }
 
 static double now_s(void) { return cli_now(); }
+
+/* prefill of T tokens for B sequences (tp[rep]: seconds per token) and, when dsteps > 0, dsteps
+ * decode steps after it (td[rep]: seconds per step of B tokens), nrep times after a short
+ * warm-up; the workspace is grown and touched before the timed repetitions */
+static int measure_prefill_decode(ttt_model *m, const ttt_config *cfg, const int32_t *ids, int64_t B, int64_t T,
+                                  int nrep, int64_t dsteps, double *tp, double *td) {
+    ttt_cache *c;
+    if (ttt_cache_create(m, B, &c) != TTT_OK) return -1;
+    float *lg = malloc(sizeof(float) * (size_t)(B * ttt_config_vocab_rows(cfg)));
+    int32_t *col = malloc(sizeof(int32_t) * (size_t)B);
+    int rc = lg && col ? 0 : -1;
+    for (int rep = -1; rep < nrep && rc == 0; rep++) { /* rep -1: warm-up (short) */
+        int64_t TT = rep < 0 ? (T < 256 ? T : 256) : T;
+        if (rep == 0 && T > 256) /* the workspace is linear in B·T: grow and touch it now */
+            ttt_workspace_reserve(m, (size_t)((double)ttt_workspace_bytes(m) * (double)T / 256.0 * 1.05));
+        ttt_cache_reset(c);
+        double t0 = now_s();
+        if (ttt_prefill_last(m, c, ids, TT, lg) != TTT_OK) {
+            rc = -1;
+            break;
+        }
+        double t1 = now_s();
+        if (rep >= 0) tp[rep] = (t1 - t0) / (double)(B * TT);
+        if (dsteps <= 0) continue;
+        int64_t steps = rep < 0 ? 2 : dsteps;
+        double t2 = now_s();
+        for (int64_t s = 0; s < steps && rc == 0; s++) {
+            for (int64_t b = 0; b < B; b++) col[b] = ids[b + s];
+            if (ttt_decode_step(m, c, col, lg) != TTT_OK) rc = -1;
+        }
+        if (rep >= 0) td[rep] = (now_s() - t2) / (double)steps; /* time per step (B tokens at once) */
+    }
+    free(lg), free(col);
+    ttt_cache_free(c);
+    return rc;
+}
 
 int cmd_bench(int argc, char **argv) {
     args a;
@@ -272,6 +347,7 @@ int cmd_bench(int argc, char **argv) {
         return 2;
     const char *skip = args_str(&a, "skip", "");
     int do_prefill = !strstr(skip, "prefill"), do_decode = !strstr(skip, "decode"), do_train = !strstr(skip, "train");
+    int do_bf16 = !strstr(skip, "bf16") && (do_prefill || do_decode);
     const char *models = args_str(&a, "models", "ttt-linear,ttt-mlp,llama,mamba");
     const char *outdir = args_str(&a, "out", "results/bench");
     ttt_options mo;
@@ -317,12 +393,16 @@ int cmd_bench(int argc, char **argv) {
     o.fma = measure_fma();
     o.gemm = measure_gemm(quick ? 512 : 2048);
     o.bw = measure_bandwidth();
-    printf("ceilings: fp32 FMA %.1f GFLOP/s, GEMM (2048^3, the library's matmul) %.1f GFLOP/s, stream triad %.1f GB/s\n\n",
+    o.bf16 = do_bf16 ? measure_bf16() : 0;
+    printf("ceilings: fp32 FMA %.1f GFLOP/s, GEMM (2048^3, the library's matmul) %.1f GFLOP/s, stream triad %.1f GB/s",
            o.fma, o.gemm, o.bw);
+    if (o.bf16 > 0) printf(", bf16 dot (vdpbf16ps) %.1f GFLOP/s", o.bf16);
+    printf("\n\n");
     fprintf(o.json, "{\"commit\": \"%s\", \"threads\": %d, \"build\": \"%s\", \"openblas_coretype\": \"%s\", "
-            "\"ceilings\": {\"fma_gflops\": %.2f, \"gemm_gflops\": %.2f, \"stream_gbs\": %.2f}, \"results\": [",
-            commit, omp_get_max_threads(), TTT_BUILD_FLAGS, ct ? ct : "", o.fma, o.gemm, o.bw);
-    printf("%-12s %-8s %3s %7s   %-16s %-20s %s\n", "model", "measure", "B", "context", "time/token", "[min .. max]",
+            "\"ceilings\": {\"fma_gflops\": %.2f, \"gemm_gflops\": %.2f, \"stream_gbs\": %.2f, \"bf16_gflops\": %.2f}, "
+            "\"results\": [",
+            commit, omp_get_max_threads(), TTT_BUILD_FLAGS, ct ? ct : "", o.fma, o.gemm, o.bw, o.bf16);
+    printf("%-12s %-12s %3s %7s   %-16s %-20s %s\n", "model", "measure", "B", "context", "time/token", "[min .. max]",
            "throughput, fraction");
 
     static const struct {
@@ -357,49 +437,20 @@ int cmd_bench(int argc, char **argv) {
                 if (!do_prefill && !do_decode) break;
                 int nrep = T >= 8192 ? 1 : (int)reps;
                 double tp[100], td[100];
-                ttt_cache *c;
-                if (ttt_cache_create(m, B, &c) != TTT_OK) {
+                if (measure_prefill_decode(m, &cfg, ids, B, T, nrep, do_decode ? dsteps : 0, tp, td)) {
                     rc = cli_fail("bench");
                     break;
                 }
-                float *lg = malloc(sizeof(float) * (size_t)(B * ttt_config_vocab_rows(&cfg)));
-                int32_t *col = malloc(sizeof(int32_t) * (size_t)B);
-                for (int rep = -1; rep < nrep && rc == 0; rep++) { /* rep -1: warm-up (short) */
-                    int64_t TT = rep < 0 ? (T < 256 ? T : 256) : T;
-                    if (rep == 0 && T > 256) /* the workspace is linear in B·T: grow and touch it now */
-                        ttt_workspace_reserve(m, (size_t)((double)ttt_workspace_bytes(m) * (double)T / 256.0 * 1.05));
-                    ttt_cache_reset(c);
-                    double t0 = now_s();
-                    if (ttt_prefill_last(m, c, ids, TT, lg) != TTT_OK) {
-                        rc = cli_fail("bench");
-                        break;
-                    }
-                    double t1 = now_s();
-                    if (rep >= 0) tp[rep] = (t1 - t0) / (double)(B * TT);
-                    if (!do_decode) continue;
-                    int64_t steps = rep < 0 ? 2 : dsteps;
-                    double t2 = now_s();
-                    for (int64_t s = 0; s < steps; s++) {
-                        for (int64_t b = 0; b < B; b++) col[b] = ids[b + s];
-                        if (ttt_decode_step(m, c, col, lg) != TTT_OK) {
-                            rc = cli_fail("bench");
-                            break;
-                        }
-                    }
-                    if (rep >= 0) td[rep] = (now_s() - t2) / (double)steps; /* time per step (B tokens at once) */
-                }
-                if (rc == 0 && do_prefill) {
+                if (do_prefill) {
                     stat3 s = stats(tp, nrep);
                     double gf = flops_per_token(&cfg, (double)T / 2) / s.med / 1e9;
                     emit(&o, name, "prefill", B, T, s, gf / o.fma, "FMA peak", 1.0 / s.med);
                 }
-                if (rc == 0 && do_decode) {
+                if (do_decode) {
                     stat3 s = stats(td, nrep);
                     double gbs = wbytes / s.med / 1e9; /* the weights are read once per step */
                     emit(&o, name, "decode", B, T, s, gbs / o.bw, "bandwidth", (double)B / s.med);
                 }
-                free(lg), free(col);
-                ttt_cache_free(c);
             }
             if (do_train && rc == 0) {
                 int64_t T = tctx;
@@ -419,6 +470,29 @@ int cmd_bench(int argc, char **argv) {
                     emit(&o, name, "train", B, T, s, gf / o.fma, "FMA peak", 1.0 / s.med);
                 }
             }
+        }
+        if (do_bf16 && rc == 0) { /* bf16 weights (inference): batch 1 at 2k context */
+            int64_t T = ctx[nctx - 1] < 2048 ? ctx[nctx - 1] : 2048;
+            ttt_options bo = mo;
+            bo.bf16_weights = 1;
+            double tp[100], td[100];
+            if (ttt_model_set_options(m, &bo) != TTT_OK ||
+                measure_prefill_decode(m, &cfg, ids, 1, T, (int)reps, do_decode ? dsteps : 0, tp, td)) {
+                rc = cli_fail("bench");
+            } else {
+                if (do_prefill) {
+                    stat3 s = stats(tp, (int)reps);
+                    double gf = flops_per_token(&cfg, (double)T / 2) / s.med / 1e9;
+                    if (o.bf16 > 0) emit(&o, name, "prefill-bf16", 1, T, s, gf / o.bf16, "bf16 peak", 1.0 / s.med);
+                    else emit(&o, name, "prefill-bf16", 1, T, s, gf / o.fma, "FMA peak", 1.0 / s.med);
+                }
+                if (do_decode) {
+                    stat3 s = stats(td, (int)reps);
+                    double gbs = wbytes / 2 / s.med / 1e9; /* bf16 copies: half the bytes */
+                    emit(&o, name, "decode-bf16", 1, T, s, gbs / o.bw, "bandwidth", 1.0 / s.med);
+                }
+            }
+            ttt_model_set_options(m, &mo);
         }
         free(ids);
         ttt_model_free(m);
