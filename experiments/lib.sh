@@ -31,14 +31,15 @@ done
 START=$(date +%s)
 log() { printf '[%s +%ds] %s\n' "$STUDY" "$(( $(date +%s) - START ))" "$*"; }
 
-# the command log of the study (what was run, for docs/results.md)
+# the command log of the study (what was run, for docs/results.md): every sitting appends its
+# commands under a line with its start time, so the log covers runs resumed across sittings
 COMMANDS=$RESULTS/commands.txt
-: > "$COMMANDS.new"
+echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $0 ${*:-}" >> "$COMMANDS"
 run() {
-    echo "$*" >> "$COMMANDS.new"
+    echo "$*" >> "$COMMANDS"
     "$@"
 }
-finish_log() { mv "$COMMANDS.new" "$COMMANDS"; }
+finish_log() { :; }
 
 # train KEY PRESET "EXTRA FLAGS" SEQ_LEN BATCH STEPS LR
 # (a finished run is skipped; an interrupted one resumes)
