@@ -306,7 +306,10 @@ static ttt_status forward(ttt_model *m, const int32_t *ids, const int32_t *targe
 static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits) {
     const ttt_dims *d = &m->dims;
     int64_t B = c->B, N = B * L;
-    TRY(cache_grow(c, c->pos + L));
+    /* room for one more position than the prompt: a decode step right after a prefill of 2^k
+     * tokens would otherwise double the cache (allocate, first-touch and copy it) on the
+     * first generated token */
+    TRY(cache_grow(c, c->pos + L + 1));
     RF(llama_act) blk;
     RF(llama_ws) ws;
     TRY(ws_prepare(m, &ws, &blk, B, L, 0, 1, c->pos));
