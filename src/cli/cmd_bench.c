@@ -3,9 +3,9 @@
  * measures (a) prefill time per token at contexts 512 .. 32k, (b) decode time per token after
  * a prompt of those lengths, (c) a training step (forward + backward) per token at 2k, at
  * batch 1 and a larger batch; and in the same run the machine's ceilings (an FMA loop, a large
- * GEMM through the library's own matmul, a stream triad measured again before each model, a
- * bf16 dot loop), printing every result as a fraction of them; bf16-weight prefill and
- * decode. Warm-up, repetitions, median and spread; thread count, build and git commit are
+ * GEMM through the library's own matmul, a stream triad, a bf16 dot loop; FMA and triad
+ * measured again before each model, the highest so far used), printing every result as a
+ * fraction of them; bf16-weight prefill and decode. Warm-up, repetitions, median and spread; thread count, build and git commit are
  * recorded; output: a table on stdout, CSV and JSON, PNG charts (scripts/plot_bench.py). */
 #include <math.h>
 #include <omp.h>
@@ -279,8 +279,9 @@ static void help(void) {
            "at --train-context, at batch 1 and at --batch (default 4, prefill and training up to 4k);\n"
            "then prefill and decode with bfloat16 weights (the --bf16 of forward and generate) at batch 1\n"
            "and 2k context (--skip bf16 leaves them out). Median of --reps (default 3; contexts >= 8k: 1)\n"
-           "after a warm-up, with the spread. The triad is measured again before each model (this\n"
-           "machine's bandwidth moves over minutes); the highest so far is the ceiling. Output: a table on\n"
+           "after a warm-up, with the spread. The FMA loop and the triad are measured again before each\n"
+           "model (this shared machine moves by 30 percent over minutes); the highest so far is the ceiling\n"
+           "each row's fraction uses. Output: a table on\n"
            "stdout, DIR/bench.csv, DIR/bench.json and DIR/*.png (scripts/plot_bench.py), DIR defaulting\n"
            "to results/bench. --size 1.3b uses the 1.3B shapes, one repetition, contexts up to 8k.\n"
            "--quick: tiny models and short contexts (a smoke run). A default run takes about 30 minutes\n"
@@ -444,10 +445,12 @@ int cmd_bench(int argc, char **argv) {
             break;
         }
         const char *name = kinds[k].key;
-        if (do_decode) { /* the bandwidth ceiling again, next to this model's decode rows: the highest so far */
-            double bw = measure_bandwidth(&st);
-            printf("(stream triad now %.1f GB/s; ceiling used: %.1f GB/s)\n", bw, bw > o.bw ? bw : o.bw);
+        { /* the FMA and bandwidth ceilings again, next to this model's rows: the highest so far */
+            double fma = measure_fma(), bw = do_decode ? measure_bandwidth(&st) : 0;
+            if (fma > o.fma) o.fma = fma;
             if (bw > o.bw) o.bw = bw;
+            printf("(now: FMA %.1f GFLOP/s, triad %.1f GB/s; ceilings used: %.1f GFLOP/s, %.1f GB/s)\n", fma, bw,
+                   o.fma, o.bw);
         }
         double wbytes = 4.0 * (double)ttt_param_numel_total(m); /* fp32 weights read per decode step */
         ttt_rng r;
@@ -525,7 +528,7 @@ int cmd_bench(int argc, char **argv) {
         ttt_model_free(m);
     }
     stream_free(&st);
-    fprintf(o.json, "\n], \"stream_gbs_max\": %.2f, \"peak_memory_mib\": %.1f}\n", o.bw,
+    fprintf(o.json, "\n], \"fma_gflops_max\": %.2f, \"stream_gbs_max\": %.2f, \"peak_memory_mib\": %.1f}\n", o.fma, o.bw,
             ttt_peak_rss_bytes() / 1048576.0);
     fclose(o.csv);
     fclose(o.json);
