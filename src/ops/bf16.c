@@ -18,6 +18,7 @@
 
 #include "core/mem.h"
 #include "ops/gemm.h"
+#include "ops/lane_sum.h"
 #include "ops/kernels.h"
 #include "ops/ops.h"
 
@@ -48,14 +49,6 @@ const uint16_t *bf16_weights_of(const float *B, int64_t n) {
     return r->copy + (B - r->lo);
 }
 
-static inline float lane_sum16(const float *s) {
-    float t8[8], t4[4], t2[2];
-    for (int l = 0; l < 8; l++) t8[l] = s[l] + s[l + 8];
-    for (int l = 0; l < 4; l++) t4[l] = t8[l] + t8[l + 4];
-    for (int l = 0; l < 2; l++) t2[l] = t4[l] + t4[l + 2];
-    return t2[0] + t2[1];
-}
-
 /* portable kernel, columns [j0, j1), activations already in bf16 (Ah [M,K]): the lanes and
  * chains of the AVX512_BF16 kernel (chain q, lane l: (k div 32) mod 4 = q, (k mod 32) div 2
  * = l); the product of two bf16 numbers is exact in float32, so only the order of the
@@ -77,13 +70,6 @@ static void bf16_block_c(float *C, const uint16_t *Ah, const uint16_t *Bh, int64
             C[i * N + j] = acc ? C[i * N + j] + v : v;
         }
     }
-}
-
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) static inline float hsum4(__m512 s0, __m512 s1,
-                                                                                  __m512 s2, __m512 s3) {
-    float t[16];
-    _mm512_storeu_ps(t, _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-    return lane_sum16(t);
 }
 
 /* AVX512_BF16: MR rows of Ah (1..4) against one weight row at a time (one sequential stream),

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ops/gemm.h"
+#include "ops/lane_sum.h"
 #include "ops/kernels.h"
 #include "ops/ops.h"
 
@@ -20,15 +21,6 @@
 #include <immintrin.h>
 
 #define GEMV_BLOCK 64 /* output columns per parallel task */
-
-/* lanes 0..15 of s added pairwise: ((0+8)+(4+12)) + ... as a fixed tree */
-static inline float lane_sum16(const float *s) {
-    float t8[8], t4[4], t2[2];
-    for (int l = 0; l < 8; l++) t8[l] = s[l] + s[l + 8];
-    for (int l = 0; l < 4; l++) t4[l] = t8[l] + t8[l + 4];
-    for (int l = 0; l < 2; l++) t2[l] = t4[l] + t4[l + 2];
-    return t2[0] + t2[1];
-}
 
 /* portable kernel: columns [j0, j1); the same sums as the AVX-512 one (chains q, lanes l) */
 static void gemv_block_c(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K,
@@ -44,13 +36,6 @@ static void gemv_block_c(float *C, const float *A, const float *B, int64_t M, in
             C[i * N + j] = acc ? C[i * N + j] + v : v;
         }
     }
-}
-
-__attribute__((target("avx512f,avx512bw"))) static inline float hsum4(__m512 s0, __m512 s1, __m512 s2,
-                                                                       __m512 s3) {
-    float t[16];
-    _mm512_storeu_ps(t, _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-    return lane_sum16(t);
 }
 
 /* AVX-512 kernel for MR rows of A (1..4): one weight row at a time (a single sequential
