@@ -20,9 +20,10 @@ fi
 train base ttt-linear-small "$SIZE" $SEQ $BATCH $STEPS 3e-3
 train transformer-backbone ttt-linear-small "$SIZE --backbone transformer" $SEQ $BATCH $STEPS 3e-3
 train minibatch-1 ttt-linear-small "$SIZE --mini-batch 1" $SEQ $BATCH $STEPS 3e-3
-train minibatch-all ttt-linear-small "$SIZE --mini-batch $SEQ" $SEQ $BATCH $STEPS 3e-3
 train fixed-lr ttt-linear-small "$SIZE --fixed-lr-gate" $SEQ $BATCH $STEPS 3e-3
 train no-token-scale ttt-linear-small "$SIZE --unit-token-scale" $SEQ $BATCH $STEPS 3e-3
+# the slowest (inner steps over the whole 2048-token sequence) last
+train minibatch-all ttt-linear-small "$SIZE --mini-batch $SEQ" $SEQ $BATCH $STEPS 3e-3
 for k in base transformer-backbone minibatch-1 minibatch-all fixed-lr no-token-scale; do
     evaluate $k "$DATA/eval.tok" $SEQ $W sotu
 done
