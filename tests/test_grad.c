@@ -14,6 +14,7 @@
 #include "core/real.h"
 #include "core/rng.h"
 #include "layers/ttt_inner.h"
+#include "layers/ttt_inner_wide.h"
 #include "model/model.h"
 #include "models.h"
 #include "ops/ops.h"
@@ -239,11 +240,14 @@ TEST(test_grad_ops_cross_entropy) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* one head's dual-form mini-batch: J = Σ out ⊙ R + Σ state_after ⊙ Rs                        */
+/* one head's dual-form mini-batch: J = Σ out ⊙ R + Σ state_after ⊙ Rs; the reference
+ * kernels, and the wide mini-batch ones (ttt_inner_wide.c, TTT-Linear, mini-batch 40)       */
 
 typedef struct {
     ttt_inner_dims d;
     int64_t n;
+    int wide;
+    double *wsc; /* the wide kernels' work space */
     double *Q, *K, *V, *lr, *tau, *gamma, *beta, *state0, *Rs, *st, *sc;
 } mb_ctx;
 
@@ -252,53 +256,64 @@ static void mb_fn(void *c_, double *out) {
     int64_t S = ttt_state_size(&c->d);
     memcpy(c->st, c->state0, sizeof(double) * (size_t)S);
     ttt_mb_in_f64 in = {c->Q, c->K, c->V, c->d.f, c->lr, 1, c->tau, c->gamma, c->beta};
-    ttt_mb_forward_f64(&c->d, c->n, &in, c->st, NULL, out, c->d.f, c->sc);
+    if (c->wide)
+        ttt_wide_mb_forward_f64(&c->d, c->n, &in, c->st, NULL, out, c->d.f, c->sc, c->wsc);
+    else
+        ttt_mb_forward_f64(&c->d, c->n, &in, c->st, NULL, out, c->d.f, c->sc);
     /* append the state: the objective weighs it with Rs */
     memcpy(out + c->n * c->d.f, c->st, sizeof(double) * (size_t)S);
 }
 
 TEST(test_grad_inner_minibatch) {
-    for (int mlp = 0; mlp < 2; mlp++)
-        for (int64_t n = 16; n >= 7; n -= 9) {
-            ttt_rng r;
-            ttt_rng_seed(&r, 40 + (uint64_t)(mlp * 100 + n));
-            mb_ctx c;
-            c.d = (ttt_inner_dims){6, mlp ? 24 : 6, 16, mlp};
-            c.n = n;
-            int64_t f = c.d.f, S = ttt_state_size(&c.d), nout = n * f + S;
-            c.Q = rnd(&r, n * f, 0, 1), c.K = rnd(&r, n * f, 0, 1), c.V = rnd(&r, n * f, 0, 1);
-            c.lr = rnd(&r, n, 0.1, 0.03), c.tau = rnd(&r, 16, 0, 0.05);
-            for (int64_t i = 0; i < 16; i++) c.tau[i] += 1.0 / (double)(i + 1);
-            c.gamma = rnd(&r, f, 1, 0.2), c.beta = rnd(&r, f, 0, 0.2);
-            c.state0 = rnd(&r, S, 0, 0.4);
-            c.st = zeros(S);
-            c.sc = zeros(ttt_mbc_layout_of(&c.d).total);
-            double *R = rnd(&r, nout, 0, 1), *out = zeros(nout);
-            mb_fn(&c, out);
-            /* analytic: backward with dout = R[:n f], dstate_after = R[n f:] */
-            double *dQ = zeros(n * f), *dK = zeros(n * f), *dV = zeros(n * f), *dlr = zeros(n), *dtau = zeros(16);
-            double *dg = zeros(f), *db = zeros(f), *dstate = zeros(S), *isc = zeros(ttt_inner_scratch_size(&c.d));
-            memcpy(dstate, R + n * f, sizeof(double) * (size_t)S);
-            ttt_mb_in_f64 in = {c.Q, c.K, c.V, f, c.lr, 1, c.tau, c.gamma, c.beta};
+    /* {mlp, mini-batch b, rows n, wide kernels} */
+    static const int64_t cases[][4] = {{0, 16, 16, 0}, {0, 16, 7, 0}, {1, 16, 16, 0}, {1, 16, 7, 0},
+                                       {0, 40, 40, 1}, {0, 40, 23, 1}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int mlp = (int)cases[k][0];
+        int64_t b = cases[k][1], n = cases[k][2];
+        ttt_rng r;
+        ttt_rng_seed(&r, 40 + (uint64_t)(mlp * 100 + n));
+        mb_ctx c;
+        c.d = (ttt_inner_dims){6, mlp ? 24 : 6, b, mlp};
+        c.n = n, c.wide = (int)cases[k][3];
+        c.wsc = c.wide ? zeros(ttt_wide_scratch_elems(&c.d)) : NULL;
+        int64_t f = c.d.f, S = ttt_state_size(&c.d), nout = n * f + S;
+        c.Q = rnd(&r, n * f, 0, 1), c.K = rnd(&r, n * f, 0, 1), c.V = rnd(&r, n * f, 0, 1);
+        c.lr = rnd(&r, n, 0.1, 0.03), c.tau = rnd(&r, b, 0, 0.05);
+        for (int64_t i = 0; i < b; i++) c.tau[i] += 1.0 / (double)(i + 1);
+        c.gamma = rnd(&r, f, 1, 0.2), c.beta = rnd(&r, f, 0, 0.2);
+        c.state0 = rnd(&r, S, 0, 0.4);
+        c.st = zeros(S);
+        c.sc = zeros(ttt_mbc_layout_of(&c.d).total);
+        double *R = rnd(&r, nout, 0, 1), *out = zeros(nout);
+        mb_fn(&c, out);
+        /* analytic: backward with dout = R[:n f], dstate_after = R[n f:] */
+        double *dQ = zeros(n * f), *dK = zeros(n * f), *dV = zeros(n * f), *dlr = zeros(n), *dtau = zeros(b);
+        double *dg = zeros(f), *db = zeros(f), *dstate = zeros(S), *isc = zeros(ttt_inner_scratch_size(&c.d));
+        memcpy(dstate, R + n * f, sizeof(double) * (size_t)S);
+        ttt_mb_in_f64 in = {c.Q, c.K, c.V, f, c.lr, 1, c.tau, c.gamma, c.beta};
+        if (c.wide)
+            ttt_wide_mb_backward_f64(&c.d, n, &in, c.sc, R, f, dstate, dQ, dK, dV, dlr, dtau, dg, db, c.wsc);
+        else
             ttt_mb_backward_f64(&c.d, n, &in, c.sc, R, f, dstate, dQ, dK, dV, dlr, dtau, dg, db, isc);
-            char w[64];
-            const char *nm = mlp ? "mlp" : "linear";
+        char w[64];
+        const char *nm = c.wide ? "wide linear" : mlp ? "mlp" : "linear";
 #define CHK(arr, grad, cnt) \
     snprintf(w, sizeof w, "%s n=%lld d" #arr, nm, (long long)n); \
     EXPECT(fd_check(w, mb_fn, &c, c.arr, cnt, grad, R, nout, 1e-6), "%s", w);
-            CHK(Q, dQ, n * f)
-            CHK(K, dK, n * f)
-            CHK(V, dV, n * f)
-            CHK(lr, dlr, n)
-            CHK(tau, dtau, n)
-            CHK(gamma, dg, f)
-            CHK(beta, db, f)
-            CHK(state0, dstate, S)
+        CHK(Q, dQ, n * f)
+        CHK(K, dK, n * f)
+        CHK(V, dV, n * f)
+        CHK(lr, dlr, n)
+        CHK(tau, dtau, n)
+        CHK(gamma, dg, f)
+        CHK(beta, db, f)
+        CHK(state0, dstate, S)
 #undef CHK
-            free(c.Q), free(c.K), free(c.V), free(c.lr), free(c.tau), free(c.gamma), free(c.beta);
-            free(c.state0), free(c.st), free(c.sc), free(R), free(out);
-            free(dQ), free(dK), free(dV), free(dlr), free(dtau), free(dg), free(db), free(dstate), free(isc);
-        }
+        free(c.Q), free(c.K), free(c.V), free(c.lr), free(c.tau), free(c.gamma), free(c.beta);
+        free(c.state0), free(c.st), free(c.sc), free(c.wsc), free(R), free(out);
+        free(dQ), free(dK), free(dV), free(dlr), free(dtau), free(dg), free(db), free(dstate), free(isc);
+    }
     return TEST_PASS;
 }
 

@@ -5,7 +5,8 @@
  * bit-identical for 1 and 2 threads and between the checkpointed and the cache-everything
  * training paths; and with the reference selected, the scan's outputs are those of the
  * reference inner-loop functions called directly. Tolerance as test_ttt_fast.c (per element
- * |fast − ref| <= 2e-5·max|ref| + 1e-4·|ref|; errors compound little over 3 mini-batches). */
+ * |fast − ref| <= 2e-5·max|ref| + 1e-4·|ref|; errors compound little over 3 mini-batches).
+ * The same for the wide mini-batch kernels (TTT-Linear, mini-batch 40). */
 #undef TTT_REAL
 #define TTT_REAL 32 /* this file tests the float instantiation */
 #include <math.h>
@@ -38,22 +39,22 @@ static float *rnd_f(scase *c, ttt_rng *r, int64_t n, double mean, double std) {
     return p;
 }
 
-/* B sequences of L tokens, nh heads of dim f, mini-batch 16, checkpoints every 2 */
-static scase make_scase(int mlp, int64_t B, int64_t L, int64_t nh, int64_t f, int nthreads) {
+/* B sequences of L tokens, nh heads of dim f, mini-batch mb, checkpoints every 2 */
+static scase make_scase_mb(int mlp, int64_t B, int64_t L, int64_t nh, int64_t f, int64_t mb, int nthreads) {
     scase c;
     memset(&c, 0, sizeof c);
     ttt_rng r;
     ttt_rng_seed(&r, (uint64_t)(1000 + mlp * 7 + L));
     ttt_scan_args_f32 *a = &c.a;
-    a->id = (ttt_inner_dims){f, mlp ? 4 * f : f, 16, mlp};
+    a->id = (ttt_inner_dims){f, mlp ? 4 * f : f, mb, mlp};
     a->B = B, a->L = L, a->nh = nh, a->D = nh * f;
-    c.N = B * L, c.S = ttt_state_size(&a->id), c.nmb = (L + 15) / 16, c.ngroups = (c.nmb + 1) / 2;
+    c.N = B * L, c.S = ttt_state_size(&a->id), c.nmb = (L + mb - 1) / mb, c.ngroups = (c.nmb + 1) / 2;
     c.ntask = B * nh;
     int64_t D = a->D, F = a->id.F, N = c.N;
     a->Q = rnd_f(&c, &r, N * D, 0, 1), a->K = rnd_f(&c, &r, N * D, 0, 1), a->V = rnd_f(&c, &r, N * D, 0, 1);
-    float *lr = rnd_f(&c, &r, N * nh, 0, 1), *tau = alloc_f(&c, 16);
+    float *lr = rnd_f(&c, &r, N * nh, 0, 1), *tau = alloc_f(&c, mb);
     for (int64_t i = 0; i < N * nh; i++) lr[i] = (float)((mlp ? 0.1 : 1.0) / (1 + exp(-lr[i])) / (double)f);
-    for (int i = 0; i < 16; i++) tau[i] = 1.0f / (float)(i + 1) + 0.01f * (float)(i % 3);
+    for (int64_t i = 0; i < mb; i++) tau[i] = 1.0f / (float)(i + 1) + 0.01f * (float)(i % 3);
     a->lr = lr, a->tau = tau;
     a->ln_w = rnd_f(&c, &r, nh * f, 1, 0.1), a->ln_b = rnd_f(&c, &r, nh * f, 0, 0.1);
     a->W1 = rnd_f(&c, &r, nh * f * F, 0, 1 / sqrt((double)f)), a->b1 = rnd_f(&c, &r, nh * F, 0, 0.1);
@@ -63,6 +64,10 @@ static scase make_scase(int mlp, int64_t B, int64_t L, int64_t nh, int64_t f, in
     a->scratch = alloc_f(&c, a->scratch_elems * 2);
     a->nthreads = nthreads;
     return c;
+}
+
+static scase make_scase(int mlp, int64_t B, int64_t L, int64_t nh, int64_t f, int nthreads) {
+    return make_scase_mb(mlp, B, L, nh, f, 16, nthreads);
 }
 
 static void free_scase(scase *c) {
@@ -86,7 +91,7 @@ static souts run_scan(scase *c, int reference, int group, int64_t P) {
     ttt_scan_args_f32 a = c->a;
     int64_t N = c->N, D = a.D, nh = a.nh, S = c->S, T = c->ntask;
     souts o;
-    o.nZ = N * D, o.nlr = N * nh, o.ntau = T * 16, o.nln = T * 2 * a.id.f, o.nW0 = T * S;
+    o.nZ = N * D, o.nlr = N * nh, o.ntau = T * a.id.b, o.nln = T * 2 * a.id.f, o.nW0 = T * S;
     o.Z = calloc((size_t)o.nZ, sizeof(float)), o.Zdec = calloc((size_t)o.nZ, sizeof(float));
     o.dQ = calloc((size_t)o.nZ, sizeof(float)), o.dK = calloc((size_t)o.nZ, sizeof(float));
     o.dV = calloc((size_t)o.nZ, sizeof(float)), o.dlr = calloc((size_t)o.nlr, sizeof(float));
@@ -230,5 +235,32 @@ TEST(test_ttt_fast_scan_reference_selectable) {
            "fast and reference scans gave bit-identical outputs: the fast kernels were not used");
     free(Z), free(st), free(mbc);
     free_scase(&c);
+    return ok ? TEST_PASS : TEST_FAIL;
+}
+
+/* TTT-Linear with mini-batches wider than the fused kernels take (40: two whole ones and a
+ * remainder of 20; the prefill of 21 tokens a partial one): the wide kernels
+ * (ttt_inner_wide.c) against the reference, the decode path against the forward, and the
+ * same bits for 1 and 2 threads and with or without recomputation */
+TEST(test_ttt_wide_scan_vs_reference) {
+    int ok = 1;
+    scase c = make_scase_mb(0, 2, 100, 3, 16, 40, 2), c1 = make_scase_mb(0, 2, 100, 3, 16, 40, 1);
+    souts wo = run_scan(&c, 0, 2, 21), ro = run_scan(&c, 1, 2, 21);
+    souts w1 = run_scan(&c1, 0, 2, 21), w0 = run_scan(&c, 0, 0, 21);
+    char w[64];
+#define CMP(name, cnt)                                                                            \
+    snprintf(w, sizeof w, "wide %s", #name);                                                      \
+    ok &= cmp_tol(w, wo.name, ro.name, wo.cnt);                                                   \
+    snprintf(w, sizeof w, "wide %s, 1 vs 2 threads", #name);                                      \
+    ok &= check_bits(w, w1.name, wo.name, sizeof(float) * (size_t)wo.cnt);                        \
+    snprintf(w, sizeof w, "wide %s, group 2 vs 0", #name);                                        \
+    ok &= check_bits(w, w0.name, wo.name, sizeof(float) * (size_t)wo.cnt);
+    ALL_OUTPUTS(CMP)
+#undef CMP
+    ok &= cmp_tol("wide decode vs forward", wo.Zdec, wo.Z, wo.nZ);
+    /* the wide kernels were used: they sum in another order than the reference */
+    EXPECT(memcmp(wo.dK, ro.dK, sizeof(float) * (size_t)wo.nZ) != 0, "wide and reference scans gave the same bits");
+    free_souts(&wo), free_souts(&ro), free_souts(&w1), free_souts(&w0);
+    free_scase(&c), free_scase(&c1);
     return ok ? TEST_PASS : TEST_FAIL;
 }

@@ -2,12 +2,14 @@
  * is one task owning its rows of the outputs, so results do not depend on the number of
  * threads. Backward recomputes one group of mini-batches at a time from the state saved at
  * the group's start (spec 2.9), keeping activation memory O(L·D).
- * The float instantiation runs the fused kernels of src/kernels/ttt_fast.h unless the
- * reference kernels are selected (ttt_reference_kernels) or the shape is not one they take;
- * one call uses one family throughout (a mini-batch cache is read by the family that wrote it). */
+ * Kernel families, chosen per call by the shape (one call uses one family throughout):
+ * the fused kernels of src/kernels/ttt_fast.h (float, mini-batch <= 16), the wide
+ * mini-batch kernels of ttt_inner_wide.h (TTT-Linear, mini-batch > 16), else the reference;
+ * the reference alone when ttt_reference_kernels is set. */
 #include <omp.h>
 #include <string.h>
 
+#include "layers/ttt_inner_wide.h"
 #include "layers/ttt_scan.h"
 #include "ops/kernels.h"
 #include "ops/ops.h"
@@ -15,32 +17,39 @@
 #include "kernels/ttt_fast.h"
 #endif
 
-/* the fused kernels' work space (float instantiation only) */
-static int64_t fast_scratch_elems(const ttt_inner_dims *id) {
-#if TTT_REAL == 32
-    return ttt_fast_scratch_elems(id);
-#else
-    (void)id;
-    return 0;
-#endif
-}
+enum { KF_REF, KF_FAST, KF_WIDE };
 
-/* scratch per thread: state | dstate | mbc × max(group, 1) | inner scratch | dummy out |
- * fused kernels' work space */
-int64_t RF(ttt_scan_scratch_elems)(const ttt_inner_dims *id, int64_t group) {
-    int64_t S = ttt_state_size(id), M = ttt_mbc_layout_of(id).total;
-    return 2 * S + M * (group > 0 ? group : 1) + ttt_inner_scratch_size(id) + id->b * id->f +
-           fast_scratch_elems(id);
-}
-
-/* 1: this call runs the fused kernels */
-static int use_fast(const ttt_inner_dims *d) {
+static int fast_usable(const ttt_inner_dims *d) {
 #if TTT_REAL == 32
-    return !ttt_reference_kernels && ttt_fast_usable(d);
+    return ttt_fast_usable(d);
 #else
     (void)d;
     return 0;
 #endif
+}
+
+/* the wide kernels where the fused ones do not go: wide mini-batches of TTT-Linear */
+static int wide_usable(const ttt_inner_dims *d) { return !fast_usable(d) && d->b > 16 && ttt_wide_usable(d); }
+
+static int kernel_family(const ttt_inner_dims *d) {
+    if (ttt_reference_kernels) return KF_REF;
+    return fast_usable(d) ? KF_FAST : wide_usable(d) ? KF_WIDE : KF_REF;
+}
+
+/* the work space of the family the shape selects (without ttt_reference_kernels) */
+static int64_t family_scratch_elems(const ttt_inner_dims *id) {
+#if TTT_REAL == 32
+    if (fast_usable(id)) return ttt_fast_scratch_elems(id);
+#endif
+    return wide_usable(id) ? ttt_wide_scratch_elems(id) : 0;
+}
+
+/* scratch per thread: state | dstate | mbc × max(group, 1) | inner scratch | dummy out |
+ * the fused or wide kernels' work space */
+int64_t RF(ttt_scan_scratch_elems)(const ttt_inner_dims *id, int64_t group) {
+    int64_t S = ttt_state_size(id), M = ttt_mbc_layout_of(id).total;
+    return 2 * S + M * (group > 0 ? group : 1) + ttt_inner_scratch_size(id) + id->b * id->f +
+           family_scratch_elems(id);
 }
 
 #if TTT_REAL == 32
@@ -50,47 +59,52 @@ static ttt_fast_in fast_in(const RF(ttt_mb_in) *in) {
 }
 #endif
 
-/* the three kernels, fused (fws: their work space) or reference; the fused forward takes
- * mbc == NULL when no backward reads the cache */
-static void mb_forward(int fast, const ttt_inner_dims *d, int64_t n, const RF(ttt_mb_in) *in,
+/* the three kernels of family kf (fws: the fused or wide kernels' work space); the fused
+ * forward takes mbc == NULL when no backward reads the cache, the others mbc_tmp */
+static void mb_forward(int kf, const ttt_inner_dims *d, int64_t n, const RF(ttt_mb_in) *in,
                        real *st, real *sums, real *out, int64_t ldo, real *mbc, real *mbc_tmp,
                        real *fws) {
 #if TTT_REAL == 32
-    if (fast) {
+    if (kf == KF_FAST) {
         ttt_fast_in fi = fast_in(in);
         ttt_fast_mb_forward(d, n, &fi, st, sums, out, ldo, mbc, fws);
         return;
     }
 #endif
-    (void)fast, (void)fws;
-    RF(ttt_mb_forward)(d, n, in, st, sums, out, ldo, mbc ? mbc : mbc_tmp);
+    if (kf == KF_WIDE)
+        RF(ttt_wide_mb_forward)(d, n, in, st, sums, out, ldo, mbc ? mbc : mbc_tmp, fws);
+    else
+        RF(ttt_mb_forward)(d, n, in, st, sums, out, ldo, mbc ? mbc : mbc_tmp);
 }
 
-static void mb_backward(int fast, const ttt_inner_dims *d, int64_t n, const RF(ttt_mb_in) *in,
+static void mb_backward(int kf, const ttt_inner_dims *d, int64_t n, const RF(ttt_mb_in) *in,
                         const real *mbc, const real *dout, int64_t ldo, real *dstate, real *dQ,
                         real *dK, real *dV, real *dlr, real *dtau, real *dgamma, real *dbeta,
                         real *isc, real *fws) {
 #if TTT_REAL == 32
-    if (fast) {
+    if (kf == KF_FAST) {
         ttt_fast_in fi = fast_in(in);
         ttt_fast_mb_backward(d, n, &fi, mbc, dout, ldo, dstate, dQ, dK, dV, dlr, dtau, dgamma, dbeta, fws);
         return;
     }
 #endif
-    (void)fast, (void)fws;
-    RF(ttt_mb_backward)(d, n, in, mbc, dout, ldo, dstate, dQ, dK, dV, dlr, dtau, dgamma, dbeta, isc);
+    if (kf == KF_WIDE)
+        RF(ttt_wide_mb_backward)(d, n, in, mbc, dout, ldo, dstate, dQ, dK, dV, dlr, dtau, dgamma, dbeta, fws);
+    else
+        RF(ttt_mb_backward)(d, n, in, mbc, dout, ldo, dstate, dQ, dK, dV, dlr, dtau, dgamma, dbeta, isc);
 }
 
-static void primal_step(int fast, const ttt_inner_dims *d, const RF(ttt_mb_in) *in, real tau,
+/* the primal step: fused, or the reference (the wide family has none: one token) */
+static void primal_step(int kf, const ttt_inner_dims *d, const RF(ttt_mb_in) *in, real tau,
                         real *st, real *sums, int commit, real *out, real *isc, real *fws) {
 #if TTT_REAL == 32
-    if (fast) {
+    if (kf == KF_FAST) {
         ttt_fast_primal_step(d, in->Q, in->K, in->V, in->lr[0], tau, in->gamma, in->beta, st, sums,
                              commit, out, fws);
         return;
     }
 #endif
-    (void)fast, (void)fws;
+    (void)kf, (void)fws;
     RF(ttt_primal_step)(d, in->Q, in->K, in->V, in->lr[0], tau, in->gamma, in->beta, st, sums,
                         commit, out, isc);
 }
@@ -142,7 +156,7 @@ void RF(ttt_scan_forward)(const RF(ttt_scan_args) *a) {
     int64_t nmb = (a->L + mb - 1) / mb;
     int64_t ngroups = a->group > 0 ? (nmb + a->group - 1) / a->group : 0;
     int64_t ntask = a->B * a->nh;
-    int fast = use_fast(d);
+    int kf = kernel_family(d), fast = kf == KF_FAST;
 #pragma omp parallel for schedule(static) num_threads(a->nthreads) \
     if (TTT_PAR(a->B * a->nh * a->L * a->id.f * a->id.F))
     for (int64_t task = 0; task < ntask; task++) {
@@ -161,7 +175,7 @@ void RF(ttt_scan_forward)(const RF(ttt_scan_args) *a) {
         /* leading tokens of a mini-batch already started: primal steps */
         while (t < a->L && pos % mb != 0) {
             RF(ttt_mb_in) in = mb_inputs(a, bi, h, t);
-            primal_step(fast, d, &in, a->tau[pos % mb], st, sums, pos % mb == mb - 1,
+            primal_step(kf, d, &in, a->tau[pos % mb], st, sums, pos % mb == mb - 1,
                         a->Z + (bi * a->L + t) * a->D + h * f, isc, fws);
             t++, pos++;
         }
@@ -175,7 +189,7 @@ void RF(ttt_scan_forward)(const RF(ttt_scan_args) *a) {
             int partial = n < mb && sums;
             real *wz[2] = {a->Z, NULL};
             if (fast) prefetch_mb(a, NULL, wz, bi, h, t + n);
-            mb_forward(fast, d, n, &in, st, partial ? sums : NULL, a->Z + (bi * a->L + t) * a->D + h * f,
+            mb_forward(kf, d, n, &in, st, partial ? sums : NULL, a->Z + (bi * a->L + t) * a->D + h * f,
                        a->D, mbc, mbc_tmp, fws);
             t += n;
             pos += n;
@@ -191,7 +205,7 @@ void RF(ttt_scan_backward)(const RF(ttt_scan_args) *a, const real *dZ, real *dQ,
     int64_t G = a->group > 0 ? a->group : nmb;
     int64_t ngroups = (nmb + G - 1) / G;
     int64_t ntask = a->B * a->nh;
-    int fast = use_fast(d);
+    int kf = kernel_family(d), fast = kf == KF_FAST;
 #pragma omp parallel for schedule(static) num_threads(a->nthreads) \
     if (TTT_PAR(a->B * a->nh * a->L * a->id.f * a->id.F))
     for (int64_t task = 0; task < ntask; task++) {
@@ -213,7 +227,7 @@ void RF(ttt_scan_backward)(const RF(ttt_scan_args) *a, const real *dZ, real *dQ,
                     RF(ttt_mb_in) in = mb_inputs(a, bi, h, t0);
                     real *mbc = mbcs + (m - m0) * M;
                     if (fast) prefetch_mb(a, NULL, NULL, bi, h, t0 + mb);
-                    mb_forward(fast, d, n, &in, st, NULL, dummy, f, mbc, mbc, fws);
+                    mb_forward(kf, d, n, &in, st, NULL, dummy, f, mbc, mbc, fws);
                 }
             }
             for (int64_t m = m1 - 1; m >= m0; m--) {
@@ -224,7 +238,7 @@ void RF(ttt_scan_backward)(const RF(ttt_scan_args) *a, const real *dZ, real *dQ,
                 real *wd[4] = {dQ, dK, dV, NULL};
                 if (fast) /* the previous mini-batch, next here or first of the next recomputation */
                     prefetch_mb(a, m > m0 ? dZ : NULL, m > m0 ? wd : NULL, bi, h, m > m0 ? t0 - mb : (m0 - G) * mb);
-                mb_backward(fast, d, n, &in, mbc, dZ + row, a->D, dstate, dQ + row, dK + row, dV + row,
+                mb_backward(kf, d, n, &in, mbc, dZ + row, a->D, dstate, dQ + row, dK + row, dV + row,
                             dlr + (bi * a->L + t0) * a->nh + h, dtau, dg, dbt, isc, fws);
             }
         }

@@ -24,6 +24,18 @@
 
 /* BLAS dims are int; our shapes stay far below 2^31 per dimension (checked by configs) */
 
+/* C[m,n] = beta·C + op(A)·op(B), one single-threaded library call */
+void RF(gemm_block)(int ta, int tb, int64_t m, int64_t n, int64_t k, const real *A, int64_t lda,
+                    const real *B, int64_t ldb, real beta, real *C, int64_t ldc) {
+    if (m == 0 || n == 0) return;
+#if TTT_REAL == 32
+    if (ttt_gemm_lib == TTT_GEMM_DNNL && !gemm_dnnl_block(ta, tb, m, n, k, A, lda, B, ldb, beta, C, ldc))
+        return;
+#endif
+    GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+         (int)k, 1, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
 static void gemm_panels(int ta, int tb, int64_t M, int64_t N, int64_t K, const real *A, int64_t lda,
                         const real *B, int64_t ldb, real beta, real *C) {
     int by_rows = M >= N;
@@ -43,12 +55,7 @@ static void gemm_panels(int ta, int tb, int64_t M, int64_t N, int64_t K, const r
             c = C + p0;
             n = pn;
         }
-#if TTT_REAL == 32
-        if (ttt_gemm_lib == TTT_GEMM_DNNL && !gemm_dnnl_block(ta, tb, m, n, K, a, lda, b, ldb, beta, c, N))
-            continue;
-#endif
-        GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m,
-             (int)n, (int)K, 1, a, (int)lda, b, (int)ldb, beta, c, (int)N);
+        RF(gemm_block)(ta, tb, m, n, K, a, lda, b, ldb, beta, c, N);
     }
 }
 

@@ -25,6 +25,11 @@ void RF(mm_nt)(real *C, const real *A, const real *B, int64_t M, int64_t N, int6
 void RF(mm_nn)(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K, int acc);
 /* C[M,N] = (acc ? C : 0) + A[K,M]^T · B[K,N]   (weight gradient: dW += dy^T x) */
 void RF(mm_tn)(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K, int acc);
+/* C[m,n] = beta·C + op(A)·op(B) (op: transposed when ta / tb), rows of A, B, C at strides
+ * lda, ldb, ldc: one single-threaded GEMM library call (oneDNN or OpenBLAS, as above), for
+ * kernels that already run one per thread (the wide TTT mini-batch). */
+void RF(gemm_block)(int ta, int tb, int64_t m, int64_t n, int64_t k, const real *A, int64_t lda,
+                    const real *B, int64_t ldb, real beta, real *C, int64_t ldc);
 
 /* norm.c --------------------------------------------------------------------------------- */
 /* y = w ⊙ x / sqrt(mean(x²) + eps); rstd[N] saved for backward */
