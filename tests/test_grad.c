@@ -363,6 +363,15 @@ TEST(test_grad_model_fd_f64) {
     c.ttt_fixed_lr_gate = 1;
     c.ttt_unit_token_scale = 1;
     ok &= model_fd(&c, 2, 21, 0, "ablations: fixed lr gate, unit token scale");
+    /* batch gradient descent: one mini-batch wider than the fused kernels take (the wide
+     * kernels), and a sequence of 2 of them with a remainder */
+    tiny_config(&c, "mamba", "linear");
+    c.hidden_size = 16;
+    c.intermediate_size = 24;
+    c.mini_batch_size = 24;
+    ok &= model_fd(&c, 1, 24, 0, "mini-batch = sequence (24)");
+    c.mini_batch_size = 17;
+    ok &= model_fd(&c, 1, 40, 0, "mini-batch 17, remainder 6");
     return ok ? TEST_PASS : TEST_FAIL;
 }
 
