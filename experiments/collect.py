@@ -38,15 +38,21 @@ def read_run(run_dir):
         return None
     steps, tps, val = {}, [], {}
     start = {}
+    # elapsed_s restarts at every sitting ("start" or "resume"): the machine time of the run
+    # is the sum over sittings of each one's last elapsed_s (steps redone after a resume count)
+    wall, sitting = 0.0, 0.0
     for line in open(mpath):
         try:
             r = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if r.get("event") == "start":
-            start = r
+        if r.get("event") in ("start", "resume"):
+            if r["event"] == "start":
+                start = r
+            wall, sitting = wall + sitting, 0.0
         elif "loss" in r:
             steps[r["step"]] = (r["loss"], r.get("elapsed_s", 0.0))
+            sitting = max(sitting, r.get("elapsed_s", 0.0))
             tps.append(r["tokens_per_s"])
         elif "val_loss" in r:
             val[r["step"]] = r["val_loss"]
@@ -65,7 +71,7 @@ def read_run(run_dir):
         seq_len=start.get("seq_len"), batch=start.get("batch"),
         train_loss_final=statistics.mean(tail) if tail else None,
         train_tokens_per_s=statistics.median(tps) if tps else None,
-        wall_s=steps[last][1] if steps else None,
+        wall_s=wall + sitting if steps else None,
         curve=[(s, steps[s][0]) for s in sorted(steps)],
     )
     if val:
