@@ -42,10 +42,13 @@ run() {
 finish_log() { :; }
 
 # train KEY PRESET "EXTRA FLAGS" SEQ_LEN BATCH STEPS LR
-# (a finished run is skipped; an interrupted one resumes)
+# (a finished run is skipped; an interrupted one resumes). TTT_STUDY_STOP_AFTER=N ends each
+# training call after N steps with a checkpoint, as an interrupted sitting would (the tests
+# use it to exercise resuming).
 train() {
     key=$1 preset=$2 extra=$3 seq=$4 batch=$5 steps=$6 lr=$7
     dir=$RUNS/$key
+    [ -n "${TTT_STUDY_STOP_AFTER:-}" ] && extra="$extra --stop-after $TTT_STUDY_STOP_AFTER"
     if [ -f "$dir/latest" ]; then
         done_step=$(sed -n 's/^ckpt-0*\([0-9][0-9]*\)$/\1/p' "$dir/latest")
         if [ "${done_step:-0}" -ge "$steps" ]; then
@@ -63,6 +66,13 @@ train() {
         run "$TTT" train --preset "$preset" $extra --data "$DATA/train.tok" --val "$DATA/eval.tok" --run "$dir" \
             --seq-len "$seq" --batch "$batch" --steps "$steps" --lr "$lr" --log-every 10 --val-every 0 \
             --val-windows 4 --ckpt-every 25 --seed 1 --init-seed 1
+    fi
+    if [ -n "${TTT_STUDY_STOP_AFTER:-}" ]; then
+        done_step=$(sed -n 's/^ckpt-0*\([0-9][0-9]*\)$/\1/p' "$dir/latest")
+        if [ "${done_step:-0}" -lt "$steps" ]; then
+            log "$key: stopped at step $done_step of $steps (TTT_STUDY_STOP_AFTER): the sitting ends here"
+            exit 0
+        fi
     fi
 }
 

@@ -1,6 +1,7 @@
 /* test_experiments.c: smoke versions of every study of experiments/ (tiny models, a few
- * steps) so the runner cannot rot: metrics and charts are written, and rerunning a finished
- * study repeats no training. Needs the Llama-2 token files (make data; skipped without). */
+ * steps) so the runner cannot rot: metrics and charts are written, an interrupted sitting
+ * resumes from its checkpoint in the next, and rerunning a finished study repeats no
+ * training. Needs the Llama-2 token files (make data; skipped without). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +33,20 @@ TEST(test_experiments_smoke) {
         snprintf(p, sizeof p, "%s/results/%s/%s", dir, studies[i], charts[i]);
         EXPECT(exists(p), "%s: no %s", studies[i], charts[i]);
     }
+    /* an interrupted sitting (training stopped after 2 of 3 steps) resumes in the next one */
+    const char *dir2 = tmp_path("studies-resume");
+    EXPECT(run_cmd(&out, "TTT_STUDY_STOP_AFTER=2 TTT=%s experiments/short_context.sh --smoke %s", test_ttt_bin,
+                   dir2) == 0, "%s", out);
+    EXPECT(strstr(out, "stopped at step 2 of 3") != NULL, "no interrupted sitting: %s", out);
+    free(out);
+    EXPECT(run_cmd(&out, "TTT=%s experiments/short_context.sh --smoke %s", test_ttt_bin, dir2) == 0, "%s", out);
+    EXPECT(strstr(out, "resuming at step 2 of 3") != NULL, "the second sitting did not resume: %s", out);
+    free(out);
+    char mp[1200];
+    snprintf(mp, sizeof mp, "%s/results/short_context/metrics.csv", dir2);
+    EXPECT(run_cmd(&out, "awk -F, 'NR > 1 && $4 == 3' %s | wc -l", mp) == 0 && atoi(out) == 4,
+           "not every model reached step 3 (%s): %s", mp, out);
+    free(out);
     /* a finished study only redraws */
     EXPECT(run_cmd(&out, "TTT=%s experiments/short_context.sh --smoke %s", test_ttt_bin, dir) == 0, "%s", out);
     EXPECT(!strstr(out, "training ") && strstr(out, "trained") && strstr(out, "evaluated"),
