@@ -8,10 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers/ttt_inner_ln.h"
 #include "layers/ttt_stats.h"
 #include "ops/ops.h"
-
-#define INNER_EPS RC(1e-6)
 
 /* ℓ(W; k, v) for one row */
 static double recon_mse(const ttt_inner_dims *d, const real *W, const real *k, const real *v, const real *g,
@@ -34,15 +33,10 @@ static double recon_mse(const ttt_inner_dims *d, const real *W, const real *k, c
     } else {
         memcpy(z, h, sizeof(real) * (size_t)f);
     }
-    real mu = 0, var = 0;
-    for (int64_t c = 0; c < f; c++) mu += z[c];
-    mu /= (real)f;
-    for (int64_t c = 0; c < f; c++) var += (z[c] - mu) * (z[c] - mu);
-    var /= (real)f;
-    real r = RC(1) / sqrt(var + INNER_EPS);
+    ln_stats(z, f, z); /* z ← x̂ = LN(z) before its affine */
     double s = 0;
     for (int64_t c = 0; c < f; c++) {
-        double e = (double)(g[c] * (z[c] - mu) * r + bt[c]) - (double)(v[c] - k[c]);
+        double e = (double)(g[c] * z[c] + bt[c]) - (double)(v[c] - k[c]);
         s += e * e;
     }
     return s / (double)f;
