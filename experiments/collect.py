@@ -110,33 +110,61 @@ def chart_curves(models, runs, out):
     plt.close(fig)
 
 
-def chart_by_position(models, results, out):
+def read_by_position(path):
+    """(geometric-mean position, mean loss) of each bucket of a `ttt eval --by-position` CSV"""
+    xs, ys = [], []
+    for r in csv.DictReader(open(path)):
+        a, b = int(r["position_start"]), int(r["position_end"])
+        xs.append(math.sqrt(a * b))
+        ys.append(float(r["mean_loss"]))
+    return xs, ys
+
+
+def draw_by_position(ax, models, per, title, train_len):
+    for k in models:
+        if k in per:
+            xs, ys = read_by_position(per[k])
+            ax.plot(xs, ys, marker=".", label=label(k))
+    if train_len and ax.get_xlim()[1] > train_len:
+        ax.axvline(train_len, color="grey", linestyle=":", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("token position")
+    ax.set_ylabel("mean loss (nats per token)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+
+
+def chart_by_position(models, runs, results, out):
+    """one chart per (book, context): loss_by_position_<book>_<ctx>.png; and all of them on one
+    page, a row per context: loss_by_position.png. A dotted line marks the training length."""
     files = sorted(glob.glob(os.path.join(results, "bypos_*.csv")))
     groups = {}
     for f in files:
         m = re.match(r"bypos_(.+?)_(moby_dick|emma|persuasion)_(\w+)\.csv", os.path.basename(f))
         if m:
             groups.setdefault((m.group(2), m.group(3)), {})[m.group(1)] = f
+    lens = [runs[k].get("seq_len") for k in models if runs.get(k) and runs[k].get("seq_len")]
+    train_len = max(lens) if lens else None
     for (book, ctx), per in sorted(groups.items()):
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for k in models:
-            if k not in per:
-                continue
-            xs, ys = [], []
-            for r in csv.DictReader(open(per[k])):
-                a, b = int(r["position_start"]), int(r["position_end"])
-                xs.append(math.sqrt(a * b))
-                ys.append(float(r["mean_loss"]))
-            ax.plot(xs, ys, marker=".", label=label(k))
-        ax.set_xscale("log")
-        ax.set_xlabel("token position")
-        ax.set_ylabel("mean loss (nats per token)")
-        ax.set_title(f"{book.replace('_', ' ')}, context {ctx}")
-        ax.grid(alpha=0.3, which="both")
+        draw_by_position(ax, models, per, f"{book.replace('_', ' ')}, context {ctx}", train_len)
         ax.legend()
         fig.tight_layout()
         fig.savefig(os.path.join(out, f"loss_by_position_{book}_{ctx}.png"), dpi=120)
         plt.close(fig)
+    books = sorted({b for b, _ in groups})
+    ctxs = sorted({c for _, c in groups}, key=lambda c: (len(c), c))
+    if not groups:
+        return
+    fig, axes = plt.subplots(len(ctxs), len(books), figsize=(5 * len(books), 3.8 * len(ctxs)), squeeze=False)
+    for i, ctx in enumerate(ctxs):
+        for j, book in enumerate(books):
+            draw_by_position(axes[i][j], models, groups.get((book, ctx), {}),
+                             f"{book.replace('_', ' ')}, context {ctx}", train_len)
+    axes[0][0].legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "loss_by_position.png"), dpi=110)
+    plt.close(fig)
 
 
 def chart_ttt_stats(models, results, out):
@@ -227,7 +255,7 @@ def main():
     if any(runs[k].get("curve") for k in a.models):
         chart_curves(a.models, runs, a.results)
     if a.by_position:
-        chart_by_position(a.models, a.results, a.results)
+        chart_by_position(a.models, runs, a.results, a.results)
     # a readable table on stdout
     show = [c for c in cols if c in ("model", "non_embedding_parameters", "tokens", "train_tokens_per_s", "wall_s",
                                      "train_loss_final") or c.startswith("ppl_")]

@@ -18,7 +18,7 @@ TEST(test_experiments_smoke) {
         return test_skip("data/tokens/llama2 is absent (make data && ttt data --tokenizer data/tok/llama2)");
     const char *dir = tmp_path("studies");
     const char *studies[] = {"short_context", "long_context", "ablations", "diagnostics"};
-    const char *charts[] = {"training_curves.png", "loss_by_position_persuasion_32k.png", "training_curves.png",
+    const char *charts[] = {"training_curves.png", "loss_by_position.png", "training_curves.png",
                             "ttt_inner_losses.png"};
     char *out;
     for (int i = 0; i < 4; i++) {
