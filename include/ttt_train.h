@@ -48,6 +48,7 @@ typedef struct {
     int64_t step, steps;
     double loss, lr, grad_norm, tokens_per_s, elapsed_s;
     double val_loss;        /* NaN when no validation ran at this step */
+    int64_t start_step;     /* the step this call started from (> 0 when it resumed) */
 } ttt_train_progress;
 
 typedef void (*ttt_progress_fn)(const ttt_train_progress *p, void *ctx);

@@ -43,6 +43,7 @@ static int write_tokens(const char *path, const int32_t *ids, int64_t n, int64_t
 typedef struct {
     int64_t n;
     double loss[64], lr[64], norm[64];
+    int64_t start[64]; /* the progress report's start_step */
     float *step1; /* weights after update 1 */
     ttt_model *m;
 } recorder;
@@ -53,6 +54,7 @@ static void record(const ttt_train_progress *p, void *ctx) {
         r->loss[r->n] = p->loss;
         r->lr[r->n] = p->lr;
         r->norm[r->n] = p->grad_norm;
+        r->start[r->n] = p->start_step;
         r->n++;
     }
     if (p->step == 1 && r->step1) {
@@ -261,6 +263,10 @@ TEST(test_train_resume_bit_identical) {
     EXPECT(ra.n == 8 && rb.n == 8, "steps %lld, %lld", (long long)ra.n, (long long)rb.n);
     EXPECT(check_bits("losses, resumed vs uninterrupted", rb.loss, ra.loss, sizeof(double) * 8), "loss");
     EXPECT(check_bits("gradient norms", rb.norm, ra.norm, sizeof(double) * 8), "norm");
+    /* the progress reports say where each call started (the CLI's ETA counts from there) */
+    EXPECT(ra.start[7] == 0 && rb.start[3] == 0 && rb.start[4] == 4 && rb.start[7] == 4,
+           "start_step %lld %lld %lld %lld, expected 0 0 4 4", (long long)ra.start[7], (long long)rb.start[3],
+           (long long)rb.start[4], (long long)rb.start[7]);
     float *wa = all_params(a), *wb = all_params(b);
     EXPECT(check_bits("weights after 8 steps", wa, wb, sizeof(float) * (size_t)ttt_param_numel_total(a)), "weights");
     /* resuming a run that already finished changes nothing and is an error-free no-op */

@@ -83,7 +83,8 @@ static void on_progress(const ttt_train_progress *p, void *ctx_) {
     prog_ctx *c = ctx_;
     char el[32], eta[32];
     fmt_time(el, sizeof el, p->elapsed_s);
-    fmt_time(eta, sizeof eta, p->elapsed_s / (double)p->step * (double)(p->steps - p->step));
+    /* elapsed_s counts from the start of this call, which may have resumed at start_step */
+    fmt_time(eta, sizeof eta, p->elapsed_s / (double)(p->step - p->start_step) * (double)(p->steps - p->step));
     char val[48] = "";
     if (!isnan(p->val_loss)) snprintf(val, sizeof val, " | val %.4f (ppl %.1f)", p->val_loss, exp(p->val_loss));
     if (c->tty) {
