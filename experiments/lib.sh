@@ -48,7 +48,8 @@ finish_log() { :; }
 train() {
     key=$1 preset=$2 extra=$3 seq=$4 batch=$5 steps=$6 lr=$7
     dir=$RUNS/$key
-    [ -n "${TTT_STUDY_STOP_AFTER:-}" ] && extra="$extra --stop-after $TTT_STUDY_STOP_AFTER"
+    stop=
+    [ -n "${TTT_STUDY_STOP_AFTER:-}" ] && stop="--stop-after $TTT_STUDY_STOP_AFTER"
     if [ -f "$dir/latest" ]; then
         done_step=$(sed -n 's/^ckpt-0*\([0-9][0-9]*\)$/\1/p' "$dir/latest")
         if [ "${done_step:-0}" -ge "$steps" ]; then
@@ -59,13 +60,13 @@ train() {
         # shellcheck disable=SC2086
         run "$TTT" train --run "$dir" --resume --data "$DATA/train.tok" --val "$DATA/eval.tok" --seq-len "$seq" \
             --batch "$batch" --steps "$steps" --lr "$lr" --log-every 10 --val-every 0 --val-windows 4 \
-            --ckpt-every 25 --seed 1 $extra
+            --ckpt-every 25 --seed 1 $stop
     else
         log "$key: training $preset $extra, $steps steps of $batch x $seq tokens"
         # shellcheck disable=SC2086
         run "$TTT" train --preset "$preset" $extra --data "$DATA/train.tok" --val "$DATA/eval.tok" --run "$dir" \
             --seq-len "$seq" --batch "$batch" --steps "$steps" --lr "$lr" --log-every 10 --val-every 0 \
-            --val-windows 4 --ckpt-every 25 --seed 1 --init-seed 1
+            --val-windows 4 --ckpt-every 25 --seed 1 --init-seed 1 $stop
     fi
     if [ -n "${TTT_STUDY_STOP_AFTER:-}" ]; then
         done_step=$(sed -n 's/^ckpt-0*\([0-9][0-9]*\)$/\1/p' "$dir/latest")

@@ -6,7 +6,7 @@
 STUDY=long_context
 . "$(dirname "$0")/lib.sh"
 if [ "$SMOKE" = 1 ]; then
-    SEQ=128 LONG=256 BATCH=1 STEPS=3 W=1 SIZE="--layers 1 --width 64 --heads 2" MI="--intermediate 128" MLPI="--intermediate 96" LI="--intermediate 120" ML="--layers 2 --width 64"
+    SEQ=128 LONG=256 BATCH=1 STEPS=3 W=1 SIZE="--layers 1 --width 64 --heads 2" MI="--intermediate 128" MLPI="--intermediate 96" LI="--intermediate 120 --max-position 256" ML="--layers 2 --width 64"
 else
     # 2,000,000+ tokens: 245 steps of 1 x 8192
     SEQ=8192 LONG=32768 BATCH=1 STEPS=245 W=0 SIZE="--layers 4 --width 256 --heads 4" MI="--intermediate 688" MLPI="--intermediate 600" LI="--intermediate 736 --max-position 32768" ML="--layers 8 --width 256"

@@ -488,3 +488,56 @@ TEST(test_checkpoint_numpy) {
     ttt_model_free(m);
     return TEST_PASS;
 }
+
+/* `ttt train --preset P FLAGS` builds the model `ttt init --preset P FLAGS` builds (the flags are
+ * parsed by one function, cli/model_flags.c); model flags with --model or --resume are errors */
+TEST(test_train_cli_model_flags) {
+    const char *tok = make_corpus("mf.tok", 2000, 97, 1, 11);
+    const char *cases[][2] = {
+        {"llama-tiny", "--layers 1 --heads 2 --kv-heads 1 --max-position 4096 --rope-theta 500000 --untied"},
+        {"ttt-linear-tiny", "--width 32 --backbone transformer --mini-batch 8 --ttt-type mlp --base-lr 0.3 "
+                            "--fixed-lr-gate --unit-token-scale"},
+        {"mamba-tiny", "--layers 3 --width 48 --conv-kernel 3"}};
+    char *out;
+    for (int c = 0; c < 3; c++) {
+        const char *init_dir = tmp_path("mf_init"), *run = tmp_path("mf_run");
+        EXPECT(run_cmd(&out, "rm -rf %s %s && %s init --preset %s %s --out %s", init_dir, run, test_ttt_bin,
+                       cases[c][0], cases[c][1], init_dir) == 0, "init %s: %s", cases[c][0], out);
+        free(out);
+        EXPECT(run_cmd(&out, "%s train --preset %s %s --data %s --run %s --steps 1 --seq-len 16 --batch 1 --quiet",
+                       test_ttt_bin, cases[c][0], cases[c][1], tok, run) == 0, "train %s: %s", cases[c][0], out);
+        free(out);
+        char p[1200];
+        ttt_config a, b;
+        snprintf(p, sizeof p, "%s/config.json", init_dir);
+        EXPECT(ttt_config_load(p, &a) == TTT_OK, "%s", ttt_last_error());
+        snprintf(p, sizeof p, "%s/model/config.json", run);
+        EXPECT(ttt_config_load(p, &b) == TTT_OK, "%s", ttt_last_error());
+        EXPECT(a.arch == b.arch && a.num_hidden_layers == b.num_hidden_layers && a.hidden_size == b.hidden_size &&
+               a.num_attention_heads == b.num_attention_heads && a.num_key_value_heads == b.num_key_value_heads &&
+               a.intermediate_size == b.intermediate_size && a.max_position_embeddings == b.max_position_embeddings &&
+               a.rope_theta == b.rope_theta && a.tie_word_embeddings == b.tie_word_embeddings &&
+               a.conv_kernel == b.conv_kernel && a.ttt_layer_type == b.ttt_layer_type &&
+               a.ttt_base_lr == b.ttt_base_lr && a.mini_batch_size == b.mini_batch_size && a.pre_conv == b.pre_conv &&
+               a.share_qk == b.share_qk && a.use_gate == b.use_gate && a.ttt_fixed_lr_gate == b.ttt_fixed_lr_gate &&
+               a.ttt_unit_token_scale == b.ttt_unit_token_scale && a.time_step_rank == b.time_step_rank,
+               "%s %s: ttt init and ttt train --preset configure different models", cases[c][0], cases[c][1]);
+        /* the flags took effect */
+        if (c == 0) EXPECT(b.max_position_embeddings == 4096 && b.num_key_value_heads == 1 && !b.tie_word_embeddings, "llama");
+        if (c == 1)
+            EXPECT(b.hidden_size == 32 && !b.pre_conv && b.mini_batch_size == 8 && b.ttt_layer_type == TTT_INNER_MLP &&
+                   b.ttt_base_lr == 0.3 && b.ttt_fixed_lr_gate && b.ttt_unit_token_scale, "ttt");
+        if (c == 2) EXPECT(b.num_hidden_layers == 3 && b.intermediate_size == 96 && b.conv_kernel == 3, "mamba");
+        if (c == 2) {
+            EXPECT(run_cmd(&out, "%s train --run %s --resume --data %s --steps 2 --width 64 --quiet", test_ttt_bin, run,
+                           tok) == 2 && strstr(out, "--width configures a fresh model") && strstr(out, "--resume"),
+                   "model flag with --resume: %s", out);
+            free(out);
+            EXPECT(run_cmd(&out, "%s train --model %s --data %s --run %s_2 --steps 1 --mini-batch 4 --quiet", test_ttt_bin,
+                           init_dir, tok, run) == 2 && strstr(out, "--mini-batch configures a fresh model"),
+                   "model flag with --model: %s", out);
+            free(out);
+        }
+    }
+    return TEST_PASS;
+}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/model_flags.h"
 #include "cli/commands.h"
 #include "dist/dist.h"
 #include "io/fsutil.h"
@@ -19,15 +20,13 @@
 #include "ttt_train.h"
 
 static const flag_spec flags[] = {
-    {"preset", 1},      {"model", 1},       {"data", 1},         {"val", 1},        {"run", 1},
+    MODEL_FLAG_SPECS,   {"model", 1},       {"data", 1},         {"val", 1},        {"run", 1},
     {"resume", 0},      {"steps", 1},       {"seq-len", 1},      {"batch", 1},      {"micro-batch", 1},
     {"batch-tokens", 1}, {"lr", 1},         {"lr-end", 1},       {"warmup", 1},     {"schedule", 1},
     {"beta1", 1},       {"beta2", 1},       {"eps", 1},          {"weight-decay", 1}, {"clip", 1},
     {"no-ttt-lr-warmup", 0}, {"seed", 1},   {"init-seed", 1},    {"ckpt-every", 1}, {"keep", 1},
     {"log-every", 1},   {"val-every", 1},   {"val-windows", 1},  {"stop-after", 1}, {"threads", 1},
-    {"remat-group", 1}, {"no-bos-mask", 0}, {"quiet", 0},        {"layers", 1},     {"width", 1},
-    {"heads", 1},       {"intermediate", 1}, {"precision", 1},   {"mini-batch", 1}, {"backbone", 1},
-    {"fixed-lr-gate", 0}, {"unit-token-scale", 0}, {NULL, 0}};
+    {"remat-group", 1}, {"no-bos-mask", 0}, {"quiet", 0},        {"precision", 1},  {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt train (--preset NAME | --model DIR) --data TRAIN.tok --run RUNDIR [flags]\n"
@@ -38,10 +37,10 @@ static void help(void) {
            "parameter, linear warm-up then cosine decay, global-norm clipping. Checkpoints go to\n"
            "RUNDIR/ckpt-NNNNNNNN/ (model directories other commands load; RUNDIR/model points at the\n"
            "newest), metrics to RUNDIR/metrics.jsonl.\n\n"
-           "  --preset NAME | --model DIR   the model to start from (see 'ttt init --help'); with a preset,\n"
-           "                  --layers/--width/--heads/--intermediate override its sizes, TTT presets also\n"
-           "                  take --mini-batch N --backbone mamba|transformer --fixed-lr-gate\n"
-           "                  --unit-token-scale (ablations), and the vocab comes from the token file\n"
+           "  --preset NAME | --model DIR   the model to start from (see 'ttt init --help'); a preset\n"
+           "                  takes the overrides of 'ttt init' (the vocab and BOS/EOS come from the\n"
+           "                  token file):\n"
+           MODEL_FLAGS_HELP
            "  --val FILE      validation token file (loss every --val-every steps and at the end)\n"
            "  --steps N (1000) --seq-len L (512) --batch B (8 sequences per step)\n"
            "  --batch-tokens T  sets B = T / L;  --micro-batch M  sequences per forward/backward\n"
@@ -196,6 +195,12 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "ttt train: give --preset NAME or --model DIR (or --resume)\n");
         return 2;
     }
+    const char *mf = model_flag_given(&a);
+    if (mf && (resume || args_has(&a, "model"))) {
+        fprintf(stderr, "ttt train: --%s configures a fresh model from --preset; %s uses the model's own "
+                "config.json\n", mf, resume ? "--resume" : "--model");
+        return 2;
+    }
     ttt_train_opts o;
     ttt_train_opts_default(&o);
     int64_t v, bt;
@@ -258,26 +263,8 @@ int cmd_train(int argc, char **argv) {
     ttt_config cfg;
     uint64_t init_seed = 0;
     if (!resume && !args_has(&a, "model")) {
-        if (ttt_config_preset(args_str(&a, "preset", ""), &cfg) != TTT_OK) return cli_fail("train");
-        const int64_t MAXD = (int64_t)1 << 30;
-        if (args_int(&a, "layers", cfg.num_hidden_layers, 1, MAXD, &cfg.num_hidden_layers) ||
-            args_int(&a, "width", cfg.hidden_size, 1, MAXD, &cfg.hidden_size) ||
-            args_int(&a, "heads", cfg.num_attention_heads, 1, MAXD, &cfg.num_attention_heads) ||
-            args_int(&a, "intermediate", cfg.intermediate_size, 1, MAXD, &cfg.intermediate_size))
-            return 2;
-        if (args_int(&a, "mini-batch", cfg.mini_batch_size, 1, MAXD, &cfg.mini_batch_size)) return 2;
-        const char *bb = args_str(&a, "backbone", NULL);
-        if (bb && strcmp(bb, "mamba") && strcmp(bb, "transformer")) {
-            fprintf(stderr, "ttt train: --backbone must be mamba or transformer, got '%s'\n", bb);
-            return 2;
-        }
-        if (bb) cfg.pre_conv = cfg.share_qk = cfg.use_gate = strcmp(bb, "mamba") == 0;
-        if (args_has(&a, "fixed-lr-gate")) cfg.ttt_fixed_lr_gate = 1;
-        if (args_has(&a, "unit-token-scale")) cfg.ttt_unit_token_scale = 1;
-        if (cfg.arch == TTT_ARCH_MAMBA) cfg.intermediate_size = cfg.expand * cfg.hidden_size,
-                                        cfg.time_step_rank = (cfg.hidden_size + 15) / 16;
-        if (cfg.arch == TTT_ARCH_LLAMA && cfg.num_attention_heads % cfg.num_key_value_heads != 0)
-            cfg.num_key_value_heads = cfg.num_attention_heads;
+        int rc = model_config_from_flags(&a, "train", &cfg);
+        if (rc) return rc;
         if (args_int(&a, "init-seed", 0, 0, BIG, &v)) return 2;
         init_seed = (uint64_t)v;
     }
