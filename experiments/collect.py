@@ -167,6 +167,37 @@ def chart_by_position(models, runs, results, out):
     plt.close(fig)
 
 
+def position_ranges(models, results):
+    """mean loss over the three books (weighted by targets) in ranges of token positions, per
+    model and evaluation context: the numbers behind the loss-by-position charts. A bucket of a
+    by-position CSV counts in the first range whose upper split is >= the bucket's last position;
+    a row reports the positions its buckets actually cover."""
+    splits = [64, 512, 2048, 8192, 16384, 1 << 62]
+    acc = {}
+    for f in sorted(glob.glob(os.path.join(results, "bypos_*.csv"))):
+        m = re.match(r"bypos_(.+?)_(moby_dick|emma|persuasion)_(\w+)\.csv", os.path.basename(f))
+        if not m or m.group(1) not in models:
+            continue
+        for r in csv.DictReader(open(f)):
+            a, b, n = int(r["position_start"]), int(r["position_end"]), int(r["targets"])
+            i = next(i for i, s in enumerate(splits) if b <= s)
+            e = acc.setdefault((m.group(1), m.group(3), i), [a, b, 0.0, 0])
+            e[0], e[1] = min(e[0], a), max(e[1], b)
+            e[2] += float(r["mean_loss"]) * n
+            e[3] += n
+    rows = []
+    ctx_key = lambda c: (len(c), c)  # noqa: E731  "8k" before "32k"
+    for (k, ctx, i), (a, b, s, n) in sorted(acc.items(), key=lambda x: (models.index(x[0][0]), ctx_key(x[0][1]), x[0][2])):
+        rows.append({"model": k, "context": ctx, "position_start": a, "position_end": b,
+                     "mean_loss": round(s / n, 6), "targets": n})
+    if rows:
+        with open(os.path.join(results, "loss_by_position_ranges.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    return rows
+
+
 def chart_ttt_stats(models, results, out):
     fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.2), squeeze=False)
     rows_out = []
@@ -256,6 +287,12 @@ def main():
         chart_curves(a.models, runs, a.results)
     if a.by_position:
         chart_by_position(a.models, runs, a.results, a.results)
+        ranges = position_ranges(a.models, a.results)
+        doc["loss_by_position_ranges"] = ranges
+        json.dump(doc, open(jpath, "w"), indent=1)
+        print("mean loss over the books by token position:")
+        for r in ranges:
+            print(f"  {r['model']:12s} {r['context']:>4s} {r['position_start']:>6d}-{r['position_end']:<6d} {r['mean_loss']:.4f}")
     # a readable table on stdout
     show = [c for c in cols if c in ("model", "non_embedding_parameters", "tokens", "train_tokens_per_s", "wall_s",
                                      "train_loss_final") or c.startswith("ppl_")]

@@ -33,6 +33,9 @@ TEST(test_experiments_smoke) {
         snprintf(p, sizeof p, "%s/results/%s/%s", dir, studies[i], charts[i]);
         EXPECT(exists(p), "%s: no %s", studies[i], charts[i]);
     }
+    char rp[1200];
+    snprintf(rp, sizeof rp, "%s/results/long_context/loss_by_position_ranges.csv", dir);
+    EXPECT(exists(rp), "long_context: no loss_by_position_ranges.csv");
     /* an interrupted sitting (training stopped after 2 of 3 steps) resumes in the next one */
     const char *dir2 = tmp_path("studies-resume");
     EXPECT(run_cmd(&out, "TTT_STUDY_STOP_AFTER=2 TTT=%s experiments/short_context.sh --smoke %s", test_ttt_bin,
