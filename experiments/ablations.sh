@@ -13,7 +13,7 @@ fi
 # the baseline is the short-context study's TTT-Linear (same preset, sizes, data, recipe and
 # seeds): reused when that run is there rather than trained twice
 SC=$(dirname "$RUNS")/short_context/ttt-linear
-if [ "$SMOKE" = 0 ] && [ ! -e "$RUNS/base" ] && [ -f "$SC/latest" ]; then
+if [ "$SMOKE" = 0 ] && [ "$REDRAW" = 0 ] && [ ! -e "$RUNS/base" ] && [ -f "$SC/latest" ]; then
     ln -s "$(cd "$SC" && pwd)" "$RUNS/base"
     log "base: the short-context study's TTT-Linear run ($SC)"
 fi

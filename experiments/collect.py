@@ -38,8 +38,10 @@ def read_run(run_dir):
         return None
     steps, tps, val = {}, [], {}
     start = {}
-    # elapsed_s restarts at every sitting ("start" or "resume"): the machine time of the run
-    # is the sum over sittings of each one's last elapsed_s (steps redone after a resume count)
+    # elapsed_s restarts at every sitting ("start" or "resume" event; runs written before the
+    # single-process resume logged its event show it as elapsed_s going down): the machine time
+    # of the run is the sum over sittings of each one's last logged elapsed_s (steps redone after
+    # a resume count; the steps a sitting ran after its last log line do not)
     wall, sitting = 0.0, 0.0
     for line in open(mpath):
         try:
@@ -51,6 +53,8 @@ def read_run(run_dir):
                 start = r
             wall, sitting = wall + sitting, 0.0
         elif "loss" in r:
+            if r.get("elapsed_s", 0.0) < sitting:
+                wall, sitting = wall + sitting, 0.0
             steps[r["step"]] = (r["loss"], r.get("elapsed_s", 0.0))
             sitting = max(sitting, r.get("elapsed_s", 0.0))
             tps.append(r["tokens_per_s"])

@@ -9,6 +9,7 @@ STUDY=diagnostics
 SRC=$(dirname "$RUNS")/short_context
 if [ "$SMOKE" = 1 ]; then SEQ=64 W=2; else SEQ=2048 W=32; fi
 for k in ttt-linear ttt-mlp; do
+    [ "$REDRAW" = 1 ] && break
     [ -f "$SRC/$k/latest" ] || { echo "$SRC/$k: run experiments/short_context.sh first" >&2; exit 1; }
     out=$RESULTS/ttt_stats_$k.csv
     if [ -f "$out" ] && [ "$out" -nt "$SRC/$k/latest" ]; then log "$k: diagnostics computed"; continue; fi

@@ -9,32 +9,44 @@
 #
 #   experiments/<study>.sh            the study
 #   experiments/<study>.sh --smoke D  a smoke version (tiny models, a few steps) into D
+#   experiments/<study>.sh --redraw   only metrics.csv/json and the charts, from the committed
+#                                     results/<study>/ files (no training, evaluation, binary or
+#                                     data needed: a clean checkout regenerates them)
 set -eu
 
 TTT=${TTT:-build/ttt}
 DATA=${TTT_STUDY_DATA:-data/tokens/llama2}
-SMOKE=0
-if [ "${1:-}" = "--smoke" ]; then
-    SMOKE=1
-    OUT=${2:?"--smoke needs an output directory"}
+SMOKE=0 REDRAW=0 OUT=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --smoke) SMOKE=1; OUT=${2:?"--smoke needs an output directory"}; shift 2 ;;
+    --redraw) REDRAW=1; shift ;;
+    *) echo "$0: unknown argument '$1' (expected --smoke DIR or --redraw)" >&2; exit 2 ;;
+    esac
+done
+if [ "$SMOKE" = 1 ]; then
     RESULTS=$OUT/results/$STUDY
     RUNS=$OUT/runs/$STUDY
 else
     RESULTS=results/$STUDY
     RUNS=${TTT_STUDY_RUNS:-runs}/$STUDY
 fi
-mkdir -p "$RESULTS" "$RUNS"
-[ -x "$TTT" ] || { echo "$TTT not found: run make first" >&2; exit 1; }
-for f in train.tok eval.tok; do
-    [ -f "$DATA/$f" ] || { echo "$DATA/$f not found: run make data && $TTT data --tokenizer data/tok/llama2" >&2; exit 1; }
-done
+if [ "$REDRAW" = 1 ]; then
+    [ -f "$RESULTS/metrics.json" ] || { echo "$RESULTS/metrics.json not found: nothing to redraw" >&2; exit 1; }
+else
+    mkdir -p "$RESULTS" "$RUNS"
+    [ -x "$TTT" ] || { echo "$TTT not found: run make first" >&2; exit 1; }
+    for f in train.tok eval.tok; do
+        [ -f "$DATA/$f" ] || { echo "$DATA/$f not found: run make data && $TTT data --tokenizer data/tok/llama2" >&2; exit 1; }
+    done
+fi
 START=$(date +%s)
 log() { printf '[%s +%ds] %s\n' "$STUDY" "$(( $(date +%s) - START ))" "$*"; }
 
 # the command log of the study (what was run, for docs/results.md): every sitting appends its
 # commands under a line with its start time, so the log covers runs resumed across sittings
 COMMANDS=$RESULTS/commands.txt
-echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $0 ${*:-}" >> "$COMMANDS"
+[ "$REDRAW" = 1 ] || echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $0${OUT:+ --smoke $OUT}" >> "$COMMANDS"
 run() {
     echo "$*" >> "$COMMANDS"
     "$@"
@@ -48,6 +60,7 @@ finish_log() { :; }
 train() {
     key=$1 preset=$2 extra=$3 seq=$4 batch=$5 steps=$6 lr=$7
     dir=$RUNS/$key
+    [ "$REDRAW" = 1 ] && return 0
     stop=
     [ -n "${TTT_STUDY_STOP_AFTER:-}" ] && stop="--stop-after $TTT_STUDY_STOP_AFTER"
     if [ -f "$dir/latest" ]; then
@@ -82,6 +95,7 @@ evaluate() {
     key=$1 file=$2 ctx=$3 win=$4 name=$5
     shift 5
     out=$RESULTS/eval_${key}_${name}.txt
+    [ "$REDRAW" = 1 ] && return 0
     if [ -f "$out" ] && [ "$out" -nt "$RUNS/$key/latest" ]; then
         log "$key: $name evaluated"
         return 0
@@ -99,6 +113,7 @@ evaluate() {
 cost() {
     key=$1 seq=$2 batch=$3
     out=$RESULTS/cost_$key.txt
+    [ "$REDRAW" = 1 ] && return 0
     if [ -f "$out" ] && [ "$out" -nt "$RUNS/$key/latest" ]; then
         log "$key: cost measured"
         return 0

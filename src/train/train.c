@@ -354,7 +354,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
                      "\"allreduce_bytes\": %zu}",
                      (long long)o.steps, (long long)L, (long long)o.batch, o.lr, (long long)ttt_param_numel_total(m),
                      (long long)tf.n_tokens, (long long)mb, N, N > 1 ? pbytes : (size_t)0);
-    if (s == TTT_OK && resume && N > 1)
+    if (s == TTT_OK && resume)
         metrics_line(&rf, "{\"event\": \"resume\", \"step\": %lld, \"ranks\": %d}", (long long)st.step, N);
     int mlp_warm = o.ttt_mlp_lr_warmup && m->cfg.arch == TTT_ARCH_TTT && m->cfg.ttt_layer_type == TTT_INNER_MLP;
     int64_t steps_this_call = 0, start_step = st.step;
