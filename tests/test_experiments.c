@@ -55,5 +55,27 @@ TEST(test_experiments_smoke) {
     EXPECT(!strstr(out, "training ") && strstr(out, "trained") && strstr(out, "evaluated"),
            "the rerun trained or evaluated again: %s", out);
     free(out);
+    /* --redraw: the tables and charts again from the results directory alone (no runs, no
+     * binary), as a clean checkout does from the committed files */
+    for (int i = 0; i < 4; i++) {
+        EXPECT(run_cmd(&out, "cd %s/results/%s && cp metrics.csv metrics.csv.before && rm -f %s", dir, studies[i],
+                       charts[i]) == 0, "%s", out);
+        free(out);
+    }
+    EXPECT(run_cmd(&out, "rm -rf %s/runs", dir) == 0, "%s", out);
+    free(out);
+    for (int i = 0; i < 4; i++) {
+        EXPECT(run_cmd(&out, "TTT=/nonexistent experiments/%s.sh --smoke %s --redraw", studies[i], dir) == 0,
+               "%s --redraw: %s", studies[i], out);
+        EXPECT(!strstr(out, "training ") && !strstr(out, "evaluating") && !strstr(out, "diagnostics on"),
+               "%s --redraw ran a model: %s", studies[i], out);
+        free(out);
+        char p[1200];
+        snprintf(p, sizeof p, "%s/results/%s/%s", dir, studies[i], charts[i]);
+        EXPECT(exists(p), "%s --redraw: no %s", studies[i], charts[i]);
+        EXPECT(run_cmd(&out, "cd %s/results/%s && cmp metrics.csv metrics.csv.before", dir, studies[i]) == 0,
+               "%s --redraw changed metrics.csv: %s", studies[i], out);
+        free(out);
+    }
     return TEST_PASS;
 }
