@@ -114,6 +114,21 @@ def chart_curves(models, runs, out):
     plt.close(fig)
 
 
+def bypos_files(results):
+    """(model, book, context, path) of every `ttt eval --by-position` CSV of a study"""
+    out = []
+    for f in sorted(glob.glob(os.path.join(results, "bypos_*.csv"))):
+        m = re.match(r"bypos_(.+?)_(moby_dick|emma|persuasion)_(\w+)\.csv", os.path.basename(f))
+        if m:
+            out.append((m.group(1), m.group(2), m.group(3), f))
+    return out
+
+
+def ctx_order(ctx):
+    """evaluation contexts by length (8k before 32k)"""
+    return (len(ctx), ctx)
+
+
 def read_by_position(path):
     """(geometric-mean position, mean loss) of each bucket of a `ttt eval --by-position` CSV"""
     xs, ys = [], []
@@ -141,12 +156,9 @@ def draw_by_position(ax, models, per, title, train_len):
 def chart_by_position(models, runs, results, out):
     """one chart per (book, context): loss_by_position_<book>_<ctx>.png; and all of them on one
     page, a row per context: loss_by_position.png. A dotted line marks the training length."""
-    files = sorted(glob.glob(os.path.join(results, "bypos_*.csv")))
     groups = {}
-    for f in files:
-        m = re.match(r"bypos_(.+?)_(moby_dick|emma|persuasion)_(\w+)\.csv", os.path.basename(f))
-        if m:
-            groups.setdefault((m.group(2), m.group(3)), {})[m.group(1)] = f
+    for k, book, ctx, f in bypos_files(results):
+        groups.setdefault((book, ctx), {})[k] = f
     lens = [runs[k].get("seq_len") for k in models if runs.get(k) and runs[k].get("seq_len")]
     train_len = max(lens) if lens else None
     for (book, ctx), per in sorted(groups.items()):
@@ -157,7 +169,7 @@ def chart_by_position(models, runs, results, out):
         fig.savefig(os.path.join(out, f"loss_by_position_{book}_{ctx}.png"), dpi=120)
         plt.close(fig)
     books = sorted({b for b, _ in groups})
-    ctxs = sorted({c for _, c in groups}, key=lambda c: (len(c), c))
+    ctxs = sorted({c for _, c in groups}, key=ctx_order)
     if not groups:
         return
     fig, axes = plt.subplots(len(ctxs), len(books), figsize=(5 * len(books), 3.8 * len(ctxs)), squeeze=False)
@@ -178,20 +190,18 @@ def position_ranges(models, results):
     a row reports the positions its buckets actually cover."""
     splits = [64, 512, 2048, 8192, 16384, 1 << 62]
     acc = {}
-    for f in sorted(glob.glob(os.path.join(results, "bypos_*.csv"))):
-        m = re.match(r"bypos_(.+?)_(moby_dick|emma|persuasion)_(\w+)\.csv", os.path.basename(f))
-        if not m or m.group(1) not in models:
+    for k, _, ctx, f in bypos_files(results):
+        if k not in models:
             continue
         for r in csv.DictReader(open(f)):
             a, b, n = int(r["position_start"]), int(r["position_end"]), int(r["targets"])
             i = next(i for i, s in enumerate(splits) if b <= s)
-            e = acc.setdefault((m.group(1), m.group(3), i), [a, b, 0.0, 0])
+            e = acc.setdefault((k, ctx, i), [a, b, 0.0, 0])
             e[0], e[1] = min(e[0], a), max(e[1], b)
             e[2] += float(r["mean_loss"]) * n
             e[3] += n
     rows = []
-    ctx_key = lambda c: (len(c), c)  # noqa: E731  "8k" before "32k"
-    for (k, ctx, i), (a, b, s, n) in sorted(acc.items(), key=lambda x: (models.index(x[0][0]), ctx_key(x[0][1]), x[0][2])):
+    for (k, ctx, i), (a, b, s, n) in sorted(acc.items(), key=lambda x: (models.index(x[0][0]), ctx_order(x[0][1]), x[0][2])):
         rows.append({"model": k, "context": ctx, "position_start": a, "position_end": b,
                      "mean_loss": round(s / n, 6), "targets": n})
     if rows:
@@ -270,6 +280,8 @@ def main():
     doc = {"study": a.study, "models": table}
     if a.ttt_stats:
         doc["ttt_stats"] = chart_ttt_stats(a.models, a.results, a.results)
+    if a.by_position:
+        doc["loss_by_position_ranges"] = position_ranges(a.models, a.results)
     # keep the training curves when the checkpoints are gone
     curves = {k: runs[k].get("curve") or (old.get(k, {}).get("curve")) for k in a.models}
     for row in table:
@@ -291,11 +303,8 @@ def main():
         chart_curves(a.models, runs, a.results)
     if a.by_position:
         chart_by_position(a.models, runs, a.results, a.results)
-        ranges = position_ranges(a.models, a.results)
-        doc["loss_by_position_ranges"] = ranges
-        json.dump(doc, open(jpath, "w"), indent=1)
         print("mean loss over the books by token position:")
-        for r in ranges:
+        for r in doc["loss_by_position_ranges"]:
             print(f"  {r['model']:12s} {r['context']:>4s} {r['position_start']:>6d}-{r['position_end']:<6d} {r['mean_loss']:.4f}")
     # a readable table on stdout
     show = [c for c in cols if c in ("model", "non_embedding_parameters", "tokens", "train_tokens_per_s", "wall_s",

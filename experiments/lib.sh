@@ -53,6 +53,13 @@ run() {
 }
 finish_log() { :; }
 
+# the step of a run directory's newest checkpoint (0 when it has none)
+latest_step() {
+    [ -f "$1/latest" ] || { echo 0; return 0; }
+    n=$(sed -n 's/^ckpt-0*\([0-9][0-9]*\)$/\1/p' "$1/latest")
+    echo "${n:-0}"
+}
+
 # train KEY PRESET "EXTRA FLAGS" SEQ_LEN BATCH STEPS LR
 # (a finished run is skipped; an interrupted one resumes). TTT_STUDY_STOP_AFTER=N ends each
 # training call after N steps with a checkpoint, as an interrupted sitting would (the tests
@@ -64,8 +71,8 @@ train() {
     stop=
     [ -n "${TTT_STUDY_STOP_AFTER:-}" ] && stop="--stop-after $TTT_STUDY_STOP_AFTER"
     if [ -f "$dir/latest" ]; then
-        done_step=$(sed -n 's/^ckpt-0*\([0-9][0-9]*\)$/\1/p' "$dir/latest")
-        if [ "${done_step:-0}" -ge "$steps" ]; then
+        done_step=$(latest_step "$dir")
+        if [ "$done_step" -ge "$steps" ]; then
             log "$key: trained ($steps steps)"
             return 0
         fi
@@ -82,8 +89,8 @@ train() {
             --val-windows 4 --ckpt-every 25 --seed 1 --init-seed 1 $stop
     fi
     if [ -n "${TTT_STUDY_STOP_AFTER:-}" ]; then
-        done_step=$(sed -n 's/^ckpt-0*\([0-9][0-9]*\)$/\1/p' "$dir/latest")
-        if [ "${done_step:-0}" -lt "$steps" ]; then
+        done_step=$(latest_step "$dir")
+        if [ "$done_step" -lt "$steps" ]; then
             log "$key: stopped at step $done_step of $steps (TTT_STUDY_STOP_AFTER): the sitting ends here"
             exit 0
         fi

@@ -27,7 +27,7 @@ static inline real ln_stats(const real *z, int64_t f, real *xh) {
 /* ln_fused_l2_bwd: with y = γ x̂ + β, e = y − (v − k), h = e ⊙ γ,
  *   G = r/f · (f·h − Σh − x̂·Σ(h ⊙ x̂)) */
 static inline void lnl2_grad(real *G, const real *xh, real r, const real *gamma, const real *beta,
-                      const real *v, const real *k, int64_t f) {
+                             const real *v, const real *k, int64_t f) {
     real sh = 0, shx = 0;
     for (int64_t c = 0; c < f; c++) {
         real h = (gamma[c] * xh[c] + beta[c] - (v[c] - k[c])) * gamma[c];
@@ -47,18 +47,16 @@ static inline void lnl2_grad(real *G, const real *xh, real r, const real *gamma,
  *   de = dh γ; dγ += dh e + de x̂; dβ += de; dx̂ += de γ; dv −= de; dk += de;
  *   dz = r (dx̂ − mean(dx̂) − x̂ mean(dx̂ x̂)) − (Σ dG G) r x̂ / f   (the last term: ∂G/∂r) */
 static inline void lnl2_backward(real *dz, const real *dG, const real *G, const real *xh, real r,
-                          const real *gamma, const real *beta, const real *v, const real *k,
-                          real *dv, real *dk, real *dgamma, real *dbeta, int64_t f, real *dxh) {
-    real sh = 0, shx = 0, sdg = 0, sdgx = 0, t1 = 0;
+                                 const real *gamma, const real *beta, const real *v, const real *k,
+                                 real *dv, real *dk, real *dgamma, real *dbeta, int64_t f, real *dxh) {
+    real shx = 0, sdg = 0, sdgx = 0, t1 = 0;
     for (int64_t c = 0; c < f; c++) {
         real h = (gamma[c] * xh[c] + beta[c] - (v[c] - k[c])) * gamma[c];
-        sh += h;
         shx += h * xh[c];
         sdg += dG[c];
         sdgx += dG[c] * xh[c];
         t1 += dG[c] * G[c];
     }
-    (void)sh;
     real s = r / (real)f;
     real m1 = 0, m2 = 0;
     for (int64_t c = 0; c < f; c++) {
@@ -82,15 +80,15 @@ static inline void lnl2_backward(real *dz, const real *dG, const real *G, const 
 }
 
 /* out = q + γ x̂b + β where x̂b = LN(zb) */
-static inline void ln_output(real *out, const real *q, const real *xhb, const real *gamma, const real *beta,
-                      int64_t f) {
+static inline void ln_output(real *out, const real *q, const real *xhb, const real *gamma,
+                             const real *beta, int64_t f) {
     for (int64_t c = 0; c < f; c++) out[c] = q[c] + gamma[c] * xhb[c] + beta[c];
 }
 
 /* Backward of out = q + γ x̂b + β through the LayerNorm: dzb, and dγ, dβ accumulated
  * (the residual dq += dout is done by the caller). */
 static inline void ln_output_backward(real *dzb, const real *dout, const real *xhb, real rb,
-                               const real *gamma, real *dgamma, real *dbeta, int64_t f) {
+                                      const real *gamma, real *dgamma, real *dbeta, int64_t f) {
     real m1 = 0, m2 = 0;
     for (int64_t c = 0; c < f; c++) {
         dgamma[c] += dout[c] * xhb[c];

@@ -357,7 +357,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     if (s == TTT_OK && resume)
         metrics_line(&rf, "{\"event\": \"resume\", \"step\": %lld, \"ranks\": %d}", (long long)st.step, N);
     int mlp_warm = o.ttt_mlp_lr_warmup && m->cfg.arch == TTT_ARCH_TTT && m->cfg.ttt_layer_type == TTT_INNER_MLP;
-    int64_t steps_this_call = 0, start_step = st.step;
+    int64_t start_step = st.step; /* this call's steps: st.step − start_step */
     double t_start = now_s();
     char *ckpt_path = NULL;
     step_grad sg;
@@ -411,11 +411,10 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
             adamw_step_f32(m->w, m->g, st.m, st.v, m->tab.total, lr, o.beta1, o.beta2, o.eps, o.weight_decay, k, c);
         st.step = k;
         st.windows += o.batch;
-        steps_this_call++;
         double dt = now_s() - t0;
         ttt_train_progress p = {k, o.steps, loss, lr, norm, (double)(o.batch * L) / dt, now_s() - t_start, NAN,
                                 start_step};
-        int last = st.step == o.steps || (o.stop_after > 0 && steps_this_call >= o.stop_after);
+        int last = st.step == o.steps || (o.stop_after > 0 && st.step - start_step >= o.stop_after);
         int val_due = val_path && ((o.val_every > 0 && k % o.val_every == 0) || last);
         int ckpt_due = (o.ckpt_every > 0 && k % o.ckpt_every == 0) || last;
         if (R == 0) {
