@@ -55,6 +55,10 @@ char *read_whole(const char *path, size_t *len);
 void write_whole(const char *path, const void *data, size_t len);
 /* path inside the scratch directory (static buffer rotation of 8) */
 const char *tmp_path(const char *name);
+/* a fresh tiny model directory tmp_path(name) from `ttt init` with the tiny TTT-Linear flags
+ * (1 layer, width 8, 2 heads, vocab 11) followed by extra_flags (may be ""); NULL on failure
+ * (the failure is reported) */
+const char *tiny_model(const char *name, const char *extra_flags);
 /* fixture path: test_fixtures/name */
 const char *fixture(const char *name);
 

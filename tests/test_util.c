@@ -106,6 +106,18 @@ const char *tmp_path(const char *name) { return intern_path(test_tmpdir, name); 
 
 const char *fixture(const char *name) { return intern_path(test_fixtures, name); }
 
+const char *tiny_model(const char *name, const char *extra_flags) {
+    const char *dir = tmp_path(name);
+    char *out;
+    int rc = run_cmd(&out,
+                     "rm -rf %s && %s init --preset ttt-linear-tiny --layers 1 --width 8 --heads 2 "
+                     "--intermediate 8 --vocab 11 %s --out %s",
+                     dir, test_ttt_bin, extra_flags, dir);
+    if (rc != 0) test_fail("init of %s failed: %s", name, out);
+    free(out);
+    return rc == 0 ? dir : NULL;
+}
+
 int expect_cli_error(const char *needles, const char *fmt, ...) {
     char cmd[4096];
     va_list ap;

@@ -1,6 +1,8 @@
 /* args.c: flag parsing (see args.h). */
 #include "cli/args.h"
 
+#include "core/parse.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -70,10 +72,8 @@ int args_int(const args *a, const char *name, int64_t def, int64_t lo, int64_t h
         *out = def;
         return 0;
     }
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi) {
+    int64_t x;
+    if (!ttt_parse_i64_ok(v, lo, hi, &x)) {
         fprintf(stderr, "ttt %s: --%s must be an integer in [%lld, %lld], got '%s'\n", a->cmd, name,
                 (long long)lo, (long long)hi, v);
         return 2;

@@ -1,48 +1,89 @@
 /* fsutil.c: file reading and crash-safe writing (see fsutil.h). */
 #include "io/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
 
+ttt_status ttt_open_regular(const char *path, int *fd_out, size_t *size_out) {
+    /* O_NONBLOCK: opening a FIFO for reading must not wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return ttt_err(TTT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return ttt_err(TTT_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        const char *kind = S_ISDIR(st.st_mode)    ? "a directory"
+                           : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                           : S_ISCHR(st.st_mode)  ? "a character device"
+                           : S_ISBLK(st.st_mode)  ? "a block device"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "not a regular file";
+        return ttt_err(TTT_ERR_IO, "%s: is %s; expected a regular file", path, kind);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    *fd_out = fd;
+    if (size_out) *size_out = (size_t)st.st_size;
+    return TTT_OK;
+}
+
+ttt_status ttt_fopen_regular(const char *path, FILE **fp_out, size_t *size_out) {
+    int fd;
+    TRY(ttt_open_regular(path, &fd, size_out));
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        int e = errno;
+        close(fd);
+        return ttt_err(TTT_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    *fp_out = fp;
+    return TTT_OK;
+}
+
 ttt_status ttt_read_file(const char *path, size_t max_bytes, char **out, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return ttt_err(TTT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (fseek(fp, 0, SEEK_END) != 0) {
-        fclose(fp);
-        return ttt_err(TTT_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
-    }
-    long n = ftell(fp);
-    if (n < 0) {
-        fclose(fp);
-        return ttt_err(TTT_ERR_IO, "%s: cannot read (not a regular file?)", path);
-    }
-    if ((size_t)n > max_bytes) {
-        fclose(fp);
-        return ttt_err(TTT_ERR_FORMAT, "%s: file is %ld bytes, more than the %zu allowed", path,
+    int fd;
+    size_t n;
+    TRY(ttt_open_regular(path, &fd, &n));
+    if (n > max_bytes) {
+        close(fd);
+        return ttt_err(TTT_ERR_FORMAT, "%s: file is %zu bytes, more than the %zu allowed", path,
                        n, max_bytes);
     }
-    rewind(fp);
-    char *buf = malloc((size_t)n + 1);
+    char *buf = malloc(n + 1);
     if (!buf) {
-        fclose(fp);
-        return ttt_err(TTT_ERR_NOMEM, "%s: out of memory", path);
+        close(fd);
+        return ttt_err(TTT_ERR_NOMEM, "%s: out of memory for %zu bytes", path, n);
     }
-    if (n > 0 && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        free(buf);
-        fclose(fp);
-        return ttt_err(TTT_ERR_IO, "%s: read failed", path);
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return ttt_err(TTT_ERR_IO, "%s: read failed: %s", path, strerror(e));
+        }
+        if (r == 0) break; /* shrank while reading: keep what is there */
+        got += (size_t)r;
     }
-    fclose(fp);
-    buf[n] = 0;
+    close(fd);
+    buf[got] = 0;
     *out = buf;
-    if (len) *len = (size_t)n;
+    if (len) *len = got;
     return TTT_OK;
 }
 
@@ -68,9 +109,14 @@ ttt_status ttt_mkdir(const char *dir) {
     return TTT_OK;
 }
 
+/* The temporary file is ".NAME.tmp-XXXXXX" next to the target: created by mkstemp
+ * (O_CREAT|O_EXCL, so never through an existing file or symlink), given the permissions a
+ * plain creat() would (0666 less the umask), and renamed over the target on commit. */
 ttt_status ttt_atomic_open(ttt_atomic_file *af, const char *path) {
     memset(af, 0, sizeof *af);
     size_t n = strlen(path);
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
     af->final_path = malloc(n + 1);
     af->tmp_path = malloc(n + 32);
     if (!af->final_path || !af->tmp_path) {
@@ -79,16 +125,41 @@ ttt_status ttt_atomic_open(ttt_atomic_file *af, const char *path) {
         return ttt_err(TTT_ERR_NOMEM, "out of memory");
     }
     memcpy(af->final_path, path, n + 1);
-    snprintf(af->tmp_path, n + 32, "%s.tmp.%ld", path, (long)getpid());
-    af->fp = fopen(af->tmp_path, "wb");
+    snprintf(af->tmp_path, n + 32, "%.*s.%s.tmp-XXXXXX", (int)dlen, path, path + dlen);
+    int fd = mkstemp(af->tmp_path);
+    if (fd < 0) {
+        ttt_status s = ttt_err(TTT_ERR_IO, "%s: cannot create a temporary file next to it: %s",
+                               path, strerror(errno));
+        free(af->final_path);
+        free(af->tmp_path);
+        af->final_path = af->tmp_path = NULL;
+        return s;
+    }
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(fd, 0666 & ~um);
+    af->fp = fdopen(fd, "wb");
     if (!af->fp) {
-        ttt_status s = ttt_err(TTT_ERR_IO, "%s: cannot create: %s", af->tmp_path, strerror(errno));
+        ttt_status s = ttt_err(TTT_ERR_IO, "%s: cannot open: %s", af->tmp_path, strerror(errno));
+        close(fd);
+        unlink(af->tmp_path);
         free(af->final_path);
         free(af->tmp_path);
         af->final_path = af->tmp_path = NULL;
         return s;
     }
     return TTT_OK;
+}
+
+ttt_status ttt_atomic_write_file(const char *path, const void *data, size_t bytes) {
+    ttt_atomic_file af;
+    TRY(ttt_atomic_open(&af, path));
+    ttt_status s = ttt_atomic_write(&af, data, bytes);
+    if (s != TTT_OK) {
+        ttt_atomic_abort(&af);
+        return s;
+    }
+    return ttt_atomic_commit(&af);
 }
 
 ttt_status ttt_atomic_write(ttt_atomic_file *af, const void *data, size_t bytes) {
@@ -139,4 +210,108 @@ ttt_status ttt_atomic_commit(ttt_atomic_file *af) {
     }
     af_cleanup(af);
     return TTT_OK;
+}
+
+/* Remove the entry NAME of directory DFD without following any symbolic link: a link is
+ * removed itself, a directory is emptied through descriptors opened with O_NOFOLLOW. */
+static ttt_status remove_at(int dfd, const char *name, const char *shown, int depth) {
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return TTT_OK;
+        return ttt_err(TTT_ERR_IO, "%s: cannot stat: %s", shown, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
+            return ttt_err(TTT_ERR_IO, "%s: cannot remove: %s", shown, strerror(errno));
+        return TTT_OK;
+    }
+    if (depth > 64) return ttt_err(TTT_ERR_IO, "%s: directory tree too deep to remove", shown);
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return ttt_err(TTT_ERR_IO, "%s: cannot open: %s", shown, strerror(errno));
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return ttt_err(TTT_ERR_IO, "%s: cannot read: %s", shown, strerror(errno));
+    }
+    ttt_status s = TTT_OK;
+    struct dirent *e;
+    while (s == TTT_OK && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        s = remove_at(dirfd(d), e->d_name, shown, depth + 1);
+    }
+    closedir(d);
+    if (s == TTT_OK && unlinkat(dfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+        s = ttt_err(TTT_ERR_IO, "%s: cannot remove directory: %s", shown, strerror(errno));
+    return s;
+}
+
+ttt_status ttt_remove_tree(const char *path) {
+    char *d = strdup(path), *b = strdup(path);
+    if (!d || !b) {
+        free(d);
+        free(b);
+        return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    }
+    ttt_status s;
+    int dfd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        s = ttt_err(TTT_ERR_IO, "%s: cannot open its directory: %s", path, strerror(errno));
+    } else {
+        s = remove_at(dfd, basename(b), path, 0);
+        close(dfd);
+    }
+    free(d);
+    free(b);
+    return s;
+}
+
+ttt_status ttt_remove_tree_at(int dfd, const char *name, const char *shown) {
+    return remove_at(dfd, name, shown, 0);
+}
+
+/* The lock is an flock on DIR/.lock, which holds the holder's pid as text. The file is left in
+ * place when released (unlinking lock files races with a process that just opened one). */
+ttt_status ttt_dir_lock(const char *dir, int *fd_out) {
+    char *p = ttt_path_join(dir, ".lock");
+    if (!p) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    int fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        ttt_status s = ttt_err(TTT_ERR_IO, "%s: cannot open the lock file: %s", p, strerror(errno));
+        free(p);
+        return s;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char buf[32] = {0};
+        ssize_t r = pread(fd, buf, sizeof buf - 1, 0);
+        close(fd);
+        long pid = r > 0 ? strtol(buf, NULL, 10) : 0;
+        ttt_status s;
+        if (e == EWOULDBLOCK && pid > 0)
+            s = ttt_err(TTT_ERR_IO,
+                        "%s: the run directory is in use by another ttt process (pid %ld); wait "
+                        "for it to finish or use another --run",
+                        dir, pid);
+        else if (e == EWOULDBLOCK)
+            s = ttt_err(TTT_ERR_IO,
+                        "%s: the run directory is in use by another ttt process; wait for it to "
+                        "finish or use another --run",
+                        dir);
+        else
+            s = ttt_err(TTT_ERR_IO, "%s: cannot lock: %s", p, strerror(e));
+        free(p);
+        return s;
+    }
+    free(p);
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        /* the lock holds even if the pid could not be recorded */
+    }
+    *fd_out = fd;
+    return TTT_OK;
+}
+
+void ttt_dir_unlock(int fd) {
+    if (fd >= 0) close(fd);
 }
