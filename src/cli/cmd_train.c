@@ -129,6 +129,13 @@ static int train_job(const args *a, ttt_train_opts *o, ttt_options *mo, int resu
     ttt_tokfile th;
     ttt_model *m = NULL;
     ttt_status s = ttt_tokfile_read_header(data, &th);
+    /* another trainer on this run directory: say so (with its pid) before reading a checkpoint
+     * it may be replacing; ttt_train holds the lock for the whole training */
+    if (s == TTT_OK && resume && R == 0 && access(run, F_OK) == 0) {
+        int fd;
+        s = ttt_dir_lock(run, &fd);
+        if (s == TTT_OK) ttt_dir_unlock(fd);
+    }
     if (s == TTT_OK && resume) {
         char *ck = ttt_run_latest_checkpoint(run);
         s = ck ? ttt_model_load(ck, mo, &m) : TTT_ERR_IO;

@@ -18,14 +18,19 @@
  * bit-identical gradients, losses and weights for the same batch and micro-batch. Losses of
  * the micro-batches are exchanged and averaged in micro-batch order. Every rank then takes the
  * same optimizer step; rank 0 alone validates, prints, writes metrics and checkpoints. */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "core/rng.h"
@@ -259,6 +264,10 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
         !(o.eps > 0) || !(o.weight_decay >= 0))
         return everywhere(ttt_err(TTT_ERR_ARG, "train: learning rates and weight decay must be >= 0, betas in "
                                   "[0, 1), eps > 0"));
+    int64_t total_windows; /* the data position after the last step: an int64 */
+    if (!ttt_i64_mul_ok(o.steps, o.batch, &total_windows))
+        return everywhere(ttt_err(TTT_ERR_ARG, "train: %lld steps of %lld sequences is too many windows to count",
+                                  (long long)o.steps, (long long)o.batch));
     const int64_t L = o.seq_len, A = o.batch / o.micro_batch, mb = o.micro_batch, Al = A / N;
     const int32_t bos = o.mask_bos ? (int32_t)m->cfg.bos_token_id : -1;
 
@@ -283,14 +292,16 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     }
 
     /* settings a resume must keep (they fix which windows each step sees) */
-    char s_L[32], s_B[32], s_seed[32], s_data[96];
+    /* (the seed is the state's own "seed"; train_data identifies the training file by its token
+     * count and the FNV-1a checksum of its whole payload, which ttt_tokfile_read verifies) */
+    char s_L[32], s_B[32], s_data[96];
     snprintf(s_L, sizeof s_L, "%lld", (long long)L);
     snprintf(s_B, sizeof s_B, "%lld", (long long)o.batch);
-    snprintf(s_seed, sizeof s_seed, "%" PRIu64, o.seed);
     snprintf(s_data, sizeof s_data, "%lld tokens, checksum %016" PRIx64, (long long)tf.n_tokens, tf.checksum);
-    const char *keys[] = {"seq_len", "batch", "seed", "train_data", "shuffle"};
-    const char *vals[] = {s_L, s_B, s_seed, s_data, o.no_shuffle ? "0" : "1"};
-    const int nkeys = 5;
+    const char *keys[] = {"seq_len", "batch", "train_data", "shuffle"};
+    const char *vals[] = {s_L, s_B, s_data, o.no_shuffle ? "0" : "1"};
+    const int nkeys = 4;
+    const ckpt_expect expect = {o.batch, o.seed, keys, vals, nkeys};
 
     size_t pbytes = (size_t)m->tab.total * m->elem;
     train_state st = {0, 0, o.seed, ttt_calloc(pbytes, "AdamW m"), ttt_calloc(pbytes, "AdamW v")};
@@ -302,29 +313,51 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     if (s == TTT_OK) s = ttt_zero_grad(m);
     char *latest = NULL;
     run_files rf = {NULL, run_dir};
+    int lock_fd = -1; /* rank 0 holds the run directory for the whole training */
     if (s == TTT_OK && R == 0) {
         s = ttt_mkdir(run_dir);
+        if (s == TTT_OK) s = ttt_dir_lock(run_dir, &lock_fd);
         if (s == TTT_OK) {
             char *lp = ttt_path_join(run_dir, "latest");
-            FILE *fp = fopen(lp, "rb");
+            struct stat sb;
+            int has = lp && lstat(lp, &sb) == 0;
             free(lp);
-            int has = fp != NULL;
-            if (fp) fclose(fp);
             if (resume && !has)
                 s = ttt_err(TTT_ERR_ARG, "%s: nothing to resume (no checkpoint in this run directory)", run_dir);
             else if (!resume && has)
                 s = ttt_err(TTT_ERR_ARG, "%s: the run directory already has checkpoints; resume it (--resume) or "
                             "use another directory", run_dir);
             else if (resume) {
-                latest = ttt_run_latest_checkpoint(run_dir);
-                s = latest ? ckpt_read(latest, m, &st, keys, vals, nkeys) : TTT_ERR_IO;
+                int64_t named = 0;
+                s = ckpt_latest(run_dir, &latest, &named);
+                if (s == TTT_OK) s = ckpt_read(latest, m, &st, &expect);
+                if (s == TTT_OK && st.step != named)
+                    s = ttt_err(TTT_ERR_FORMAT, "%s: the checkpoint's training state is at step %lld, but its name "
+                                "says step %lld", latest, (long long)st.step, (long long)named);
+                if (s == TTT_OK && st.step >= o.steps)
+                    s = ttt_err(TTT_ERR_ARG, "%s: the run is already at step %lld and --steps %lld is the total "
+                                "number of steps to train to: nothing to do (give a --steps above %lld to train "
+                                "further)", run_dir, (long long)st.step, (long long)o.steps, (long long)st.step);
             }
         }
         if (s == TTT_OK) {
+            /* appended to, never through a symbolic link, and only a regular file */
             char *mp = ttt_path_join(run_dir, "metrics.jsonl");
-            rf.metrics = fopen(mp, "a");
+            int fd = mp ? open(mp, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0666) : -1;
+            struct stat sb;
+            if (fd < 0)
+                s = ttt_err(TTT_ERR_IO, "%s: cannot write: %s", mp ? mp : "metrics.jsonl",
+                            errno == ELOOP ? "it is a symbolic link; expected a regular file" : strerror(errno));
+            else if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+                s = ttt_err(TTT_ERR_IO, "%s: is not a regular file", mp);
+            else if (!(rf.metrics = fdopen(fd, "a")))
+                s = ttt_err(TTT_ERR_IO, "%s: cannot write: %s", mp, strerror(errno));
+            if (s != TTT_OK && fd >= 0 && !rf.metrics) close(fd);
+            if (rf.metrics) {
+                int fl = fcntl(fd, F_GETFL);
+                if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+            }
             free(mp);
-            if (!rf.metrics) s = ttt_err(TTT_ERR_IO, "%s: cannot write metrics.jsonl", run_dir);
         }
     }
     if (N > 1) {
@@ -440,6 +473,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
         if (last) break;
     }
     if (rf.metrics) fclose(rf.metrics);
+    ttt_dir_unlock(lock_fd);
     for (int d = 0; d < 64; d++) ttt_free(sg.tmp[d]);
     free(ckpt_path);
     free(latest);
