@@ -1,6 +1,7 @@
 # fuzz.mk: libFuzzer runs over the file readers (not part of the default test suite).
 #   make fuzz                   every harness for FUZZ_SECONDS (default 60) each
 #   make fuzz FUZZ=tokfile      one harness: tokfile tiktoken llama encode safetensors config
+#                               train_state latest
 # Builds libttt with clang, AddressSanitizer and UndefinedBehaviorSanitizer into build-fuzz/,
 # seeds each corpus from data/ and a tiny model (when present), and stops at the first crash;
 # the input that crashed is saved as build-fuzz/crashes/NAME-crash-*. Every crash found so far
@@ -8,7 +9,7 @@
 .PHONY: fuzz fuzz-lib fuzz-seeds
 
 FUZZ_SECONDS ?= 60
-FUZZ ?= tokfile tiktoken llama encode safetensors config
+FUZZ ?= tokfile tiktoken llama encode safetensors config train_state latest
 FUZZ_BUILD := build-fuzz
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -24,7 +25,9 @@ $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_util.h fuzz-lib
 
 # seeds: small valid inputs made from the fetched data and a tiny model (skipped when absent)
 fuzz-seeds: $(BUILD)/ttt
-	@set -e; S=$(FUZZ_BUILD)/seeds; rm -rf $$S; for h in tokfile tiktoken llama encode safetensors config; do mkdir -p $$S/$$h; done; \
+	@set -e; S=$(FUZZ_BUILD)/seeds; rm -rf $$S; for h in tokfile tiktoken llama encode safetensors config train_state latest; do mkdir -p $$S/$$h; done; \
+	printf 'ckpt-00000001\n' > $$S/latest/ok; printf 'ckpt-00000002' > $$S/latest/link; \
+	printf '../other/ckpt-00000001\n' > $$S/latest/escape; printf 'ckpt-00000003\n' > $$S/latest/file; \
 	if [ -d data/tok/llama2 ]; then \
 	    $(BUILD)/ttt tokenize --tokenizer data/tok/llama2 --text "Hello, world" --output $$S/tokfile/llama.tok 2>/dev/null; \
 	    $(BUILD)/ttt tokenize --tokenizer data/tok/o200k_base.tiktoken --text "Hello" --output $$S/tokfile/o200k.tok 2>/dev/null; \
@@ -43,6 +46,9 @@ fuzz-seeds: $(BUILD)/ttt
 fuzz: fuzz-seeds $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ))
 	@set -e; mkdir -p $(FUZZ_BUILD)/crashes; for h in $(FUZZ); do \
 	    mkdir -p $(FUZZ_BUILD)/corpus/$$h; \
+	    if [ $$h = train_state ]; then \
+	        TTT_FUZZ_SEED_OUT=$(FUZZ_BUILD)/seeds/train_state/valid $(FUZZ_BUILD)/fuzz_train_state >/dev/null 2>&1 \
+	            || { echo "fuzz: cannot write the train_state seed"; exit 1; }; fi; \
 	    echo "fuzz: $$h for $(FUZZ_SECONDS) s"; \
 	    $(FUZZ_BUILD)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 -max_len=65536 \
 	        -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$h- \

@@ -306,6 +306,10 @@ TEST(test_robust_train_prune_symlinks) {
             "ln -s %s %s/.tmp-ckpt-00000002-1-abcdef && ln -s %s %s/ckpt-00000002", run, run, v1, run, v2, run, v3, run, v4,
             run);
     free(out);
+    /* and what a writer killed with -9 leaves behind, which does go */
+    run_cmd(&out, "mkdir -p %s/.tmp-ckpt-00000005-1-Zz09aB && echo x > %s/.tmp-ckpt-00000005-1-Zz09aB/model.safetensors "
+            "&& echo x > %s/.latest.tmp-Ab12Cd && ln -s ckpt-00000005 %s/.model.tmp-1-77", run, run, run, run);
+    free(out);
     int rc = run_cmd(&out, "%s train --model %s --data %s --run %s --steps 3 --ckpt-every 1 --keep 1 %s", test_ttt_bin,
                      model, tok, run, FLAGS);
     EXPECT(rc == 0, "training: %s", out);
@@ -316,6 +320,11 @@ TEST(test_robust_train_prune_symlinks) {
     struct stat sb;
     snprintf(p, sizeof p, "%s/ckpt-00000000", run);
     EXPECT(lstat(p, &sb) == 0 && S_ISLNK(sb.st_mode), "the planted link was deleted (it is not the run's)");
+    const char *stale[] = {".tmp-ckpt-00000005-1-Zz09aB", ".latest.tmp-Ab12Cd", ".model.tmp-1-77"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", run, stale[i]);
+        EXPECT(lstat(p, &sb) != 0, "the stale %s is still there", stale[i]);
+    }
     /* --keep 1: only the newest of the run's own checkpoints is left */
     snprintf(p, sizeof p, "%s/ckpt-00000002", run);
     EXPECT(lstat(p, &sb) != 0, "ckpt-00000002 was not pruned");

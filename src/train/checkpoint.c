@@ -54,6 +54,15 @@ static int all_digits(const char *s, size_t n) {
     return 1;
 }
 
+/* the six characters mkstemp / mkdtemp put in place of XXXXXX */
+static int is_mktemp_suffix(const char *x) {
+    if (strlen(x) != 6) return 0;
+    for (int i = 0; i < 6; i++)
+        if (!((x[i] >= '0' && x[i] <= '9') || (x[i] >= 'a' && x[i] <= 'z') || (x[i] >= 'A' && x[i] <= 'Z')))
+            return 0;
+    return 1;
+}
+
 /* a checkpoint name exactly as ckpt_write makes it: "ckpt-%08lld" of a step >= 0 */
 static int is_ckpt_name(const char *name, int64_t *step) {
     if (strncmp(name, "ckpt-", 5) != 0 || !all_digits(name + 5, strlen(name + 5))) return 0;
@@ -75,13 +84,7 @@ static int is_tmp_ckpt_name(const char *name, long *pid) {
     const char *q = d1 + 1, *d2 = strchr(q, '-');
     size_t nq = d2 ? (size_t)(d2 - q) : strlen(q);
     if (!all_digits(q, nq) || nq > 18) return 0;
-    if (d2) {
-        const char *x = d2 + 1;
-        if (strlen(x) != 6) return 0;
-        for (int i = 0; i < 6; i++)
-            if (!((x[i] >= '0' && x[i] <= '9') || (x[i] >= 'a' && x[i] <= 'z') || (x[i] >= 'A' && x[i] <= 'Z')))
-                return 0;
-    }
+    if (d2 && !is_mktemp_suffix(d2 + 1)) return 0;
     char num[24];
     memcpy(num, q, nq);
     num[nq] = 0;
@@ -156,8 +159,10 @@ static int cmp_i64(const void *a, const void *b) {
 }
 
 /* Delete the checkpoints older than `current` beyond the newest keep − 1 of them (the current
- * one is always kept, newer ones are left alone), stale temporary directories of dead writers
- * and their temporary model links. Only real directories with the run's own names go; a
+ * one is always kept, newer ones are left alone), stale temporary directories of dead writers,
+ * their temporary model links and temporary copies of `latest` (ttt_atomic_open's
+ * .latest.tmp-XXXXXX: the caller holds the run directory's lock, so no one else is writing
+ * one). Only real directories with the run's own names go; a
  * symbolic link is never followed. Failures here only warn: the checkpoint is written. */
 static void prune(const char *run_dir, int64_t keep, int64_t current) {
     int dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -180,10 +185,15 @@ static void prune(const char *run_dir, int64_t keep, int64_t current) {
         int64_t k;
         long pid;
         int ck = is_ckpt_name(nm, &k), tc = !ck && is_tmp_ckpt_name(nm, &pid),
-            ml = !ck && !tc && is_model_tmp_name(nm, &pid);
-        if (!ck && !tc && !ml) continue;
+            ml = !ck && !tc && is_model_tmp_name(nm, &pid),
+            lt = !ck && !tc && !ml && strncmp(nm, ".latest.tmp-", 12) == 0 && is_mktemp_suffix(nm + 12);
+        if (!ck && !tc && !ml && !lt) continue;
         struct stat sb;
         if (fstatat(dfd, nm, &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (lt) {
+            if (S_ISREG(sb.st_mode)) goto add_stale;
+            continue;
+        }
         if (ml) {
             if (S_ISLNK(sb.st_mode) && pid != me) goto add_stale;
             continue;
@@ -225,7 +235,7 @@ static void prune(const char *run_dir, int64_t keep, int64_t current) {
         free(stale[i]);
     }
     free(stale);
-    qsort(steps, n, sizeof *steps, cmp_i64);
+    if (n > 1) qsort(steps, n, sizeof *steps, cmp_i64);
     /* keep − 1 older ones besides the current */
     for (size_t i = 0; keep >= 1 && i + (size_t)(keep - 1) < n; i++) {
         char name[40], shown[1200];
