@@ -166,7 +166,7 @@ TEST(test_errors_safetensors) {
     ok &= expect_cli_error("model.safetensors|model.norm.weight|missing", "info --model %s", d);
     /* duplicate name */
     d = model_with_header_edit("s10", "model.norm.weight", "model.embed_tokens.weight", 0, 0);
-    ok &= expect_cli_error("model.safetensors|appears twice", "info --model %s", d);
+    ok &= expect_cli_error("model.safetensors|duplicate key", "info --model %s", d);
     return ok ? TEST_PASS : TEST_FAIL;
 }
 

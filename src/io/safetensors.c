@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "io/fsutil.h"
+#include "io/json.h"
 
 #define ST_MAX_HEADER (100u << 20) /* the reference implementation's limit */
 
@@ -64,10 +65,6 @@ static int cmp_begin(const void *a, const void *b) {
     const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
     return x->end < y->end ? -1 : (x->end > y->end);
-}
-
-static int cmp_name(const void *a, const void *b) {
-    return strcmp((*(const st_tensor *const *)a)->name, (*(const st_tensor *const *)b)->name);
 }
 
 /* JSON number -> non-negative integer below 2^53, or -1 */
@@ -162,6 +159,11 @@ static ttt_status st_parse(st_file *f, const char *hdr, size_t hlen) {
         cJSON_Delete(root);
         return ttt_err(TTT_ERR_FORMAT, "%s: header is not a JSON object", p);
     }
+    ttt_status ds = ttt_json_check_unique(root, p, "__metadata__");
+    if (ds != TTT_OK) {
+        cJSON_Delete(root);
+        return ds;
+    }
     int n = 0;
     for (cJSON *it = root->child; it; it = it->next)
         if (strcmp(it->string, "__metadata__") != 0) n++;
@@ -206,14 +208,10 @@ static ttt_status st_parse(st_file *f, const char *hdr, size_t hlen) {
     }
     cJSON_Delete(root);
     if (s != TTT_OK) return s;
-    /* duplicate names and overlapping data */
+    /* overlapping data (duplicate names were refused with every other duplicate key) */
     st_tensor **ord = malloc(sizeof(st_tensor *) * (size_t)(f->n ? f->n : 1));
     if (!ord) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     for (int i = 0; i < f->n; i++) ord[i] = &f->t[i];
-    qsort(ord, (size_t)f->n, sizeof *ord, cmp_name);
-    for (int i = 1; i < f->n && s == TTT_OK; i++)
-        if (strcmp(ord[i - 1]->name, ord[i]->name) == 0)
-            s = ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' appears twice in the header", p, ord[i]->name);
     qsort(ord, (size_t)f->n, sizeof *ord, cmp_begin);
     for (int i = 1; i < f->n && s == TTT_OK; i++)
         if (ord[i]->begin < ord[i - 1]->end)
@@ -231,18 +229,14 @@ ttt_status st_open(st_file *f, const char *path) {
     f->fd = -1;
     f->path = strdup(path);
     if (!f->path) return ttt_err(TTT_ERR_NOMEM, "out of memory");
-    f->fd = open(path, O_RDONLY);
-    if (f->fd < 0) {
-        ttt_status s = ttt_err(TTT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t fsize = 0;
+    ttt_status os = ttt_open_regular(path, &f->fd, &fsize);
+    if (os != TTT_OK) {
+        f->fd = -1;
         st_close(f);
-        return s;
+        return os;
     }
-    struct stat st;
-    if (fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        st_close(f);
-        return ttt_err(TTT_ERR_IO, "%s: not a regular file", path);
-    }
-    uint64_t size = (uint64_t)st.st_size;
+    uint64_t size = (uint64_t)fsize;
     unsigned char lenb[8];
     if (size < 8 || pread(f->fd, lenb, 8, 0) != 8) {
         st_close(f);

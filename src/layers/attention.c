@@ -27,7 +27,8 @@
  * Cephes expf polynomial (about 1 ulp), 2^n built in the exponent bits. Results below
  * exp(−87) ≈ 1.6e−38 are flushed to 0 (they vanish next to the row sum, which is >= 1). */
 static inline float exp_fast(float x) {
-    float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    float xc = x > -87.0f ? x : -87.0f; /* NaN → −87: the float → int conversion is defined */
+    xc = xc < 88.0f ? xc : 88.0f;
     float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x·log2 e) */
     float r = xc - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
@@ -37,7 +38,7 @@ static inline float exp_fast(float x) {
     int32_t bits = ((int32_t)n + 127) * (1 << 23);
     float two_n;
     memcpy(&two_n, &bits, sizeof two_n);
-    return x < -87.0f ? 0.0f : p * two_n;
+    return x < -87.0f ? 0.0f : x == x ? p * two_n : x; /* NaN stays NaN */
 }
 #else
 #define exp_fast(x) exp(x) /* double: the libm exp (this build checks numbers) */

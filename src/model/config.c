@@ -8,10 +8,14 @@
 
 #include "core/error.h"
 #include "io/fsutil.h"
+#include "io/json.h"
 #include "ttt.h"
 
 #define MAX_CONFIG_BYTES (16u << 20)
 #define MAX_DIM ((int64_t)1 << 31)
+/* the inner loop keeps mini_batch_size^2 per head; the paper uses 16 */
+#define MAX_MINI_BATCH 4096
+#define MAX_LAYERS 65536
 
 typedef struct {
     const char *path;
@@ -299,10 +303,20 @@ ttt_status ttt_config_validate(const ttt_config *cfg, const char *origin) {
     POS(vocab_size)
     POS(hidden_size)
     POS(num_hidden_layers)
+    if (cfg->num_hidden_layers > MAX_LAYERS)
+        return ttt_err(TTT_ERR_CONFIG, "%s: \"num_hidden_layers\" is %lld, expected 1..%d", o,
+                       (long long)cfg->num_hidden_layers, MAX_LAYERS);
     if (cfg->bos_token_id >= cfg->vocab_size || cfg->eos_token_id >= cfg->vocab_size)
         return ttt_err(TTT_ERR_CONFIG, "%s: bos/eos token id outside [0, vocab_size)", o);
-    if (!(cfg->rms_norm_eps > 0))
-        return ttt_err(TTT_ERR_CONFIG, "%s: the RMSNorm eps must be > 0", o);
+    /* real numbers outside these ranges are typos or attacks: no trained model uses them,
+     * and they overflow to inf or nan in the first forward pass */
+#define RANGE(field, name, lo_ok, lo, hi) \
+    if (!(isfinite(cfg->field) && ((lo_ok) ? cfg->field >= (lo) : cfg->field > (lo)) && \
+          cfg->field <= (hi))) \
+        return ttt_err(TTT_ERR_CONFIG, "%s: \"" name "\" is %g, expected a number in %s%g, %g]", o, \
+                       cfg->field, (lo_ok) ? "[" : "(", (double)(lo), (double)(hi));
+    RANGE(rms_norm_eps, "rms_norm_eps", 0, 0.0, 1.0)
+    RANGE(initializer_range, "initializer_range", 1, 0.0, 10.0)
     if (cfg->arch == TTT_ARCH_MAMBA) {
         POS(state_size)
         POS(expand)
@@ -313,6 +327,12 @@ ttt_status ttt_config_validate(const ttt_config *cfg, const char *origin) {
                            (long long)cfg->conv_kernel);
         if (cfg->intermediate_size != cfg->expand * cfg->hidden_size)
             return ttt_err(TTT_ERR_CONFIG, "%s: intermediate_size must be expand * hidden_size", o);
+        RANGE(time_step_min, "time_step_min", 0, 0.0, 1e3)
+        RANGE(time_step_max, "time_step_max", 0, 0.0, 1e3)
+        RANGE(time_step_floor, "time_step_floor", 1, 0.0, 1e3)
+        if (cfg->time_step_min > cfg->time_step_max)
+            return ttt_err(TTT_ERR_CONFIG, "%s: \"time_step_min\" %g is larger than \"time_step_max\" %g",
+                           o, cfg->time_step_min, cfg->time_step_max);
         return TTT_OK;
     }
     POS(intermediate_size)
@@ -325,8 +345,7 @@ ttt_status ttt_config_validate(const ttt_config *cfg, const char *origin) {
     if (f % 2 != 0)
         return ttt_err(TTT_ERR_CONFIG, "%s: head dim hidden_size/num_attention_heads = %lld must be "
                        "even (RoPE rotates pairs)", o, (long long)f);
-    if (!(cfg->rope_theta > 0))
-        return ttt_err(TTT_ERR_CONFIG, "%s: \"rope_theta\" must be > 0", o);
+    RANGE(rope_theta, "rope_theta", 0, 0.0, 1e12)
     if (cfg->arch == TTT_ARCH_LLAMA) {
         POS(num_key_value_heads)
         if (cfg->num_attention_heads % cfg->num_key_value_heads != 0)
@@ -340,8 +359,10 @@ ttt_status ttt_config_validate(const ttt_config *cfg, const char *origin) {
     if ((cfg->pre_conv || cfg->share_qk) && (cfg->conv_kernel <= 0 || cfg->conv_kernel > 1024))
         return ttt_err(TTT_ERR_CONFIG, "%s: \"conv_kernel\" is %lld, expected 1..1024", o,
                        (long long)cfg->conv_kernel);
-    if (!(cfg->ttt_base_lr >= 0) || !isfinite(cfg->ttt_base_lr))
-        return ttt_err(TTT_ERR_CONFIG, "%s: \"ttt_base_lr\" must be a finite number >= 0", o);
+    RANGE(ttt_base_lr, "ttt_base_lr", 1, 0.0, 1e3)
+    if (cfg->mini_batch_size > MAX_MINI_BATCH)
+        return ttt_err(TTT_ERR_CONFIG, "%s: \"mini_batch_size\" is %lld, expected 1..%d", o,
+                       (long long)cfg->mini_batch_size, MAX_MINI_BATCH);
     if (cfg->ttt_layer_type != TTT_INNER_LINEAR && cfg->ttt_layer_type != TTT_INNER_MLP)
         return ttt_err(TTT_ERR_CONFIG, "%s: unknown ttt_layer_type", o);
     return TTT_OK;
@@ -363,6 +384,8 @@ ttt_status ttt_config_load(const char *path, ttt_config *out) {
     ttt_status s = TTT_OK;
     if (!cJSON_IsObject(root)) {
         s = ttt_err(TTT_ERR_CONFIG, "%s: expected a JSON object", path);
+    } else if ((s = ttt_json_check_unique(root, path, NULL)) != TTT_OK) {
+        /* the message names the key */
     } else {
         jctx c = {path, root};
         const char *mt = get_str(&c, "model_type");

@@ -157,6 +157,61 @@ ttt_status ttt_model_create(const ttt_config *cfg, uint64_t seed, const ttt_opti
     return TTT_OK;
 }
 
+/* every parameter of CFG is in ST with its shape, and ST has nothing else */
+static ttt_status check_tensors(const ttt_config *cfg, const st_file *st, const char *cpath,
+                                const char *wpath) {
+    param_table tab;
+    ttt_lm_offs offs;
+    TRY(ttt_params_build(&tab, &offs, cfg));
+    ttt_status s = TTT_OK;
+    for (int64_t i = 0; i < tab.n && s == TTT_OK; i++) {
+        const param_info *p = &tab.p[i];
+        const st_tensor *t = st_find(st, p->name);
+        char want[128], got[128];
+        if (!t) {
+            s = ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' is missing (expected shape %s for this config)",
+                        wpath, p->name, st_shape_str(p->shape, p->ndim, want, sizeof want));
+            break;
+        }
+        int same = t->ndim == p->ndim;
+        for (int k = 0; same && k < p->ndim; k++) same = t->shape[k] == p->shape[k];
+        if (!same)
+            s = ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s (from %s)", wpath,
+                        p->name, st_shape_str(t->shape, t->ndim, got, sizeof got),
+                        st_shape_str(p->shape, p->ndim, want, sizeof want), cpath);
+    }
+    for (int i = 0; i < st->n && s == TTT_OK; i++)
+        if (param_table_find(&tab, st->t[i].name) < 0) {
+            if (strcmp(st->t[i].name, "lm_head.weight") == 0 && cfg->tie_word_embeddings)
+                s = ttt_err(TTT_ERR_FORMAT,
+                            "%s: unexpected tensor 'lm_head.weight': %s sets "
+                            "\"tie_word_embeddings\": true, so the head is the embedding",
+                            wpath, cpath);
+            else
+                s = ttt_err(TTT_ERR_FORMAT,
+                            "%s: unexpected tensor '%s' (not a parameter of the model that %s "
+                            "describes)",
+                            wpath, st->t[i].name, cpath);
+        }
+    ttt_params_free(&tab, &offs);
+    return s;
+}
+
+/* a NaN or Inf weight would make every loss nan and every sample garbage: refuse it, naming
+ * the tensor and the first bad element */
+static ttt_status check_finite(const ttt_model *m, const param_info *p, const char *wpath) {
+    for (int64_t j = 0; j < p->numel; j++) {
+        double v = m->elem == 4 ? (double)((const float *)m->w)[p->offset + j]
+                                : ((const double *)m->w)[p->offset + j];
+        if (!isfinite(v))
+            return ttt_err(TTT_ERR_NUMERIC,
+                           "%s: tensor '%s' has a non-finite value (%g) at flat index %lld; "
+                           "weights must be finite numbers",
+                           wpath, p->name, v, (long long)j);
+    }
+    return TTT_OK;
+}
+
 ttt_status ttt_model_load(const char *dir, const ttt_options *opt, ttt_model **out) {
     char *cpath = ttt_path_join(dir, "config.json"), *wpath = ttt_path_join(dir, "model.safetensors");
     if (!cpath || !wpath) {
@@ -169,46 +224,26 @@ ttt_status ttt_model_load(const char *dir, const ttt_options *opt, ttt_model **o
     st_file st;
     st.fd = -1;
     ttt_status s = ttt_config_load(cpath, &cfg);
-    if (s == TTT_OK) s = model_alloc(&cfg, opt, &m);
     if (s == TTT_OK) s = st_open(&st, wpath);
-    if (s == TTT_OK) {
-        for (int64_t i = 0; i < m->tab.n && s == TTT_OK; i++) {
-            const param_info *p = &m->tab.p[i];
-            const st_tensor *t = st_find(&st, p->name);
-            char want[128], got[128];
-            if (!t) {
-                s = ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' is missing (expected shape %s for this config)",
-                            wpath, p->name, st_shape_str(p->shape, p->ndim, want, sizeof want));
-                break;
-            }
-            int same = t->ndim == p->ndim;
-            for (int k = 0; same && k < p->ndim; k++) same = t->shape[k] == p->shape[k];
-            if (!same) {
-                s = ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' has shape %s, expected %s (from %s)", wpath,
-                            p->name, st_shape_str(t->shape, t->ndim, got, sizeof got),
-                            st_shape_str(p->shape, p->ndim, want, sizeof want), cpath);
-                break;
-            }
-            if (m->elem == 4)
-                s = st_read_f32(&st, t, (float *)m->w + p->offset, p->numel);
-            else
-                s = st_read_f64(&st, t, (double *)m->w + p->offset, p->numel);
-        }
-        for (int i = 0; i < st.n && s == TTT_OK; i++)
-            if (param_table_find(&m->tab, st.t[i].name) < 0) {
-                if (strcmp(st.t[i].name, "lm_head.weight") == 0 && cfg.tie_word_embeddings)
-                    s = ttt_err(TTT_ERR_FORMAT,
-                                "%s: unexpected tensor 'lm_head.weight': %s sets "
-                                "\"tie_word_embeddings\": true, so the head is the embedding",
-                                wpath, cpath);
-                else
-                    s = ttt_err(TTT_ERR_FORMAT,
-                                "%s: unexpected tensor '%s' (not a parameter of the model that %s "
-                                "describes)",
-                                wpath, st.t[i].name, cpath);
-            }
-        st_close(&st);
+    if (s != TTT_OK) {
+        free(cpath);
+        free(wpath);
+        return s;
     }
+    /* names and shapes first, from the header alone: nothing sized by the config is allocated
+     * before the file agrees with it */
+    s = check_tensors(&cfg, &st, cpath, wpath);
+    if (s == TTT_OK) s = model_alloc(&cfg, opt, &m);
+    for (int64_t i = 0; s == TTT_OK && i < m->tab.n; i++) {
+        const param_info *p = &m->tab.p[i];
+        const st_tensor *t = st_find(&st, p->name);
+        if (m->elem == 4)
+            s = st_read_f32(&st, t, (float *)m->w + p->offset, p->numel);
+        else
+            s = st_read_f64(&st, t, (double *)m->w + p->offset, p->numel);
+        if (s == TTT_OK) s = check_finite(m, p, wpath);
+    }
+    st_close(&st);
     free(cpath);
     free(wpath);
     if (s != TTT_OK) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 
 #define ALIGN_ELEMS 16 /* each tensor starts on a 64-byte boundary for float */
@@ -60,15 +61,22 @@ static int64_t add(param_table *t, param_init init, int ndim, const int64_t *sha
     vsnprintf(p->name, sizeof p->name, fmt, ap);
     va_end(ap);
     p->ndim = ndim;
+    /* numel = prod(shape), total += numel rounded up to ALIGN_ELEMS, all checked: the dims come
+     * from config.json, and a wrapped count would size an allocation */
     p->numel = 1;
     for (int i = 0; i < ndim; i++) {
         p->shape[i] = shape[i];
-        p->numel *= shape[i];
+        if (shape[i] < 0 || !ttt_i64_mul_ok(p->numel, shape[i], &p->numel)) t->overflow = 1;
     }
     p->offset = t->total;
     p->init = init;
     p->scale = 0;
-    t->total += (p->numel + ALIGN_ELEMS - 1) / ALIGN_ELEMS * ALIGN_ELEMS;
+    int64_t padded;
+    if (t->overflow || !ttt_i64_add_ok(p->numel, ALIGN_ELEMS - 1, &padded) ||
+        !ttt_i64_add_ok(t->total, padded / ALIGN_ELEMS * ALIGN_ELEMS, &t->total)) {
+        t->overflow = 1;
+        p->numel = 0;
+    }
     return p->offset;
 }
 
@@ -202,6 +210,12 @@ ttt_status ttt_params_build(param_table *t, ttt_lm_offs *o, const ttt_config *cf
     ttt_status s = cfg->arch == TTT_ARCH_LLAMA   ? build_llama(t, o, &d)
                    : cfg->arch == TTT_ARCH_MAMBA ? build_mamba(t, o, &d, cfg->mamba_ssm_format)
                                                  : build_ttt(t, o, &d);
+    if (s == TTT_OK && t->overflow)
+        s = ttt_err(TTT_ERR_CONFIG,
+                    "the configuration's sizes (hidden_size %lld, intermediate_size %lld, %lld "
+                    "layers, vocab_size %lld) make a parameter count beyond 2^63: not a model "
+                    "that can exist", (long long)cfg->hidden_size, (long long)cfg->intermediate_size,
+                    (long long)cfg->num_hidden_layers, (long long)cfg->vocab_size);
     if (s != TTT_OK) ttt_params_free(t, o);
     return s;
 }
@@ -211,7 +225,8 @@ int64_t ttt_config_param_count(const ttt_config *cfg) {
     ttt_lm_offs o;
     if (ttt_params_build(&t, &o, cfg) != TTT_OK) return -1;
     int64_t n = 0;
-    for (int64_t i = 0; i < t.n; i++) n += t.p[i].numel;
+    for (int64_t i = 0; i < t.n; i++)
+        if (!ttt_i64_add_ok(n, t.p[i].numel, &n)) n = INT64_MAX; /* the table's total fitted */
     ttt_params_free(&t, &o);
     return n;
 }

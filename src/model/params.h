@@ -27,6 +27,7 @@ typedef struct {
     param_info *p;
     int64_t n, cap;
     int64_t total; /* elements */
+    int overflow;  /* a count did not fit in int64 (ttt_params_build then fails) */
 } param_table;
 
 /* Offsets (elements) of one TTT block's tensors; -1 when the config has no such tensor. */

@@ -32,16 +32,19 @@ void RF(embed_bwd)(real *dE, const int32_t *ids, const real *dh, int64_t N, int6
 #if TTT_REAL == 32
 /* e^x for x <= 0 in float, branch-free so that loops over it vectorise: x = n·ln2 + r with
  * |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error < 2e-7), 2^n by the
- * exponent bits; x below −87 gives 0 */
-static inline float exp_neg(float x) {
-    x = x < -87.0f ? -87.0f : x;
+ * exponent bits; x below −87 gives 0. The argument is clamped to [−87, 0] before the float →
+ * int conversion (NaN → −87, so the conversion is always defined), and a NaN argument gives
+ * NaN: a non-finite logit shows in the loss instead of vanishing. */
+static inline float exp_neg(float xin) {
+    float x = xin > -87.0f ? xin : -87.0f;
+    x = x < 0.0f ? x : 0.0f;
     float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
     float r = x - n * 0.693359375f - n * -2.12194440e-4f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f + r * (8.33333377e-3f + r * 1.38888892e-3f)))));
     int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, 4);
-    return p * scale;
+    return xin == xin ? p * scale : xin;
 }
 #define EXP_NEG(x) exp_neg(x)
 #else
@@ -70,34 +73,48 @@ static void row_lse(const real *x, int64_t V, real *mx_out, double *lse_out) {
 }
 
 /* nll = logsumexp(row) − row[target]; d row = wt·scale·(softmax − onehot) */
+/* the loss of row X with target Y (>= 0), and its gradient into D when D is not NULL (D may
+ * be X itself: the loss is taken before the row is overwritten) */
+static double row_fwd_bwd(real *d, const real *x, int32_t y, double g, int64_t V) {
+    real mx;
+    double lse;
+    row_lse(x, V, &mx, &lse);
+    double nll = lse - (double)x[y];
+    if (d) {
+        real sh = (real)(lse - (double)mx), gg = (real)g;
+        /* softmax = exp(x − lse) = exp((x − mx) − (lse − mx)) */
+        for (int64_t v = 0; v < V; v++) d[v] = gg * EXP_NEG(x[v] - mx - sh);
+        d[y] -= gg;
+    }
+    return nll;
+}
+
+/* nll = logsumexp(row) − row[target]; d row = wt·scale·(softmax − onehot) */
 double RF(xent_fwd_bwd)(real *dlogits, const real *logits, const int32_t *targets,
                         const double *wt, double scale, int64_t N, int64_t V) {
     double *nll = malloc(sizeof(double) * (size_t)(N ? N : 1));
+    double loss = 0;
+    if (!nll) { /* no room for the per-row losses: the same sum, one row at a time */
+        for (int64_t r = 0; r < N; r++) {
+            real *d = dlogits ? dlogits + r * V : NULL;
+            if (targets[r] < 0) {
+                if (d) memset(d, 0, sizeof(real) * (size_t)V);
+                continue;
+            }
+            loss += wt[r] * row_fwd_bwd(d, logits + r * V, targets[r], dlogits ? wt[r] * scale : 0, V);
+        }
+        return loss;
+    }
 #pragma omp parallel for schedule(static) if (TTT_PAR(N * V))
     for (int64_t r = 0; r < N; r++) {
-        const real *x = logits + r * V;
-        int32_t y = targets[r];
-        if (y < 0) {
+        real *d = dlogits ? dlogits + r * V : NULL;
+        if (targets[r] < 0) {
             nll[r] = 0;
-            if (dlogits) memset(dlogits + r * V, 0, sizeof(real) * (size_t)V);
+            if (d) memset(d, 0, sizeof(real) * (size_t)V);
             continue;
         }
-        real mx;
-        double lse;
-        row_lse(x, V, &mx, &lse);
-        nll[r] = lse - (double)x[y];
-        if (dlogits) {
-            double g = wt[r] * scale;
-            real *d = dlogits + r * V;
-            real sh = (real)(lse - (double)mx), gg = (real)g;
-            real xy = x[y];
-            /* softmax = exp(x − lse) = exp((x − mx) − (lse − mx)) */
-            for (int64_t v = 0; v < V; v++) d[v] = gg * EXP_NEG(x[v] - mx - sh);
-            d[y] -= gg;
-            (void)xy;
-        }
+        nll[r] = row_fwd_bwd(d, logits + r * V, targets[r], dlogits ? wt[r] * scale : 0, V);
     }
-    double loss = 0;
     for (int64_t r = 0; r < N; r++)
         if (targets[r] >= 0) loss += wt[r] * nll[r];
     free(nll);

@@ -42,10 +42,7 @@ ttt_status ttt_evaluate(ttt_model *m, const char *data_path, int64_t L, int64_t 
     if (L < 1 || batch < 1) return ttt_err(TTT_ERR_ARG, "eval: context and batch must be >= 1");
     ttt_tokfile tf;
     TRY(ttt_tokfile_read(data_path, &tf));
-    ttt_status s = TTT_OK;
-    if (tf.vocab_size > m->cfg.vocab_size)
-        s = ttt_err(TTT_ERR_ARG, "%s: token ids go up to %lld but the model's vocab_size is %lld", data_path,
-                    (long long)tf.vocab_size, (long long)m->cfg.vocab_size);
+    ttt_status s = ttt_tokfile_check_model(&tf, &m->cfg, data_path);
     int64_t W = tf.n_tokens / (L + 1);
     if (s == TTT_OK && W < 1)
         s = ttt_err(TTT_ERR_ARG, "%s: %lld tokens do not make one window of L+1 = %lld tokens", data_path,
@@ -86,6 +83,11 @@ ttt_status ttt_evaluate(ttt_model *m, const char *data_path, int64_t L, int64_t 
     if (s == TTT_OK && by_position && counts)
         for (int64_t t = 0; t < L; t++) by_position[t] = counts[t] ? by_position[t] / (double)counts[t] : NAN;
     out->ppl = out->count ? exp(out->nll_sum / (double)out->count) : NAN;
+    if (s == TTT_OK && !isfinite(out->nll_sum))
+        s = ttt_err(TTT_ERR_NUMERIC,
+                    "the loss is not finite (%g over %lld targets): the model's activations "
+                    "overflow on this data (try --precision f64, or check the weights)",
+                    out->nll_sum, (long long)out->count);
     free(in), free(tg), free(nll);
     ttt_tokfile_free(&tf);
     return s;

@@ -1,0 +1,18 @@
+/* json.h: checks on parsed JSON (libcjson) that the library leaves to its caller. */
+#ifndef TTT_IO_JSON_H
+#define TTT_IO_JSON_H
+
+#include <cjson/cJSON.h>
+
+#include "ttt.h"
+
+/* Fail when any object at any depth of ROOT holds the same key twice. libcjson keeps every
+ * member and its lookups return the first, while Python's json and Hugging Face keep the last,
+ * so a duplicate would make the two read different models. The message names FILE, the key
+ * and the path of the object that holds it (e.g. "__metadata__" or "ssm_cfg").
+ * In the one object at path SAME_OBJ (NULL: none), a key repeated with the same string value
+ * is accepted: every reader gets that value (the training states of earlier versions of this
+ * project repeat "seed" in their __metadata__ that way). */
+ttt_status ttt_json_check_unique(const cJSON *root, const char *file, const char *same_obj);
+
+#endif
