@@ -112,6 +112,11 @@ typedef struct {
 ttt_status ttt_tokfile_read(const char *path, ttt_tokfile *out);
 /* Read and validate only the header (and the file size). */
 ttt_status ttt_tokfile_read_header(const char *path, ttt_tokfile *out);
+/* Whether the token file at PATH (its header in TF) can feed the model of CFG: its ids stay
+ * below the model's vocab_size, and when both record a tokenizer name the names agree (ids
+ * of another tokenizer mean other tokens even when they fit). A model or file that records
+ * no name is accepted. */
+ttt_status ttt_tokfile_check_model(const ttt_tokfile *tf, const ttt_config *cfg, const char *path);
 /* Validate a token file already in memory (used by the reader and the fuzzer). */
 ttt_status ttt_tokfile_parse(const void *data, size_t size, const char *origin, int header_only,
                              ttt_tokfile *out);

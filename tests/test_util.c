@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "test.h"
+#include "ttt_tokenizer.h"
 
 int check_rel_max(const char *what, const float *a, const float *ref, int64_t n, double tol) {
     double mref = 0, md = 0;
@@ -161,4 +162,27 @@ void write_whole(const char *path, const void *data, size_t len) {
     if (!fp) return;
     if (len) fwrite(data, 1, len, fp);
     fclose(fp);
+}
+
+const char *tiny_tokens(const char *name, int64_t n, int64_t vocab, const char *tokenizer) {
+    const char *p = tmp_path(name);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n);
+    if (!ids) return NULL;
+    for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)(3 + (i * 7 + (i / 13) % 5) % (vocab - 3));
+    ttt_tokfile tf;
+    memset(&tf, 0, sizeof tf);
+    tf.version = TTT_TOKFILE_VERSION;
+    tf.n_tokens = n;
+    tf.n_docs = 1;
+    tf.bos_id = 1;
+    tf.eos_id = 2;
+    tf.vocab_size = vocab;
+    snprintf(tf.tokenizer, sizeof tf.tokenizer, "%s", tokenizer);
+    tf.ids = ids;
+    int64_t start = 0;
+    tf.doc_start = &start;
+    int ok = ttt_tokfile_write(p, &tf) == TTT_OK;
+    free(ids);
+    if (!ok) test_fail("writing %s: %s", p, ttt_last_error());
+    return ok ? p : NULL;
 }

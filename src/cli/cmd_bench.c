@@ -20,6 +20,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/mem.h"
+#include "core/parse.h"
 #include "core/rng.h"
 #include "io/fsutil.h"
 #include "ttt.h"
@@ -288,16 +289,22 @@ static void help(void) {
            "on 2 cores.\n");
 }
 
+/* a comma-separated list of integers in [1, 2^20] (at most MAX entries), or -1 */
 static int parse_list(const char *s, int64_t *out, int max) {
     int n = 0;
     const char *p = s;
-    while (*p && n < max) {
-        char *end;
-        long long v = strtoll(p, &end, 10);
-        if (end == p || v <= 0) return -1;
-        out[n++] = v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') return -1;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char item[32];
+        if (n >= max || len == 0 || len >= sizeof item) return -1;
+        memcpy(item, p, len);
+        item[len] = 0;
+        if (!ttt_parse_i64_ok(item, 1, (int64_t)1 << 20, &out[n])) return -1;
+        n++;
+        if (!e) break;
+        p = e + 1;
+        if (!*p) return -1; /* a trailing comma */
     }
     return n;
 }
@@ -359,7 +366,8 @@ int cmd_bench(int argc, char **argv) {
                                                               : "512,1024,2048,4096,8192,16384,32768");
     nctx = parse_list(cl, ctx, 32);
     if (nctx <= 0) {
-        fprintf(stderr, "ttt bench: --contexts must be a comma-separated list of positive integers\n");
+        fprintf(stderr, "ttt bench: --contexts must be a comma-separated list of at most 32 integers in "
+                        "1..1048576, got '%s'\n", cl);
         return 2;
     }
     int64_t Bbig, reps, dsteps, tctx, thr;
@@ -376,12 +384,40 @@ int cmd_bench(int argc, char **argv) {
     ttt_options_default(&mo);
     mo.threads = (int)thr;
     if (thr > 0) omp_set_num_threads((int)thr);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", outdir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "ttt bench: cannot create %s\n", outdir);
-        return 1;
+    static const struct {
+        const char *key, *p125, *p13, *ptiny;
+    } kinds[] = {{"ttt-linear", "ttt-linear-125m", "ttt-linear-1.3b", "ttt-linear-tiny"},
+                 {"ttt-mlp", "ttt-mlp-125m", "ttt-mlp-1.3b", "ttt-mlp-tiny"},
+                 {"llama", "llama-125m", "llama-1.3b", "llama-tiny"},
+                 {"mamba", "mamba-130m", "mamba-1.4b", "mamba-tiny"}};
+    enum { NKINDS = sizeof kinds / sizeof kinds[0] };
+    int want[NKINDS] = {0};
+    { /* --models: a comma-separated list of known families, each at most once */
+        const char *p = models;
+        for (;;) {
+            const char *e = strchr(p, ',');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            int found = -1;
+            for (int k = 0; k < NKINDS; k++)
+                if (strlen(kinds[k].key) == len && strncmp(kinds[k].key, p, len) == 0) found = k;
+            if (found < 0 || want[found]) {
+                fprintf(stderr,
+                        "ttt bench: --models: '%.*s' is %s (expected a comma-separated list of "
+                        "ttt-linear, ttt-mlp, llama, mamba)\n",
+                        (int)len, p, found < 0 ? "not a model family" : "given twice");
+                return 2;
+            }
+            want[found] = 1;
+            if (!e) break;
+            p = e + 1;
+        }
     }
+    if (strchr(outdir, '\'')) { /* the chart step quotes it for the shell */
+        fprintf(stderr, "ttt bench: --out must not contain a single quote, got '%s'\n", outdir);
+        return 2;
+    }
+    if (ttt_mkdir_p(outdir) != TTT_OK) return cli_fail("bench");
+    char cmd[4096 + 128];
 
     /* provenance */
     char commit[64] = "unknown";
@@ -398,16 +434,21 @@ int cmd_bench(int argc, char **argv) {
 
     outputs o = {0};
     o.first = 1;
+    /* both files appear complete at the end of the run or not at all (atomic writers) */
+    ttt_atomic_file acsv, ajson;
     char *p = ttt_path_join(outdir, "bench.csv");
-    o.csv = fopen(p, "w");
+    ttt_status os = p ? ttt_atomic_open(&acsv, p) : TTT_ERR_NOMEM;
     free(p);
+    if (os != TTT_OK) return cli_fail("bench");
     p = ttt_path_join(outdir, "bench.json");
-    o.json = fopen(p, "w");
+    os = p ? ttt_atomic_open(&ajson, p) : TTT_ERR_NOMEM;
     free(p);
-    if (!o.csv || !o.json) {
-        fprintf(stderr, "ttt bench: cannot write into %s\n", outdir);
-        return 1;
+    if (os != TTT_OK) {
+        ttt_atomic_abort(&acsv);
+        return cli_fail("bench");
     }
+    o.csv = acsv.fp;
+    o.json = ajson.fp;
     fprintf(o.csv, "model,measure,batch,context,s_per_token_median,s_per_token_min,s_per_token_max,tokens_per_s,"
                    "fraction,fraction_of\n");
 
@@ -428,15 +469,9 @@ int cmd_bench(int argc, char **argv) {
     printf("%-12s %-12s %3s %7s   %-16s %-20s %s\n", "model", "measure", "B", "context", "time/token", "[min .. max]",
            "throughput, fraction");
 
-    static const struct {
-        const char *key, *p125, *p13, *ptiny;
-    } kinds[] = {{"ttt-linear", "ttt-linear-125m", "ttt-linear-1.3b", "ttt-linear-tiny"},
-                 {"ttt-mlp", "ttt-mlp-125m", "ttt-mlp-1.3b", "ttt-mlp-tiny"},
-                 {"llama", "llama-125m", "llama-1.3b", "llama-tiny"},
-                 {"mamba", "mamba-130m", "mamba-1.4b", "mamba-tiny"}};
     int rc = 0;
-    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0] && rc == 0; k++) {
-        if (!strstr(models, kinds[k].key)) continue;
+    for (size_t k = 0; k < NKINDS && rc == 0; k++) {
+        if (!want[k]) continue;
         ttt_config cfg;
         ttt_config_preset(quick ? kinds[k].ptiny : big ? kinds[k].p13 : kinds[k].p125, &cfg);
         ttt_model *m;
@@ -456,7 +491,14 @@ int cmd_bench(int argc, char **argv) {
         ttt_rng r;
         ttt_rng_seed(&r, 7);
         int64_t maxT = ctx[nctx - 1] > tctx ? ctx[nctx - 1] : tctx;
-        int32_t *ids = malloc(sizeof(int32_t) * (size_t)(Bbig * (maxT + dsteps + 1)));
+        int32_t *ids = malloc(sizeof(int32_t) * (size_t)(Bbig * (maxT + dsteps + 1))); /* <= 2^40 */
+        if (!ids) {
+            fprintf(stderr, "ttt bench: out of memory for %lld x %lld token ids\n", (long long)Bbig,
+                    (long long)(maxT + dsteps + 1));
+            ttt_model_free(m);
+            rc = 1;
+            break;
+        }
         for (int64_t i = 0; i < Bbig * (maxT + dsteps + 1); i++) ids[i] = (int32_t)(ttt_rng_u64(&r) % (uint64_t)cfg.vocab_size);
         for (int bi = 0; bi < 2 && rc == 0; bi++) {
             int64_t B = bi ? Bbig : 1;
@@ -530,8 +572,16 @@ int cmd_bench(int argc, char **argv) {
     stream_free(&st);
     fprintf(o.json, "\n], \"fma_gflops_max\": %.2f, \"stream_gbs_max\": %.2f, \"peak_memory_mib\": %.1f}\n", o.fma, o.bw,
             ttt_peak_rss_bytes() / 1048576.0);
-    fclose(o.csv);
-    fclose(o.json);
+    if (rc == 0) {
+        if (ttt_atomic_commit(&acsv) != TTT_OK) {
+            ttt_atomic_abort(&ajson);
+            return cli_fail("bench");
+        }
+        if (ttt_atomic_commit(&ajson) != TTT_OK) return cli_fail("bench");
+    } else {
+        ttt_atomic_abort(&acsv);
+        ttt_atomic_abort(&ajson);
+    }
     if (rc == 0) {
         snprintf(cmd, sizeof cmd, "/usr/bin/python3 scripts/plot_bench.py '%s/bench.csv' '%s' 2>&1", outdir, outdir);
         if (system(cmd) != 0) fprintf(stderr, "ttt bench: charts not drawn (needs python3-matplotlib and scripts/plot_bench.py)\n");

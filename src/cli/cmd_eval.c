@@ -35,11 +35,9 @@ static void help(void) {
 }
 
 static int write_by_position(const char *path, const double *byp, const int64_t *cnt, int64_t L, int64_t K) {
-    FILE *fp = fopen(path, "w");
-    if (!fp) {
-        fprintf(stderr, "ttt eval: %s: cannot write\n", path);
-        return 1;
-    }
+    ttt_atomic_file af;
+    if (ttt_atomic_open(&af, path) != TTT_OK) return cli_fail("eval");
+    FILE *fp = af.fp;
     fprintf(fp, "position_start,position_end,mean_loss,targets\n");
     /* bucket edges: log-spaced from 1 to L (positions counted from 1) */
     int64_t prev = 0;
@@ -54,8 +52,7 @@ static int write_by_position(const char *path, const double *byp, const int64_t 
         if (n > 0) fprintf(fp, "%lld,%lld,%.6f,%lld\n", (long long)(prev + 1), (long long)end, sum / (double)n, (long long)n);
         prev = end;
     }
-    fclose(fp);
-    return 0;
+    return ttt_atomic_commit(&af) == TTT_OK ? 0 : cli_fail("eval");
 }
 
 /* inner-loop diagnostics averaged over the windows */
@@ -69,22 +66,30 @@ static int ttt_stats(ttt_model *m, const char *data, int64_t L, int64_t W, int64
     if (ttt_tokfile_read(data, &tf) != TTT_OK) return cli_fail("eval");
     int64_t Wt = tf.n_tokens / (L + 1);
     if (W > 0 && W < Wt) Wt = W;
+    if (Wt < 1) {
+        fprintf(stderr, "ttt eval: %s has %lld tokens, fewer than one window of %lld + 1\n", data,
+                (long long)tf.n_tokens, (long long)L);
+        ttt_tokfile_free(&tf);
+        return 1;
+    }
     int64_t nmb = (L + c->mini_batch_size - 1) / c->mini_batch_size, n = c->num_hidden_layers * nmb * 3;
     double *sum = calloc((size_t)n, sizeof(double)), *st = malloc(sizeof(double) * (size_t)n);
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * L));
     int rc = 0;
+    if (!sum || !st || !ids) {
+        fprintf(stderr, "ttt eval: out of memory\n");
+        rc = 1;
+    }
     for (int64_t w0 = 0; w0 < Wt && rc == 0; w0 += B) {
         int64_t b = Wt - w0 < B ? Wt - w0 : B;
         for (int64_t i = 0; i < b; i++) memcpy(ids + i * L, tf.ids + (w0 + i) * (L + 1), sizeof(int32_t) * (size_t)L);
         if (ttt_forward_ttt_stats(m, ids, b, L, st) != TTT_OK) rc = cli_fail("eval");
         for (int64_t i = 0; rc == 0 && i < n; i++) sum[i] += st[i] * (double)b;
     }
-    FILE *fp = rc == 0 ? fopen(out, "w") : NULL;
-    if (rc == 0 && !fp) {
-        fprintf(stderr, "ttt eval: %s: cannot write\n", out);
-        rc = 1;
-    }
-    if (fp) {
+    ttt_atomic_file af;
+    if (rc == 0 && ttt_atomic_open(&af, out) != TTT_OK) rc = cli_fail("eval");
+    if (rc == 0) {
+        FILE *fp = af.fp;
         fprintf(fp, "layer,minibatch,position,loss_init,loss_prev,loss_after\n");
         for (int64_t l = 0; l < c->num_hidden_layers; l++)
             for (int64_t k = 0; k < nmb; k++) {
@@ -93,8 +98,8 @@ static int ttt_stats(ttt_model *m, const char *data, int64_t L, int64_t W, int64
                 fprintf(fp, "%lld,%lld,%lld,%.8f,%.8f,%.8f\n", (long long)l, (long long)k, (long long)pos,
                         x[0] / (double)Wt, x[1] / (double)Wt, x[2] / (double)Wt);
             }
-        fclose(fp);
-        printf("inner-loop diagnostics: %s\n", out);
+        if (ttt_atomic_commit(&af) != TTT_OK) rc = cli_fail("eval");
+        else printf("inner-loop diagnostics: %s\n", out);
     }
     free(sum), free(st), free(ids);
     ttt_tokfile_free(&tf);
@@ -158,6 +163,12 @@ int cmd_eval(int argc, char **argv) {
     int mask = !args_has(&a, "no-bos-mask");
     double *byp = malloc(sizeof(double) * (size_t)L);
     int64_t *cnt = malloc(sizeof(int64_t) * (size_t)L);
+    if (!byp || !cnt) {
+        free(byp), free(cnt);
+        ttt_model_free(m);
+        fprintf(stderr, "ttt eval: out of memory for --context %lld\n", (long long)L);
+        return 1;
+    }
     ttt_eval_result r;
     double t0 = cli_now();
     ttt_status s = ttt_evaluate(m, args_str(&a, "data", ""), L, W, B, mask, byp, cnt, &r);

@@ -4,13 +4,16 @@
  * with --decode decode_logits (token by token through the cache from an empty state), with
  * --grad grad.<key> for every tensor of the model file, with --hidden-states the residual
  * stream after each block. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/checked.h"
 #include "core/mem.h"
+#include "core/parse.h"
 #include "core/rng.h"
 #include "io/safetensors.h"
 #include "ttt.h"
@@ -114,6 +117,10 @@ int cmd_forward(int argc, char **argv) {
         fprintf(stderr, "ttt forward: give --input IN.safetensors or --random BxL\n");
         return 2;
     }
+    if (args_has(&a, "input") && args_has(&a, "random")) {
+        fprintf(stderr, "ttt forward: --input and --random both give the token ids: use one of them\n");
+        return 2;
+    }
     ttt_options opt;
     ttt_options_default(&opt);
     int64_t v;
@@ -150,18 +157,37 @@ int cmd_forward(int argc, char **argv) {
             return 1;
         }
     } else {
-        long long b_, l_;
-        char tail;
+        /* BxL: two integers, each in 1..2^31, with B·L <= 2^31 tokens */
         const char *r = args_str(&a, "random", "");
-        if (sscanf(r, "%lldx%lld%c", &b_, &l_, &tail) != 2 || b_ < 1 || l_ < 1 || b_ * l_ > (1LL << 31)) {
-            fprintf(stderr, "ttt forward: --random must be BxL with B, L >= 1 (e.g. 1x2048), got '%s'\n", r);
+        const char *x = strchr(r, 'x');
+        char bs[32];
+        int64_t prod = 0;
+        int ok = x && (size_t)(x - r) < sizeof bs;
+        if (ok) {
+            memcpy(bs, r, (size_t)(x - r));
+            bs[x - r] = 0;
+            ok = ttt_parse_i64_ok(bs, 1, (int64_t)1 << 31, &B) &&
+                 ttt_parse_i64_ok(x + 1, 1, (int64_t)1 << 31, &L) && ttt_i64_mul_ok(B, L, &prod) &&
+                 prod <= (int64_t)1 << 31;
+        }
+        if (!ok) {
+            fprintf(stderr,
+                    "ttt forward: --random must be BxL with integers B, L >= 1 and B*L <= 2^31 "
+                    "tokens (e.g. 1x2048), got '%s'\n", r);
             ttt_model_free(m);
             return 2;
         }
         int64_t seed;
-        if (args_int(&a, "seed", 0, 0, INT64_MAX, &seed)) return 2;
-        B = b_, L = l_;
-        ids = malloc(sizeof(int32_t) * (size_t)(B * L));
+        if (args_int(&a, "seed", 0, 0, INT64_MAX, &seed)) {
+            ttt_model_free(m);
+            return 2;
+        }
+        ids = malloc(sizeof(int32_t) * (size_t)prod);
+        if (!ids) {
+            fprintf(stderr, "ttt forward: out of memory for %lld token ids\n", (long long)prod);
+            ttt_model_free(m);
+            return 1;
+        }
         ttt_rng rng;
         ttt_rng_seed(&rng, (uint64_t)seed);
         for (int64_t i = 0; i < B * L; i++) ids[i] = (int32_t)(ttt_rng_u64(&rng) % (uint64_t)cfg->vocab_size);
@@ -174,8 +200,15 @@ int cmd_forward(int argc, char **argv) {
     float *logits = NULL, *dec = NULL, *hidden = NULL, **grads = NULL;
     float loss_f = 0;
     int64_t np = ttt_param_count(m);
-    size_t lbytes = sizeof(float) * (size_t)(B * L * V);
+    size_t lbytes = 0;
     int want_logits = out || args_has(&a, "decode");
+    if (want_logits && !ttt_sz_mul_ok(sizeof(float), (size_t)(B * L), &lbytes)) lbytes = SIZE_MAX;
+    if (want_logits && !ttt_sz_mul_ok(lbytes, (size_t)V, &lbytes)) {
+        fprintf(stderr, "ttt forward: logits of %lld x %lld x %lld floats do not fit in memory\n",
+                (long long)B, (long long)L, (long long)V);
+        rc = 1;
+        goto done;
+    }
     logits = want_logits ? ttt_malloc(lbytes, "logits") : NULL;
     if (want_logits && !logits) {
         rc = cli_fail("forward");
@@ -199,6 +232,13 @@ int cmd_forward(int argc, char **argv) {
     }
     double tf = median(times, reps);
     free(times);
+    if (!isfinite(loss)) {
+        fprintf(stderr,
+                "ttt forward: the loss is not finite (%g): the model's activations overflow on "
+                "this input (try --precision f64, or check the weights)\n", loss);
+        rc = 1;
+        goto done;
+    }
     loss_f = (float)loss;
     fprintf(stderr, "ttt forward: B=%lld L=%lld loss %.6f  %.1f tokens/s (%.3f s%s)\n", (long long)B,
             (long long)L, loss, (double)(B * L) / tf, tf, reps > 1 ? ", median" : "");

@@ -2,6 +2,7 @@
  * one pass (dual form for TTT, tiled attention for the Transformer, chunked scan for Mamba),
  * then decode token by token through the recurrent (or key/value) cache, sampling each token
  * and streaming the text to stdout on UTF-8 boundaries. Statistics go to stderr. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ static void help(void) {
            "                    [--stop STRING] [--tokenizer PATH] [--bf16]\n\n"
            "Prefills the prompt in one pass, then decodes token by token through the model's cache and\n"
            "streams the continuation to stdout. Stops at EOS, at the stop string, or after N tokens.\n\n"
-           "  --max-tokens N   tokens to generate (default 128)\n"
+           "  --max-tokens N   tokens to generate (default 128; 0 runs the prefill only)\n"
            "  --temperature T  0 = greedy (default 0.8); --top-k K (default 0 = off); --top-p P in (0, 1]\n"
            "                   (default 1 = off); --seed S (default 0)\n"
            "  --batch N        N continuations at once (seeds S, S+1, ...), printed one after another\n"
@@ -189,6 +190,7 @@ int cmd_generate(int argc, char **argv) {
     char *base = NULL;
     size_t baselen = 0;
     ttt_tok_decode(tok, &last_prompt, 1, 0, &base, &baselen);
+    int nonfinite = 0;
     for (int64_t t = 0; t < maxt; t++) {
         int alive = 0;
         for (int64_t b = 0; b < B; b++) {
@@ -196,7 +198,19 @@ int cmd_generate(int argc, char **argv) {
                 col[b] = eos >= 0 ? eos : 0;
                 continue;
             }
-            int32_t y = ttt_sample(smp[b], logits + b * ttt_config_vocab_rows(cfg), V, &sp);
+            const float *row = logits + b * ttt_config_vocab_rows(cfg);
+            int64_t bad = -1;
+            for (int64_t v = 0; v < V && bad < 0; v++)
+                if (!isfinite(row[v])) bad = v;
+            if (bad >= 0) {
+                fprintf(stderr,
+                        "ttt generate: the logits of step %lld are not finite (token %lld: %g): the "
+                        "model's activations overflow (check the weights)\n",
+                        (long long)t, (long long)bad, (double)row[bad]);
+                nonfinite = 1;
+                break;
+            }
+            int32_t y = ttt_sample(smp[b], row, V, &sp);
             col[b] = y;
             if (y == eos) {
                 done[b] = 1;
@@ -221,6 +235,10 @@ int cmd_generate(int argc, char **argv) {
             }
             if (ts[b].stopped) done[b] = 1;
             alive += !done[b];
+        }
+        if (nonfinite) {
+            rc = 1;
+            break;
         }
         if (!alive) break;
         if (t + 1 == maxt) break;

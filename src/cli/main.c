@@ -1,4 +1,5 @@
 /* main.c: the ttt command: dispatch to subcommands, help and version. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -48,7 +49,25 @@ static void usage(FILE *fp) {
     fprintf(fp, "\nttt --version prints the version.\n");
 }
 
-int main(int argc, char **argv) {
+#if defined(__SANITIZE_ADDRESS__)
+/* the sanitizer build fails an impossible allocation the way the release build does (malloc
+ * returns NULL and the command reports it) instead of aborting */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+#endif
+
+/* Output that could not be written is an error: a command whose stdout is a full disk, a
+ * closed pipe's file or /dev/full must not exit 0. RC is the command's status. */
+static int finish_stdout(int rc) {
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "ttt: error writing standard output: %s\n", errno ? strerror(errno) : "write failed");
+        return rc ? rc : 1;
+    }
+    return rc;
+}
+
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -76,3 +95,5 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
 }
+
+int main(int argc, char **argv) { return finish_stdout(dispatch(argc, argv)); }

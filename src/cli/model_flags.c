@@ -15,8 +15,43 @@ const char *model_flag_given(const args *a) {
     return NULL;
 }
 
+/* which families each override applies to: a flag that the preset's family ignores is an
+ * error rather than a silent no-op */
+enum { F_TTT = 1, F_LLAMA = 2, F_MAMBA = 4 };
+static const struct {
+    const char *flag;
+    int families;
+} applies[] = {
+    {"heads", F_TTT | F_LLAMA},        {"intermediate", F_TTT | F_LLAMA}, {"mini-batch", F_TTT},
+    {"conv-kernel", F_TTT | F_MAMBA},  {"max-position", F_TTT | F_LLAMA}, {"kv-heads", F_LLAMA},
+    {"ttt-type", F_TTT},               {"backbone", F_TTT},               {"base-lr", F_TTT},
+    {"rope-theta", F_TTT | F_LLAMA},   {"fixed-lr-gate", F_TTT},          {"unit-token-scale", F_TTT},
+};
+
+static int check_applicable(const args *a, const char *cmd, const ttt_config *cfg) {
+    int fam = cfg->arch == TTT_ARCH_LLAMA ? F_LLAMA : cfg->arch == TTT_ARCH_MAMBA ? F_MAMBA : F_TTT;
+    static const char *const names[] = {"TTT", "Transformer (llama)", "Mamba"};
+    for (size_t i = 0; i < sizeof applies / sizeof applies[0]; i++)
+        if (args_has(a, applies[i].flag) && !(applies[i].families & fam)) {
+            char to[64] = "";
+            for (int k = 0; k < 3; k++)
+                if (applies[i].families & (1 << k))
+                    snprintf(to + strlen(to), sizeof to - strlen(to), "%s%s", *to ? ", " : "", names[k]);
+            fprintf(stderr, "ttt %s: --%s does not apply to the %s model of preset '%s' (it applies to: %s)\n",
+                    cmd, applies[i].flag, names[fam == F_TTT ? 0 : fam == F_LLAMA ? 1 : 2],
+                    args_str(a, "preset", ""), to);
+            return 2;
+        }
+    if (args_has(a, "tied") && args_has(a, "untied")) {
+        fprintf(stderr, "ttt %s: --tied and --untied contradict each other: give one of them\n", cmd);
+        return 2;
+    }
+    return 0;
+}
+
 int model_config_from_flags(const args *a, const char *cmd, ttt_config *cfg) {
     if (ttt_config_preset(args_str(a, "preset", ""), cfg) != TTT_OK) return cli_fail(cmd);
+    if (check_applicable(a, cmd, cfg)) return 2;
     const int64_t MAXD = (int64_t)1 << 30;
     int64_t v;
 #define OVERRIDE(flag, field)                                    \

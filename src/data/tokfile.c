@@ -171,15 +171,27 @@ ttt_status ttt_tokfile_read(const char *path, ttt_tokfile *out) {
 
 ttt_status ttt_tokfile_read_header(const char *path, ttt_tokfile *out) {
     memset(out, 0, sizeof *out);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return ttt_err(TTT_ERR_IO, "%s: cannot open", path);
+    FILE *fp;
+    size_t size;
+    TRY(ttt_fopen_regular(path, &fp, &size));
     unsigned char h[TTT_TOKFILE_HEADER_BYTES];
     size_t got = fread(h, 1, sizeof h, fp);
-    long size = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) size = ftell(fp);
+    int bad = ferror(fp);
     fclose(fp);
-    if (size < 0) return ttt_err(TTT_ERR_IO, "%s: cannot read (not a regular file?)", path);
+    if (bad) return ttt_err(TTT_ERR_IO, "%s: cannot read the header", path);
     return parse_header(h, got, (uint64_t)size, path, out);
+}
+
+ttt_status ttt_tokfile_check_model(const ttt_tokfile *tf, const ttt_config *cfg, const char *path) {
+    if (tf->vocab_size > cfg->vocab_size)
+        return ttt_err(TTT_ERR_ARG, "%s: token ids go up to %lld but the model's vocab_size is %lld", path,
+                       (long long)tf->vocab_size, (long long)cfg->vocab_size);
+    if (tf->tokenizer[0] && cfg->tokenizer[0] && strcmp(tf->tokenizer, cfg->tokenizer) != 0)
+        return ttt_err(TTT_ERR_ARG,
+                       "%s: made by tokenizer \"%s\", but the model was trained with \"%s\" (the ids "
+                       "would mean other tokens; tokenize the text with the model's tokenizer)",
+                       path, tf->tokenizer, cfg->tokenizer);
+    return TTT_OK;
 }
 
 ttt_status ttt_tokfile_write(const char *path, const ttt_tokfile *tf) {

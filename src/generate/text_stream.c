@@ -35,7 +35,7 @@ size_t ttt_text_stream_update(ttt_text_stream *ts, const char *text, size_t len,
         ts->text = t;
         ts->cap = nc;
     }
-    memcpy(ts->text, text, len);
+    if (len) memmove(ts->text, text, len); /* TEXT may be ts->text itself (the final flush) */
     ts->text[len] = 0;
     ts->len = len;
     size_t ready = len;

@@ -109,6 +109,22 @@ ttt_status ttt_mkdir(const char *dir) {
     return TTT_OK;
 }
 
+ttt_status ttt_mkdir_p(const char *dir) {
+    if (!*dir) return ttt_err(TTT_ERR_ARG, "an empty directory name");
+    char *d = strdup(dir);
+    if (!d) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    ttt_status s = TTT_OK;
+    for (char *p = d + 1; *p && s == TTT_OK; p++)
+        if (*p == '/' && p[-1] != '/') {
+            *p = 0;
+            s = ttt_mkdir(d);
+            *p = '/';
+        }
+    if (s == TTT_OK) s = ttt_mkdir(d);
+    free(d);
+    return s;
+}
+
 /* The temporary file is ".NAME.tmp-XXXXXX" next to the target: created by mkstemp
  * (O_CREAT|O_EXCL, so never through an existing file or symlink), given the permissions a
  * plain creat() would (0666 less the umask), and renamed over the target on commit. */
@@ -186,6 +202,7 @@ void ttt_atomic_abort(ttt_atomic_file *af) {
 
 ttt_status ttt_atomic_commit(ttt_atomic_file *af) {
     int err = af->failed;
+    if (!err && ferror(af->fp)) err = EIO; /* a failed fprintf straight onto af->fp */
     if (!err && fflush(af->fp) != 0) err = errno ? errno : EIO;
     if (!err && fsync(fileno(af->fp)) != 0) err = errno ? errno : EIO;
     if (fclose(af->fp) != 0 && !err) err = errno ? errno : EIO;

@@ -25,7 +25,8 @@ typedef struct {
 } ttt_atomic_file;
 
 ttt_status ttt_atomic_open(ttt_atomic_file *af, const char *path);
-/* Write bytes; errors are remembered and reported by commit. */
+/* Write bytes; errors are remembered and reported by commit (which also reports an error of
+ * a fprintf made straight onto af->fp). */
 ttt_status ttt_atomic_write(ttt_atomic_file *af, const void *data, size_t bytes);
 /* Flush, fsync, rename over the final path. On failure the temporary file is removed. */
 ttt_status ttt_atomic_commit(ttt_atomic_file *af);
@@ -48,6 +49,8 @@ void ttt_dir_unlock(int fd);
 
 /* mkdir -p for one level (the directory itself; its parent must exist). */
 ttt_status ttt_mkdir(const char *dir);
+/* mkdir -p: DIR and every missing parent. */
+ttt_status ttt_mkdir_p(const char *dir);
 /* Join a directory and a file name into a malloc'd path. */
 char *ttt_path_join(const char *dir, const char *name);
 

@@ -277,15 +277,14 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     memset(&tf, 0, sizeof tf);
     memset(&vf, 0, sizeof vf);
     ttt_status s = ttt_tokfile_read(train_path, &tf);
-    if (s == TTT_OK && tf.vocab_size > m->cfg.vocab_size)
-        s = ttt_err(TTT_ERR_ARG, "%s: token ids go up to %lld but the model's vocab_size is %lld", train_path,
-                    (long long)tf.vocab_size, (long long)m->cfg.vocab_size);
+    if (s == TTT_OK) s = ttt_tokfile_check_model(&tf, &m->cfg, train_path);
     int64_t W = tf.n_tokens / (L + 1);
     if (s == TTT_OK && W < 1)
         s = ttt_err(TTT_ERR_ARG, "%s: %lld tokens do not make one window of L+1 = %lld tokens", train_path,
                     (long long)tf.n_tokens, (long long)(L + 1));
     if (s == TTT_OK && val_path && R == 0) {
         s = ttt_tokfile_read(val_path, &vf);
+        if (s == TTT_OK) s = ttt_tokfile_check_model(&vf, &m->cfg, val_path);
         if (s == TTT_OK && vf.n_tokens < L + 1)
             s = ttt_err(TTT_ERR_ARG, "%s: fewer tokens (%lld) than one window of %lld", val_path,
                         (long long)vf.n_tokens, (long long)(L + 1));
