@@ -120,6 +120,19 @@ TEST(robust_cli_stdout_full) {
     EXPECT(rc == 1 && out && strstr(out, "standard output"), "'eval > /dev/full': status %d, output %s", rc,
            out ? out : "");
     free(out);
+    /* an output file that is a device is written in place, never renamed over */
+    rc = run_cmd(&out, "%s eval --model %s --data %s --context 16 --by-position /dev/full", test_ttt_bin, m, tok);
+    struct stat st;
+    int still_dev = stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode);
+    EXPECT(rc == 1 && out && strstr(out, "No space") && still_dev,
+           "--by-position /dev/full: status %d, /dev/full still a device: %d, output %s", rc, still_dev,
+           out ? out : "");
+    free(out);
+    rc = run_cmd(&out, "%s eval --model %s --data %s --context 16 --by-position /dev/null", test_ttt_bin, m, tok);
+    still_dev = stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode);
+    EXPECT(rc == 0 && still_dev, "--by-position /dev/null: status %d, still a device: %d, output %s", rc, still_dev,
+           out ? out : "");
+    free(out);
     return TEST_PASS;
 }
 

@@ -102,6 +102,10 @@ static int read_ids(const char *path, int32_t **ids, int64_t *B, int64_t *L) {
     }
     free(tmp);
     st_close(&st);
+    if (rc) {
+        free(*ids);
+        *ids = NULL;
+    }
     return rc;
 }
 
@@ -240,8 +244,12 @@ int cmd_forward(int argc, char **argv) {
         goto done;
     }
     loss_f = (float)loss;
-    fprintf(stderr, "ttt forward: B=%lld L=%lld loss %.6f  %.1f tokens/s (%.3f s%s)\n", (long long)B,
-            (long long)L, loss, (double)(B * L) / tf, tf, reps > 1 ? ", median" : "");
+    if (L > 1)
+        fprintf(stderr, "ttt forward: B=%lld L=%lld loss %.6f  %.1f tokens/s (%.3f s%s)\n", (long long)B,
+                (long long)L, loss, (double)(B * L) / tf, tf, reps > 1 ? ", median" : "");
+    else /* no position has a next token: there is no loss to report (OUT's loss is 0) */
+        fprintf(stderr, "ttt forward: B=%lld L=1 loss n/a (no next-token targets at L = 1)  %.1f tokens/s (%.3f s%s)\n",
+                (long long)B, (double)B / tf, tf, reps > 1 ? ", median" : "");
     if (want_hidden) {
         hidden = ttt_malloc(sizeof(float) * (size_t)((nl + 1) * B * L * D), "hidden states");
         if (!hidden) {

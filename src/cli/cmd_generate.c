@@ -80,6 +80,11 @@ int cmd_generate(int argc, char **argv) {
         return 2;
     }
     ttt_sampling sp = {0.8, 0, 1.0};
+    if (args_has(&a, "stop") && !*args_str(&a, "stop", "")) {
+        fprintf(stderr, "ttt generate: --stop is empty (it would stop before the first token; leave it out "
+                        "for no stop string)\n");
+        return 2;
+    }
     int64_t maxt, seed, B, thr;
     if (args_int(&a, "max-tokens", 128, 0, (int64_t)1 << 30, &maxt) || args_int(&a, "seed", 0, 0, INT64_MAX, &seed) ||
         args_int(&a, "batch", 1, 1, 4096, &B) || args_int(&a, "top-k", 0, -((int64_t)1 << 40), (int64_t)1 << 40, &sp.top_k) ||

@@ -130,6 +130,30 @@ ttt_status ttt_mkdir_p(const char *dir) {
  * plain creat() would (0666 less the umask), and renamed over the target on commit. */
 ttt_status ttt_atomic_open(ttt_atomic_file *af, const char *path) {
     memset(af, 0, sizeof *af);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* never rename over a device, FIFO or directory: a device or FIFO (/dev/null,
+         * /dev/stdout, a pipe) is written in place, with every error reported at commit */
+        if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
+            return ttt_err(TTT_ERR_IO, "%s: is %s; expected a regular file or a new file name", path,
+                           S_ISDIR(st.st_mode) ? "a directory" : S_ISSOCK(st.st_mode) ? "a socket"
+                                                                                     : "not a regular file");
+        /* O_NONBLOCK: a FIFO without a reader fails at once (ENXIO) instead of waiting */
+        int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) return ttt_err(TTT_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+        af->final_path = strdup(path);
+        af->fp = af->final_path ? fdopen(fd, "wb") : NULL;
+        if (!af->fp) {
+            close(fd);
+            free(af->final_path);
+            af->final_path = NULL;
+            return ttt_err(TTT_ERR_NOMEM, "%s: cannot open for writing", path);
+        }
+        af->direct = 1;
+        return TTT_OK;
+    }
     size_t n = strlen(path);
     const char *slash = strrchr(path, '/');
     size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
@@ -196,7 +220,7 @@ static void af_cleanup(ttt_atomic_file *af) {
 
 void ttt_atomic_abort(ttt_atomic_file *af) {
     if (af->fp) fclose(af->fp);
-    if (af->tmp_path) unlink(af->tmp_path);
+    if (af->tmp_path && !af->direct) unlink(af->tmp_path);
     af_cleanup(af);
 }
 
@@ -204,6 +228,12 @@ ttt_status ttt_atomic_commit(ttt_atomic_file *af) {
     int err = af->failed;
     if (!err && ferror(af->fp)) err = EIO; /* a failed fprintf straight onto af->fp */
     if (!err && fflush(af->fp) != 0) err = errno ? errno : EIO;
+    if (af->direct) { /* a device or FIFO: no temporary file, no rename */
+        if (fclose(af->fp) != 0 && !err) err = errno ? errno : EIO;
+        ttt_status s = err ? ttt_err(TTT_ERR_IO, "%s: cannot write: %s", af->final_path, strerror(err)) : TTT_OK;
+        af_cleanup(af);
+        return s;
+    }
     if (!err && fsync(fileno(af->fp)) != 0) err = errno ? errno : EIO;
     if (fclose(af->fp) != 0 && !err) err = errno ? errno : EIO;
     af->fp = NULL;

@@ -22,8 +22,12 @@ typedef struct {
     char *final_path;
     char *tmp_path;
     int failed;
+    int direct; /* the target is a character device or FIFO, written in place */
 } ttt_atomic_file;
 
+/* A target that exists as a character device or FIFO (/dev/null, /dev/stdout, a pipe) is
+ * written in place; a directory or socket is an error. Nothing else is ever replaced but a
+ * regular file or a symbolic link itself (never the link's target). */
 ttt_status ttt_atomic_open(ttt_atomic_file *af, const char *path);
 /* Write bytes; errors are remembered and reported by commit (which also reports an error of
  * a fprintf made straight onto af->fp). */
