@@ -1,7 +1,8 @@
 #!/bin/sh
 # run-tests.sh: runs the test suite in the release build (build/) and in the
-# AddressSanitizer + UndefinedBehaviorSanitizer build (build-debug/), then prints one
-# summary line; the exit status is nonzero when anything failed.
+# AddressSanitizer + UndefinedBehaviorSanitizer build (build-debug/), then the quick part of
+# the attack suite (tests/attack) against both, and prints one summary line; the exit status
+# is nonzero when anything failed.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 total_pass=0
@@ -30,5 +31,13 @@ for b in build build-debug; do
     total_skip=$((total_skip + s))
     [ "$f" -ne 0 ] && status=1
 done
+# the quick part of the attack suite (make attack-quick), both binaries: one more result
+echo "== attack suite (quick)"
+if python3 tests/attack/attack.py --quick --ttt build/ttt --ttt-san build-debug/ttt --json build/attack-quick.json; then
+    total_pass=$((total_pass + 1))
+else
+    total_fail=$((total_fail + 1))
+    status=1
+fi
 echo "== all builds: $total_pass passed, $total_fail failed, $total_skip skipped"
 exit $status

@@ -306,8 +306,10 @@ ttt_status ttt_config_validate(const ttt_config *cfg, const char *origin) {
     if (cfg->num_hidden_layers > MAX_LAYERS)
         return ttt_err(TTT_ERR_CONFIG, "%s: \"num_hidden_layers\" is %lld, expected 1..%d", o,
                        (long long)cfg->num_hidden_layers, MAX_LAYERS);
-    if (cfg->bos_token_id >= cfg->vocab_size || cfg->eos_token_id >= cfg->vocab_size)
-        return ttt_err(TTT_ERR_CONFIG, "%s: bos/eos token id outside [0, vocab_size)", o);
+    if (cfg->bos_token_id >= cfg->vocab_size || cfg->eos_token_id >= cfg->vocab_size ||
+        cfg->bos_token_id < -1 || cfg->eos_token_id < -1)
+        return ttt_err(TTT_ERR_CONFIG, "%s: bos/eos token id %lld/%lld outside [0, vocab_size = %lld) (null: none)",
+                       o, (long long)cfg->bos_token_id, (long long)cfg->eos_token_id, (long long)cfg->vocab_size);
     /* real numbers outside these ranges are typos or attacks: no trained model uses them,
      * and they overflow to inf or nan in the first forward pass */
 #define RANGE(field, name, lo_ok, lo, hi) \

@@ -261,9 +261,11 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
                                   "the number of processes", (long long)(o.batch / o.micro_batch),
                                   (long long)o.batch, (long long)o.micro_batch, N));
     if (!(o.lr >= 0) || !(o.lr_end >= 0) || !(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1) ||
-        !(o.eps > 0) || !(o.weight_decay >= 0))
-        return everywhere(ttt_err(TTT_ERR_ARG, "train: learning rates and weight decay must be >= 0, betas in "
-                                  "[0, 1), eps > 0"));
+        !(o.eps > 0) || !(o.weight_decay >= 0) || !(o.clip >= 0))
+        return everywhere(ttt_err(TTT_ERR_ARG, "train: learning rates, weight decay and the clipping norm must "
+                                  "be >= 0, betas in [0, 1), eps > 0 (got lr %g, lr_end %g, beta1 %g, beta2 %g, "
+                                  "eps %g, weight decay %g, clip %g)", o.lr, o.lr_end, o.beta1, o.beta2, o.eps,
+                                  o.weight_decay, o.clip));
     int64_t total_windows; /* the data position after the last step: an int64 */
     if (!ttt_i64_mul_ok(o.steps, o.batch, &total_windows))
         return everywhere(ttt_err(TTT_ERR_ARG, "train: %lld steps of %lld sequences is too many windows to count",

@@ -1,0 +1,422 @@
+"""cases.py: the attack table. Each case builds a bad (or good) input in a fresh directory,
+runs one ttt command line and says what must happen: "ok" (exit 0, optionally checked), or
+an error whose message matches a regular expression (naming what was wrong). quick=True
+marks the cases that `make test` runs; `make attack` runs them all."""
+import json
+import math
+import os
+import struct
+
+from lib import ids_st, pattern_ids, st_split, st_tensors, tokfile
+
+OK = "ok"
+CASES = []
+
+
+def case(cid, argv, expect, setup=None, quick=False, check=None, needs=None, stdout=None, timeout=None):
+    CASES.append(dict(id=cid, argv=argv, expect=expect, setup=setup, quick=quick, check=check, needs=needs,
+                      stdout=stdout, timeout=timeout))
+
+
+def model(kind="ttt"):
+    return lambda c: c.model(kind)
+
+
+def both(*fns):
+    def run(c):
+        for f in fns:
+            f(c)
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# model.safetensors
+def hdr_edit(fn, kind="ttt"):
+    def s(c):
+        m = c.model(kind)
+        c.edit_header(os.path.join(m, "model.safetensors"), fn)
+    return s
+
+
+def replace_file(name, data, kind="ttt"):
+    def s(c):
+        m = c.model(kind)
+        p = os.path.join(m, name)
+        os.remove(p)
+        with open(p, "wb") as f:
+            f.write(data)
+    return s
+
+
+def special(name, what, kind="ttt"):
+    def s(c):
+        m = c.model(kind)
+        p = os.path.join(m, name)
+        os.remove(p)
+        if what == "dir":
+            os.mkdir(p)
+        elif what == "fifo":
+            os.mkfifo(p)
+        elif what == "zero":
+            os.symlink("/dev/zero", p)
+        elif what == "dangling":
+            os.symlink(c.p("nowhere"), p)
+        elif what == "loop":
+            os.symlink(p, p)
+    return s
+
+
+def first_tensor(h):
+    return next(k for k in json.loads(h) if k != "__metadata__")
+
+
+def set_entry(field, value):
+    def fn(h, b):
+        j = json.loads(h)
+        j[first_tensor(h)][field] = value
+        return json.dumps(j), b
+    return fn
+
+
+def nan_first(kind):
+    def s(c):
+        m = c.model(kind)
+        with open(os.path.join(m, "model.safetensors"), "rb") as f:
+            hdr = st_split(f.read())[0]
+        c.poke_tensor(m, first_tensor(hdr), 0, struct.pack("<f", math.nan))
+    return s
+
+
+INFO = "info --model {m}"
+FWD = "forward --model {m} --random 1x8 --threads 1"
+for kind in ("ttt", "llama", "mamba"):
+    q = kind == "ttt"
+    case("st-dup-metadata-" + kind, INFO, r"duplicate key \"__metadata__\"",
+         hdr_edit(lambda h, b: ('{"__metadata__":{"a":"1","b":"2","c":"3"},' + h[1:], b), kind), quick=True)
+    case("st-nan-" + kind, FWD, r"non-finite.*flat index 0", nan_first(kind), quick=q)
+case("st-empty-file", INFO, r"too short|safetensors", replace_file("model.safetensors", b""), quick=True)
+case("st-8-bytes", INFO, r"too short|header length", replace_file("model.safetensors", b"\x10" + b"\0" * 7))
+case("st-header-len-huge", INFO, r"header length", replace_file("model.safetensors", b"\xff" * 8 + b"{}"),
+     quick=True)
+case("st-header-not-json", INFO, r"not valid JSON", replace_file("model.safetensors", struct.pack("<Q", 4) + b"{{{{"))
+case("st-header-array", INFO, r"not a JSON object", replace_file("model.safetensors", struct.pack("<Q", 2) + b"[]"))
+case("st-trailing", INFO, r"trailing", hdr_edit(lambda h, b: (h + "xx", b)))
+case("st-deep-json", INFO, r"JSON|nest|deep",
+     replace_file("model.safetensors", struct.pack("<Q", 20001) + b"[" * 10000 + b"]" * 10000 + b" "), quick=True)
+case("st-dup-tensor", INFO, r"duplicate key",
+     hdr_edit(lambda h, b: ("{" + '"%s":%s,' % (first_tensor(h), json.dumps(json.loads(h)[first_tensor(h)])) + h[1:],
+                            b)))
+case("st-dup-entry-key", INFO, r"duplicate key \"dtype\"", hdr_edit(lambda h, b: (h.replace('"dtype":', '"dtype":"F32","dtype":', 1), b)),
+     quick=True)
+case("st-dup-meta-key", INFO, r"duplicate key \"format\"",
+     hdr_edit(lambda h, b: (h.replace('"format":"pt"', '"format":"pt","format":"np"', 1), b)))
+case("st-dtype-bad", INFO, r"dtype", hdr_edit(set_entry("dtype", "F128")))
+case("st-shape-negative", INFO, r"shape|dimension", hdr_edit(set_entry("shape", [-1, 8])))
+case("st-shape-overflow", INFO, r"shape|overflow|large|need", hdr_edit(set_entry("shape", [2 ** 40, 2 ** 40, 2 ** 40])),
+     quick=True)
+case("st-shape-float", INFO, r"shape|dimension", hdr_edit(set_entry("shape", [1.5, 8])))
+case("st-offsets-beyond", INFO, r"offset|beyond|file|bytes", hdr_edit(set_entry("data_offsets", [0, 2 ** 50])))
+case("st-offsets-reversed", INFO, r"offset", hdr_edit(set_entry("data_offsets", [64, 0])))
+case("st-offsets-huge", INFO, r"offset", hdr_edit(set_entry("data_offsets", [0, 1e300])))
+case("st-overlap", INFO, r"overlap|cover|need",
+     hdr_edit(lambda h, b: (json.dumps({k: (dict(v, data_offsets=[0, v["data_offsets"][1] - v["data_offsets"][0]])
+                                          if k != "__metadata__" else v) for k, v in json.loads(h).items()}), b)))
+case("st-missing-tensor", INFO, r"missing",
+     hdr_edit(lambda h, b: (json.dumps({k: v for k, v in json.loads(h).items() if k != "model.norm.weight"}), b)))
+case("st-extra-tensor", INFO, r"unexpected tensor",
+     hdr_edit(lambda h, b: ('{"zzz":{"dtype":"F32","shape":[1],"data_offsets":[%d,%d]},' % (len(b), len(b) + 4) + h[1:],
+                            b + bytes(4))))
+case("st-truncated-data", INFO, r"truncat|beyond|offset|bytes", hdr_edit(lambda h, b: (h, b[: len(b) // 2])),
+     quick=True)
+case("st-unicode-names", INFO, r"unexpected tensor|missing",
+     hdr_edit(lambda h, b: (h.replace("model.norm.weight", "model.n\u00f6rm.weight\udcff"), b)))
+case("st-meta-not-string", INFO, r"__metadata__", hdr_edit(lambda h, b: (h.replace('"format":"pt"', '"format":1', 1), b)))
+for what, rx in (("dir", r"is a directory"), ("fifo", r"FIFO"), ("zero", r"character device"),
+                 ("dangling", r"No such file|cannot open"), ("loop", r"symbolic links|cannot open")):
+    case("st-special-" + what, INFO, rx, special("model.safetensors", what), quick=what in ("dir", "fifo"))
+    case("cfg-special-" + what, INFO, rx, special("config.json", what), quick=what == "fifo")
+for dtype, raw, idx in (("f16", struct.pack("<H", 0x7C00), 3), ("bf16", struct.pack("<H", 0xFFC0), 1)):
+    def s(c, dtype=dtype, raw=raw, idx=idx):
+        m = c.p("m")
+        import subprocess
+        subprocess.run([c.fx.ttt, "init"] + c.fx.MODELS["ttt"].split() + ["--dtype", dtype, "--out", m],
+                       capture_output=True, check=True)
+        c.vars["m"] = m
+        c.poke_tensor(m, "model.norm.weight", idx, raw)
+    case("st-nonfinite-" + dtype, INFO, r"model\.norm\.weight.*non-finite.*flat index %d" % idx, s, quick=dtype == "f16")
+case("st-huge-weight-forward", FWD, r"not finite|overflow",
+     lambda c: [c.poke_tensor(c.vars.get("m") or c.model(), "model.norm.weight", i, struct.pack("<f", 3e38))
+                for i in range(8)])
+
+# ---------------------------------------------------------------------------------------------
+# config.json
+def cfg_set(_kind="ttt", **kv):
+    def s(c):
+        m = c.model(_kind)
+        c.edit_config(m, lambda j: j.update(kv))
+    return s
+
+
+def cfg_text(text, kind="ttt"):
+    def s(c):
+        m = c.model(kind)
+        with open(os.path.join(m, "config.json"), "w") as f:
+            f.write(text)
+    return s
+
+
+case("cfg-empty", INFO, r"not valid JSON|config", cfg_text(""), quick=True)
+case("cfg-array", INFO, r"JSON object", cfg_text("[]"))
+case("cfg-dup-top", INFO, r"duplicate key \"hidden_size\"", cfg_text('{"hidden_size": 16, "hidden_size": 8}'), quick=True)
+case("cfg-dup-nested", INFO, r"duplicate key \"d_state\".*ssm_cfg",
+     cfg_text('{"d_model": 8, "n_layer": 1, "vocab_size": 11, "ssm_cfg": {"d_state": 4, "d_state": 8}}'))
+case("cfg-model-type", INFO, r"model_type", cfg_set(model_type="gpt2"))
+case("cfg-missing-field", INFO, r"hidden_size", lambda c: c.edit_config(c.model(), lambda j: j.pop("hidden_size")))
+bad_cfg = [("vocab_size", 0, r"vocab_size"), ("vocab_size", -5, r"vocab_size"), ("vocab_size", 1.5, r"vocab_size"),
+           ("vocab_size", "11", r"vocab_size"), ("hidden_size", 2 ** 31 + 2, r"hidden_size"),
+           ("hidden_size", 2 ** 60, r"hidden_size"), ("num_hidden_layers", 2000000000, r"num_hidden_layers"),
+           ("num_attention_heads", 0, r"num_attention_heads"), ("num_attention_heads", 3, r"divisible"),
+           ("mini_batch_size", 2 ** 26, r"mini_batch_size"), ("mini_batch_size", 0, r"mini_batch_size"),
+           ("ttt_base_lr", 1e300, r"ttt_base_lr"), ("ttt_base_lr", -1, r"ttt_base_lr"),
+           ("rope_theta", -1, r"rope_theta"), ("rope_theta", 1e300, r"rope_theta"),
+           ("rms_norm_eps", 0, r"rms_norm_eps"), ("rms_norm_eps", 1e40, r"rms_norm_eps"),
+           ("initializer_range", 1e300, r"initializer_range"), ("bos_token_id", 11, r"bos"),
+           ("eos_token_id", -7, r"eos|bos"), ("ttt_layer_type", "rnn", r"ttt_layer_type"),
+           ("conv_kernel", 100000, r"conv_kernel"), ("pre_conv", "yes", r"pre_conv"),
+           ("intermediate_size", 2 ** 31 - 1, r"shape|intermediate"), ("tie_word_embeddings", False, r"missing|lm_head")]
+for i, (k, v, rx) in enumerate(bad_cfg):
+    case("cfg-%s-%s" % (k, str(v)[:12]), INFO, rx, cfg_set(**{k: v}), quick=i % 3 == 0)
+case("cfg-inf", INFO, r"ttt_base_lr|finite", cfg_text('{"model_type": "ttt", "vocab_size": 11, "hidden_size": 8, '
+                                                      '"intermediate_size": 8, "num_hidden_layers": 1, '
+                                                      '"num_attention_heads": 2, "ttt_base_lr": 1e999}'))
+case("cfg-big-file", INFO, r"bytes|allowed", cfg_text(" " * (17 << 20) + "{}"))
+case("cfg-mamba-dt", INFO, r"time_step", cfg_set(_kind="mamba", time_step_min=5.0, time_step_max=0.1))
+case("cfg-llama-kv", INFO, r"num_key_value_heads", cfg_set(_kind="llama", num_key_value_heads=3))
+
+# ---------------------------------------------------------------------------------------------
+# token files
+def tok(fname="d.tok", **kw):
+    ids = kw.pop("ids", pattern_ids(400))
+    return lambda c: c.write(fname, tokfile(ids, **kw))
+
+
+EVAL = "eval --model {m} --data {d}/d.tok --context 16 --threads 1"
+bad_tok = [("magic", dict(magic=b"NOTATOKN"), r"not a token file"), ("version", dict(version=2), r"version"),
+           ("width", dict(width=3), r"width"), ("checksum", dict(checksum=1), r"checksum"),
+           ("count", dict(n_tokens=401), r"truncated|corrupt"), ("count-huge", dict(n_tokens=2 ** 62), r"truncated|corrupt"),
+           ("vocab0", dict(vocab=0), r"vocabulary"), ("id-range", dict(ids=[1, 2, 50] + pattern_ids(397)), r"outside"),
+           ("reserved", dict(reserved=b"\x01"), r"reserved"), ("name-no-nul", dict(name=b"x" * 32), r"NUL"),
+           ("docs-order", dict(docs=(0, 5, 3)), r"document"), ("docs-start", dict(docs=(4,)), r"document"),
+           ("ndocs-huge", dict(n_docs=2 ** 61), r"truncated|corrupt|documents"), ("bos", dict(bos=11), r"BOS"),
+           ("trailing", dict(trailing=b"x"), r"truncated|corrupt"), ("vocab-model", dict(vocab=50), r"vocab_size"),
+           ("tokenizer-name", dict(name=b"r50k_base"), r"r50k_base.*llama2")]
+for i, (n, kw, rx) in enumerate(bad_tok):
+    setup = both(model(), tok(**kw))
+    if n == "tokenizer-name":
+        setup = both(lambda c: c.edit_config(c.model(), lambda j: j.update(ttt_tokenizer="llama2")), tok(**kw))
+    case("tok-" + n, EVAL, rx, setup, quick=i % 2 == 0)
+    if i % 4 == 0:
+        case("tok-train-" + n, "train --model {m} --data {d}/d.tok --run {d}/run --steps 1 --seq-len 8 --batch 1 "
+             "--quiet --threads 1", rx, setup)
+case("tok-short", EVAL, r"window", both(model(), tok(ids=pattern_ids(10))))
+for what, rx in (("dir", r"is a directory"), ("fifo", r"FIFO"), ("zero", r"character device")):
+    def s(c, what=what):
+        c.model()
+        p = c.p("d.tok")
+        {"dir": lambda: os.mkdir(p), "fifo": lambda: os.mkfifo(p), "zero": lambda: os.symlink("/dev/zero", p)}[what]()
+    case("tok-special-" + what, EVAL, rx, s, quick=what == "fifo")
+    case("tok-train-special-" + what, "train --model {m} --data {d}/d.tok --run {d}/run --steps 1 --quiet", rx, s)
+case("tok-good", EVAL, OK, both(model(), tok()), quick=True, check=lambda c, o, e: None if "perplexity" in o else "no perplexity")
+case("tok-val-range", "train --model {m} --data {d}/d.tok --val {d}/v.tok --run {d}/run --steps 1 --seq-len 8 "
+     "--batch 1 --quiet", r"vocab_size", both(model(), tok(), tok("v.tok", vocab=50, ids=[40] * 100)))
+
+# ---------------------------------------------------------------------------------------------
+# tokenizer files (need the fetched tokenizers; skipped without them)
+def tiktoken_file(name, transform):
+    def s(c):
+        src = c.fx.tokenizer(name)
+        with open(src, "rb") as f:
+            lines = f.read().split(b"\n")[:3000]
+        c.write(name, transform(lines))
+    return s
+
+
+TOKZ = "tokenize --tokenizer {d}/%s --text 'hello world' --ids"
+R50 = "r50k_base.tiktoken"
+case("tkz-truncated-line", TOKZ % R50, r"r50k_base|line|rank", tiktoken_file(R50, lambda l: b"\n".join(l[:-1] + [b"abc"])),
+     needs=R50, quick=True)
+case("tkz-bad-base64", TOKZ % R50, r"base64|line", tiktoken_file(R50, lambda l: b"\n".join([b"!!!! 0"] + l[1:])), needs=R50)
+case("tkz-dup-rank", TOKZ % R50, r"twice", tiktoken_file(R50, lambda l: b"\n".join(l[:2999] + [l[5]]) + b"\n"), needs=R50)
+case("tkz-empty", TOKZ % R50, r"r50k_base|empty|rank|token", tiktoken_file(R50, lambda l: b""), needs=R50)
+case("tkz-rank-huge", TOKZ % R50, r"rank|line", tiktoken_file(R50, lambda l: b"\n".join(l[:10] + [l[10].split(b" ")[0] + b" 99999999999999999999"])),
+     needs=R50)
+case("tkz-fifo", TOKZ % R50, r"FIFO", lambda c: os.mkfifo(c.p(R50)), needs=R50, quick=True)
+case("tkz-dir", "tokenize --tokenizer {d}/tk --text hi --ids", r"vocab.txt|directory|cannot open",
+     lambda c: os.mkdir(c.p("tk")), needs="llama2")
+def llama_dir(vocab_fn=None, merges_fn=None):
+    def s(c):
+        src = c.fx.tokenizer("llama2")
+        os.mkdir(c.p("tk"))
+        for fn, tr in (("vocab.txt", vocab_fn), ("merges.u16le", merges_fn)):
+            with open(os.path.join(src, fn), "rb") as f:
+                data = f.read()
+            c.write("tk/" + fn, tr(data) if tr else data)
+    return s
+LL = "tokenize --tokenizer {d}/tk --text 'hello world' --ids"
+case("tkz-llama-vocab-garbage", LL, r"vocab|tk", llama_dir(vocab_fn=lambda d: b"\xff\xfe garbage\n" * 10), needs="llama2", quick=True)
+case("tkz-llama-merges-odd", LL, r"merges|tk", llama_dir(merges_fn=lambda d: d[:-1]), needs="llama2")
+case("tkz-llama-merges-range", LL, r"merges|tk|id", llama_dir(merges_fn=lambda d: b"\xff\xff\xff\xff" + d[4:]), needs="llama2")
+case("tkz-llama-vocab-empty", LL, r"vocab|tk", llama_dir(vocab_fn=lambda d: b""), needs="llama2")
+for name in ("cl100k_base.tiktoken", "o200k_base.tiktoken"):
+    # a 1 MB whitespace run and a 2 MB word: valid text the tokenizer must take in linear time
+    case("tkz-long-space-" + name[:6], "tokenize --tokenizer %s --input {d}/t.txt --count" % ("{tokdir}/" + name), OK,
+         lambda c: c.write("t.txt", b" " * (1 << 20) + b"x"), needs=name, timeout=120)
+    case("tkz-long-word-" + name[:6], "tokenize --tokenizer %s --input {d}/t.txt --count" % ("{tokdir}/" + name), OK,
+         lambda c: c.write("t.txt", b"a" * (2 << 20)), needs=name, timeout=120)
+
+# ---------------------------------------------------------------------------------------------
+# train_state.safetensors and latest
+def state_meta(key, value):
+    def s(c):
+        run = c.run_dir()
+        p = os.path.join(run, "ckpt-00000003", "train_state.safetensors")
+        c.edit_header(p, lambda h, b: (json.dumps(dict(json.loads(h), __metadata__=dict(
+            json.loads(h)["__metadata__"], **{key: value}))), b))
+    return s
+
+
+RESUME = "train --resume --data {fx}/data.tok --run {run} --steps 6 --seq-len 8 --batch 2 --threads 1 --quiet"
+for i, (k, v) in enumerate((("windows_consumed", "-4"), ("windows_consumed", "abc"), ("step", "2x"),
+                            ("step", "99999999999999999999"), ("step", "-1"), ("seed", "1e3"), ("windows_consumed", "5"),
+                            ("step", "1"))):
+    case("state-%s-%s" % (k, v[:8]), RESUME, r"%s|train_state|metadata" % k, state_meta(k, v), quick=i % 2 == 0)
+case("state-dup-metadata", RESUME, r"duplicate key \"__metadata__\"",
+     lambda c: c.edit_header(os.path.join(c.run_dir(), "ckpt-00000003", "train_state.safetensors"),
+                             lambda h, b: ('{"__metadata__":{"step":"1"},' + h[1:], b)), quick=True)
+def latest(content):
+    def s(c):
+        run = c.run_dir()
+        p = os.path.join(run, "latest")
+        os.remove(p)
+        if content == "FIFO":
+            os.mkfifo(p)
+        elif content == "DIR":
+            os.mkdir(p)
+        else:
+            with open(p, "w") as f:
+                f.write(content)
+    return s
+for i, (content, rx) in enumerate((("../other/ckpt-00000001\n", r"latest"), ("/etc\n", r"latest"), ("", r"latest"),
+                                    ("ckpt-00000099\n", r"latest|ckpt-00000099"), ("\x00\xff\n", r"latest"),
+                                    ("ckpt-00000002/../ckpt-00000003\n", r"latest"), ("FIFO", r"latest|FIFO"),
+                                    ("DIR", r"latest|directory"), ("x" * 5000, r"latest"))):
+    case("latest-%d" % i, RESUME, rx, latest(content), quick=i % 3 == 0)
+case("resume-ok", RESUME, OK, lambda c: c.run_dir(), quick=True)
+case("resume-past-steps", RESUME.replace("--steps 6", "--steps 2"), r"steps|already", lambda c: c.run_dir(), quick=True)
+
+# ---------------------------------------------------------------------------------------------
+# command-line flags: contradictions, meaningless combinations, numeric extremes
+INIT = "init --preset %s --out {d}/new %s"
+for i, (preset, flags, rx) in enumerate((
+        ("ttt-linear-tiny", "--tied --untied", r"--tied and --untied"), ("ttt-linear-tiny", "--kv-heads 1", r"--kv-heads"),
+        ("mamba-tiny", "--heads 2", r"--heads"), ("llama-tiny", "--mini-batch 4", r"--mini-batch"),
+        ("ttt-linear-tiny", "--width 0", r"--width"), ("ttt-linear-tiny", "--width 1099511627776", r"--width"),
+        ("ttt-linear-tiny", "--width 7", r"divisible|even|heads"), ("nope", "", r"preset"),
+        ("ttt-linear-tiny", "--dtype f8", r"dtype"), ("ttt-linear-tiny", "--base-lr nan", r"--base-lr"),
+        ("ttt-linear-tiny", "--base-lr 1e300", r"ttt_base_lr"), ("ttt-linear-tiny", "--rope-theta -1", r"rope_theta"),
+        ("ttt-linear-tiny", "--vocab 0", r"--vocab"), ("ttt-linear-tiny", "--bos 999999", r"bos"),
+        ("ttt-linear-tiny", "--layers 1000000000 --width 1048576", r"num_hidden_layers|layers"))):
+    case("init-%d" % i, INIT % (preset, flags), rx, quick=i % 3 == 0)
+case("init-out-file", "init --preset ttt-linear-tiny --out {d}/f", r"not a directory|exists",
+     lambda c: c.write("f", "x"))
+case("init-ok", INIT % ("ttt-linear-tiny", "--width 16"), OK, quick=True)
+
+FWDM = "forward --model {m} --threads 1 "
+for i, (arg, rx) in enumerate((("--random 9223372036854775807x9223372036854775807", r"--random"),
+                               ("--random 65536x65536", r"--random"), ("--random 0x8", r"--random"),
+                               ("--random 1x8x", r"--random"), ("--random ' 1x8'", r"--random"),
+                               ("--random 1x8 --input {m}/model.safetensors", r"--input and --random"),
+                               ("--input {d}/i.safetensors", r"token id|outside"), ("--random 1x8 --remat-group -1", r"--remat-group"),
+                               ("--random 1x8 --precision f16", r"--precision"), ("--random 1x8 --bf16 --precision f64", r"--bf16"),
+                               ("--random 1x8 --seed 1e3", r"--seed"), ("--random 1x8 --repeat 0", r"--repeat"))):
+    setup = model()
+    if "i.safetensors" in arg:
+        setup = both(model(), lambda c: c.write("i.safetensors", ids_st([1, 2, -5, 3], [1, 4])))
+    case("fwd-%d" % i, FWDM + arg, rx, setup, quick=i % 2 == 0)
+for i, (data, rx) in enumerate(((ids_st([1, 2, 2 ** 40], [1, 3]), r"does not fit"), (ids_st([1, 2, 3], [3]), r"dimensions"),
+                                (st_tensors({"input_ids": ("F32", [1, 2], struct.pack("<2f", 1, 2))}), r"dtype"),
+                                (st_tensors({"x": ("I64", [1, 1], struct.pack("<q", 1))}), r"input_ids"),
+                                (ids_st([], [0, 4]), r"empty"), (ids_st([1, 2, 3, 4], [2, 4]), r"cover|need|bytes"))):
+    case("fwd-input-%d" % i, FWDM + "--input {d}/i.safetensors", rx,
+         both(model(), lambda c, data=data: c.write("i.safetensors", data)), quick=i % 2 == 0)
+case("fwd-L1", FWDM + "--input {d}/i.safetensors", OK, both(model(), lambda c: c.write("i.safetensors", ids_st([1], [1, 1]))),
+     check=lambda c, o, e: None if "n/a" in e else "a loss was printed for L = 1")
+case("fwd-ok-all-families", "forward --model {m} --random 2x20 --threads 1", OK, model("mamba"), quick=True)
+
+NUMERIC = [  # command line with {v}, the flag, values that must be refused
+    ("eval --model {m} --data {fx}/data.tok --context {v}", "--context", ["0", "-1", "9223372036854775808", "2x", "", "nan", "1e3"]),
+    ("eval --model {m} --data {fx}/data.tok --context 16 --batch {v}", "--batch", ["0", "-3", "99999999999"]),
+    ("eval --model {m} --data {fx}/data.tok --context 16 --windows {v}", "--windows", ["-1", "inf"]),
+    ("eval --model {m} --data {fx}/data.tok --context 16 --buckets {v}", "--buckets", ["0", "-2"]),
+    ("forward --model {m} --random 1x8 --threads {v}", "--threads", ["-1", "100000", "1.5"]),
+    ("train --model {m} --data {fx}/data.tok --run {d}/run --steps {v} --quiet", "--steps", ["0", "-5", "1e9", "99999999999999999999"]),
+    ("train --model {m} --data {fx}/data.tok --run {d}/run --steps 2 --lr {v} --quiet", "lr", ["nan", "inf", "-1", "1e", "0x1p3x"]),
+    ("train --model {m} --data {fx}/data.tok --run {d}/run --steps 2 --clip {v} --quiet", "clip", ["-1", "nan"]),
+    ("train --model {m} --data {fx}/data.tok --run {d}/run --steps 2 --beta2 {v} --quiet", "beta", ["1", "-0.1", "nan"]),
+    ("train --model {m} --data {fx}/data.tok --run {d}/run --steps 2 --seq-len {v} --quiet", "--seq-len", ["0", "-8"]),
+    ("train --model {m} --data {fx}/data.tok --run {d}/run --steps 2 --batch 4 --micro-batch {v} --quiet", "micro", ["-1", "3"]),
+]
+for i, (cmd, flag, vals) in enumerate(NUMERIC):
+    for j, v in enumerate(vals):
+        case("num-%s-%d" % (flag.strip("-"), j), cmd.replace("{v}", "'%s'" % v), flag, model(), quick=(i + j) % 3 == 0)
+
+GEN = "generate --model {m32} --tokenizer {tokdir}/llama2 --prompt hi --max-tokens 3 --quiet --threads 1 "
+def m32(c):
+    import subprocess
+    p = c.p("m32")
+    subprocess.run([c.fx.ttt, "init", "--preset", "ttt-linear-tiny", "--layers", "1", "--width", "8", "--heads", "2",
+                    "--intermediate", "8", "--vocab", "32000", "--out", p], capture_output=True, check=True)
+    c.vars["m32"] = p
+for i, (arg, rx) in enumerate((("--top-k -1", r"top-k"), ("--top-p 0", r"top-p"), ("--top-p 1.5", r"top-p"), ("--top-p nan", r"top-p"),
+                               ("--temperature -1", r"temperature"), ("--temperature inf", r"temperature"),
+                               ("--batch 0", r"--batch"), ("--max-tokens -1", r"--max-tokens"), ("--stop ''", r"--stop"),
+                               ("--prompt ''", r"empty|prompt"), ("--prompt-file {d}/p", r"FIFO"),
+                               ("--prompt-file /dev/zero", r"character device"), ("--seed -1", r"--seed"))):
+    setup = m32
+    if "{d}/p" in arg:
+        setup = both(m32, lambda c: os.mkfifo(c.p("p")))
+    line = GEN.replace("--prompt hi ", "") if "prompt" in arg else GEN
+    case("gen-%d" % i, line + arg, rx, setup, needs="llama2", quick=i % 3 == 0)
+case("gen-max0", GEN + "--max-tokens 0", OK, m32, needs="llama2", quick=True)
+case("gen-vocab-mismatch", "generate --model {m} --tokenizer {tokdir}/llama2 --prompt hi --max-tokens 2", r"vocab",
+     model(), needs="llama2")
+case("gen-nan-weights", GEN, r"non-finite", both(m32, lambda c: c.poke_tensor(c.vars["m32"], "model.embed_tokens.weight", 7,
+                                                                              struct.pack("<f", math.inf))), needs="llama2")
+
+case("bench-models", "bench --models gpt2 --quick --out {d}/b", r"gpt2", quick=True)
+case("bench-models-dup", "bench --models llama,llama --quick --out {d}/b", r"twice")
+case("bench-contexts", "bench --contexts 99999999999999999999 --quick --out {d}/b", r"--contexts")
+case("bench-contexts-empty", "bench --contexts , --quick --out {d}/b", r"--contexts")
+case("bench-out-quote", "bench --quick --out \"{d}/it's\"", r"single quote")
+case("tok-ids-range", "detokenize --tokenizer {tokdir}/llama2 --ids '1 2 -3'", r"-3", needs="llama2", quick=True)
+case("tok-ids-huge", "detokenize --tokenizer {tokdir}/llama2 --ids '99999999999'", r"token id|99999999999", needs="llama2")
+case("tok-input-fifo", "tokenize --tokenizer {tokdir}/llama2 --input {d}/f --count", r"FIFO",
+     lambda c: os.mkfifo(c.p("f")), needs="llama2", quick=True)
+case("tok-input-dir", "tokenize --tokenizer {tokdir}/llama2 --input {d} --count", r"is a directory", needs="llama2")
+case("tok-output-full", "tokenize --tokenizer {tokdir}/llama2 --text hi --output /dev/full", r"No space", needs="llama2",
+     quick=True, check=None)
+case("tok-output-dir", "tokenize --tokenizer {tokdir}/llama2 --text hi --output {d}", r"directory", needs="llama2")
+case("unknown-command", "frobnicate", r"unknown command", quick=True)
+case("unknown-flag", "info --model {m} --frob", r"unknown flag", model())
+case("missing-model", "info --model {d}/none", r"No such file|cannot open", quick=True)
+case("eval-stats-llama", "eval --model {m} --data {fx}/data.tok --context 16 --ttt-stats {d}/s.csv", r"TTT model", model("llama"))
+case("eval-bypos-full", "eval --model {m} --data {fx}/data.tok --context 16 --by-position /dev/full", r"No space", model(), quick=True)
+case("eval-bypos-dir", "eval --model {m} --data {fx}/data.tok --context 16 --by-position {d}", r"directory", model())
+
+# stdout on a full device: every command that prints
+for i, cmd in enumerate(("info --model {m}", "info --model {m} --tensors", "eval --model {m} --data {fx}/data.tok --context 16",
+                         "--help", "forward --help")):
+    case("stdout-full-%d" % i, cmd, r"standard output", model(), stdout="/dev/full", quick=i < 2)
+case("stdout-full-ids", "tokenize --tokenizer {tokdir}/llama2 --text hi --ids", r"standard output", needs="llama2",
+     stdout="/dev/full")
+case("stdout-full-gen", GEN, r"standard output", m32, needs="llama2", stdout="/dev/full")
