@@ -21,6 +21,7 @@ int bpe_work_reserve(bpe_work *w, int64_t n) {
     if (n <= w->syms_cap) return 0;
     int64_t cap = w->syms_cap ? w->syms_cap : 64;
     while (cap < n) cap *= 2;
+    if (n > ((int64_t)1 << 20)) cap = n; /* a huge piece: exactly its size (40 bytes a byte), not twice */
     bpe_sym *s = realloc(w->syms, (size_t)cap * sizeof *s);
     if (!s) return -1;
     w->syms = s;

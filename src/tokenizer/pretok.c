@@ -38,6 +38,11 @@ ttt_status pretok_state_init(pretok_state *st, const pretok *p) {
         return ttt_err(TTT_ERR_NOMEM, "out of memory for the pre-tokenizer");
     }
     if (st->stack) pcre2_jit_stack_assign(st->mctx, NULL, st->stack);
+    /* the match limit counts backtracking steps, and a whitespace run of n bytes takes about n
+     * of them in \s+(?!\S) (the default limit, 10 million, refused valid 10 MB runs): the
+     * patterns are fixed and linear, so no limit is needed; the JIT stack and the heap limit
+     * still bound memory */
+    pcre2_set_match_limit(st->mctx, UINT32_MAX);
     return TTT_OK;
 }
 
