@@ -3,6 +3,7 @@ runs one ttt command line and says what must happen: "ok" (exit 0, optionally ch
 an error whose message matches a regular expression (naming what was wrong). quick=True
 marks the cases that `make test` runs; `make attack` runs them all."""
 import json
+import re
 import math
 import os
 import struct
@@ -420,3 +421,48 @@ for i, cmd in enumerate(("info --model {m}", "info --model {m} --tensors", "eval
 case("stdout-full-ids", "tokenize --tokenizer {tokdir}/llama2 --text hi --ids", r"standard output", needs="llama2",
      stdout="/dev/full")
 case("stdout-full-gen", GEN, r"standard output", m32, needs="llama2", stdout="/dev/full")
+
+# ---------------------------------------------------------------------------------------------
+# every numeric flag of every command (from `ttt CMD --help`) against the malformed and
+# out-of-range values: each must be refused with a message naming the flag. Integer flags
+# (N, L, B, K, ID, S, M, T for counts) take the int64 extremes too; real flags (X, T, P) the
+# non-finite spellings.
+BAD_INT = ["2x", "", "nan", "1e3", "9223372036854775808", "-9223372036854775809", "0x10", " 5"]
+BAD_REAL = ["2x", "", "nan", "inf", "-inf", "1e999", "0x1p3x", "1,5"]
+TRAIN = "train --model {m} --data {fx}/data.tok --run {d}/run --steps 2 --seq-len 8 --batch 2 --quiet --threads 1"
+TRAINP = "train --preset ttt-linear-tiny --data {fx}/data.tok --run {d}/run --steps 2 --seq-len 8 --batch 2 --quiet --threads 1"
+SWEEP = [  # (command line, setup, needs, integer flags, real flags)
+    ("init --preset ttt-linear-tiny --out {d}/new", None, None,
+     ["seed", "layers", "width", "heads", "intermediate", "mini-batch", "conv-kernel", "max-position", "vocab", "bos", "eos"],
+     ["base-lr", "rope-theta"]),
+    ("init --preset llama-tiny --out {d}/new", None, None, ["kv-heads"], []),
+    ("forward --model {m} --random 1x8 --threads 1", model(), None, ["threads", "remat-group", "repeat", "seed"], []),
+    ("eval --model {m} --data {fx}/data.tok --context 16 --threads 1", model(), None,
+     ["context", "windows", "batch", "buckets", "threads"], []),
+    (GEN.replace("--max-tokens 3 ", ""), m32, "llama2", ["max-tokens", "top-k", "seed", "batch", "threads"],
+     ["temperature", "top-p"]),
+    (TRAIN, model(), None,
+     ["steps", "seq-len", "batch", "batch-tokens", "micro-batch", "warmup", "seed", "init-seed", "ckpt-every", "keep",
+      "log-every", "val-every", "val-windows", "stop-after", "threads", "remat-group"],
+     ["lr", "lr-end", "beta1", "beta2", "eps", "clip", "weight-decay"]),
+    (TRAINP, None, None, ["layers", "width", "heads", "intermediate", "mini-batch", "conv-kernel", "max-position"],
+     ["base-lr", "rope-theta"]),
+    ("bench --quick --out {d}/b", None, None, ["batch", "reps", "decode-steps", "threads", "train-context"], []),
+]
+_n = 0
+for line, setup, needs, ints, reals in SWEEP:
+    cmd = line.split()[0]
+    for flag in ints + reals:
+        vals = BAD_INT if flag in ints else BAD_REAL
+        for j, v in enumerate(vals):
+            _n += 1
+            if re.search(r"--%s \S+" % re.escape(flag), line):  # replace the value the line gives
+                argv = re.sub(r"--%s \S+" % re.escape(flag), lambda _m: "--%s '%s'" % (flag, v), line, count=1)
+            else:
+                argv = "%s --%s '%s'" % (line, flag, v)
+            case("sweep-%s-%s-%d" % (cmd, flag, j), argv, r"--%s\b" % re.escape(flag), setup, needs=needs,
+                 quick=_n % 9 == 0)
+    # a value-taking flag given as the last word, with no value
+    for flag in (ints + reals)[:3]:
+        case("sweep-%s-%s-novalue" % (cmd, flag), "%s --%s" % (line, flag), r"--%s\b" % re.escape(flag), setup,
+             needs=needs, quick=flag == ints[0])
