@@ -15,7 +15,7 @@ static void help(void) {
     printf("usage: ttt init --preset NAME --out DIR [--seed N] [overrides]\n\n"
            "Writes DIR/config.json and DIR/model.safetensors, initialised as in the paper's JAX\n"
            "recipe (spec 3.3) from the seed (default 0).\n\n"
-           "overrides:\n"
+           "overrides (one that does not apply to the preset's family is an error):\n"
            MODEL_FLAGS_HELP
            "  --vocab N --bos ID --eos ID\n"
            "  --dtype f32|f16|bf16        storage type of model.safetensors (default f32)\n\n"

@@ -269,6 +269,11 @@ int cmd_train(int argc, char **argv) {
     /* a fresh model's configuration (the token file adds vocabulary and BOS/EOS later) */
     ttt_config cfg;
     uint64_t init_seed = 0;
+    if ((resume || args_has(&a, "model")) && args_has(&a, "init-seed")) {
+        fprintf(stderr, "ttt train: --init-seed seeds fresh weights from a preset; it does not apply with %s\n",
+                resume ? "--resume" : "--model");
+        return 2;
+    }
     if (!resume && !args_has(&a, "model")) {
         int rc = model_config_from_flags(&a, "train", &cfg);
         if (rc) return rc;

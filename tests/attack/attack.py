@@ -35,6 +35,18 @@ SAN_RX = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitize
 ENV_SAN = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:allocator_may_return_null=1",
            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
 GOOD = ("ok", "clear error")
+DEVICES = ("/dev/null", "/dev/full", "/dev/zero")  # outputs the cases name: they must stay devices
+
+
+def device_state():
+    out = {}
+    for d in DEVICES:
+        try:
+            st = os.lstat(d)
+            out[d] = (st.st_mode, st.st_rdev)
+        except OSError:
+            out[d] = None
+    return out
 
 
 def classify(rc, out, err, expect, check_msg, timed_out):
@@ -85,6 +97,7 @@ class Runner:
             with open(os.path.join(self.canary, "sub" if i else "", "c%d" % i), "w") as f:
                 f.write("canary %d\n" % i)
         self.canary_sum = self.checksum(self.canary)
+        self.devices = device_state()
         self.fx = Fixtures(os.path.join(self.base, "fx"), args.ttt, args.repo)
         self.bins = [("release", args.ttt, args.timeout, dict(os.environ))]
         if args.ttt_san:
@@ -141,8 +154,18 @@ class Runner:
             cls, detail = classify(rc, out, err, c["expect"], chk, to)
             if cls not in GOOD or (cls == "ok") != (c["expect"] == OK):
                 detail = "%s | %s" % (detail, (err.strip().splitlines() or [""])[-1][:200])
+            self.check_devices(c["id"], bname)
             self.record(c["id"], bname, cls, c["expect"], detail)
             shutil.rmtree(d, ignore_errors=True)
+
+    def check_devices(self, cid, bname):
+        """a device replaced by a file (an atomic rename over /dev/full) is put back and reported"""
+        now = device_state()
+        for dev, st in self.devices.items():
+            if now[dev] != st and st is not None:
+                os.remove(dev) if os.path.lexists(dev) else None
+                os.mknod(dev, st[0], st[1])
+                self.record(cid + ":" + dev, bname, "silent wrong", "untouched", "%s was replaced" % dev)
 
     # ---- scenarios: several processes, signals, filesystems ---------------------------------
     def train_args(self, ttt, run, steps, extra=""):
@@ -150,20 +173,32 @@ class Runner:
             ttt, self.fx.model("ttt"), self.fx.path("data.tok"), run, steps, extra)
 
     def scenario_concurrent(self, bname, ttt, timeout, env):
+        """a second trainer on a run directory in use fails at once, naming the holder; the
+        first one's run stays intact (it is stopped with kill -9 and then resumed)"""
         d = self.fresh()
         run = os.path.join(d, "run")
-        a = subprocess.Popen(["/bin/sh", "-c", "exec " + self.train_args(ttt, run, 400, "--ckpt-every 50")],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for _ in range(200):  # until the first trainer holds the lock
-            if os.path.exists(os.path.join(run, ".lock")):
+        a = subprocess.Popen(["/bin/sh", "-c", "exec " + self.train_args(ttt, run, 10 ** 7, "--ckpt-every 20")],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(500):  # until the first trainer holds the lock and has a checkpoint
+            if os.path.exists(os.path.join(run, "latest")):
                 break
             time.sleep(0.02)
-        time.sleep(0.1)
-        rc, out, err, to = run_ttt("", self.train_args(ttt, run, 400), d, env, timeout)
-        ao, ae = a.communicate(timeout=timeout * 10)
-        cls, detail = classify(rc, out, err, r"pid %d|another|lock" % a.pid, None, to)
-        if cls == "clear error" and a.returncode != 0:
-            cls, detail = "silent wrong", "the first trainer failed: " + ae.decode()[-200:]
+        rc, out, err, to = run_ttt("", self.train_args(ttt, run, 10 ** 7), d, env, timeout)
+        rc2, out2, err2, to2 = run_ttt("", self.train_args(ttt, run, 10 ** 7, "--resume").replace(
+            "--model %s " % self.fx.model("ttt"), ""), d, env, timeout)
+        alive = a.poll() is None
+        a.kill()
+        a.wait()
+        cls, detail = classify(rc, out, err, r"pid %d" % a.pid, None, to)
+        if cls == "clear error":
+            cls, detail = classify(rc2, out2, err2, r"pid %d" % a.pid, None, to2)
+        if cls == "clear error" and not alive:
+            cls, detail = "silent wrong", "the first trainer stopped early: " + a.stderr.read().decode()[-200:]
+        if cls == "clear error":
+            rc, out, err, to = run_ttt("", self.train_args(ttt, run, 10 ** 7, "--resume --stop-after 1").replace(
+                "--model %s " % self.fx.model("ttt"), ""), d, env, timeout * 2)
+            if rc != 0:
+                cls, detail = "silent wrong", "the first trainer's run does not resume: " + err[-200:]
         self.record("scenario-concurrent-trainers", bname, cls, "error", detail)
 
     def scenario_kill9(self, bname, ttt, timeout, env, rounds):
