@@ -466,3 +466,43 @@ for line, setup, needs, ints, reals in SWEEP:
     for flag in (ints + reals)[:3]:
         case("sweep-%s-%s-novalue" % (cmd, flag), "%s --%s" % (line, flag), r"--%s\b" % re.escape(flag), setup,
              needs=needs, quick=flag == ints[0])
+
+# ---------------------------------------------------------------------------------------------
+# /dev/stdin, /dev/null, /dev/stdout and devices as inputs and outputs (the runner checks after
+# every case that /dev/null, /dev/full and /dev/zero are still the devices they were)
+TKZ = "tokenize --tokenizer {tokdir}/llama2 "
+def count_check(c, o, e):
+    return None if re.search(r"\d", o + e) else "no count printed"
+case("stdin-regular", TKZ + "--input /dev/stdin --count < {d}/t.txt", OK, lambda c: c.write("t.txt", "hello world\n"),
+     needs="llama2", check=count_check, quick=True)
+case("stdin-null", TKZ + "--input /dev/stdin --count < /dev/null", r"character device", needs="llama2")
+case("stdin-data-regular", "eval --model {m} --data /dev/stdin --context 16 --threads 1 < {fx}/data.tok", OK, model(),
+     check=lambda c, o, e: None if "perplexity" in o + e else "no perplexity")
+case("stdin-data-null", "eval --model {m} --data /dev/stdin --context 16 --threads 1 < /dev/null", r"character device",
+     model(), quick=True)
+case("stdin-model", "info --model /dev/stdin < /dev/null", r"config\.json|directory")
+case("out-null-tokenize", TKZ + "--text hi --output /dev/null", OK, needs="llama2", quick=True)
+case("out-stdout-tokenize", TKZ + "--text hi --output /dev/stdout", OK, needs="llama2",
+     check=lambda c, o, e: None if o.startswith("TTTTOKEN") else "no token file on standard output")
+case("out-null-bypos", "eval --model {m} --data {fx}/data.tok --context 16 --threads 1 --by-position /dev/null", OK, model(),
+     quick=True)
+case("out-zero-link-bypos", "eval --model {m} --data {fx}/data.tok --context 16 --threads 1 --by-position {d}/z", OK,
+     both(model(), lambda c: os.symlink("/dev/zero", c.p("z"))),
+     check=lambda c, o, e: None if os.path.islink(c.p("z")) or os.path.isfile(c.p("z")) else "the link vanished")
+case("out-full-stats", "eval --model {m} --data {fx}/data.tok --context 16 --threads 1 --ttt-stats /dev/full", r"No space",
+     model())
+case("init-out-null", "init --preset ttt-linear-tiny --out /dev/null", r"/dev/null.*(directory|device)", quick=True)
+case("init-out-full", "init --preset ttt-linear-tiny --out /dev/full", r"/dev/full.*(directory|device)")
+case("train-run-null", TRAIN + " --run /dev/null", r"/dev/null.*(directory|device)", model(), quick=True)
+case("train-run-file", TRAIN.replace("{d}/run", "{d}/f"), r"not a directory|exists", both(model(), lambda c: c.write("f", "x")))
+case("bench-out-null", "bench --quick --out /dev/null", r"/dev/null.*(directory|device)")
+case("fwd-out-full", "forward --model {m} --random 1x8 --threads 1 --output /dev/full", r"No space", model(), quick=True)
+case("fwd-out-null", "forward --model {m} --random 1x8 --threads 1 --output /dev/null", OK, model())
+case("fwd-in-zero", "forward --model {m} --threads 1 --input /dev/zero", r"character device", model())
+case("fwd-in-fifo", "forward --model {m} --threads 1 --input {d}/p", r"FIFO", both(model(), lambda c: os.mkfifo(c.p("p"))))
+case("tok-input-list-fifo", TKZ + "--input-list {d}/l --output {d}/o.tok", r"FIFO", lambda c: os.mkfifo(c.p("l")),
+     needs="llama2")
+case("tok-input-list-entry-dir", TKZ + "--input-list {d}/l --output {d}/o.tok", r"is a directory",
+     lambda c: c.write("l", c.d + "\n"), needs="llama2")
+case("tok-input-list-missing", TKZ + "--input-list {d}/l --output {d}/o.tok", r"nofile.*(No such|cannot)",
+     lambda c: c.write("l", c.p("nofile") + "\n"), needs="llama2")
