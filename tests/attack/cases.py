@@ -506,3 +506,28 @@ case("tok-input-list-entry-dir", TKZ + "--input-list {d}/l --output {d}/o.tok", 
      lambda c: c.write("l", c.d + "\n"), needs="llama2")
 case("tok-input-list-missing", TKZ + "--input-list {d}/l --output {d}/o.tok", r"nofile.*(No such|cannot)",
      lambda c: c.write("l", c.p("nofile") + "\n"), needs="llama2")
+
+# the same flags at 0, -1 and the largest int64: a value the command can take (success), or a
+# refusal naming the flag; a size no memory can hold must be refused (never an attempt that
+# crashes or is killed). Flags whose largest value only means "run for a very long time"
+# (--steps, --repeat, --max-tokens, --reps, --decode-steps) are left out at the top end.
+EITHER = "ok-or:"
+MAXV = "9223372036854775807"
+SIZES = {"layers", "width", "heads", "intermediate", "mini-batch", "conv-kernel", "max-position", "vocab", "kv-heads",
+         "context", "batch", "seq-len", "batch-tokens", "train-context"}
+LONG = {"steps", "repeat", "max-tokens", "reps", "decode-steps"}
+for line, setup, needs, ints, reals in SWEEP:
+    cmd = line.split()[0]
+    for flag in ints:
+        for j, v in enumerate(("0", "-1", MAXV)):
+            if v == MAXV and flag in LONG:
+                continue
+            if re.search(r"--%s \S+" % re.escape(flag), line):
+                argv = re.sub(r"--%s \S+" % re.escape(flag), lambda _m: "--%s %s" % (flag, v), line, count=1)
+            else:
+                argv = "%s --%s %s" % (line, flag, v)
+            rx = r"(--)?\b%s\b" % re.escape(flag)  # "top-k must be >= 0" names the flag too
+            exp = rx + r"|memory|too large|exceed|overflow" if v == MAXV and flag in SIZES else EITHER + rx
+            _n += 1
+            case("edge-%s-%s-%s" % (cmd, flag, "max" if v == MAXV else v), argv, exp, setup, needs=needs,
+                 quick=_n % 9 == 0)
