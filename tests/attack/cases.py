@@ -531,3 +531,70 @@ for line, setup, needs, ints, reals in SWEEP:
             _n += 1
             case("edge-%s-%s-%s" % (cmd, flag, "max" if v == MAXV else v), argv, exp, setup, needs=needs,
                  quick=_n % 9 == 0)
+
+# ---------------------------------------------------------------------------------------------
+# train_state.safetensors tensors (the Adam moments) and the checkpoint's model
+def state_edit(fn):
+    def s(c):
+        run = c.run_dir()
+        c.edit_header(os.path.join(run, "ckpt-00000003", "train_state.safetensors"), fn)
+    return s
+
+
+def state_poke(name, raw):
+    def s(c):
+        run = c.run_dir()
+        p = os.path.join(run, "ckpt-00000003", "train_state.safetensors")
+        with open(p, "rb") as f:
+            data = bytearray(f.read())
+        hdr, _ = st_split(bytes(data))
+        off = 8 + len(hdr.encode()) + json.loads(hdr)[name]["data_offsets"][0]
+        data[off:off + len(raw)] = raw
+        with open(p, "wb") as f:
+            f.write(data)
+    return s
+
+
+M0 = "adam.m.model.embed_tokens.weight"
+case("state-tensor-missing", RESUME, r"adam|missing|train_state",
+     state_edit(lambda h, b: (json.dumps({k: v for k, v in json.loads(h).items() if k != M0}), b)), quick=True)
+case("state-tensor-shape", RESUME, r"shape|adam|train_state",
+     state_edit(lambda h, b: (json.dumps(dict(json.loads(h), **{M0: dict(json.loads(h)[M0], shape=[8, 11])})), b)))
+case("state-tensor-dtype", RESUME, r"dtype|adam|train_state",
+     state_edit(lambda h, b: (json.dumps(dict(json.loads(h), **{M0: dict(json.loads(h)[M0], dtype="I32")})), b)))
+case("state-tensor-nan", RESUME, r"non-finite|adam|train_state", state_poke(M0, struct.pack("<f", math.nan)))
+case("state-v-negative", RESUME, r"negative|adam\.v|train_state",
+     state_poke(M0.replace("adam.m", "adam.v"), struct.pack("<f", -1.0)))
+case("state-truncated", RESUME, r"train_state|truncat|beyond|offset",
+     lambda c: [c.run_dir(), open(os.path.join(c.p("run"), "ckpt-00000003", "train_state.safetensors"), "r+b").truncate(200)])
+case("state-missing-file", RESUME, r"train_state",
+     lambda c: os.remove(os.path.join(c.run_dir(), "ckpt-00000003", "train_state.safetensors")))
+case("state-ckpt-model-nan", RESUME, r"non-finite",
+     lambda c: c.poke_tensor(os.path.join(c.run_dir(), "ckpt-00000003"), "model.norm.weight", 0, struct.pack("<f", math.inf)))
+case("state-ckpt-config-dup", RESUME, r"duplicate key",
+     lambda c: c.edit_config(os.path.join(c.run_dir(), "ckpt-00000003"),
+                             lambda j: '{"hidden_size": 8, ' + json.dumps(j)[1:]))
+
+# ---------------------------------------------------------------------------------------------
+# more tokenizer files
+case("tkz-encoding-unknown", "tokenize --tokenizer {d}/ranks.txt --text hi --ids", r"encoding",
+     lambda c: c.write("ranks.txt", b"aGk= 0\n"), quick=True)
+case("tkz-encoding-bogus", "tokenize --tokenizer {tokdir}/%s --encoding gpt5 --text hi --ids" % R50, r"gpt5|encoding",
+     needs=R50)
+case("tkz-no-newline-huge", TOKZ % R50, r"r50k_base|line|rank|base64", lambda c: c.write(R50, b"QUFB" * (4 << 20)),
+     needs=R50)
+case("tkz-dup-token", TOKZ % R50, r"twice|duplicate", tiktoken_file(R50, lambda l: b"\n".join(l[:2999] + [l[7].split(b" ")[0] + b" 2999"]) + b"\n"),
+     needs=R50)
+case("tkz-crlf", TOKZ % R50, EITHER + r"r50k_base|line|rank", tiktoken_file(R50, lambda l: b"\r\n".join(l)), needs=R50)
+case("tkz-zero-link", TOKZ % R50, r"character device", lambda c: os.symlink("/dev/zero", c.p(R50)), needs=R50)
+case("tkz-llama-vocab-fifo", LL, r"FIFO", lambda c: [os.mkdir(c.p("tk")), os.mkfifo(c.p("tk/vocab.txt"))], needs="llama2")
+def _llama_no_merges(c):
+    llama_dir()(c)
+    os.remove(c.p("tk/merges.u16le"))
+case("tkz-llama-merges-missing", LL, r"merges\.u16le", _llama_no_merges, needs="llama2", quick=True)
+case("tkz-llama-vocab-zero", LL, r"character device",
+     lambda c: [llama_dir()(c), os.remove(c.p("tk/vocab.txt")), os.symlink("/dev/zero", c.p("tk/vocab.txt"))], needs="llama2")
+case("tkz-llama-vocab-short", LL, r"vocab",
+     llama_dir(vocab_fn=lambda d: b"\n".join(d.split(b"\n")[:100]) + b"\n"), needs="llama2")
+case("tkz-p50k-ok", "tokenize --tokenizer {tokdir}/p50k_base.tiktoken --text 'hello world' --ids", OK,
+     needs="p50k_base.tiktoken", check=lambda c, o, e: None if re.match(r"\s*\d+( \d+)*\s*$", o) else "no ids: %r" % o[:80])
