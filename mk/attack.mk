@@ -16,7 +16,7 @@ ATTACK_FLAGS ?=
 
 attack:
 	python3 tests/attack/attack.py --ttt $(ATTACK_TTT) --ttt-san '$(ATTACK_TTT_SAN)' \
-	    --json $(dir $(ATTACK_TTT))attack.json $(ATTACK_FLAGS)
+	    --json $(dir $(ATTACK_TTT))attack.json --table $(ATTACK_FLAGS)
 
 attack-quick:
 	python3 tests/attack/attack.py --quick --ttt $(ATTACK_TTT) --ttt-san '$(ATTACK_TTT_SAN)' \

@@ -322,11 +322,24 @@ class Runner:
         bad = [r for r in self.results if not r[5]]
         ncases = len({r[0] for r in self.results})
         line = ", ".join("%d %s" % (tally[k], k) for k in sorted(tally))
+        by_bin, rows = {}, {}
+        for r in self.results:
+            by_bin.setdefault(r[1], {})
+            by_bin[r[1]][r[2]] = by_bin[r[1]].get(r[2], 0) + 1
+            rows.setdefault(r[0], [str(r[3])[:30], {}])[1][r[1]] = r[2] + ("" if r[5] else " !")
+        if self.args.table:  # one line per case: what was expected, what each binary did
+            names = [b[0] for b in self.bins]
+            print("%-40s %-30s %s" % ("case", "expected", " ".join("%-16s" % n for n in names)))
+            for cid, (exp, got) in rows.items():
+                print("%-40s %-30s %s" % (cid[:40], exp, " ".join("%-16s" % got.get(n, got.get("-", "")) for n in names)))
+        for b, t in sorted(by_bin.items()):
+            print("  %-10s %s" % (b, ", ".join("%d %s" % (t[k], k) for k in sorted(t))))
         print("attack%s: %d cases, %d runs (%s) in %.0f s; %d unexpected" % (
             " (quick)" if self.args.quick else "", ncases, len(self.results), line, secs, len(bad)))
         if self.args.json:
             with open(self.args.json, "w") as f:
-                json.dump({"cases": ncases, "runs": len(self.results), "tally": tally, "unexpected": len(bad),
+                json.dump({"cases": ncases, "runs": len(self.results), "tally": tally, "by_binary": by_bin,
+                           "seconds": round(secs), "unexpected": len(bad),
                            "failures": [dict(id=r[0], binary=r[1], outcome=r[2], detail=r[4]) for r in bad]}, f, indent=1)
         return 1 if bad else 0
 
@@ -339,7 +352,8 @@ def main():
     ap.add_argument("--only", help="regular expression over case ids")
     ap.add_argument("--timeout", type=float, default=20, help="seconds per run (sanitizer: 4x)")
     ap.add_argument("--json", help="write the tally here")
-    ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--verbose", action="store_true", help="print every run as it finishes")
+    ap.add_argument("--table", action="store_true", help="print one line per case at the end")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     a = ap.parse_args()
     a.repo = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
