@@ -101,10 +101,7 @@ class Runner:
         self.work = os.path.join(self.base, "work")
         self.canary = os.path.join(self.base, "canary")
         os.makedirs(self.work)
-        os.makedirs(os.path.join(self.canary, "sub"))
-        for i in range(3):
-            with open(os.path.join(self.canary, "sub" if i else "", "c%d" % i), "w") as f:
-                f.write("canary %d\n" % i)
+        self.make_canary()
         self.canary_sum = self.checksum(self.canary)
         self.devices = device_state()
         self.fx = Fixtures(os.path.join(self.base, "fx"), args.ttt, args.repo)
@@ -115,6 +112,20 @@ class Runner:
             self.bins.append(("sanitizer", args.ttt_san, args.timeout * 4, env))
         self.results = []  # (id, binary, class, expected, detail)
         self.n = 0
+
+    def make_canary(self):
+        shutil.rmtree(self.canary, ignore_errors=True)
+        os.makedirs(os.path.join(self.canary, "sub"))
+        for i in range(3):
+            with open(os.path.join(self.canary, "sub" if i else "", "c%d" % i), "w") as f:
+                f.write("canary %d\n" % i)
+
+    def check_canary(self, cid, bname):
+        """after every case: the canary outside the work tree is untouched (else reported, remade)"""
+        if os.path.isdir(self.canary) and self.checksum(self.canary) == self.canary_sum:
+            return
+        self.record(cid + ":canary", bname, "silent wrong", "untouched", "the canary directory outside the work tree changed")
+        self.make_canary()
 
     @staticmethod
     def checksum(d):
@@ -148,7 +159,7 @@ class Runner:
         for bname, ttt, timeout, env in self.bins:
             d = self.fresh()
             ctx = Ctx(self.fx, d, ttt)
-            ctx.vars.update(fx=self.fx.root, tokdir=self.fx.tok_dir, run=os.path.join(d, "run"))
+            ctx.vars.update(canary=self.canary, fx=self.fx.root, tokdir=self.fx.tok_dir, run=os.path.join(d, "run"))
             if c["setup"]:
                 try:
                     c["setup"](ctx)
@@ -164,6 +175,7 @@ class Runner:
             if not as_expected(cls, c["expect"]):
                 detail = "%s | %s" % (detail, (err.strip().splitlines() or [""])[-1][:200])
             self.check_devices(c["id"], bname)
+            self.check_canary(c["id"], bname)
             self.record(c["id"], bname, cls, c["expect"], detail)
             shutil.rmtree(d, ignore_errors=True)
 

@@ -598,3 +598,41 @@ case("tkz-llama-vocab-short", LL, r"vocab",
      llama_dir(vocab_fn=lambda d: b"\n".join(d.split(b"\n")[:100]) + b"\n"), needs="llama2")
 case("tkz-p50k-ok", "tokenize --tokenizer {tokdir}/p50k_base.tiktoken --text 'hello world' --ids", OK,
      needs="p50k_base.tiktoken", check=lambda c, o, e: None if re.match(r"\s*\d+( \d+)*\s*$", o) else "no ids: %r" % o[:80])
+
+# ---------------------------------------------------------------------------------------------
+# links from the files a command writes to a canary directory outside every directory it was
+# given: whatever the outcome, the runner checks after each case that the canary is untouched
+def plant(rel, target):
+    """replace RUN/REL (or D/REL) by a symbolic link to TARGET inside the canary"""
+    def s(c):
+        base = c.run_dir() if rel.startswith("run/") else c.d
+        p = os.path.join(c.d, rel)
+        if os.path.lexists(p):
+            if os.path.isdir(p) and not os.path.islink(p):
+                import shutil
+                shutil.rmtree(p)
+            else:
+                os.remove(p)
+        os.symlink(os.path.join(c.vars["canary"], target), p)
+        return base
+    return s
+
+
+ANY = EITHER + r"\S"  # success, or any failure with a message: only the canary matters here
+for rel, target in (("run/metrics.jsonl", "c0"), ("run/.lock", "sub/c1"), ("run/latest", "sub/c2"),
+                    ("run/model", "sub"), ("run/ckpt-00000002", "sub"), ("run/ckpt-00000003", "sub"),
+                    ("run/ckpt-00000001", "")):
+    case("canary-%s" % rel.replace("/", "-"), RESUME.replace("--steps 6", "--steps 6 --ckpt-every 1 --keep 1"), ANY,
+         plant(rel, target), quick=rel in ("run/.lock", "run/ckpt-00000001"))
+case("canary-fresh-run-lock", TRAIN.replace("--steps 2", "--steps 2 --ckpt-every 1"), ANY,
+     both(model(), lambda c: [os.mkdir(c.p("run")), os.symlink(os.path.join(c.vars["canary"], "c0"), c.p("run/.lock"))]))
+case("canary-bypos", "eval --model {m} --data {fx}/data.tok --context 16 --threads 1 --by-position {d}/o.csv", ANY,
+     both(model(), plant("o.csv", "c0")), quick=True)
+case("canary-stats", "eval --model {m} --data {fx}/data.tok --context 16 --threads 1 --ttt-stats {d}/o.csv", ANY,
+     both(model(), plant("o.csv", "sub/c1")))
+case("canary-tokenize-out", TKZ + "--text hi --output {d}/o.tok", ANY, plant("o.tok", "c0"), needs="llama2")
+case("canary-forward-out", "forward --model {m} --random 1x8 --threads 1 --output {d}/o.st", ANY,
+     both(model(), plant("o.st", "sub/c2")))
+case("canary-bench-out", "bench --quick --models ttt-linear --contexts 16 --out {d}/b", ANY,
+     lambda c: [os.mkdir(c.p("b")), os.symlink(os.path.join(c.vars["canary"], "c0"), c.p("b/results.csv")),
+                os.symlink(os.path.join(c.vars["canary"], "sub/c1"), c.p("b/results.json"))], timeout=120)
