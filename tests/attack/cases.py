@@ -636,3 +636,31 @@ case("canary-forward-out", "forward --model {m} --random 1x8 --threads 1 --outpu
 case("canary-bench-out", "bench --quick --models ttt-linear --contexts 16 --out {d}/b", ANY,
      lambda c: [os.mkdir(c.p("b")), os.symlink(os.path.join(c.vars["canary"], "c0"), c.p("b/results.csv")),
                 os.symlink(os.path.join(c.vars["canary"], "sub/c1"), c.p("b/results.json"))], timeout=120)
+
+# ---------------------------------------------------------------------------------------------
+# more safetensors headers, config.json texts, token ids at the vocabulary's edge
+case("st-nan-mlp", FWD, r"non-finite.*flat index 0", nan_first("mlp"))
+case("st-size-mismatch", INFO, r"shape|bytes|size|need", hdr_edit(set_entry("shape", [1])))
+case("st-header-len-beyond", INFO, r"header length|beyond|truncat|too short",
+     lambda c: [c.model(), open(c.p("m/model.safetensors"), "r+b").write(struct.pack("<Q", os.path.getsize(c.p("m/model.safetensors"))))])
+case("st-header-not-utf8", INFO, r"UTF-8|JSON|header", hdr_edit(lambda h, b: (h.encode()[:-1] + b'"\xff\xfe":1}', b)))
+case("st-entry-not-object", INFO, r"tensor|object|dtype",
+     hdr_edit(lambda h, b: (json.dumps(dict(json.loads(h), **{first_tensor(h): 5})), b)))
+case("st-offsets-three", INFO, r"data_offsets|offset", hdr_edit(set_entry("data_offsets", [0, 4, 8])))
+case("st-offsets-negative", INFO, r"data_offsets|offset", hdr_edit(set_entry("data_offsets", [-4, 0])))
+case("st-shape-missing", INFO, r"shape", hdr_edit(lambda h, b: (json.dumps(dict(json.loads(h), **{
+    first_tensor(h): {k: v for k, v in json.loads(h)[first_tensor(h)].items() if k != "shape"}})), b)))
+case("cfg-unknown-key-ok", INFO, OK, cfg_set(some_future_field=[1, 2, 3]))
+case("cfg-nan-literal", INFO, r"not valid JSON|JSON", cfg_text('{"model_type": "ttt", "ttt_base_lr": NaN}'))
+case("cfg-bom", INFO, EITHER + r"JSON|config", lambda c: [c.model(), c.write("m/config.json",
+                                                                             b"\xef\xbb\xbf" + c.read("m/config.json"))])
+case("cfg-nul-inside", INFO, r"JSON|NUL|config", lambda c: [c.model(), c.write("m/config.json",
+                                                                               c.read("m/config.json")[:-1] + b"\0}")])
+case("tok-id-equals-vocab", EVAL, r"outside|vocab", both(model(), tok(ids=[11] + pattern_ids(399))), quick=True)
+case("tok-width4-ok", EVAL, OK, both(model(), tok(width=4)),
+     check=lambda c, o, e: None if "perplexity" in o + e else "no perplexity")
+case("fwd-id-equals-vocab", FWDM + "--input {d}/i.safetensors", r"token id|outside|vocab",
+     both(model(), lambda c: c.write("i.safetensors", ids_st([1, 2, 11, 3], [1, 4]))), quick=True)
+case("fwd-id-i32-negative", FWDM + "--input {d}/i.safetensors", r"token id|outside|vocab|dtype",
+     both(model(), lambda c: c.write("i.safetensors", ids_st([1, -2, 3, 4], [1, 4], dtype="I32"))))
+case("detok-id-vocab", "detokenize --tokenizer {tokdir}/llama2 --ids '1 32000'", r"32000", needs="llama2")
