@@ -104,7 +104,11 @@ class Runner:
         self.make_canary()
         self.canary_sum = self.checksum(self.canary)
         self.devices = device_state()
-        self.fx = Fixtures(os.path.join(self.base, "fx"), args.ttt, args.repo)
+        try:
+            self.fx = Fixtures(os.path.join(self.base, "fx"), args.ttt, args.repo)
+        except BaseException:
+            shutil.rmtree(self.base, ignore_errors=True)
+            raise
         self.bins = [("release", args.ttt, args.timeout, dict(os.environ))]
         if args.ttt_san:
             env = dict(os.environ)
@@ -374,6 +378,8 @@ def main():
     for b in (a.ttt, a.ttt_san):
         if b and not os.access(b, os.X_OK):
             sys.exit("attack: %s is not built (make all, make DEBUG=1 all)" % b)
+    # a SIGTERM (a timeout around make) unwinds like ^C: mounts are unmounted, temp dirs removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     r = Runner(a)
     try:
         secs = r.run()

@@ -447,7 +447,8 @@ SWEEP = [  # (command line, setup, needs, integer flags, real flags)
      ["lr", "lr-end", "beta1", "beta2", "eps", "clip", "weight-decay"]),
     (TRAINP, None, None, ["layers", "width", "heads", "intermediate", "mini-batch", "conv-kernel", "max-position"],
      ["base-lr", "rope-theta"]),
-    ("bench --quick --out {d}/b", None, None, ["batch", "reps", "decode-steps", "threads", "train-context"], []),
+    ("bench --quick --models ttt-linear --contexts 16 --reps 1 --decode-steps 1 --threads 1 --out {d}/b", None, None,
+     ["batch", "reps", "decode-steps", "threads", "train-context"], []),
 ]
 _n = 0
 for line, setup, needs, ints, reals in SWEEP:
@@ -530,7 +531,7 @@ for line, setup, needs, ints, reals in SWEEP:
             exp = rx + r"|memory|too large|exceed|overflow" if v == MAXV and flag in SIZES else EITHER + rx
             _n += 1
             case("edge-%s-%s-%s" % (cmd, flag, "max" if v == MAXV else v), argv, exp, setup, needs=needs,
-                 quick=_n % 9 == 0)
+                 quick=_n % 9 == 0 and cmd != "bench", timeout=180 if cmd == "bench" else None)
 
 # ---------------------------------------------------------------------------------------------
 # train_state.safetensors tensors (the Adam moments) and the checkpoint's model
