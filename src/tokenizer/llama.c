@@ -184,6 +184,7 @@ static int add_piece(word_ctx *w, int32_t id) {
     tok_state *st = w->st;
     /* a U+2581 after anything but U+2581 starts a new word */
     if (w->n > 0 && id == st->tok->space_id && w->last_id != id && flush_word(w)) return -1;
+    if (w->n >= (int64_t)TOK_MAX_PIECE && flush_word(w)) return -1; /* a pathological word: chunks */
     if (bpe_work_reserve(&st->bpe, w->n + 1)) return -1;
     if (w->n + 1 > st->key_cap) {
         int64_t cap = st->key_cap ? st->key_cap * 2 : 256;

@@ -246,7 +246,21 @@ typedef struct {
     const unsigned char *text;
 } piece_ctx;
 
+static int encode_chunk(void *vctx, size_t b, size_t e);
+
+/* a piece longer than TOK_MAX_PIECE is merged in chunks cut before a UTF-8 lead byte */
 static int encode_piece(void *vctx, size_t b, size_t e) {
+    const unsigned char *text = ((piece_ctx *)vctx)->text;
+    while (e - b > TOK_MAX_PIECE) {
+        size_t cut = b + TOK_MAX_PIECE;
+        for (int k = 0; k < 3 && (text[cut] & 0xC0) == 0x80; k++) cut--;
+        if (encode_chunk(vctx, b, cut)) return -1;
+        b = cut;
+    }
+    return encode_chunk(vctx, b, e);
+}
+
+static int encode_chunk(void *vctx, size_t b, size_t e) {
     piece_ctx *c = vctx;
     tok_state *st = c->st;
     const ttt_tok *t = st->tok;

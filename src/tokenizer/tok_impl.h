@@ -12,6 +12,13 @@
 #include "ttt_tokenizer.h"
 
 #define TOK_MAX_SPECIAL 16
+/* The longest stretch merged by one BPE run: a pre-tokenizer piece (tiktoken) or a word of
+ * pieces (Llama-2) longer than this, which no text but a pathological one has, is merged in
+ * consecutive chunks of at most this many bytes (symbols), cut at character boundaries, so
+ * that time and memory stay linear with a small constant (a 50 MB word: one BPE run over 50 MB
+ * took 27 s and 3 GB). Tiktoken-based encoders do the same (Llama 3's splits runs of 25,000
+ * characters); tokens of any piece up to this size are exactly the unsplit BPE's. */
+#define TOK_MAX_PIECE ((size_t)1 << 16)
 
 typedef struct {
     uint32_t key;   /* (left << 16 | right) + 1; 0 = empty */
