@@ -665,3 +665,19 @@ case("fwd-id-equals-vocab", FWDM + "--input {d}/i.safetensors", r"token id|outsi
 case("fwd-id-i32-negative", FWDM + "--input {d}/i.safetensors", r"token id|outside|vocab|dtype",
      both(model(), lambda c: c.write("i.safetensors", ids_st([1, -2, 3, 4], [1, 4], dtype="I32"))))
 case("detok-id-vocab", "detokenize --tokenizer {tokdir}/llama2 --ids '1 32000'", r"32000", needs="llama2")
+
+# ---------------------------------------------------------------------------------------------
+# incomplete checkpoints behind `latest`, and the second data files of eval and train
+case("latest-incomplete-model", RESUME, r"ckpt-00000003|model\.safetensors|latest",
+     lambda c: os.remove(os.path.join(c.run_dir(), "ckpt-00000003", "model.safetensors")), quick=True)
+case("latest-incomplete-config", RESUME, r"ckpt-00000003|config\.json|latest",
+     lambda c: os.remove(os.path.join(c.run_dir(), "ckpt-00000003", "config.json")))
+case("latest-ckpt-is-file", RESUME, r"ckpt-00000003|directory|latest",
+     lambda c: [c.run_dir(), __import__("shutil").rmtree(c.p("run/ckpt-00000003")), c.write("run/ckpt-00000003", "x")])
+case("eval-unigram-fifo", EVAL + " --unigram {d}/u.tok", r"FIFO", both(model(), tok(), lambda c: os.mkfifo(c.p("u.tok"))))
+case("eval-unigram-checksum", EVAL + " --unigram {d}/u.tok", r"checksum", both(model(), tok(), tok("u.tok", checksum=5)))
+case("eval-unigram-vocab", EVAL + " --unigram {d}/u.tok", r"vocab", both(model(), tok(), tok("u.tok", vocab=50, ids=[40] * 50)))
+case("train-val-fifo", TRAIN + " --val {d}/v.tok --val-every 1", r"FIFO", both(model(), lambda c: os.mkfifo(c.p("v.tok"))),
+     quick=True)
+case("train-val-short", TRAIN + " --val {d}/v.tok --val-every 1", r"v\.tok|window|short|tokens",
+     both(model(), tok("v.tok", ids=pattern_ids(5))))
