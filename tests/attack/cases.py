@@ -681,3 +681,9 @@ case("train-val-fifo", TRAIN + " --val {d}/v.tok --val-every 1", r"FIFO", both(m
      quick=True)
 case("train-val-short", TRAIN + " --val {d}/v.tok --val-every 1", r"v\.tok|window|short|tokens",
      both(model(), tok("v.tok", ids=pattern_ids(5))))
+# a scripts/plot_bench.py in the working directory is somebody else's file: bench must not run it
+case("bench-foreign-script", "bench --quick --models ttt-linear --contexts 16 --reps 1 --decode-steps 1 --threads 1 "
+     "--out {d}/b", OK,
+     lambda c: c.write("scripts/plot_bench.py", "open(%r, 'w').write('ran')\n" % c.p("RAN")),
+     check=lambda c, o, e: "bench ran ./scripts/plot_bench.py from the working directory" if os.path.exists(c.p("RAN")) else None,
+     timeout=120)
