@@ -1,6 +1,7 @@
 """cases.py: the attack table. Each case builds a bad (or good) input in a fresh directory,
 runs one ttt command line and says what must happen: "ok" (exit 0, optionally checked), or
-an error whose message matches a regular expression (naming what was wrong). quick=True
+an error whose message matches a regular expression (naming what was wrong), or
+"ok-or:REGEX" (either: where the value is one the command may take). quick=True
 marks the cases that `make test` runs; `make attack` runs them all."""
 import json
 import re
