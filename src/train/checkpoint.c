@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,6 +480,16 @@ ttt_status ckpt_read_state(const char *path, const ttt_model *m, train_state *st
             }
             void *dst = (char *)(mv ? st->v : st->m) + (size_t)p->offset * m->elem;
             s = m->elem == 8 ? st_read_f64(&f, t, dst, p->numel) : st_read_f32(&f, t, dst, p->numel);
+            /* AdamW's moments are finite, the second one >= 0: anything else would make the
+             * resumed run's first step nan (or take the square root of a negative number) */
+            for (int64_t j = 0; s == TTT_OK && j < p->numel; j++) {
+                double x = m->elem == 8 ? ((const double *)dst)[j] : (double)((const float *)dst)[j];
+                if (!isfinite(x) || (mv && x < 0))
+                    s = ttt_err(TTT_ERR_NUMERIC,
+                                "%s: tensor '%s' has %s value %g at flat index %lld (AdamW's moments are finite%s)",
+                                path, nm, isfinite(x) ? "a negative" : "a non-finite", x, (long long)j,
+                                mv ? " and the second one is >= 0" : "");
+            }
         }
     }
     if (s == TTT_OK) st->step = step, st->windows = win, st->seed = seed;
