@@ -120,7 +120,7 @@ void ttt_options_default(ttt_options *opt);
 
 /* Load config.json + model.safetensors from a directory. */
 ttt_status ttt_model_load(const char *dir, const ttt_options *opt, ttt_model **out);
-/* Create a freshly initialised model (spec 3.3) from a configuration and a seed. */
+/* Create a freshly initialised model (docs/design.md 3.4) from a configuration and a seed. */
 ttt_status ttt_model_create(const ttt_config *cfg, uint64_t seed, const ttt_options *opt,
                             ttt_model **out);
 /* Write config.json + model.safetensors into dir (created if missing), atomically per file. */

@@ -45,7 +45,7 @@ ttt_tok_kind ttt_tok_kind_of(const ttt_tok *t);
 const char *ttt_tok_name(const ttt_tok *t);
 /* number of ids (ordinary + special): 50257, 50281, 100277, 200019, 32000 */
 int64_t ttt_tok_vocab_size(const ttt_tok *t);
-/* ids that start and end a document (spec 3.4); for tiktoken both are <|endoftext|> */
+/* ids that start and end a document (docs/design.md 3.6); for tiktoken both are <|endoftext|> */
 int32_t ttt_tok_bos(const ttt_tok *t);
 int32_t ttt_tok_eos(const ttt_tok *t);
 /* id of a special token by its text ("<|endoftext|>", "<s>"), or -1 */

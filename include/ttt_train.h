@@ -1,5 +1,5 @@
 /* ttt_train.h: training and evaluation of libttt models on token files (the paper's recipe,
- * spec section 5; evaluation, section 7).
+ * docs/design.md 5; evaluation, 6).
  *
  * Training: AdamW with decoupled weight decay on every parameter, linear warm-up then cosine
  * decay, global-norm gradient clipping, gradient accumulation, windows of L+1 tokens in a

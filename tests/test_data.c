@@ -1,5 +1,5 @@
 /* test_data.c: the token-file format (round trip, exact size, checksum and every header check
- * on corrupt files, through the library and the ttt command), document wrapping (spec 3.4),
+ * on corrupt files, through the library and the ttt command), document wrapping (design.md 3.6),
  * split lists, and the pinned token counts and checksums of every split for every tokenizer
  * (made with `ttt data`; skipped without fetched data). */
 #include <stdio.h>
@@ -179,7 +179,7 @@ TEST(test_data_list) {
     return TEST_PASS;
 }
 
-/* spec 3.4: BOS doc EOS per document; with one shared <|endoftext|>, EOT d1 EOT d2 EOT */
+/* design.md 3.6: BOS doc EOS per document; with one shared <|endoftext|>, EOT d1 EOT d2 EOT */
 TEST(test_data_wrap) {
     const char *texts[3] = {"Hello world", "", "end."};
     size_t lens[3] = {11, 0, 4};

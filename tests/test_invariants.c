@@ -1,4 +1,4 @@
-/* test_invariants.c: the forward-pass invariants of spec section 10 on small models:
+/* test_invariants.c: the forward-pass invariants of design.md 6.4 on small models:
  * decode == full forward (any prefill length, chunked prefill), causality, ttt_base_lr = 0
  * switches learning off, F16/BF16 files load to the rounded model, results independent of the
  * thread count, and the parameter counts of the paper's shapes. */
@@ -266,7 +266,7 @@ TEST(test_threads_bit_identical) {
     return TEST_PASS;
 }
 
-/* spec 3.2: parameter counts of the paper's models (tied embeddings, counted once) */
+/* design.md 3.3: parameter counts of the paper's models (tied embeddings, counted once) */
 TEST(test_param_counts_paper_sizes) {
     const struct {
         const char *preset;

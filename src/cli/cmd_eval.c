@@ -1,4 +1,4 @@
-/* cmd_eval.c: `ttt eval`: perplexity over non-overlapping windows of a token file (spec 7),
+/* cmd_eval.c: `ttt eval`: perplexity over non-overlapping windows of a token file (design.md 6),
  * optionally the loss by token position (log-spaced buckets, CSV) and a unigram baseline. */
 #include <math.h>
 #include <stdio.h>

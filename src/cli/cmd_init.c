@@ -14,7 +14,7 @@ static const flag_spec flags[] = {MODEL_FLAG_SPECS, {"out", 1},  {"seed", 1}, {"
 static void help(void) {
     printf("usage: ttt init --preset NAME --out DIR [--seed N] [overrides]\n\n"
            "Writes DIR/config.json and DIR/model.safetensors, initialised as in the paper's JAX\n"
-           "recipe (spec 3.3) from the seed (default 0).\n\n"
+           "recipe (docs/design.md 3.4) from the seed (default 0).\n\n"
            "overrides (one that does not apply to the preset's family is an error):\n"
            MODEL_FLAGS_HELP
            "  --vocab N --bos ID --eos ID\n"

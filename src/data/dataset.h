@@ -1,4 +1,4 @@
-/* dataset.h: turning documents into one token stream (spec section 3.4): every document is
+/* dataset.h: turning documents into one token stream (design.md 3.6): every document is
  * wrapped as BOS doc EOS and the documents are concatenated; when BOS and EOS are the same id
  * (the tiktoken encodings' <|endoftext|>) one separator stands between documents, so the
  * stream is EOT d1 EOT d2 ... EOT. Also the split lists written by scripts/fetch-data.sh. */

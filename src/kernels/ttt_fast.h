@@ -1,4 +1,4 @@
-/* ttt_fast.h: fused float kernels for one head's TTT inner loop (spec 2.3-2.7 and 6): the
+/* ttt_fast.h: fused float kernels for one head's TTT inner loop (design.md 2.3-2.7 and 2.10): the
  * dual-form mini-batch forward and its exact backward, TTT-Linear and TTT-MLP, and the primal
  * decode step. Same contracts as the reference in src/layers/ttt_inner.h (which the tests
  * compare these against), computed as small matrix products with the tokens of a mini-batch

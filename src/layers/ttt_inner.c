@@ -2,7 +2,7 @@
  * with its fused L2 gradient, the dual-form mini-batch (Linear and MLP), its exact backward
  * (gradients through the inner gradient step), and the primal decode step.
  *
- * Notation (spec 2.3-2.7, row convention): per mini-batch rows i = 0..n−1,
+ * Notation (design.md 2.3-2.7, row convention): per mini-batch rows i = 0..n−1,
  *   E[i,j] = τ_i lr_j for j <= i, c_j = E[n−1, j] (the commit weights),
  *   ℓ_i(W) = ½‖LN(f_res(k_i; W)) − (v_i − k_i)‖²,  G = ∂ℓ/∂(LN input)  (closed form below).
  * All gradients inside a mini-batch are taken at its start weights. */
@@ -360,7 +360,7 @@ void RF(ttt_mb_backward)(const ttt_inner_dims *d, int64_t n, const RF(ttt_mb_in)
                            scratch);
 }
 
-/* Primal form of one token (spec 4.2): gradients at the start-of-mini-batch weights W,
+/* Primal form of one token (design.md 2.9): gradients at the start-of-mini-batch weights W,
  * S += lr·∇ℓ(W), evaluated with W − τ·S:  Z̄ = q W + b − τ (q S_W + S_b). */
 void RF(ttt_primal_step)(const ttt_inner_dims *d, const real *q, const real *k, const real *v,
                          real lr, real tau, const real *gamma, const real *beta, real *state,

@@ -1,4 +1,4 @@
-/* ttt_inner.h: the TTT inner loop of one head (spec sections 2.3-2.7 and 6): the dual-form
+/* ttt_inner.h: the TTT inner loop of one head (design.md 2.3-2.7 and 2.10): the dual-form
  * mini-batch forward and its exact backward, and the primal single-token step used by
  * decoding. Generic over `real`. */
 #ifndef TTT_LAYERS_TTT_INNER_H

@@ -1,4 +1,4 @@
-/* ttt_layer.h: the TTT layer of a block (ttt.py's seq_modeling_block, spec 2.5-2.8):
+/* ttt_layer.h: the TTT layer of a block (ttt.py's seq_modeling_block, design.md 2.5-2.8):
  *   Q, K, V projections (Mamba backbone: shared q/k projection then two depthwise causal
  *   convs), RoPE on Q and K at position p mod b, the per-head lr gate, the scan,
  *   post_norm over D, the gelu gate (Mamba backbone) and o_proj. Generic over `real`. */

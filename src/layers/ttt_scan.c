@@ -1,7 +1,7 @@
 /* ttt_scan.c: the scan over mini-batches, parallel over (sequence, head) pairs; each pair
  * is one task owning its rows of the outputs, so results do not depend on the number of
  * threads. Backward recomputes one group of mini-batches at a time from the state saved at
- * the group's start (spec 2.9), keeping activation memory O(L·D).
+ * the group's start (design.md 2.11), keeping activation memory O(L·D).
  * Kernel families, chosen per call by the shape (one call uses one family throughout):
  * the fused kernels of src/kernels/ttt_fast.h (float, mini-batch <= 16), the wide
  * mini-batch kernels of ttt_inner_wide.h (TTT-Linear, mini-batch > 16), else the reference;

@@ -1,5 +1,5 @@
 /* ttt_scan.h: the TTT scan of one layer: for every (sequence, head), mini-batches in order,
- * carrying the inner state (spec 2.6-2.9). Forward for training (state checkpoints at group
+ * carrying the inner state (design.md 2.6-2.11). Forward for training (state checkpoints at group
  * boundaries, or every mini-batch's intermediates), its backward (recomputing each group),
  * and the cached prefill used by decoding. Generic over `real`. */
 #ifndef TTT_LAYERS_TTT_SCAN_H

@@ -1,4 +1,4 @@
-/* ttt_stats.c: inner-loop diagnostics of a TTT layer (spec section 7, the paper's Figure 4;
+/* ttt_stats.c: inner-loop diagnostics of a TTT layer (design.md 6.3, the paper's Figure 4;
  * the authors' JAX code logs them as "ttt_loss_mse_init/step_0/step_1"): for the last token
  * t of every mini-batch, the self-supervised reconstruction loss as a mean squared error per
  * element, ℓ(W; x_t) = mean_c (LN(f_res(k_t; W)) − (v_t − k_t))²_c, at the learned initial

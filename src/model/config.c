@@ -568,7 +568,7 @@ ttt_status ttt_config_save(const ttt_config *cfg, const char *path) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* presets (spec 3.2): the paper's sizes for both inner models and both backbones, plus tiny
+/* presets (design.md 3.3): the paper's sizes for both inner models and both backbones, plus tiny
  * ones for tests and demonstrations */
 
 typedef struct {

@@ -1,4 +1,4 @@
-/* init.c: initialisation of a fresh model (spec 3.3, the JAX recipe): embedding and every
+/* init.c: initialisation of a fresh model (design.md 3.4, the JAX recipe): embedding and every
  * dense kernel N(0, initializer_range²); inner W1/W2 N(0, 0.02²) with zero biases; the lr gate
  * N(0, 0.02²) with zero bias; λ = 0; norm weights 1 and biases 0; depthwise conv kernels
  * lecun-normal (truncated normal in ±2σ, std 1/sqrt(fan_in) with flax's 0.8796 correction),

@@ -1,4 +1,4 @@
-/* lm_ttt.c: the TTT language model (spec 3.1), generic over `real`:
+/* lm_ttt.c: the TTT language model (design.md 3.1), generic over `real`:
  *   h0 = Embed(ids);  per block:  h += DWConv(RMSNorm_conv(h))   (pre_conv)
  *                                 h += TTTLayer(RMSNorm_seq(h))
  *                                 h += SwiGLU(RMSNorm_ffn(h))

@@ -1,5 +1,5 @@
 /* params.c: the tensors of a TTT language model (ttt.py TTTForCausalLM.state_dict() names
- * and shapes, spec 3.5) laid out in one contiguous buffer. */
+ * and shapes, design.md 3.5) laid out in one contiguous buffer. */
 #include "model/params.h"
 
 #include <math.h>

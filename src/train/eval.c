@@ -1,4 +1,4 @@
-/* eval.c: evaluation (spec section 7): perplexity = exp(Σ NLL / count) over non-overlapping
+/* eval.c: evaluation (design.md 6.1): perplexity = exp(Σ NLL / count) over non-overlapping
  * windows of L+1 tokens (targets equal to BOS left out), and the mean loss at each token
  * position. The head's logits are made in chunks of rows, so memory stays bounded at long
  * context (L = 32k) for every model type. */

@@ -1,4 +1,4 @@
-/* train.c: the training loop (spec section 5; ../shared/golden/train/README.md states one
+/* train.c: the training loop (design.md 5; tests/fixtures/golden/train/README.md states one
  * step exactly):
  *   windows of L+1 tokens (inputs = first L, targets = last L, targets equal to BOS left out),
  *   taken in a seeded shuffled order (a new permutation every epoch);
@@ -80,7 +80,7 @@ static double schedule_lr(const ttt_train_opts *o, int64_t c, int64_t W) {
     return o->lr_end + (o->lr - o->lr_end) * 0.5 * (1.0 + cos(3.14159265358979323846 * x));
 }
 
-/* TTT-MLP inner η_base multiplier at update k (spec 2.4): (0.01 + min(1, (k−1)/W)·0.09)/0.1,
+/* TTT-MLP inner η_base multiplier at update k (design.md 2.4): (0.01 + min(1, (k−1)/W)·0.09)/0.1,
  * rounded to bfloat16 as the JAX code does */
 static double inner_lr_mult(int64_t k, int64_t W) {
     double frac = W > 0 ? fmin(1.0, (double)(k - 1) / (double)W) : 1.0;
