@@ -34,14 +34,36 @@ static inline int heap_less(const bpe_heap_item *a, const bpe_heap_item *b) {
     return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
 }
 
-static int heap_push(bpe_work *w, int64_t rank, int32_t pos, uint32_t version) {
-    if (w->heap_n == w->heap_cap) {
-        int64_t cap = w->heap_cap ? w->heap_cap * 2 : 256;
-        bpe_heap_item *h = realloc(w->heap, (size_t)cap * sizeof *h);
-        if (!h) return -1;
-        w->heap = h;
-        w->heap_cap = cap;
+/* room for n entries in the heap; -1 when out of memory */
+static int heap_reserve(bpe_work *w, int64_t n) {
+    if (n <= w->heap_cap) return 0;
+    int64_t cap = w->heap_cap ? w->heap_cap : 256;
+    while (cap < n) cap *= 2;
+    if (n > ((int64_t)1 << 20)) cap = n + n / 4; /* a huge word: a quarter more, not twice */
+    bpe_heap_item *h = realloc(w->heap, (size_t)cap * sizeof *h);
+    if (!h) return -1;
+    w->heap = h;
+    w->heap_cap = cap;
+    return 0;
+}
+
+/* move entry i down to its place (its children are heaps) */
+static void heap_sift_down(bpe_work *w, int64_t i) {
+    bpe_heap_item *h = w->heap, it = h[i];
+    int64_t n = w->heap_n;
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && heap_less(&h[c + 1], &h[c])) c++;
+        if (!heap_less(&h[c], &it)) break;
+        h[i] = h[c];
+        i = c;
     }
+    h[i] = it;
+}
+
+static int heap_push(bpe_work *w, int64_t rank, int32_t pos, uint32_t version) {
+    if (w->heap_n == w->heap_cap && heap_reserve(w, w->heap_n + 1)) return -1;
     bpe_heap_item *h = w->heap, it = {rank, pos, version};
     int64_t i = w->heap_n++;
     while (i > 0) {
@@ -109,9 +131,13 @@ int64_t bpe_merge(bpe_work *w, int64_t n, bpe_pair_fn pair, const void *ctx, int
             if (s[best].prev >= 0) set_rank(s, s[best].prev, pair, ctx);
         }
     } else {
+        /* the first entries in position order, then a bottom-up heapify: O(n) instead of
+         * n pushes, the same heap order (rank, then position), so the same merges */
+        if (heap_reserve(w, n)) return -1;
         w->heap_n = 0;
         for (int32_t i = 0; i < n; i++)
-            if (s[i].rank != BPE_NO_MERGE && heap_push(w, s[i].rank, i, s[i].version)) return -1;
+            if (s[i].rank != BPE_NO_MERGE) w->heap[w->heap_n++] = (bpe_heap_item){s[i].rank, i, s[i].version};
+        for (int64_t i = w->heap_n / 2 - 1; i >= 0; i--) heap_sift_down(w, i);
         while (w->heap_n > 0) {
             bpe_heap_item it = heap_pop(w);
             bpe_sym *a = &s[it.pos];
