@@ -417,11 +417,27 @@ int cmd_bench(int argc, char **argv) {
         return 2;
     }
     if (ttt_mkdir_p(outdir) != TTT_OK) return cli_fail("bench");
-    char cmd[4096 + 128];
+    char cmd[2 * 4096 + 128];
+
+    /* the source tree this binary was built in (DIR/build/ttt -> DIR): its git commit and its
+     * chart script; never the working directory's, which could be anyone's */
+    char root[4096] = "";
+    {
+        ssize_t k = readlink("/proc/self/exe", root, sizeof root - 1);
+        root[k > 0 ? k : 0] = 0;
+        for (int up = 0; up < 2; up++) {
+            char *sl = strrchr(root, '/');
+            if (sl) *sl = 0;
+        }
+        char probe[4200];
+        snprintf(probe, sizeof probe, "%s/scripts/plot_bench.py", root);
+        if (!*root || strchr(root, '\'') || access(probe, R_OK) != 0) root[0] = 0;
+    }
 
     /* provenance */
     char commit[64] = "unknown";
-    FILE *gp = popen("git rev-parse --short HEAD 2>/dev/null", "r");
+    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse --short HEAD 2>/dev/null", root);
+    FILE *gp = *root ? popen(cmd, "r") : NULL;
     if (gp) {
         if (fgets(commit, sizeof commit, gp)) commit[strcspn(commit, "\n")] = 0;
         pclose(gp);
@@ -583,8 +599,13 @@ int cmd_bench(int argc, char **argv) {
         ttt_atomic_abort(&ajson);
     }
     if (rc == 0) {
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 scripts/plot_bench.py '%s/bench.csv' '%s' 2>&1", outdir, outdir);
-        if (system(cmd) != 0) fprintf(stderr, "ttt bench: charts not drawn (needs python3-matplotlib and scripts/plot_bench.py)\n");
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/scripts/plot_bench.py' '%s/bench.csv' '%s' 2>&1", root, outdir,
+                 outdir);
+        if (!*root)
+            fprintf(stderr, "ttt bench: charts not drawn (scripts/plot_bench.py is not next to this binary's build "
+                            "directory)\n");
+        else if (system(cmd) != 0)
+            fprintf(stderr, "ttt bench: charts not drawn (needs python3-matplotlib)\n");
         printf("\nresults: %s/bench.csv, %s/bench.json, charts in %s/\n", outdir, outdir, outdir);
     }
     return rc;

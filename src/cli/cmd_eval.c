@@ -107,15 +107,28 @@ static int ttt_stats(ttt_model *m, const char *data, int64_t L, int64_t W, int64
 }
 
 /* unigram perplexity on the same windows/targets as the model */
-static int unigram(const char *train, const char *data, int64_t L, int64_t W, int32_t bos, int64_t V, double *ppl) {
+static int unigram(const char *train, const char *data, int64_t L, int64_t W, int32_t bos, const ttt_config *cfg,
+                   double *ppl) {
     ttt_tokfile tr, te;
+    int64_t V = cfg->vocab_size;
     if (ttt_tokfile_read(train, &tr) != TTT_OK) return cli_fail("eval");
+    /* the counts must be of the model's tokens: the same vocabulary and tokenizer */
+    if (ttt_tokfile_check_model(&tr, cfg, train) != TTT_OK) {
+        ttt_tokfile_free(&tr);
+        return cli_fail("eval");
+    }
     if (ttt_tokfile_read(data, &te) != TTT_OK) {
         ttt_tokfile_free(&tr);
         return cli_fail("eval");
     }
     int64_t n = V > tr.vocab_size ? V : tr.vocab_size;
     double *cnt = calloc((size_t)n, sizeof(double));
+    if (!cnt) {
+        ttt_tokfile_free(&tr);
+        ttt_tokfile_free(&te);
+        fprintf(stderr, "ttt eval: out of memory\n");
+        return 1;
+    }
     for (int64_t i = 0; i < tr.n_tokens; i++) cnt[tr.ids[i]] += 1;
     double total = (double)tr.n_tokens + (double)n;
     int64_t Wt = te.n_tokens / (L + 1);
@@ -189,7 +202,7 @@ int cmd_eval(int argc, char **argv) {
         double up = NAN;
         if (ug && rc == 0) {
             rc = unigram(ug, args_str(&a, "data", ""), L, W, mask ? (int32_t)ttt_model_config(m)->bos_token_id : -1,
-                         ttt_model_config(m)->vocab_size, &up);
+                         ttt_model_config(m), &up);
             if (rc == 0) printf("unigram perplexity %.4f (model / unigram = %.3f)\n", up, r.ppl / up);
         }
     }
