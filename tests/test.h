@@ -59,9 +59,9 @@ const char *tmp_path(const char *name);
  * (1 layer, width 8, 2 heads, vocab 11) followed by extra_flags (may be ""); NULL on failure
  * (the failure is reported) */
 const char *tiny_model(const char *name, const char *extra_flags);
-/* a token file tmp_path(name) of n ids below vocab (a fixed pattern), recording tokenizer
- * name TOKENIZER (may be ""); NULL on failure (reported) */
-const char *tiny_tokens(const char *name, int64_t n, int64_t vocab, const char *tokenizer);
+/* a token file tmp_path(name) of n ids below vocab (a fixed pattern, moved along by shift),
+ * recording tokenizer name TOKENIZER (may be ""); NULL on failure (reported) */
+const char *tiny_tokens(const char *name, int64_t n, int64_t vocab, const char *tokenizer, int shift);
 /* fixture path: test_fixtures/name */
 const char *fixture(const char *name);
 

@@ -51,7 +51,7 @@ TEST(robust_cli_contradictory_flags) {
 TEST(robust_cli_numeric_extremes) {
     const char *m = tiny_model("rc_num", "");
     if (!m) return TEST_FAIL;
-    const char *tok = tiny_tokens("rc_num.tok", 400, 11, "");
+    const char *tok = tiny_tokens("rc_num.tok", 400, 11, "", 0);
     if (!tok) return TEST_FAIL;
     static const char *const vals[] = {"-1", "9223372036854775808", "1e3", "2x", "", "nan", "inf", "0x10"};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
@@ -85,8 +85,8 @@ TEST(robust_cli_tokenizer_mismatch) {
     write_whole(path, c2, strlen(c2));
     free(cfg);
     free(c2);
-    const char *other = tiny_tokens("rc_tok_r50k.tok", 400, 11, "r50k_base");
-    const char *same = tiny_tokens("rc_tok_llama.tok", 400, 11, "llama2");
+    const char *other = tiny_tokens("rc_tok_r50k.tok", 400, 11, "r50k_base", 0);
+    const char *same = tiny_tokens("rc_tok_llama.tok", 400, 11, "llama2", 0);
     if (!other || !same) return TEST_FAIL;
     if (!expect_cli_error("r50k_base|llama2", "eval --model %s --data %s --context 16", m, other)) return TEST_FAIL;
     if (!expect_cli_error("r50k_base|llama2", "train --model %s --data %s --run %s --steps 1 --seq-len 8 --batch 1",
@@ -114,7 +114,7 @@ TEST(robust_cli_stdout_full) {
                rc, out ? out : "");
         free(out);
     }
-    const char *tok = tiny_tokens("rc_full.tok", 400, 11, "");
+    const char *tok = tiny_tokens("rc_full.tok", 400, 11, "", 0);
     char *out;
     int rc = run_cmd(&out, "%s eval --model %s --data %s --context 16 > /dev/full", test_ttt_bin, m, tok);
     EXPECT(rc == 1 && out && strstr(out, "standard output"), "'eval > /dev/full': status %d, output %s", rc,
@@ -139,7 +139,7 @@ TEST(robust_cli_stdout_full) {
 /* eval's output files on a full filesystem: an error, and no empty file under the final name */
 TEST(robust_cli_output_full_disk) {
     const char *m = tiny_model("rc_disk", "");
-    const char *tok = tiny_tokens("rc_disk.tok", 2000, 11, "");
+    const char *tok = tiny_tokens("rc_disk.tok", 2000, 11, "", 0);
     if (!m || !tok) return TEST_FAIL;
     const char *mnt = tmp_path("rc_disk_mnt");
     char *out;

@@ -198,43 +198,42 @@ TEST(robust_load_nonfinite_weights) {
                                                                                                       : TEST_FAIL;
 }
 
+/* one edit of a fresh tiny model's config.json each, and the error `ttt info` must give */
+typedef struct {
+    const char *from, *to, *needle;
+} cfg_case;
+
+static int config_cases(const char *name, const cfg_case *cases, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const char *m = tiny_model(name, "");
+        if (!m || !config_edit(m, cases[i].from, cases[i].to)) return 0;
+        if (!expect_cli_error(cases[i].needle, "info --model %s", m)) return 0;
+    }
+    return 1;
+}
+
 /* defect 5: absurd real values in config.json */
 TEST(robust_load_absurd_config_values) {
-    static const struct {
-        const char *from, *to, *needle;
-    } cases[] = {
+    static const cfg_case cases[] = {
         {"\"ttt_base_lr\":\t1", "\"ttt_base_lr\": 1e300", "ttt_base_lr|1e+300"},
         {"\"rope_theta\":\t10000", "\"rope_theta\": -5", "rope_theta"},
         {"\"rms_norm_eps\":\t1e-06", "\"rms_norm_eps\": 1e40", "rms_norm_eps"},
         {"\"ttt_base_lr\":\t1", "\"ttt_base_lr\": 1e999", "ttt_base_lr|finite"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *m = tiny_model("rl_absurd", "");
-        if (!m) return TEST_FAIL;
-        if (!config_edit(m, cases[i].from, cases[i].to)) return TEST_FAIL;
-        if (!expect_cli_error(cases[i].needle, "info --model %s", m)) return TEST_FAIL;
-    }
-    return TEST_PASS;
+    return config_cases("rl_absurd", cases, sizeof cases / sizeof cases[0]) ? TEST_PASS : TEST_FAIL;
 }
 
 /* defect 6: sizes that overflow, or that disagree with the tensors by a huge factor, fail
  * before anything sized by them is allocated (the sanitizer build would abort on the attempt) */
 TEST(robust_load_absurd_sizes) {
-    static const struct {
-        const char *from, *to, *needle;
-    } cases[] = {
+    static const cfg_case cases[] = {
         {"\"mini_batch_size\":\t16", "\"mini_batch_size\": 67108864", "mini_batch_size"},
         {"\"hidden_size\":\t8", "\"hidden_size\": 2147483648", "hidden_size"},
         {"\"num_hidden_layers\":\t1", "\"num_hidden_layers\": 2000000000", "num_hidden_layers"},
         {"\"vocab_size\":\t11", "\"vocab_size\": 2147483000", "shape|model.embed_tokens.weight"},
         {"\"intermediate_size\":\t8", "\"intermediate_size\": 2147483000", "shape|mlp"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *m = tiny_model("rl_sizes", "");
-        if (!m) return TEST_FAIL;
-        if (!config_edit(m, cases[i].from, cases[i].to)) return TEST_FAIL;
-        if (!expect_cli_error(cases[i].needle, "info --model %s", m)) return TEST_FAIL;
-    }
+    if (!config_cases("rl_sizes", cases, sizeof cases / sizeof cases[0])) return TEST_FAIL;
     /* a width whose parameter count cannot be represented at all */
     const char *m = tiny_model("rl_sizes_big", "");
     if (!m) return TEST_FAIL;

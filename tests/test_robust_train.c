@@ -19,27 +19,7 @@
 #define FLAGS "--seq-len 8 --batch 2 --threads 1 --quiet"
 
 /* a token file of n tokens for the tiny models (vocab 11) */
-static const char *corpus(const char *name, int64_t n, int shift) {
-    const char *p = tmp_path(name);
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n);
-    for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)(3 + (i * 7 + shift + (i / 13) % 5) % 8);
-    ttt_tokfile tf;
-    memset(&tf, 0, sizeof tf);
-    tf.version = TTT_TOKFILE_VERSION;
-    tf.n_tokens = n;
-    tf.n_docs = 1;
-    tf.bos_id = 1;
-    tf.eos_id = 2;
-    tf.vocab_size = 11;
-    snprintf(tf.tokenizer, sizeof tf.tokenizer, "test");
-    tf.ids = ids;
-    int64_t start = 0;
-    tf.doc_start = &start;
-    int ok = ttt_tokfile_write(p, &tf) == TTT_OK;
-    free(ids);
-    if (!ok) test_fail("writing %s: %s", p, ttt_last_error());
-    return ok ? p : NULL;
-}
+static const char *corpus(const char *name, int64_t n, int shift) { return tiny_tokens(name, n, 11, "test", shift); }
 
 /* a run of `steps` steps (a checkpoint at each step when every_step) into tmp_path(run) */
 static const char *make_run(const char *run, const char *tok, int steps, int every_step) {

@@ -164,11 +164,11 @@ void write_whole(const char *path, const void *data, size_t len) {
     fclose(fp);
 }
 
-const char *tiny_tokens(const char *name, int64_t n, int64_t vocab, const char *tokenizer) {
+const char *tiny_tokens(const char *name, int64_t n, int64_t vocab, const char *tokenizer, int shift) {
     const char *p = tmp_path(name);
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)n);
     if (!ids) return NULL;
-    for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)(3 + (i * 7 + (i / 13) % 5) % (vocab - 3));
+    for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)(3 + (i * 7 + shift + (i / 13) % 5) % (vocab - 3));
     ttt_tokfile tf;
     memset(&tf, 0, sizeof tf);
     tf.version = TTT_TOKFILE_VERSION;

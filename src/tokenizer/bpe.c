@@ -77,17 +77,9 @@ static int heap_push(bpe_work *w, int64_t rank, int32_t pos, uint32_t version) {
 }
 
 static bpe_heap_item heap_pop(bpe_work *w) {
-    bpe_heap_item *h = w->heap, top = h[0], last = h[--w->heap_n];
-    int64_t n = w->heap_n, i = 0;
-    for (;;) {
-        int64_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && heap_less(&h[c + 1], &h[c])) c++;
-        if (!heap_less(&h[c], &last)) break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (n > 0) h[i] = last;
+    bpe_heap_item top = w->heap[0];
+    w->heap[0] = w->heap[--w->heap_n];
+    if (w->heap_n > 0) heap_sift_down(w, 0);
     return top;
 }
 
