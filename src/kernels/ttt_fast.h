@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "layers/ttt_inner_dims.h"
+#include "kernels/ttt_inner_dims.h"
 
 /* One head's mini-batch inputs, laid out like ttt_mb_in_f32 (ttt_inner.h): row i of Q/K/V at
  * X + i*ld, lr of row i at lr[i*lr_ld], tau[i] = τ_i, gamma/beta the inner LayerNorm. */

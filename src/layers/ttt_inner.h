@@ -5,7 +5,7 @@
 #define TTT_LAYERS_TTT_INNER_H
 
 #include "core/real.h"
-#include "layers/ttt_inner_dims.h"
+#include "kernels/ttt_inner_dims.h"
 
 /* Inputs of one head's mini-batch of n rows: row i of Q/K/V at X + i*ld; the inner learning
  * rate of row i at lr[i*lr_ld] (already η_base·sigmoid(·)/f); tau[i] = max(0, 1/(i+1) + λ_i);

@@ -1,8 +1,9 @@
 /* ttt_inner_dims.h: sizes of one head's inner model and the layouts of the buffers the
- * inner-loop kernels share: the state (inner weights), and the per-mini-batch cache of
+ * inner-loop kernels share, the fused ones here (ttt_fast.h) and the reference in
+ * src/layers/ttt_inner.h: the state (inner weights), and the per-mini-batch cache of
  * intermediates that the backward pass reads. Not generic (counts in elements). */
-#ifndef TTT_LAYERS_TTT_INNER_DIMS_H
-#define TTT_LAYERS_TTT_INNER_DIMS_H
+#ifndef TTT_KERNELS_TTT_INNER_DIMS_H
+#define TTT_KERNELS_TTT_INNER_DIMS_H
 
 #include <stdint.h>
 
