@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "io/fsutil.h"
 #include "tokenizer/tok_impl.h"
+#include "tokenizer/tok_state.h"
 #include "tokenizer/utf8.h"
 
 #define LLAMA_N_BYTE 256

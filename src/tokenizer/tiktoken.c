@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "io/fsutil.h"
 #include "tokenizer/tok_impl.h"
+#include "tokenizer/tok_state.h"
 
 /* Split patterns as published with the encodings (the forms in gpt-tokenizer@4.0.0's
  * src/encodingParams/constants.ts); special tokens and vocabulary sizes as in tiktoken. */

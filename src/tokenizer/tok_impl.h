@@ -1,14 +1,16 @@
-/* tok_impl.h: the tokenizer object behind ttt_tok (include/ttt_tokenizer.h) and the per-thread
- * encoding state, shared by tiktoken.c, llama.c and tokenizer.c. */
+/* tok_impl.h: the tokenizer object behind ttt_tok (include/ttt_tokenizer.h), filled by the
+ * loaders of tiktoken.c and llama.c, and the interface of those two encoders to tokenizer.c:
+ * loading, encoding one segment, segment boundaries. The per-thread encoding state is in
+ * tok_state.h. */
 #ifndef TTT_TOKENIZER_TOK_IMPL_H
 #define TTT_TOKENIZER_TOK_IMPL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tokenizer/bpe.h"
 #include "tokenizer/pretok.h"
 #include "tokenizer/strmap.h"
+#include "tokenizer/tok_state.h"
 #include "ttt_tokenizer.h"
 
 #define TOK_MAX_SPECIAL 16
@@ -51,32 +53,6 @@ struct ttt_tok {
     llama_pair *pairs;      /* merge table, open addressing */
     uint32_t pairs_cap;     /* power of two */
 };
-
-/* per-thread encoding state */
-typedef struct {
-    bpe_work bpe;
-    pretok_state pst;
-    int has_pst;
-    strmap cache;           /* word key -> (offset into cache_ids << 20 | count) */
-    int32_t *cache_ids;
-    int64_t cache_n, cache_cap;
-    int32_t *out;           /* the current segment's ids */
-    int64_t out_n, out_cap;
-    int32_t *tmp;           /* BPE output of one word */
-    int64_t tmp_cap;
-    uint32_t *key;          /* Llama word key (initial ids) */
-    int64_t key_cap;
-    const unsigned char *word; /* tiktoken: the piece being merged (pair callback context) */
-    const ttt_tok *tok;
-} tok_state;
-
-ttt_status tok_state_init(tok_state *st, const ttt_tok *t);
-void tok_state_free(tok_state *st);
-/* append ids to st->out; -1 when out of memory */
-int tok_out_push(tok_state *st, const int32_t *ids, int64_t n);
-/* encode one word through the cache: key bytes identify it, syms in st->bpe hold its n
- * initial symbols; the merged ids are appended to st->out */
-int tok_merge_cached(tok_state *st, const void *key, size_t key_len, int64_t n, bpe_pair_fn fn);
 
 /* loaders (fill a zeroed ttt_tok) */
 ttt_status tiktoken_load(ttt_tok *t, const char *path, const char *encoding);

@@ -1,10 +1,11 @@
 /* tokenizer.c: the ttt_tok interface (include/ttt_tokenizer.h): loading by path, special
  * tokens, decoding, and parallel encoding. Each document is cut into segments at line starts
  * (tiktoken_boundary, llama_boundary); the segments of all documents are encoded on the OpenMP
- * threads, each thread with its own scratch space and word cache, and joined in order. For
- * tiktoken a segment's last piece may run past the segment's end (a lookahead saw the next
- * line); the next segment is then encoded again, serially, from where that piece ended. So the
- * result is exactly that of one serial pass, whatever the number of threads. */
+ * threads, each thread with its own scratch space and word cache (a tok_state, tok_state.h),
+ * and joined in order. For tiktoken a segment's last piece may run past the segment's end (a
+ * lookahead saw the next line); the next segment is then encoded again, serially, from where
+ * that piece ended. So the result is exactly that of one serial pass, whatever the number of
+ * threads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,74 +13,9 @@
 
 #include "core/error.h"
 #include "tokenizer/tok_impl.h"
+#include "tokenizer/tok_state.h"
 
 size_t tok_segment_bytes = 64 * 1024; /* segments are about this long where possible */
-#define CACHE_MAX_KEY 256              /* longer words are not cached */
-#define CACHE_MAX_ENTRIES (1 << 20)    /* the cache is emptied when it grows past this */
-
-/* ---- per-thread state ---------------------------------------------------------------- */
-
-ttt_status tok_state_init(tok_state *st, const ttt_tok *t) {
-    memset(st, 0, sizeof *st);
-    st->tok = t;
-    bpe_work_init(&st->bpe);
-    if (strmap_init(&st->cache, 4096)) return ttt_err(TTT_ERR_NOMEM, "out of memory");
-    if (t->kind == TTT_TOK_TIKTOKEN) {
-        TRY(pretok_state_init(&st->pst, &t->pre));
-        st->has_pst = 1;
-    }
-    return TTT_OK;
-}
-
-void tok_state_free(tok_state *st) {
-    bpe_work_free(&st->bpe);
-    if (st->has_pst) pretok_state_free(&st->pst);
-    strmap_free(&st->cache);
-    free(st->cache_ids);
-    free(st->out);
-    free(st->tmp);
-    free(st->key);
-    memset(st, 0, sizeof *st);
-}
-
-static int grow_i32(int32_t **p, int64_t *cap, int64_t need) {
-    if (need <= *cap) return 0;
-    int64_t c = *cap ? *cap : 1024;
-    while (c < need) c *= 2;
-    int32_t *q = realloc(*p, (size_t)c * sizeof *q);
-    if (!q) return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
-int tok_out_push(tok_state *st, const int32_t *ids, int64_t n) {
-    if (grow_i32(&st->out, &st->out_cap, st->out_n + n)) return -1;
-    memcpy(st->out + st->out_n, ids, (size_t)n * sizeof *ids);
-    st->out_n += n;
-    return 0;
-}
-
-int tok_merge_cached(tok_state *st, const void *key, size_t key_len, int64_t n, bpe_pair_fn fn) {
-    int64_t v;
-    int cacheable = key_len <= CACHE_MAX_KEY;
-    if (cacheable && strmap_get(&st->cache, key, key_len, &v))
-        return tok_out_push(st, st->cache_ids + (v >> 20), v & ((1 << 20) - 1));
-    if (grow_i32(&st->tmp, &st->tmp_cap, n)) return -1;
-    int64_t k = bpe_merge(&st->bpe, n, fn, st, st->tmp);
-    if (k < 0) return -1;
-    if (cacheable) {
-        if (st->cache.n >= CACHE_MAX_ENTRIES) {
-            strmap_clear(&st->cache);
-            st->cache_n = 0;
-        }
-        if (grow_i32(&st->cache_ids, &st->cache_cap, st->cache_n + k)) return -1;
-        memcpy(st->cache_ids + st->cache_n, st->tmp, (size_t)k * sizeof *st->tmp);
-        if (strmap_put(&st->cache, key, key_len, st->cache_n << 20 | k)) return -1;
-        st->cache_n += k;
-    }
-    return tok_out_push(st, st->tmp, k);
-}
 
 /* ---- loading ---------------------------------------------------------------------------- */
 

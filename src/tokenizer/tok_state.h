@@ -1,0 +1,42 @@
+/* tok_state.h: the per-thread encoding state of the tokenizers (BPE scratch, pre-tokenizer
+ * match data, the cache of merged words, the current segment's ids) and the helpers the
+ * segment encoders (tiktoken.c, llama.c) build their output with; tokenizer.c gives each
+ * encoding thread one. */
+#ifndef TTT_TOKENIZER_TOK_STATE_H
+#define TTT_TOKENIZER_TOK_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tokenizer/bpe.h"
+#include "tokenizer/pretok.h"
+#include "tokenizer/strmap.h"
+#include "ttt_tokenizer.h"
+
+/* per-thread encoding state */
+typedef struct {
+    bpe_work bpe;
+    pretok_state pst;
+    int has_pst;
+    strmap cache;           /* word key -> (offset into cache_ids << 20 | count) */
+    int32_t *cache_ids;
+    int64_t cache_n, cache_cap;
+    int32_t *out;           /* the current segment's ids */
+    int64_t out_n, out_cap;
+    int32_t *tmp;           /* BPE output of one word */
+    int64_t tmp_cap;
+    uint32_t *key;          /* Llama word key (initial ids) */
+    int64_t key_cap;
+    const unsigned char *word; /* tiktoken: the piece being merged (pair callback context) */
+    const ttt_tok *tok;
+} tok_state;
+
+ttt_status tok_state_init(tok_state *st, const ttt_tok *t);
+void tok_state_free(tok_state *st);
+/* append ids to st->out; -1 when out of memory */
+int tok_out_push(tok_state *st, const int32_t *ids, int64_t n);
+/* encode one word through the cache: key bytes identify it, syms in st->bpe hold its n
+ * initial symbols; the merged ids are appended to st->out */
+int tok_merge_cached(tok_state *st, const void *key, size_t key_len, int64_t n, bpe_pair_fn fn);
+
+#endif
