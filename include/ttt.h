@@ -35,7 +35,8 @@ const char *ttt_last_error(void);
 
 /* Model families: TTT (ttt.py TTTForCausalLM), the Llama-architecture Transformer baseline
  * (Hugging Face LlamaForCausalLM) and Mamba-1 (Hugging Face MambaForCausalLM, or mamba_ssm's
- * original format). */
+ * original format). These are the built-in ones; a family registered at run time
+ * (docs/adding-a-family.md) has a larger id. */
 typedef enum { TTT_ARCH_TTT = 0, TTT_ARCH_LLAMA = 1, TTT_ARCH_MAMBA = 2 } ttt_arch;
 typedef enum { TTT_INNER_LINEAR = 0, TTT_INNER_MLP = 1 } ttt_inner_type;
 
@@ -79,6 +80,8 @@ typedef struct {
 
 /* Rows of the embedding and width of the logits (vocab_size, or padded for mamba_ssm). */
 int64_t ttt_config_vocab_rows(const ttt_config *cfg);
+/* The longest sequence the family supports (the Transformer: max_position_embeddings); 0: no limit. */
+int64_t ttt_config_max_context(const ttt_config *cfg);
 /* Number of parameters (scalars) of a configuration, without allocating it. */
 int64_t ttt_config_param_count(const ttt_config *cfg);
 

@@ -1,6 +1,7 @@
 /* args.c: flag parsing (see args.h). */
 #include "cli/args.h"
 
+#include "core/error.h"
 #include "core/parse.h"
 
 #include <errno.h>
@@ -19,6 +20,9 @@ int args_parse(args *a, const char *cmd, const flag_spec *spec, int argc, char *
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
     a->spec = spec;
+    int nspec = 0;
+    while (spec[nspec].name) nspec++;
+    TTT_ASSERT(nspec <= ARGS_MAX);
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
         if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {

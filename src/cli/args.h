@@ -11,11 +11,13 @@ typedef struct {
     int takes_value;
 } flag_spec;
 
+#define ARGS_MAX 128 /* flags a command may have */
+
 typedef struct {
     const char *cmd;
     const flag_spec *spec;
-    const char *values[64];
-    int set[64];
+    const char *values[ARGS_MAX];
+    int set[ARGS_MAX];
     int help;
 } args;
 

@@ -23,6 +23,7 @@
 #include "core/parse.h"
 #include "core/rng.h"
 #include "io/fsutil.h"
+#include "model/family.h"
 #include "ttt.h"
 
 int ttt_cpu_has_bf16(void); /* src/ops/kernels.c: AVX512_BF16 present */
@@ -200,29 +201,10 @@ static double measure_gemm(int64_t n) {
 /* model cost (per token, forward): FLOPs and weight bytes                                    */
 
 /* forward FLOPs per token when each query attends to `keys` earlier tokens (the attention
- * term; T/2 on average over a prefill of T tokens); the TTT and Mamba terms do not depend on it */
+ * term; T/2 on average over a prefill of T tokens): the family's blocks, plus the head */
 static double flops_per_token(const ttt_config *c, double keys) {
-    double D = (double)c->hidden_size, I = (double)c->intermediate_size, V = (double)ttt_config_vocab_rows(c);
-    double Lyr = (double)c->num_hidden_layers, per = 0;
-    if (c->arch == TTT_ARCH_LLAMA) {
-        double hd = D / (double)c->num_attention_heads, kv = (double)c->num_key_value_heads * hd;
-        per = 2 * (D * D * 2 + 2 * D * kv) + 2 * 3 * D * I; /* q,o + k,v; SwiGLU */
-        per += 2 * 2 * keys * D;                             /* Q·Kᵀ and P·V */
-    } else if (c->arch == TTT_ARCH_MAMBA) {
-        double E = (double)c->intermediate_size, N = (double)c->state_size, R = (double)c->time_step_rank;
-        per = 2 * (D * 2 * E + E * (R + 2 * N) + R * E + E * D) + 10 * E * N + 2 * E * (double)c->conv_kernel;
-    } else {
-        double nh = (double)c->num_attention_heads, f = D / nh, F = c->ttt_layer_type == TTT_INNER_MLP ? 4 * f : f;
-        double nproj = c->share_qk ? 3 : 4; /* q(,k),v,o */
-        if (c->use_gate) nproj += 1;
-        per = 2 * nproj * D * D + 2 * 3 * D * I + 2 * D * nh; /* projections, SwiGLU, lr gate */
-        /* inner loop per token and head: Z = kW (2fF), Z̄ = qW (2fF), update (2fF), the
-         * mini-batch attention (≈ 2·b/2·f twice), ×2 layers for MLP */
-        double b = (double)c->mini_batch_size, layers_inner = c->ttt_layer_type == TTT_INNER_MLP ? 2 : 1;
-        per += nh * layers_inner * (6 * f * F + 2 * b * (f + F) / 2);
-        if (c->pre_conv) per += 2 * D * (double)c->conv_kernel;
-    }
-    return Lyr * per + 2 * D * V; /* + the head */
+    double D = (double)c->hidden_size, V = (double)ttt_config_vocab_rows(c);
+    return ttt_family_of(c)->block_flops(c, keys) + 2 * D * V;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -270,9 +252,26 @@ static const flag_spec flags[] = {{"models", 1},  {"size", 1},    {"contexts", 1
                                   {"decode-steps", 1}, {"train-context", 1}, {"out", 1}, {"threads", 1},
                                   {"skip", 1}, {"quick", 0}, {NULL, 0}};
 
+/* every family's bench entries, in registration order, with their keys joined by "," (all)
+ * and by ", " (known); returns how many */
+static int bench_models(const ttt_family_bench **kinds, int cap, char *all, char *known, size_t len) {
+    int n = 0;
+    all[0] = known[0] = 0;
+    for (int f = 0; f < ttt_family_count(); f++)
+        for (const ttt_family_bench *e = ttt_family_at(f)->bench; e && e->key && n < cap; e++) {
+            kinds[n++] = e;
+            snprintf(all + strlen(all), len - strlen(all), "%s%s", *all ? "," : "", e->key);
+            snprintf(known + strlen(known), len - strlen(known), "%s%s", *known ? ", " : "", e->key);
+        }
+    return n;
+}
+
 static void help(void) {
-    printf("usage: ttt bench [--models ttt-linear,ttt-mlp,llama,mamba] [--size 125m|1.3b]\n"
-           "                 [--contexts 512,1024,...,32768] [--batch N] [--reps N] [--decode-steps N]\n"
+    const ttt_family_bench *kinds[32];
+    char all[512], known[512];
+    bench_models(kinds, 32, all, known, sizeof all);
+    printf("usage: ttt bench [--models %s] [--size 125m|1.3b]\n", all);
+    printf("                 [--contexts 512,1024,...,32768] [--batch N] [--reps N] [--decode-steps N]\n"
            "                 [--train-context 2048] [--skip prefill,decode,train,bf16] [--out DIR] [--quick]\n\n"
            "Measures the machine's ceilings (fp32 FMA loop, a large GEMM, stream triad, bf16 dot loop)\n"
            "and, for each model at the paper's shapes with random weights: prefill time per token at each\n"
@@ -378,33 +377,29 @@ int cmd_bench(int argc, char **argv) {
     const char *skip = args_str(&a, "skip", "");
     int do_prefill = !strstr(skip, "prefill"), do_decode = !strstr(skip, "decode"), do_train = !strstr(skip, "train");
     int do_bf16 = !strstr(skip, "bf16") && (do_prefill || do_decode);
-    const char *models = args_str(&a, "models", "ttt-linear,ttt-mlp,llama,mamba");
     const char *outdir = args_str(&a, "out", "results/bench");
     ttt_options mo;
     ttt_options_default(&mo);
     mo.threads = (int)thr;
     if (thr > 0) omp_set_num_threads((int)thr);
-    static const struct {
-        const char *key, *p125, *p13, *ptiny;
-    } kinds[] = {{"ttt-linear", "ttt-linear-125m", "ttt-linear-1.3b", "ttt-linear-tiny"},
-                 {"ttt-mlp", "ttt-mlp-125m", "ttt-mlp-1.3b", "ttt-mlp-tiny"},
-                 {"llama", "llama-125m", "llama-1.3b", "llama-tiny"},
-                 {"mamba", "mamba-130m", "mamba-1.4b", "mamba-tiny"}};
-    enum { NKINDS = sizeof kinds / sizeof kinds[0] };
-    int want[NKINDS] = {0};
-    { /* --models: a comma-separated list of known families, each at most once */
+    /* the models of --models: every family's bench entries, in registration order */
+    enum { MAX_KINDS = 32 };
+    const ttt_family_bench *kinds[MAX_KINDS];
+    char all[512], known[512];
+    int NKINDS = bench_models(kinds, MAX_KINDS, all, known, sizeof all);
+    const char *models = args_str(&a, "models", all);
+    int want[MAX_KINDS] = {0};
+    { /* --models: a comma-separated list of known models, each at most once */
         const char *p = models;
         for (;;) {
             const char *e = strchr(p, ',');
             size_t len = e ? (size_t)(e - p) : strlen(p);
             int found = -1;
             for (int k = 0; k < NKINDS; k++)
-                if (strlen(kinds[k].key) == len && strncmp(kinds[k].key, p, len) == 0) found = k;
+                if (strlen(kinds[k]->key) == len && strncmp(kinds[k]->key, p, len) == 0) found = k;
             if (found < 0 || want[found]) {
-                fprintf(stderr,
-                        "ttt bench: --models: '%.*s' is %s (expected a comma-separated list of "
-                        "ttt-linear, ttt-mlp, llama, mamba)\n",
-                        (int)len, p, found < 0 ? "not a model family" : "given twice");
+                fprintf(stderr, "ttt bench: --models: '%.*s' is %s (expected a comma-separated list of %s)\n",
+                        (int)len, p, found < 0 ? "not a model family" : "given twice", known);
                 return 2;
             }
             want[found] = 1;
@@ -486,16 +481,16 @@ int cmd_bench(int argc, char **argv) {
            "throughput, fraction");
 
     int rc = 0;
-    for (size_t k = 0; k < NKINDS && rc == 0; k++) {
+    for (int k = 0; k < NKINDS && rc == 0; k++) {
         if (!want[k]) continue;
         ttt_config cfg;
-        ttt_config_preset(quick ? kinds[k].ptiny : big ? kinds[k].p13 : kinds[k].p125, &cfg);
+        ttt_config_preset(kinds[k]->preset[quick ? 2 : big ? 1 : 0], &cfg);
         ttt_model *m;
         if (ttt_model_create(&cfg, 1, &mo, &m) != TTT_OK) {
             rc = cli_fail("bench");
             break;
         }
-        const char *name = kinds[k].key;
+        const char *name = kinds[k]->key;
         { /* the FMA and bandwidth ceilings again, next to this model's rows: the highest so far */
             double fma = measure_fma(), bw = do_decode ? measure_bandwidth(&st) : 0;
             if (fma > o.fma) o.fma = fma;

@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "model/family.h"
 #include "io/fsutil.h"
 #include "ttt.h"
 #include "ttt_tokenizer.h"
@@ -58,7 +59,7 @@ static int write_by_position(const char *path, const double *byp, const int64_t 
 /* inner-loop diagnostics averaged over the windows */
 static int ttt_stats(ttt_model *m, const char *data, int64_t L, int64_t W, int64_t B, const char *out) {
     const ttt_config *c = ttt_model_config(m);
-    if (c->arch != TTT_ARCH_TTT) {
+    if (!ttt_family_of(c)->inner_stats) {
         fprintf(stderr, "ttt eval: --ttt-stats needs a TTT model\n");
         return 2;
     }

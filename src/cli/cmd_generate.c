@@ -143,14 +143,15 @@ int cmd_generate(int argc, char **argv) {
         rc = 2;
         goto done;
     }
-    if (cfg->arch == TTT_ARCH_LLAMA) { /* attention models have a context limit */
-        if (P > cfg->max_position_embeddings) {
+    int64_t limit = ttt_config_max_context(cfg); /* attention models have a context limit */
+    if (limit > 0) {
+        if (P > limit) {
             fprintf(stderr, "ttt generate: the prompt has %lld tokens, more than the model's limit of %lld "
-                    "(max_position_embeddings)\n", (long long)P, (long long)cfg->max_position_embeddings);
+                    "(max_position_embeddings)\n", (long long)P, (long long)limit);
             rc = 2;
             goto done;
         }
-        if (P + maxt > cfg->max_position_embeddings) maxt = cfg->max_position_embeddings - P;
+        if (P + maxt > limit) maxt = limit - P;
     }
     int64_t V = cfg->vocab_size;
     ids = malloc(sizeof(int32_t) * (size_t)(B * P));

@@ -8,16 +8,16 @@
 #include "cli/model_flags.h"
 #include "ttt.h"
 
-static const flag_spec flags[] = {MODEL_FLAG_SPECS, {"out", 1},  {"seed", 1}, {"vocab", 1},
+static const flag_spec own_flags[] = {{"out", 1},  {"seed", 1}, {"vocab", 1},
                                    {"bos", 1},       {"eos", 1},  {"dtype", 1}, {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt init --preset NAME --out DIR [--seed N] [overrides]\n\n"
            "Writes DIR/config.json and DIR/model.safetensors, initialised as in the paper's JAX\n"
            "recipe (docs/design.md 3.4) from the seed (default 0).\n\n"
-           "overrides (one that does not apply to the preset's family is an error):\n"
-           MODEL_FLAGS_HELP
-           "  --vocab N --bos ID --eos ID\n"
+           "overrides (one that does not apply to the preset's family is an error):\n");
+    model_flags_help(stdout);
+    printf("  --vocab N --bos ID --eos ID\n"
            "  --dtype f32|f16|bf16        storage type of model.safetensors (default f32)\n\n"
            "presets:\n");
     const char *desc;
@@ -26,7 +26,8 @@ static void help(void) {
 
 int cmd_init(int argc, char **argv) {
     args a;
-    if (args_parse(&a, "init", flags, argc, argv)) return 2;
+    flag_spec spec[96];
+    if (args_parse(&a, "init", model_flags_spec(spec, 96, own_flags), argc, argv)) return 2;
     if (a.help) {
         help();
         return 0;

@@ -19,8 +19,8 @@
 #include "ttt_tokenizer.h"
 #include "ttt_train.h"
 
-static const flag_spec flags[] = {
-    MODEL_FLAG_SPECS,   {"model", 1},       {"data", 1},         {"val", 1},        {"run", 1},
+static const flag_spec own_flags[] = {
+    {"model", 1},       {"data", 1},         {"val", 1},        {"run", 1},
     {"resume", 0},      {"steps", 1},       {"seq-len", 1},      {"batch", 1},      {"micro-batch", 1},
     {"batch-tokens", 1}, {"lr", 1},         {"lr-end", 1},       {"warmup", 1},     {"schedule", 1},
     {"beta1", 1},       {"beta2", 1},       {"eps", 1},          {"weight-decay", 1}, {"clip", 1},
@@ -39,9 +39,9 @@ static void help(void) {
            "newest), metrics to RUNDIR/metrics.jsonl.\n\n"
            "  --preset NAME | --model DIR   the model to start from (see 'ttt init --help'); a preset\n"
            "                  takes the overrides of 'ttt init' (the vocab and BOS/EOS come from the\n"
-           "                  token file):\n"
-           MODEL_FLAGS_HELP
-           "  --val FILE      validation token file (loss every --val-every steps and at the end)\n"
+           "                  token file):\n");
+    model_flags_help(stdout);
+    printf("  --val FILE      validation token file (loss every --val-every steps and at the end)\n"
            "  --steps N (1000) --seq-len L (512) --batch B (8 sequences per step)\n"
            "  --batch-tokens T  sets B = T / L;  --micro-batch M  sequences per forward/backward\n"
            "                  (B/M micro-batches are accumulated)\n"
@@ -191,7 +191,8 @@ static int train_job(const args *a, ttt_train_opts *o, ttt_options *mo, int resu
 
 int cmd_train(int argc, char **argv) {
     args a;
-    if (args_parse(&a, "train", flags, argc, argv)) return 2;
+    flag_spec spec[96];
+    if (args_parse(&a, "train", model_flags_spec(spec, 96, own_flags), argc, argv)) return 2;
     if (a.help) {
         help();
         return 0;

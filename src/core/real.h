@@ -27,6 +27,10 @@ typedef float real;
 #error "TTT_REAL must be 32 or 64"
 #endif
 
+/* True in one of the two passes (f32): code of a generic file that must exist once, such as a
+ * model family's description (model/family.h), goes under #if TTT_ONCE. */
+#define TTT_ONCE (TTT_REAL == 32)
+
 /* A constant of the generic type (keeps float arithmetic in float). */
 #define RC(x) ((real)(x))
 

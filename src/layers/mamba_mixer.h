@@ -16,6 +16,15 @@
 #include "core/real.h"
 #include "model/params.h"
 
+/* offsets (elements) of one Mamba block's tensors (backbone.layers.N.*); not generic, so
+ * guarded apart from the rest (a file may include this header once per precision) */
+#ifndef TTT_MAMBA_BLOCK_OFFS
+#define TTT_MAMBA_BLOCK_OFFS
+typedef struct {
+    int64_t norm, in_proj, in_proj_b, conv_w, conv_b, x_proj, dt_w, dt_b, A_log, D, out_proj, out_proj_b;
+} mamba_block_offs;
+#endif
+
 /* channels per scan task: the scan is parallel over (sequence, block of MAMBA_CB channels);
  * a fixed size, so the reductions over channels do not depend on the thread count */
 #define MAMBA_CB 32

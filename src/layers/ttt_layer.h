@@ -9,6 +9,23 @@
 #include "layers/ttt_scan.h"
 #include "model/params.h"
 
+/* Offsets (elements) of one TTT block's tensors; -1 when the config has no such tensor. Not
+ * generic, so guarded apart from the rest (a file may include this header once per precision). */
+#ifndef TTT_TTT_BLOCK_OFFS
+#define TTT_TTT_BLOCK_OFFS
+typedef struct {
+    int64_t pc_norm, pc_w, pc_b;     /* conv.norm.weight, conv.conv.weight/bias (pre_conv) */
+    int64_t seq_norm, ffn_norm;
+    int64_t q, k, v, o, g;           /* seq_modeling_block.{q,k,v,o,g}_proj.weight */
+    int64_t cq_w, cq_b, ck_w, ck_b;  /* conv_q / conv_k (share_qk) */
+    int64_t lr_w, lr_b, tok;         /* learnable_ttt_lr_weight/bias, learnable_token_idx */
+    int64_t ln_w, ln_b;              /* ttt_norm_weight/bias */
+    int64_t W1, b1, W2, b2;
+    int64_t post_w, post_b;
+    int64_t mg, mu, md;              /* mlp.gate_proj, up_proj, down_proj */
+} ttt_block_offs;
+#endif
+
 /* a block's tensors (parameters or their gradients); NULL when absent */
 typedef struct {
     real *pc_norm, *pc_w, *pc_b, *seq_norm, *ffn_norm;

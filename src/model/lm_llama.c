@@ -24,6 +24,13 @@
 #define ATTN_TK 128
 #define CACHE_MIN_CAP 64 /* positions of a fresh cache */
 
+/* offsets (elements) of one block's tensors (model.layers.N.*) */
+typedef struct {
+    int64_t in_norm, q, k, v, o, post_norm, mg, mu, md;
+} llama_block_offs;
+
+#define BLK(m, l) (&((const llama_block_offs *)(m)->offs.blocks)[l])
+
 /* a block's tensors (parameters or their gradients) */
 typedef struct {
     real *in_norm, *q, *k, *v, *o, *post_norm, *mg, *mu, *md;
@@ -279,7 +286,7 @@ static ttt_status forward(ttt_model *m, const int32_t *ids, const int32_t *targe
     RF(lm_save_hidden)(m, ws.h, 0, N);
     for (int64_t l = 0; l < d->layers; l++) {
         RF(llama_w) w;
-        bind(&w, P, &m->offs.llama[l]);
+        bind(&w, P, BLK(m, l));
         block_forward(m, &w, &ws.blk[backward ? l : 0], &ws, B, L, backward, 0, NULL, NULL, 0);
         RF(lm_save_hidden)(m, ws.h, l + 1, N);
     }
@@ -291,8 +298,8 @@ static ttt_status forward(ttt_model *m, const int32_t *ids, const int32_t *targe
         RF(lm_head_backward)(m, &ws.io, ws.dx, N);
         for (int64_t l = d->layers - 1; l >= 0; l--) {
             RF(llama_w) w, gw;
-            bind(&w, P, &m->offs.llama[l]);
-            bind(&gw, G, &m->offs.llama[l]);
+            bind(&w, P, BLK(m, l));
+            bind(&gw, G, BLK(m, l));
             block_backward(m, &w, &gw, &ws.blk[l], &ws, B, L);
         }
         RF(lm_embed_backward)(m, &ws.io, ids, N);
@@ -317,7 +324,7 @@ static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_
     RF(lm_embed)(m, &ws.io, ids, N);
     for (int64_t l = 0; l < d->layers; l++) {
         RF(llama_w) w;
-        bind(&w, P, &m->offs.llama[l]);
+        bind(&w, P, BLK(m, l));
         block_forward(m, &w, &blk, &ws, B, L, 0, c->pos, cache_k(c, l), cache_v(c, l), c->cap * d->f);
     }
     if (logits) RF(lm_head)(m, &ws.io, N, logits);
@@ -326,3 +333,206 @@ static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_
 }
 
 const lm_arch_ops RF(lm_llama_ops) = {forward, cache_init, cache_reset, prefill};
+
+/* ------------------------------------------------------------------------------------------ */
+/* the family (model/family.h): config.json of Hugging Face's LlamaConfig, presets, flags,      */
+/* parameter table, bench cost, info                                                           */
+
+#if TTT_ONCE
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "model/family.h"
+
+extern const lm_arch_ops lm_llama_ops_f64;
+
+static ttt_status llama_parse(const cfg_json *c, ttt_config *cfg) {
+    cfg_defaults(cfg);
+    cfg->tie_word_embeddings = 0; /* LlamaConfig's default */
+    TRY(cfg_llama_style(c, cfg, ""));
+    cfg->num_key_value_heads = cfg->num_attention_heads;
+    const cJSON *kv = cJSON_GetObjectItemCaseSensitive(c->root, "num_key_value_heads");
+    if (kv && !cJSON_IsNull(kv)) TRY(cfg_int(c, "num_key_value_heads", 0, &cfg->num_key_value_heads));
+    const cJSON *hd = cJSON_GetObjectItemCaseSensitive(c->root, "head_dim");
+    if (hd && !cJSON_IsNull(hd)) {
+        int64_t h = 0;
+        TRY(cfg_int(c, "head_dim", 0, &h));
+        if (cfg->num_attention_heads > 0 && h * cfg->num_attention_heads != cfg->hidden_size)
+            return ttt_err(TTT_ERR_CONFIG,
+                           "%s: \"head_dim\" %lld is not hidden_size / num_attention_heads (only that "
+                           "layout is supported)", c->path, (long long)h);
+    }
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c->root, "rope_scaling");
+    if (rs && !cJSON_IsNull(rs))
+        return ttt_err(TTT_ERR_CONFIG, "%s: \"rope_scaling\" is not supported (expected null)", c->path);
+    int ab = 0, mb = 0;
+    TRY(cfg_bool(c, "attention_bias", &ab));
+    TRY(cfg_bool(c, "mlp_bias", &mb));
+    if (ab || mb)
+        return ttt_err(TTT_ERR_CONFIG, "%s: attention_bias / mlp_bias must be false (no biases)", c->path);
+    return TTT_OK;
+}
+
+static ttt_status llama_validate(const ttt_config *cfg, const char *o) {
+    TRY(cfg_check_heads(cfg, o));
+    TRY(cfg_check_size(o, "num_key_value_heads", cfg->num_key_value_heads));
+    if (cfg->num_attention_heads % cfg->num_key_value_heads != 0)
+        return ttt_err(TTT_ERR_CONFIG,
+                       "%s: \"num_attention_heads\" %lld is not a multiple of \"num_key_value_heads\" %lld",
+                       o, (long long)cfg->num_attention_heads, (long long)cfg->num_key_value_heads);
+    return cfg_check_size(o, "max_position_embeddings", cfg->max_position_embeddings);
+}
+
+static void llama_write(cJSON *r, const ttt_config *cfg) {
+    cJSON *arch = cJSON_AddArrayToObject(r, "architectures");
+    cJSON_AddItemToArray(arch, cJSON_CreateString("LlamaForCausalLM"));
+    cJSON_AddBoolToObject(r, "attention_bias", 0);
+    cJSON_AddNumberToObject(r, "attention_dropout", 0.0);
+    cfg_write_id(r, "bos_token_id", cfg->bos_token_id);
+    cfg_write_id(r, "eos_token_id", cfg->eos_token_id);
+    cJSON_AddNumberToObject(r, "head_dim", (double)(cfg->hidden_size / cfg->num_attention_heads));
+    cJSON_AddStringToObject(r, "hidden_act", "silu");
+    cJSON_AddNumberToObject(r, "hidden_size", (double)cfg->hidden_size);
+    cJSON_AddNumberToObject(r, "initializer_range", cfg->initializer_range);
+    cJSON_AddNumberToObject(r, "intermediate_size", (double)cfg->intermediate_size);
+    cJSON_AddNumberToObject(r, "max_position_embeddings", (double)cfg->max_position_embeddings);
+    cJSON_AddBoolToObject(r, "mlp_bias", 0);
+    cJSON_AddStringToObject(r, "model_type", "llama");
+    cJSON_AddNumberToObject(r, "num_attention_heads", (double)cfg->num_attention_heads);
+    cJSON_AddNumberToObject(r, "num_hidden_layers", (double)cfg->num_hidden_layers);
+    cJSON_AddNumberToObject(r, "num_key_value_heads", (double)cfg->num_key_value_heads);
+    cfg_write_id(r, "pad_token_id", cfg->pad_token_id);
+    cJSON_AddNumberToObject(r, "pretraining_tp", 1);
+    cJSON_AddNumberToObject(r, "rms_norm_eps", cfg->rms_norm_eps);
+    cJSON_AddNullToObject(r, "rope_scaling");
+    cJSON_AddNumberToObject(r, "rope_theta", cfg->rope_theta);
+    cJSON_AddBoolToObject(r, "tie_word_embeddings", cfg->tie_word_embeddings);
+    cJSON_AddStringToObject(r, "torch_dtype", "float32");
+    cJSON_AddBoolToObject(r, "use_cache", 1);
+    cJSON_AddNumberToObject(r, "vocab_size", (double)cfg->vocab_size);
+}
+
+static int64_t llama_max_context(const ttt_config *cfg) { return cfg->max_position_embeddings; }
+
+/* the paper's Transformer baseline sizes, and tiny / small ones for tests */
+static const struct {
+    const char *name, *desc;
+    int64_t layers, width, heads, inter, vocab, kv; /* kv 0: = heads */
+} presets[] = {
+    {"llama-125m", "Transformer++ (Llama) 125M: 12 x 768, 12 heads, SwiGLU 2048, vocab 32000", 12, 768, 12, 2048, 32000, 0},
+    {"llama-350m", "Transformer++ (Llama) 350M: 24 x 1024, 16 heads, SwiGLU 2736", 24, 1024, 16, 2736, 32000, 0},
+    {"llama-760m", "Transformer++ (Llama) 760M: 24 x 1536, 16 heads, SwiGLU 4096", 24, 1536, 16, 4096, 32000, 0},
+    {"llama-1.3b", "Transformer++ (Llama) 1.3B: 24 x 2048, 32 heads, SwiGLU 5504", 24, 2048, 32, 5504, 32000, 0},
+    {"llama-tiny", "tiny Llama for tests: 2 x 64, 4 heads, 2 KV heads, SwiGLU 176, vocab 97", 2, 64, 4, 176, 97, 2},
+    {"llama-small", "small Transformer (Llama): 4 x 256, 4 heads, SwiGLU 688, vocab 32000", 4, 256, 4, 688, 32000, 0},
+};
+
+static const char *llama_preset(int i, const char **desc, ttt_config *out) {
+    if (i < 0 || i >= (int)(sizeof presets / sizeof presets[0])) return NULL;
+    if (desc) *desc = presets[i].desc;
+    if (out) {
+        cfg_defaults(out);
+        out->num_hidden_layers = presets[i].layers;
+        out->hidden_size = presets[i].width;
+        out->num_attention_heads = presets[i].heads;
+        out->intermediate_size = presets[i].inter;
+        out->vocab_size = presets[i].vocab;
+        out->num_key_value_heads = presets[i].kv ? presets[i].kv : presets[i].heads;
+        out->tie_word_embeddings = 1; /* the paper's baseline ties the embeddings */
+    }
+    return presets[i].name;
+}
+
+#define F_(flag, kind, field) {flag, kind, offsetof(ttt_config, field)}
+static const ttt_family_flag llama_flags[] = {
+    F_("heads", TTT_FLAG_INT, num_attention_heads),
+    F_("intermediate", TTT_FLAG_INT, intermediate_size),
+    F_("max-position", TTT_FLAG_INT, max_position_embeddings),
+    F_("kv-heads", TTT_FLAG_INT, num_key_value_heads),
+    F_("rope-theta", TTT_FLAG_REAL, rope_theta),
+    {NULL, TTT_FLAG_INT, 0},
+};
+#undef F_
+
+/* a Transformer given another head count keeps full multi-head attention unless --kv-heads
+ * says otherwise */
+static void llama_flags_done(ttt_config *cfg, int (*given)(const void *, const char *), const void *ctx) {
+    if (!given(ctx, "kv-heads") && cfg->num_attention_heads % cfg->num_key_value_heads != 0)
+        cfg->num_key_value_heads = cfg->num_attention_heads;
+}
+
+static void llama_dims(ttt_dims *d, const ttt_config *c) {
+    d->nh = c->num_attention_heads;
+    d->f = d->F = c->hidden_size / c->num_attention_heads;
+    d->nkv = c->num_key_value_heads;
+}
+
+/* Hugging Face LlamaForCausalLM's tensors; every weight N(0, initializer_range²), norms 1 */
+static ttt_status llama_params(param_table *t, ttt_lm_offs *o, const ttt_dims *d, const ttt_config *cfg) {
+    (void)cfg;
+    int64_t D = d->D, hd = d->f, I = d->I;
+    llama_block_offs *blk = malloc(sizeof(llama_block_offs) * (size_t)d->layers);
+    if (!blk) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    o->blocks = blk;
+    o->embed = param_add(t, INIT_NORMAL, 2, SH(d->V, D), "model.embed_tokens.weight");
+    for (int64_t l = 0; l < d->layers; l++) {
+        llama_block_offs *b = &blk[l];
+        long long L = (long long)l;
+        b->q = param_add(t, INIT_NORMAL, 2, SH(d->nh * hd, D), "model.layers.%lld.self_attn.q_proj.weight", L);
+        b->k = param_add(t, INIT_NORMAL, 2, SH(d->nkv * hd, D), "model.layers.%lld.self_attn.k_proj.weight", L);
+        b->v = param_add(t, INIT_NORMAL, 2, SH(d->nkv * hd, D), "model.layers.%lld.self_attn.v_proj.weight", L);
+        b->o = param_add(t, INIT_NORMAL, 2, SH(D, d->nh * hd), "model.layers.%lld.self_attn.o_proj.weight", L);
+        b->mg = param_add(t, INIT_NORMAL, 2, SH(I, D), "model.layers.%lld.mlp.gate_proj.weight", L);
+        b->mu = param_add(t, INIT_NORMAL, 2, SH(I, D), "model.layers.%lld.mlp.up_proj.weight", L);
+        b->md = param_add(t, INIT_NORMAL, 2, SH(D, I), "model.layers.%lld.mlp.down_proj.weight", L);
+        b->in_norm = param_add(t, INIT_ONE, 1, SH(D), "model.layers.%lld.input_layernorm.weight", L);
+        b->post_norm = param_add(t, INIT_ONE, 1, SH(D), "model.layers.%lld.post_attention_layernorm.weight", L);
+    }
+    o->norm = param_add(t, INIT_ONE, 1, SH(D), "model.norm.weight");
+    o->head = d->tied ? o->embed : param_add(t, INIT_NORMAL, 2, SH(d->V, D), "lm_head.weight");
+    return TTT_OK;
+}
+
+static double llama_block_flops(const ttt_config *c, double keys) {
+    double D = (double)c->hidden_size, I = (double)c->intermediate_size;
+    double hd = D / (double)c->num_attention_heads, kv = (double)c->num_key_value_heads * hd;
+    double per = 2 * (D * D * 2 + 2 * D * kv) + 2 * 3 * D * I; /* q,o + k,v; SwiGLU */
+    per += 2 * 2 * keys * D;                                  /* Q·Kᵀ and P·V */
+    return (double)c->num_hidden_layers * per;
+}
+
+static void llama_describe(const ttt_config *c, FILE *fp) {
+    fprintf(fp, "type:         Transformer (Llama architecture)\n");
+    fprintf(fp, "layers:       %lld\nwidth:        %lld\nheads:        %lld (key/value heads %lld, head dim %lld)\n",
+            (long long)c->num_hidden_layers, (long long)c->hidden_size, (long long)c->num_attention_heads,
+            (long long)c->num_key_value_heads, (long long)(c->hidden_size / c->num_attention_heads));
+    fprintf(fp, "swiglu:       %lld\nvocab:        %lld\nrope_theta:   %g\nmax context:  %lld\n",
+            (long long)c->intermediate_size, (long long)c->vocab_size, c->rope_theta,
+            (long long)c->max_position_embeddings);
+}
+
+static const ttt_family_bench llama_bench[] = {
+    {"llama", {"llama-125m", "llama-1.3b", "llama-tiny"}},
+    {NULL, {NULL, NULL, NULL}},
+};
+
+const ttt_family ttt_family_llama = {
+    .model_type = "llama",
+    .title = "Transformer (llama)",
+    .parse = llama_parse,
+    .validate = llama_validate,
+    .write = llama_write,
+    .max_context = llama_max_context,
+    .preset = llama_preset,
+    .flags = llama_flags,
+    .flags_help = "  --heads N --intermediate N --max-position N --kv-heads N --rope-theta X\n",
+    .flags_done = llama_flags_done,
+    .dims = llama_dims,
+    .params = llama_params,
+    .ops = {&lm_llama_ops_f32, &lm_llama_ops_f64},
+    .bench = llama_bench,
+    .block_flops = llama_block_flops,
+    .describe = llama_describe,
+};
+#endif

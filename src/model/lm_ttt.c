@@ -13,6 +13,15 @@
 #include "model/lm_common.h"
 #include "ops/ops.h"
 
+/* the family's own tables (m->priv, made by ttt_prepare below) */
+typedef struct {
+    float *rope_cs;     /* [b, f/2] cos then [b, f/2] sin, float32 as ttt.py computes them */
+    double *stats_out;  /* when set, forward adds each layer's inner-loop diagnostics here */
+} ttt_priv;
+
+#define PRIV(m) ((ttt_priv *)(m)->priv)
+#define BLK(m, l) (&((const ttt_block_offs *)(m)->offs.blocks)[l])
+
 /* what one block keeps (training: one per layer; inference: one set shared by all layers) */
 typedef struct {
     real *h_in, *xc, *rs_c;  /* pre-conv: residual in, RMSNorm output, 1/rms */
@@ -116,7 +125,7 @@ static ttt_status ws_prepare(ttt_model *m, RF(lm_ws) *w, RF(block_act) *blks, in
     b.base = (real *)m->ws.data;
     b.off = 0;
     layout(&b, w, d, B, L, train, group, nthreads);
-    w->lt.rope_cs = m->rope_cs;
+    w->lt.rope_cs = PRIV(m)->rope_cs;
     return TTT_OK;
 }
 
@@ -153,7 +162,7 @@ static void cache_reset(ttt_cache *c) {
     for (int64_t l = 0; l < d->layers; l++) {
         RF(block_cache) bc = cache_block(m, c, l);
         memset(bc.pc_hist, 0, sizeof(real) * (size_t)(2 * hist));
-        const ttt_block_offs *o = &m->offs.blk[l];
+        const ttt_block_offs *o = BLK(m, l);
         int64_t f = d->f, F = d->F;
         for (int64_t task = 0; task < c->B * d->nh; task++) {
             int64_t h = task % d->nh;
@@ -264,8 +273,8 @@ static ttt_status forward(ttt_model *m, const int32_t *ids, const int32_t *targe
     int64_t nmb = (L + d->b - 1) / d->b;
     for (int64_t l = 0; l < d->layers; l++) {
         RF(block_w) w;
-        RF(block_w_bind)(&w, P, &m->offs.blk[l]);
-        ws.lt.stats = m->ttt_stats_out ? m->ttt_stats_out + l * nmb * 3 : NULL;
+        RF(block_w_bind)(&w, P, BLK(m, l));
+        ws.lt.stats = PRIV(m)->stats_out ? PRIV(m)->stats_out + l * nmb * 3 : NULL;
         block_forward(m, &w, &ws.blk[backward ? l : 0], &ws, B, L, backward, 0, NULL);
         RF(lm_save_hidden)(m, ws.h, l + 1, N);
     }
@@ -278,8 +287,8 @@ static ttt_status forward(ttt_model *m, const int32_t *ids, const int32_t *targe
         RF(lm_head_backward)(m, &ws.io, ws.dx, N);
         for (int64_t l = d->layers - 1; l >= 0; l--) {
             RF(block_w) w, gw;
-            RF(block_w_bind)(&w, P, &m->offs.blk[l]);
-            RF(block_w_bind)(&gw, G, &m->offs.blk[l]);
+            RF(block_w_bind)(&w, P, BLK(m, l));
+            RF(block_w_bind)(&gw, G, BLK(m, l));
             block_backward(m, &w, &gw, &ws.blk[l], &ws, B, L);
         }
         RF(lm_embed_backward)(m, &ws.io, ids, N);
@@ -299,7 +308,7 @@ static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_
     RF(lm_embed)(m, &ws.io, ids, N);
     for (int64_t l = 0; l < d->layers; l++) {
         RF(block_w) w;
-        RF(block_w_bind)(&w, P, &m->offs.blk[l]);
+        RF(block_w_bind)(&w, P, BLK(m, l));
         RF(block_cache) bc = cache_block(m, c, l);
         block_forward(m, &w, &ws.blk[0], &ws, B, L, 0, c->pos, &bc);
     }
@@ -309,3 +318,352 @@ static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_
 }
 
 const lm_arch_ops RF(lm_ttt_ops) = {forward, cache_init, cache_reset, prefill};
+
+/* ------------------------------------------------------------------------------------------ */
+/* the family (model/family.h): config.json of ttt.py's TTTConfig, presets, flags, parameter   */
+/* table, initialisation, the RoPE table, inner-loop diagnostics, bench cost, info             */
+
+#if TTT_ONCE
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "model/family.h"
+
+extern const lm_arch_ops lm_ttt_ops_f64;
+
+/* TTTConfig defaults of ttt.py */
+static void ttt_defaults(ttt_config *cfg) {
+    cfg_defaults(cfg);
+    cfg->ttt_layer_type = TTT_INNER_LINEAR;
+    cfg->ttt_base_lr = 1.0;
+    cfg->mini_batch_size = 16;
+    cfg->conv_kernel = 4;
+}
+
+static ttt_status ttt_parse(const cfg_json *c, ttt_config *cfg) {
+    ttt_defaults(cfg);
+    TRY(cfg_llama_style(c, cfg, " (the SwiGLU MLP of ttt.py)"));
+    TRY(cfg_num(c, "ttt_base_lr", 0, &cfg->ttt_base_lr));
+    TRY(cfg_int(c, "mini_batch_size", 0, &cfg->mini_batch_size));
+    TRY(cfg_bool(c, "pre_conv", &cfg->pre_conv));
+    TRY(cfg_bool(c, "share_qk", &cfg->share_qk));
+    TRY(cfg_bool(c, "use_gate", &cfg->use_gate));
+    TRY(cfg_int(c, "conv_kernel", 0, &cfg->conv_kernel));
+    TRY(cfg_int(c, "scan_checkpoint_group_size", 0, &cfg->scan_checkpoint_group_size));
+    TRY(cfg_bool(c, "ttt_fixed_lr_gate", &cfg->ttt_fixed_lr_gate));
+    TRY(cfg_bool(c, "ttt_unit_token_scale", &cfg->ttt_unit_token_scale));
+    const cJSON *lt = cJSON_GetObjectItemCaseSensitive(c->root, "ttt_layer_type");
+    if (lt) {
+        if (!cJSON_IsString(lt))
+            return ttt_err(TTT_ERR_CONFIG, "%s: field \"ttt_layer_type\" must be a string", c->path);
+        if (strcmp(lt->valuestring, "linear") == 0)
+            cfg->ttt_layer_type = TTT_INNER_LINEAR;
+        else if (strcmp(lt->valuestring, "mlp") == 0)
+            cfg->ttt_layer_type = TTT_INNER_MLP;
+        else
+            return ttt_err(TTT_ERR_CONFIG,
+                           "%s: field \"ttt_layer_type\" is \"%s\", expected \"linear\" or \"mlp\"",
+                           c->path, lt->valuestring);
+    }
+    return TTT_OK;
+}
+
+/* the inner loop keeps mini_batch_size^2 per head; the paper uses 16 */
+#define MAX_MINI_BATCH 4096
+
+static ttt_status ttt_validate(const ttt_config *cfg, const char *o) {
+    TRY(cfg_check_heads(cfg, o));
+    TRY(cfg_check_size(o, "mini_batch_size", cfg->mini_batch_size));
+    if (cfg->pre_conv || cfg->share_qk) TRY(cfg_check_conv(o, cfg->conv_kernel));
+    TRY(cfg_check_real(o, "ttt_base_lr", cfg->ttt_base_lr, 1, 0.0, 1e3));
+    if (cfg->mini_batch_size > MAX_MINI_BATCH)
+        return ttt_err(TTT_ERR_CONFIG, "%s: \"mini_batch_size\" is %lld, expected 1..%d", o,
+                       (long long)cfg->mini_batch_size, MAX_MINI_BATCH);
+    if (cfg->ttt_layer_type != TTT_INNER_LINEAR && cfg->ttt_layer_type != TTT_INNER_MLP)
+        return ttt_err(TTT_ERR_CONFIG, "%s: unknown ttt_layer_type", o);
+    return TTT_OK;
+}
+
+static void ttt_write(cJSON *r, const ttt_config *cfg) {
+    cJSON *arch = cJSON_AddArrayToObject(r, "architectures");
+    cJSON_AddItemToArray(arch, cJSON_CreateString("TTTForCausalLM"));
+    cfg_write_id(r, "bos_token_id", cfg->bos_token_id);
+    cJSON_AddNumberToObject(r, "conv_kernel", (double)cfg->conv_kernel);
+    cfg_write_id(r, "eos_token_id", cfg->eos_token_id);
+    cJSON_AddStringToObject(r, "hidden_act", "silu");
+    cJSON_AddNumberToObject(r, "hidden_size", (double)cfg->hidden_size);
+    cJSON_AddNumberToObject(r, "initializer_range", cfg->initializer_range);
+    cJSON_AddNumberToObject(r, "intermediate_size", (double)cfg->intermediate_size);
+    cJSON_AddNumberToObject(r, "max_position_embeddings", (double)cfg->max_position_embeddings);
+    cJSON_AddNumberToObject(r, "mini_batch_size", (double)cfg->mini_batch_size);
+    cJSON_AddStringToObject(r, "model_type", "ttt");
+    cJSON_AddNumberToObject(r, "num_attention_heads", (double)cfg->num_attention_heads);
+    cJSON_AddNumberToObject(r, "num_hidden_layers", (double)cfg->num_hidden_layers);
+    cfg_write_id(r, "pad_token_id", cfg->pad_token_id);
+    cJSON_AddBoolToObject(r, "pre_conv", cfg->pre_conv);
+    cJSON_AddNumberToObject(r, "pretraining_tp", 1);
+    cJSON_AddNumberToObject(r, "rms_norm_eps", cfg->rms_norm_eps);
+    cJSON_AddNumberToObject(r, "rope_theta", cfg->rope_theta);
+    cJSON_AddNumberToObject(r, "scan_checkpoint_group_size", (double)cfg->scan_checkpoint_group_size);
+    cJSON_AddBoolToObject(r, "share_qk", cfg->share_qk);
+    cJSON_AddBoolToObject(r, "tie_word_embeddings", cfg->tie_word_embeddings);
+    cJSON_AddStringToObject(r, "torch_dtype", "float32");
+    cJSON_AddNumberToObject(r, "ttt_base_lr", cfg->ttt_base_lr);
+    if (cfg->ttt_fixed_lr_gate) cJSON_AddBoolToObject(r, "ttt_fixed_lr_gate", 1);
+    if (cfg->ttt_unit_token_scale) cJSON_AddBoolToObject(r, "ttt_unit_token_scale", 1);
+    cJSON_AddStringToObject(r, "ttt_layer_type", cfg->ttt_layer_type == TTT_INNER_MLP ? "mlp" : "linear");
+    cJSON_AddBoolToObject(r, "use_cache", 0);
+    cJSON_AddBoolToObject(r, "use_gate", cfg->use_gate);
+    cJSON_AddNumberToObject(r, "vocab_size", (double)cfg->vocab_size);
+}
+
+/* presets (design.md 3.3): the paper's sizes for both inner models and both backbones, and
+ * tiny / small ones for tests and demonstrations */
+static const struct {
+    const char *name, *desc;
+    int64_t layers, width, heads, inter, vocab;
+    int mlp, mamba_backbone;
+} presets[] = {
+    {"ttt-linear-125m", "TTT-Linear (M) 125M: 12 x 768, 12 heads, SwiGLU 2048, vocab 32000", 12, 768, 12, 2048, 32000, 0, 1},
+    {"ttt-linear-350m", "TTT-Linear (M) 350M: 24 x 1024, 16 heads, SwiGLU 2736", 24, 1024, 16, 2736, 32000, 0, 1},
+    {"ttt-linear-760m", "TTT-Linear (M) 760M: 24 x 1536, 16 heads (head dim 96), SwiGLU 4096", 24, 1536, 16, 4096, 32000, 0, 1},
+    {"ttt-linear-1.3b", "TTT-Linear (M) 1.3B: 24 x 2048, 32 heads, SwiGLU 5504", 24, 2048, 32, 5504, 32000, 0, 1},
+    {"ttt-mlp-125m", "TTT-MLP (M) 125M", 12, 768, 12, 2048, 32000, 1, 1},
+    {"ttt-mlp-350m", "TTT-MLP (M) 350M", 24, 1024, 16, 2736, 32000, 1, 1},
+    {"ttt-mlp-760m", "TTT-MLP (M) 760M", 24, 1536, 16, 4096, 32000, 1, 1},
+    {"ttt-mlp-1.3b", "TTT-MLP (M) 1.3B", 24, 2048, 32, 5504, 32000, 1, 1},
+    {"ttt-linear-125m-tf", "TTT-Linear (T) 125M, Transformer backbone", 12, 768, 12, 2048, 32000, 0, 0},
+    {"ttt-linear-350m-tf", "TTT-Linear (T) 350M", 24, 1024, 16, 2736, 32000, 0, 0},
+    {"ttt-linear-760m-tf", "TTT-Linear (T) 760M", 24, 1536, 16, 4096, 32000, 0, 0},
+    {"ttt-linear-1.3b-tf", "TTT-Linear (T) 1.3B", 24, 2048, 32, 5504, 32000, 0, 0},
+    {"ttt-mlp-125m-tf", "TTT-MLP (T) 125M, Transformer backbone", 12, 768, 12, 2048, 32000, 1, 0},
+    {"ttt-mlp-350m-tf", "TTT-MLP (T) 350M", 24, 1024, 16, 2736, 32000, 1, 0},
+    {"ttt-mlp-760m-tf", "TTT-MLP (T) 760M", 24, 1536, 16, 4096, 32000, 1, 0},
+    {"ttt-mlp-1.3b-tf", "TTT-MLP (T) 1.3B", 24, 2048, 32, 5504, 32000, 1, 0},
+    {"ttt-linear-tiny", "tiny TTT-Linear (M) for tests: 2 x 64, 4 heads, SwiGLU 176, vocab 97", 2, 64, 4, 176, 97, 0, 1},
+    {"ttt-mlp-tiny", "tiny TTT-MLP (M) for tests", 2, 64, 4, 176, 97, 1, 1},
+    {"ttt-linear-tiny-tf", "tiny TTT-Linear (T) for tests", 2, 64, 4, 176, 97, 0, 0},
+    {"ttt-mlp-tiny-tf", "tiny TTT-MLP (T) for tests", 2, 64, 4, 176, 97, 1, 0},
+    {"ttt-linear-small", "small TTT-Linear (M): 4 x 256, 4 heads, SwiGLU 688, vocab 32000", 4, 256, 4, 688, 32000, 0, 1},
+    {"ttt-mlp-small", "small TTT-MLP (M): 4 x 256, 4 heads, SwiGLU 688, vocab 32000", 4, 256, 4, 688, 32000, 1, 1},
+};
+
+static const char *ttt_preset(int i, const char **desc, ttt_config *out) {
+    if (i < 0 || i >= (int)(sizeof presets / sizeof presets[0])) return NULL;
+    if (desc) *desc = presets[i].desc;
+    if (out) {
+        ttt_defaults(out);
+        out->num_hidden_layers = presets[i].layers;
+        out->hidden_size = presets[i].width;
+        out->num_attention_heads = presets[i].heads;
+        out->intermediate_size = presets[i].inter;
+        out->vocab_size = presets[i].vocab;
+        out->ttt_layer_type = presets[i].mlp ? TTT_INNER_MLP : TTT_INNER_LINEAR;
+        out->ttt_base_lr = presets[i].mlp ? 0.1 : 1.0;
+        out->pre_conv = out->share_qk = out->use_gate = presets[i].mamba_backbone;
+    }
+    return presets[i].name;
+}
+
+#define F_(flag, kind, field) {flag, kind, offsetof(ttt_config, field)}
+static const ttt_family_flag ttt_flags[] = {
+    F_("heads", TTT_FLAG_INT, num_attention_heads),
+    F_("intermediate", TTT_FLAG_INT, intermediate_size),
+    F_("mini-batch", TTT_FLAG_INT, mini_batch_size),
+    F_("conv-kernel", TTT_FLAG_INT, conv_kernel),
+    F_("max-position", TTT_FLAG_INT, max_position_embeddings),
+    {"ttt-type", TTT_FLAG_CHOICE, 0},
+    {"backbone", TTT_FLAG_CHOICE, 0},
+    F_("base-lr", TTT_FLAG_REAL, ttt_base_lr),
+    F_("rope-theta", TTT_FLAG_REAL, rope_theta),
+    F_("fixed-lr-gate", TTT_FLAG_TRUE, ttt_fixed_lr_gate),
+    F_("unit-token-scale", TTT_FLAG_TRUE, ttt_unit_token_scale),
+    {NULL, TTT_FLAG_INT, 0},
+};
+#undef F_
+
+static ttt_status ttt_set_choice(ttt_config *cfg, const char *flag, const char *v) {
+    if (strcmp(flag, "ttt-type") == 0) {
+        if (strcmp(v, "linear") != 0 && strcmp(v, "mlp") != 0)
+            return ttt_err(TTT_ERR_ARG, "--ttt-type must be linear or mlp, got '%s'", v);
+        cfg->ttt_layer_type = strcmp(v, "mlp") == 0 ? TTT_INNER_MLP : TTT_INNER_LINEAR;
+        cfg->ttt_base_lr = strcmp(v, "mlp") == 0 ? 0.1 : 1.0;
+        return TTT_OK;
+    }
+    if (strcmp(v, "mamba") != 0 && strcmp(v, "transformer") != 0)
+        return ttt_err(TTT_ERR_ARG, "--backbone must be mamba or transformer, got '%s'", v);
+    cfg->pre_conv = cfg->share_qk = cfg->use_gate = strcmp(v, "mamba") == 0;
+    return TTT_OK;
+}
+
+static void ttt_dims_of(ttt_dims *d, const ttt_config *c) {
+    d->nh = c->num_attention_heads;
+    d->f = c->hidden_size / c->num_attention_heads;
+    d->mlp = c->ttt_layer_type == TTT_INNER_MLP;
+    d->F = d->mlp ? 4 * d->f : d->f;
+    d->b = c->mini_batch_size;
+    d->K = c->conv_kernel;
+    d->pre_conv = c->pre_conv;
+    d->share_qk = c->share_qk;
+    d->use_gate = c->use_gate;
+    d->base_lr = c->ttt_base_lr;
+    d->fixed_lr_gate = c->ttt_fixed_lr_gate;
+    d->unit_token_scale = c->ttt_unit_token_scale;
+}
+
+/* ttt.py TTTForCausalLM.state_dict() names and shapes (design.md 3.5), initialised as in the
+ * JAX recipe (design.md 3.4): embedding and every dense kernel N(0, initializer_range²); inner
+ * W1/W2 and the lr gate N(0, 0.02²) with zero biases (initializer_range is 0.02); λ = 0; norm
+ * weights 1 and biases 0; depthwise conv kernels flax lecun-normal (truncated normal in ±2σ,
+ * std 1/sqrt(fan_in) with flax's 0.8796 correction), conv biases 0 */
+static ttt_status ttt_params(param_table *t, ttt_lm_offs *o, const ttt_dims *d, const ttt_config *cfg) {
+    (void)cfg;
+    int64_t D = d->D, nh = d->nh, f = d->f, F = d->F, K = d->K, I = d->I;
+    double conv_std = 1.0 / sqrt((double)K) / 0.87962566103423978;
+    ttt_block_offs *blk = malloc(sizeof(ttt_block_offs) * (size_t)d->layers);
+    if (!blk) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    o->blocks = blk;
+    o->embed = param_add(t, INIT_NORMAL, 2, SH(d->V, D), "model.embed_tokens.weight");
+    for (int64_t l = 0; l < d->layers; l++) {
+        ttt_block_offs *b = &blk[l];
+        memset(b, 0xff, sizeof *b); /* all -1 */
+        const char *s = "seq_modeling_block";
+        long long L = (long long)l;
+        b->tok = param_add(t, INIT_ZERO, 1, SH(d->b), "model.layers.%lld.%s.learnable_token_idx", L, s);
+        b->lr_w = param_add(t, INIT_NORMAL, 3, SH(nh, 1, D), "model.layers.%lld.%s.learnable_ttt_lr_weight", L, s);
+        b->lr_b = param_add(t, INIT_ZERO, 2, SH(nh, 1), "model.layers.%lld.%s.learnable_ttt_lr_bias", L, s);
+        b->ln_w = param_add(t, INIT_ONE, 2, SH(nh, f), "model.layers.%lld.%s.ttt_norm_weight", L, s);
+        b->ln_b = param_add(t, INIT_ZERO, 2, SH(nh, f), "model.layers.%lld.%s.ttt_norm_bias", L, s);
+        b->q = param_add(t, INIT_NORMAL, 2, SH(D, D), "model.layers.%lld.%s.q_proj.weight", L, s);
+        if (!d->share_qk) b->k = param_add(t, INIT_NORMAL, 2, SH(D, D), "model.layers.%lld.%s.k_proj.weight", L, s);
+        b->v = param_add(t, INIT_NORMAL, 2, SH(D, D), "model.layers.%lld.%s.v_proj.weight", L, s);
+        b->o = param_add(t, INIT_NORMAL, 2, SH(D, D), "model.layers.%lld.%s.o_proj.weight", L, s);
+        if (d->share_qk) {
+            b->cq_w = param_add_scaled(t, INIT_TRUNC_NORMAL, conv_std, 3, SH(D, 1, K), "model.layers.%lld.%s.conv_q.weight", L, s);
+            b->cq_b = param_add(t, INIT_ZERO, 1, SH(D), "model.layers.%lld.%s.conv_q.bias", L, s);
+            b->ck_w = param_add_scaled(t, INIT_TRUNC_NORMAL, conv_std, 3, SH(D, 1, K), "model.layers.%lld.%s.conv_k.weight", L, s);
+            b->ck_b = param_add(t, INIT_ZERO, 1, SH(D), "model.layers.%lld.%s.conv_k.bias", L, s);
+        }
+        if (d->use_gate) b->g = param_add(t, INIT_NORMAL, 2, SH(D, D), "model.layers.%lld.%s.g_proj.weight", L, s);
+        b->post_w = param_add(t, INIT_ONE, 1, SH(D), "model.layers.%lld.%s.post_norm.weight", L, s);
+        b->post_b = param_add(t, INIT_ZERO, 1, SH(D), "model.layers.%lld.%s.post_norm.bias", L, s);
+        b->W1 = param_add(t, INIT_NORMAL, 3, SH(nh, f, F), "model.layers.%lld.%s.W1", L, s);
+        b->b1 = param_add(t, INIT_ZERO, 3, SH(nh, 1, F), "model.layers.%lld.%s.b1", L, s);
+        if (d->mlp) {
+            b->W2 = param_add(t, INIT_NORMAL, 3, SH(nh, F, f), "model.layers.%lld.%s.W2", L, s);
+            b->b2 = param_add(t, INIT_ZERO, 3, SH(nh, 1, f), "model.layers.%lld.%s.b2", L, s);
+        }
+        b->mg = param_add(t, INIT_NORMAL, 2, SH(I, D), "model.layers.%lld.mlp.gate_proj.weight", L);
+        b->mu = param_add(t, INIT_NORMAL, 2, SH(I, D), "model.layers.%lld.mlp.up_proj.weight", L);
+        b->md = param_add(t, INIT_NORMAL, 2, SH(D, I), "model.layers.%lld.mlp.down_proj.weight", L);
+        if (d->pre_conv) {
+            b->pc_norm = param_add(t, INIT_ONE, 1, SH(D), "model.layers.%lld.conv.norm.weight", L);
+            b->pc_w = param_add_scaled(t, INIT_TRUNC_NORMAL, conv_std, 3, SH(D, 1, K), "model.layers.%lld.conv.conv.weight", L);
+            b->pc_b = param_add(t, INIT_ZERO, 1, SH(D), "model.layers.%lld.conv.conv.bias", L);
+        }
+        b->seq_norm = param_add(t, INIT_ONE, 1, SH(D), "model.layers.%lld.seq_norm.weight", L);
+        b->ffn_norm = param_add(t, INIT_ONE, 1, SH(D), "model.layers.%lld.ffn_norm.weight", L);
+    }
+    o->norm = param_add(t, INIT_ONE, 1, SH(D), "model.norm.weight");
+    o->head = d->tied ? o->embed : param_add(t, INIT_NORMAL, 2, SH(d->V, D), "lm_head.weight");
+    return TTT_OK;
+}
+
+/* the RoPE table at positions 0..b−1 (positions restart every mini-batch) */
+static ttt_status ttt_prepare(ttt_model *m) {
+    int64_t P = m->dims.f / 2, b = m->dims.b;
+    size_t head = (sizeof(ttt_priv) + 63) / 64 * 64;
+    ttt_priv *pv = ttt_malloc(head + sizeof(float) * (size_t)(2 * P * b), "RoPE table");
+    if (!pv) return TTT_ERR_NOMEM;
+    pv->rope_cs = (float *)((char *)pv + head);
+    pv->stats_out = NULL;
+    m->priv = pv;
+    for (int64_t m_ = 0; m_ < P; m_++) {
+        /* ttt.py: inv_freq = 1 / base^(arange(0, f, 2) / f), angles = pos · inv_freq, all float32 */
+        float e = (float)(2 * m_) / (float)m->dims.f;
+        float inv = 1.0f / powf((float)m->dims.rope_theta, e);
+        for (int64_t p = 0; p < b; p++) {
+            float ang = (float)p * inv;
+            pv->rope_cs[p * P + m_] = cosf(ang);
+            pv->rope_cs[b * P + p * P + m_] = sinf(ang);
+        }
+    }
+    return TTT_OK;
+}
+
+static ttt_status ttt_inner_stats(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, double *stats) {
+    int64_t nmb = (L + m->dims.b - 1) / m->dims.b, n = m->dims.layers * nmb * 3;
+    memset(stats, 0, sizeof(double) * (size_t)n);
+    PRIV(m)->stats_out = stats;
+    double loss;
+    ttt_status s = m->ops->forward(m, ids, NULL, B, L, 0, 0, 1.0, NULL, &loss);
+    PRIV(m)->stats_out = NULL;
+    for (int64_t i = 0; i < n; i++) stats[i] /= (double)(B * m->dims.nh);
+    return s;
+}
+
+static int ttt_inner_lr_warmup(const ttt_config *cfg) { return cfg->ttt_layer_type == TTT_INNER_MLP; }
+
+static double ttt_block_flops(const ttt_config *c, double keys) {
+    (void)keys;
+    double D = (double)c->hidden_size, I = (double)c->intermediate_size;
+    double nh = (double)c->num_attention_heads, f = D / nh, F = c->ttt_layer_type == TTT_INNER_MLP ? 4 * f : f;
+    double nproj = c->share_qk ? 3 : 4; /* q(,k),v,o */
+    if (c->use_gate) nproj += 1;
+    double per = 2 * nproj * D * D + 2 * 3 * D * I + 2 * D * nh; /* projections, SwiGLU, lr gate */
+    /* inner loop per token and head: Z = kW (2fF), Z̄ = qW (2fF), update (2fF), the
+     * mini-batch attention (≈ 2·b/2·f twice), ×2 layers for MLP */
+    double b = (double)c->mini_batch_size, layers_inner = c->ttt_layer_type == TTT_INNER_MLP ? 2 : 1;
+    per += nh * layers_inner * (6 * f * F + 2 * b * (f + F) / 2);
+    if (c->pre_conv) per += 2 * D * (double)c->conv_kernel;
+    return (double)c->num_hidden_layers * per;
+}
+
+static void ttt_describe(const ttt_config *c, FILE *fp) {
+    int mamba = c->pre_conv && c->share_qk && c->use_gate, tf = !c->pre_conv && !c->share_qk && !c->use_gate;
+    fprintf(fp, "type:         TTT-%s, %s backbone\n", c->ttt_layer_type == TTT_INNER_MLP ? "MLP" : "Linear",
+            mamba ? "Mamba" : tf ? "Transformer" : "custom");
+    fprintf(fp, "layers:       %lld\nwidth:        %lld\nheads:        %lld (head dim %lld)\n",
+            (long long)c->num_hidden_layers, (long long)c->hidden_size, (long long)c->num_attention_heads,
+            (long long)(c->hidden_size / c->num_attention_heads));
+    fprintf(fp, "swiglu:       %lld\nvocab:        %lld\nmini-batch:   %lld\nttt_base_lr:  %g\n",
+            (long long)c->intermediate_size, (long long)c->vocab_size, (long long)c->mini_batch_size, c->ttt_base_lr);
+    fprintf(fp, "pre_conv %d, share_qk %d, use_gate %d, conv_kernel %lld, tied head %d, rope_theta %g\n", c->pre_conv,
+            c->share_qk, c->use_gate, (long long)c->conv_kernel, c->tie_word_embeddings, c->rope_theta);
+}
+
+static const ttt_family_bench ttt_bench[] = {
+    {"ttt-linear", {"ttt-linear-125m", "ttt-linear-1.3b", "ttt-linear-tiny"}},
+    {"ttt-mlp", {"ttt-mlp-125m", "ttt-mlp-1.3b", "ttt-mlp-tiny"}},
+    {NULL, {NULL, NULL, NULL}},
+};
+
+const ttt_family ttt_family_ttt = {
+    .model_type = "ttt",
+    .title = "TTT",
+    .parse = ttt_parse,
+    .validate = ttt_validate,
+    .write = ttt_write,
+    .preset = ttt_preset,
+    .flags = ttt_flags,
+    .flags_help =
+        "  --heads N --intermediate N --mini-batch N --conv-kernel N --max-position N --rope-theta X\n"
+        "  --ttt-type linear|mlp       inner model (sets ttt_base_lr to 1.0 / 0.1 unless --base-lr)\n"
+        "  --backbone mamba|transformer pre_conv, share_qk and use_gate all true / all false\n"
+        "  --base-lr X                 ttt_base_lr, the inner learning rate eta_base\n"
+        "  --fixed-lr-gate --unit-token-scale  ablations: the inner lr gate held at zero (every\n"
+        "                              token steps with eta_base*sigmoid(0)/f); tau = 1 for every token\n",
+    .set_choice = ttt_set_choice,
+    .dims = ttt_dims_of,
+    .params = ttt_params,
+    .prepare = ttt_prepare,
+    .ops = {&lm_ttt_ops_f32, &lm_ttt_ops_f64},
+    .inner_stats = ttt_inner_stats,
+    .inner_lr_warmup = ttt_inner_lr_warmup,
+    .bench = ttt_bench,
+    .block_flops = ttt_block_flops,
+    .describe = ttt_describe,
+};
+#endif

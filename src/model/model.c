@@ -1,5 +1,6 @@
 /* model.c: the public model API (ttt.h): loading and validating model directories, creating,
- * saving, parameter access, and dispatch to the f32 / f64 instantiations of the model code. */
+ * saving, parameter access, and dispatch to the f32 / f64 instantiations of the model code of
+ * the model's family (model/family.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 #include "core/error.h"
 #include "io/fsutil.h"
 #include "io/safetensors.h"
-#include "model/model.h"
+#include "model/family.h"
 #include "ops/gemm.h"
 #include "ops/kernels.h"
 
@@ -69,21 +70,6 @@ ttt_status ttt_workspace_reserve(ttt_model *m, size_t bytes) {
 
 void ttt_model_set_inner_lr_mult(ttt_model *m, double mult) { m->dims.base_lr = m->cfg.ttt_base_lr * mult; }
 
-static void rope_table(ttt_model *m) {
-    if (m->dims.arch != TTT_ARCH_TTT) return;
-    int64_t P = m->dims.f / 2, b = m->dims.b;
-    for (int64_t m_ = 0; m_ < P; m_++) {
-        /* ttt.py: inv_freq = 1 / base^(arange(0, f, 2) / f), angles = pos · inv_freq, all float32 */
-        float e = (float)(2 * m_) / (float)m->dims.f;
-        float inv = 1.0f / powf((float)m->dims.rope_theta, e);
-        for (int64_t p = 0; p < b; p++) {
-            float ang = (float)p * inv;
-            m->rope_cs[p * P + m_] = cosf(ang);
-            m->rope_cs[b * P + p * P + m_] = sinf(ang);
-        }
-    }
-}
-
 /* an empty model (parameters allocated, not set) for a validated config */
 static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, ttt_model **out) {
     ttt_model *m = calloc(1, sizeof *m);
@@ -109,27 +95,19 @@ static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, ttt
         free(m);
         return s;
     }
-    int f64 = m->elem == 8;
-    switch (cfg->arch) {
-    case TTT_ARCH_LLAMA: m->ops = f64 ? &lm_llama_ops_f64 : &lm_llama_ops_f32; break;
-    case TTT_ARCH_MAMBA: m->ops = f64 ? &lm_mamba_ops_f64 : &lm_mamba_ops_f32; break;
-    default: m->ops = f64 ? &lm_ttt_ops_f64 : &lm_ttt_ops_f32; break;
-    }
+    const ttt_family *fam = ttt_family_of(cfg);
+    m->ops = fam->ops[m->elem == 8];
     size_t bytes;
     s = ttt_size_mul(&bytes, m->tab.total, 1, m->elem, "parameters");
     if (s == TTT_OK) {
         m->w = ttt_calloc(bytes, "parameters");
         if (!m->w) s = TTT_ERR_NOMEM;
     }
-    if (s == TTT_OK && cfg->arch == TTT_ARCH_TTT) {
-        m->rope_cs = ttt_malloc(sizeof(float) * (size_t)(m->dims.f * m->dims.b), "RoPE table");
-        if (!m->rope_cs) s = TTT_ERR_NOMEM;
-    }
+    if (s == TTT_OK && fam->prepare) s = fam->prepare(m);
     if (s != TTT_OK) {
         ttt_model_free(m);
         return s;
     }
-    rope_table(m);
     apply_options(m);
     *out = m;
     return TTT_OK;
@@ -140,7 +118,7 @@ void ttt_model_free(ttt_model *m) {
     ttt_free(m->w);
     ttt_free(m->w_bf16);
     ttt_free(m->g);
-    ttt_free(m->rope_cs);
+    ttt_free(m->priv);
     ttt_buf_release(&m->ws);
     ttt_buf_release(&m->hidden);
     ttt_params_free(&m->tab, &m->offs);
@@ -360,19 +338,15 @@ ttt_status ttt_forward(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, f
 void ttt_keep_hidden_states(ttt_model *m, int keep) { m->keep_hidden = keep; }
 
 ttt_status ttt_forward_ttt_stats(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, double *stats) {
-    if (m->cfg.arch != TTT_ARCH_TTT) return ttt_err(TTT_ERR_ARG, "inner-loop diagnostics need a TTT model");
+    const ttt_family *fam = ttt_family_of(&m->cfg);
+    if (!fam->inner_stats)
+        return ttt_err(TTT_ERR_ARG, "inner-loop diagnostics need a TTT model (this is a %s model)", fam->title);
     TRY(check_ids(m, ids, B, L, "ttt_stats"));
     apply_options(m);
-    int64_t nmb = (L + m->dims.b - 1) / m->dims.b, n = m->dims.layers * nmb * 3;
-    memset(stats, 0, sizeof(double) * (size_t)n);
-    m->ttt_stats_out = stats;
     int keep = m->keep_hidden;
     m->keep_hidden = 0;
-    double loss;
-    ttt_status s = m->ops->forward(m, ids, NULL, B, L, 0, 0, 1.0, NULL, &loss);
+    ttt_status s = fam->inner_stats(m, ids, B, L, stats);
     m->keep_hidden = keep;
-    m->ttt_stats_out = NULL;
-    for (int64_t i = 0; i < n; i++) stats[i] /= (double)(B * m->dims.nh);
     return s;
 }
 

@@ -1,5 +1,6 @@
 /* model.h: the model object behind the public ttt_model handle, the cache object, and the
- * table of entry points each architecture provides (compiled for f32 and f64). */
+ * table of entry points each family's model code provides (compiled for f32 and f64; the
+ * family's description, model/family.h, holds both). */
 #ifndef TTT_MODEL_MODEL_H
 #define TTT_MODEL_MODEL_H
 
@@ -15,19 +16,18 @@ struct ttt_model {
     ttt_options opt;
     param_table tab;
     ttt_lm_offs offs;
-    const lm_arch_ops *ops; /* the architecture's code, in the model's precision */
+    const lm_arch_ops *ops; /* the family's code, in the model's precision */
     size_t elem;        /* sizeof(real): 4 or 8 */
     void *w;            /* parameters, tab.total elements */
     void *g;            /* gradients, same layout (allocated on first use) */
     uint16_t *w_bf16;   /* bf16 copy of w for inference with opt.bf16_weights (or NULL) */
     int w_bf16_stale;   /* w changed since the copy was made */
-    float *rope_cs;     /* TTT: [b, f/2] cos then [b, f/2] sin, float32 as ttt.py computes them */
+    void *priv;         /* the family's own tables (its prepare hook; ttt_free'd with the model) */
     ttt_buf ws;         /* activations and scratch, grow-only */
     ttt_buf hidden;     /* residual streams of the last forward (when kept) */
     int keep_hidden;
     int64_t hidden_B, hidden_L;
     double *nll_out;    /* when set, the loss step also writes each row's NLL here [B·L] */
-    double *ttt_stats_out; /* TTT: when set, forward adds each layer's inner-loop diagnostics here */
     int64_t last_only_B;/* > 0: the head makes logits only for the last row of each of these
                            sequences (prefill for generation) */
 };
@@ -37,11 +37,11 @@ struct ttt_cache {
     int64_t B;
     int64_t pos;        /* tokens processed so far */
     int64_t cap;        /* positions the storage holds (architectures whose cache grows) */
-    ttt_buf buf;        /* the architecture's state (layout private to its lm_*.c) */
+    ttt_buf buf;        /* the family's state (layout private to its lm_*.c) */
     size_t bytes;       /* bytes in use */
 };
 
-/* What an architecture provides (lm_ttt.c, lm_llama.c, lm_mamba.c), per precision. */
+/* What a family's model code provides (lm_ttt.c, lm_llama.c, lm_mamba.c), per precision. */
 struct lm_arch_ops {
     /* Full-sequence forward; with backward, gradients accumulate into m->g. targets NULL:
      * the next input token; per_seq: per-sequence mean loss; scale multiplies gradients. */
@@ -54,10 +54,6 @@ struct lm_arch_ops {
     /* continue the cached sequences by L tokens (ids [B, L]); logits [B, L, V] nullable */
     ttt_status (*prefill)(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits);
 };
-
-extern const lm_arch_ops lm_ttt_ops_f32, lm_ttt_ops_f64;
-extern const lm_arch_ops lm_llama_ops_f32, lm_llama_ops_f64;
-extern const lm_arch_ops lm_mamba_ops_f32, lm_mamba_ops_f64;
 
 /* Multiply the TTT inner learning rate η_base (the TTT-MLP warm-up during training). */
 void ttt_model_set_inner_lr_mult(ttt_model *m, double mult);

@@ -14,59 +14,38 @@ typedef struct {
     int64_t shape[4];
     int64_t numel;
     int64_t offset;
-    int init;        /* how ttt_model_create initialises it (see init.c) */
+    int init;        /* how ttt_model_create initialises it (param_init, see init.c) */
     double scale;    /* its std or bound */
+    int custom;      /* INIT_CUSTOM: which of the family's own rules (its init_custom) */
 } param_info;
 
 /* INIT_NORMAL: N(0, scale²) (scale 0 = config.initializer_range); INIT_UNIFORM: U(−scale, scale);
- * INIT_CONV: flax lecun-normal (TTT convs); INIT_A_LOG: log(1..N) per row (Mamba);
- * INIT_DT_BIAS: softplus⁻¹ of dt ~ exp(U(log dt_min, log dt_max)) (Mamba) */
-typedef enum { INIT_NORMAL, INIT_ZERO, INIT_ONE, INIT_CONV, INIT_UNIFORM, INIT_A_LOG, INIT_DT_BIAS } param_init;
+ * INIT_TRUNC_NORMAL: scale · (N(0, 1) conditioned on |x| ≤ 2); INIT_CUSTOM: the family's
+ * init_custom (model/family.h) */
+typedef enum { INIT_NORMAL, INIT_ZERO, INIT_ONE, INIT_UNIFORM, INIT_TRUNC_NORMAL, INIT_CUSTOM } param_init;
 
 typedef struct {
     param_info *p;
     int64_t n, cap;
-    int64_t total; /* elements */
-    int overflow;  /* a count did not fit in int64 (ttt_params_build then fails) */
+    int64_t total;  /* elements */
+    int overflow;   /* a count did not fit in int64 (ttt_params_build then fails) */
+    int nomem;      /* the table could not grow */
 } param_table;
 
-/* Offsets (elements) of one TTT block's tensors; -1 when the config has no such tensor. */
-typedef struct {
-    int64_t pc_norm, pc_w, pc_b;     /* conv.norm.weight, conv.conv.weight/bias (pre_conv) */
-    int64_t seq_norm, ffn_norm;
-    int64_t q, k, v, o, g;           /* seq_modeling_block.{q,k,v,o,g}_proj.weight */
-    int64_t cq_w, cq_b, ck_w, ck_b;  /* conv_q / conv_k (share_qk) */
-    int64_t lr_w, lr_b, tok;         /* learnable_ttt_lr_weight/bias, learnable_token_idx */
-    int64_t ln_w, ln_b;              /* ttt_norm_weight/bias */
-    int64_t W1, b1, W2, b2;
-    int64_t post_w, post_b;
-    int64_t mg, mu, md;              /* mlp.gate_proj, up_proj, down_proj */
-} ttt_block_offs;
-
-/* one Llama block (model.layers.N.*) */
-typedef struct {
-    int64_t in_norm, q, k, v, o, post_norm, mg, mu, md;
-} llama_block_offs;
-
-/* one Mamba block (backbone.layers.N.*) */
-typedef struct {
-    int64_t norm, in_proj, in_proj_b, conv_w, conv_b, x_proj, dt_w, dt_b, A_log, D, out_proj, out_proj_b;
-} mamba_block_offs;
-
+/* Offsets (elements) of the tensors every language model has, and the family's own (its
+ * per-block offset structs, layout private to the family). */
 typedef struct {
     int64_t embed, norm, head;  /* head == embed when tied */
-    ttt_block_offs *blk;        /* TTT: [num_hidden_layers] */
-    llama_block_offs *llama;    /* Llama */
-    mamba_block_offs *mamba;    /* Mamba */
+    void *blocks;               /* the family's, malloc'd */
 } ttt_lm_offs;
 
-/* Sizes every part of the model code uses, from the config (unused fields 0). */
+/* Sizes the model code uses, from the config (unused fields 0): the common ones, then those
+ * the families' dims hooks set (a new family reuses what fits; the list is not closed). */
 typedef struct {
-    ttt_arch arch;
     int64_t V, D, I, layers;             /* V = rows of the embedding / width of the logits */
     int tied;
     double rms_eps, rope_theta;
-    /* TTT */
+    /* TTT: nh heads of dim f, inner width F, mini-batch b, conv kernel K */
     int64_t nh, f, F, b, K;
     int mlp, pre_conv, share_qk, use_gate;
     double base_lr;
@@ -82,8 +61,17 @@ typedef struct {
 
 void ttt_dims_from_config(ttt_dims *d, const ttt_config *cfg);
 
-/* Build the table and the offsets for a config (any architecture). */
+/* Build the table and the offsets for a config (any family: its params hook). */
 ttt_status ttt_params_build(param_table *t, ttt_lm_offs *o, const ttt_config *cfg);
+/* Append a tensor (name from a printf format) with its shape and initialisation; returns its
+ * offset. Sizes are checked: a count beyond int64 sets t->overflow, a failed allocation
+ * t->nomem (ttt_params_build then fails). The returned entry is t->p[t->n - 1]. */
+int64_t param_add(param_table *t, param_init init, int ndim, const int64_t *shape, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* the same with a scale (std or bound) */
+int64_t param_add_scaled(param_table *t, param_init init, double scale, int ndim, const int64_t *shape,
+                         const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+#define SH(...) (const int64_t[]){__VA_ARGS__}
 void ttt_params_free(param_table *t, ttt_lm_offs *o);
 int64_t param_table_find(const param_table *t, const char *name);
 

@@ -36,7 +36,7 @@
 #include "core/rng.h"
 #include "dist/dist.h"
 #include "io/fsutil.h"
-#include "model/model.h"
+#include "model/family.h"
 #include "ops/optim.h"
 #include "train/checkpoint.h"
 #include "ttt_tokenizer.h"
@@ -390,7 +390,8 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
                      (long long)tf.n_tokens, (long long)mb, N, N > 1 ? pbytes : (size_t)0);
     if (s == TTT_OK && resume)
         metrics_line(&rf, "{\"event\": \"resume\", \"step\": %lld, \"ranks\": %d}", (long long)st.step, N);
-    int mlp_warm = o.ttt_mlp_lr_warmup && m->cfg.arch == TTT_ARCH_TTT && m->cfg.ttt_layer_type == TTT_INNER_MLP;
+    const ttt_family *fam = ttt_family_of(&m->cfg);
+    int mlp_warm = o.ttt_mlp_lr_warmup && fam->inner_lr_warmup && fam->inner_lr_warmup(&m->cfg);
     int64_t start_step = st.step; /* this call's steps: st.step − start_step */
     double t_start = now_s();
     char *ckpt_path = NULL;
