@@ -37,14 +37,19 @@ ALL_SRC := $(shell find src -name '*.c' | sort)
 CLI_SRC := $(filter src/cli/%,$(ALL_SRC))
 LIB_SRC := $(filter-out $(GEN_SRC) $(CLI_SRC),$(ALL_SRC))
 TEST_SRC := $(wildcard tests/*.c)
+# the test suite's toy model family (docs/adding-a-family.md): compiled like a family's model
+# file (twice, f32 and f64), linked into the tests and into $(BUILD)/ttt-toy, the command with
+# the toy registered; nothing under src/ names it
+TOY_SRC := $(sort $(wildcard tests/family/*.c))
 
 GEN_OBJ := $(GEN_SRC:%.c=$(BUILD)/obj/f32/%.o) $(GEN_SRC:%.c=$(BUILD)/obj/f64/%.o)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+TOY_OBJ := $(TOY_SRC:%.c=$(BUILD)/obj/f32/%.o) $(TOY_SRC:%.c=$(BUILD)/obj/f64/%.o)
 
 .PHONY: all lib test check demo install clean examples deps
-all: $(BUILD)/ttt $(BUILD)/libttt.a $(BUILD)/libttt.so $(BUILD)/run_tests examples
+all: $(BUILD)/ttt $(BUILD)/libttt.a $(BUILD)/libttt.so $(BUILD)/run_tests $(BUILD)/ttt-toy examples
 
 lib: $(BUILD)/libttt.a $(BUILD)/libttt.so
 
@@ -67,8 +72,11 @@ $(BUILD)/libttt.so: $(GEN_OBJ) $(LIB_OBJ)
 $(BUILD)/ttt: $(CLI_OBJ) $(BUILD)/libttt.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libttt.a $(LDLIBS)
 
-$(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libttt.a
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libttt.a $(LDLIBS)
+$(BUILD)/run_tests: $(TEST_OBJ) $(TOY_OBJ) $(BUILD)/libttt.a
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TOY_OBJ) $(BUILD)/libttt.a $(LDLIBS)
+
+$(BUILD)/ttt-toy: $(CLI_OBJ) $(TOY_OBJ) $(BUILD)/libttt.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(TOY_OBJ) $(BUILD)/libttt.a $(LDLIBS)
 
 examples: $(BUILD)/examples/forward
 $(BUILD)/examples/forward: examples/forward.c $(BUILD)/libttt.a
@@ -107,7 +115,7 @@ install: all
 clean:
 	rm -rf build build-debug build-portable
 
--include $(GEN_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(GEN_OBJ:.o=.d) $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TOY_OBJ:.o=.d)
 
 # extra targets of independent parts (data pipeline, fuzzing, benchmarks) live in mk/*.mk
 -include $(wildcard mk/*.mk)
