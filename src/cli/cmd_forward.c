@@ -11,6 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/prof.h"
 #include "core/checked.h"
 #include "core/mem.h"
 #include "core/parse.h"
@@ -22,7 +23,7 @@ static const flag_spec flags[] = {
     {"model", 1},   {"input", 1},     {"output", 1},        {"grad", 0},
     {"decode", 0},  {"threads", 1},   {"precision", 1},     {"kernels", 1},
     {"remat-group", 1}, {"random", 1}, {"seed", 1},          {"hidden-states", 0},
-    {"repeat", 1},  {"bf16", 0},
+    {"repeat", 1},  {"bf16", 0},      {"profile", 0},
     {NULL, 0}};
 
 static void help(void) {
@@ -45,12 +46,35 @@ static void help(void) {
            "                    Mamba: scan chunks of 16*N steps (0: one chunk)\n"
            "  --threads N       worker threads (results do not depend on it)\n"
            "  --repeat N        run the forward (and forward+backward) N times and report the\n"
-           "                    median time (the first run pays for allocating buffers)\n");
+           "                    median time (the first run pays for allocating buffers)\n"
+           "  --profile         where the time of the last forward (and forward+backward) went:\n"
+           "                    exclusive seconds, calls and GFLOP/s per class of operation\n");
 }
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* the per-operation breakdown of the run just profiled, which took `total` seconds */
+static void print_profile(const char *what, double total, int64_t B, int64_t L) {
+    ttt_prof_totals p;
+    ttt_prof_get(&p);
+    double sum = 0, fl = 0;
+    fprintf(stderr, "ttt forward: profile of one %s (%.3f s, %lld x %lld tokens):\n", what, total, (long long)B,
+            (long long)L);
+    fprintf(stderr, "  %-36s %9s %7s %7s %9s\n", "operation", "seconds", "share", "calls", "GFLOP/s");
+    for (int c = 0; c < TTT_PROF_N; c++) {
+        if (!p.calls[c]) continue;
+        sum += p.seconds[c], fl += p.flops[c];
+        fprintf(stderr, "  %-36s %9.4f %6.1f%% %7lld", ttt_prof_name(c), p.seconds[c], 100 * p.seconds[c] / total,
+                (long long)p.calls[c]);
+        if (p.flops[c] > 0) fprintf(stderr, " %9.1f", p.flops[c] / p.seconds[c] / 1e9);
+        fprintf(stderr, "\n");
+    }
+    fprintf(stderr, "  %-36s %9.4f %6.1f%%\n", "other (copies, gates, layout)", total - sum,
+            100 * (total - sum) / total);
+    if (fl > 0) fprintf(stderr, "  matrix products: %.1f GFLOP in all, %.1f GFLOP/s over the whole run\n", fl / 1e9, fl / total / 1e9);
 }
 
 static double median(double *v, int64_t n) {
@@ -224,16 +248,21 @@ int cmd_forward(int argc, char **argv) {
         rc = 2;
         goto done;
     }
+    int prof = args_has(&a, "profile");
     double loss = 0, *times = calloc((size_t)reps, sizeof(double));
     for (int64_t r = 0; r < reps; r++) {
+        if (prof && r == reps - 1) ttt_prof_reset(), ttt_prof_enabled = 1;
         double t0 = cli_now();
-        if (ttt_forward(m, ids, B, L, logits, &loss) != TTT_OK) {
+        ttt_status fs = ttt_forward(m, ids, B, L, logits, &loss);
+        times[r] = cli_now() - t0;
+        ttt_prof_enabled = 0;
+        if (fs != TTT_OK) {
             free(times);
             rc = cli_fail("forward");
             goto done;
         }
-        times[r] = cli_now() - t0;
     }
+    if (prof && !args_has(&a, "grad")) print_profile("forward", times[reps - 1], B, L);
     double tf = median(times, reps);
     free(times);
     if (!isfinite(loss)) {
@@ -297,14 +326,18 @@ int cmd_forward(int argc, char **argv) {
     if (args_has(&a, "grad")) {
         double gl, *tb = calloc((size_t)reps, sizeof(double));
         for (int64_t r = 0; r < reps; r++) {
+            if (prof && r == reps - 1) ttt_prof_reset(), ttt_prof_enabled = 1;
             double tg = cli_now();
-            if (ttt_zero_grad(m) != TTT_OK || ttt_forward_backward(m, ids, NULL, B, L, 0, 1.0, &gl) != TTT_OK) {
+            int ok = ttt_zero_grad(m) == TTT_OK && ttt_forward_backward(m, ids, NULL, B, L, 0, 1.0, &gl) == TTT_OK;
+            tb[r] = cli_now() - tg;
+            ttt_prof_enabled = 0;
+            if (!ok) {
                 free(tb);
                 rc = cli_fail("forward");
                 goto done;
             }
-            tb[r] = cli_now() - tg;
         }
+        if (prof) print_profile("forward+backward", tb[reps - 1], B, L);
         double th = median(tb, reps);
         free(tb);
         fprintf(stderr, "ttt forward: forward+backward %.1f tokens/s (%.3f s%s), peak memory %.1f MiB\n",

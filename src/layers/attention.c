@@ -11,6 +11,7 @@
  * dK and dV (summing over the group's query heads and the query tiles in order), one task per
  * (b, head, query tile) for dQ. Tiles are multiplied with the matmul ops (BLAS panels or the
  * reference loops). */
+#include "core/prof.h"
 #include "layers/attention.h"
 
 #include <omp.h>
@@ -143,6 +144,7 @@ static void gather_rows(real *dst, const real *src, int64_t b, int64_t j, int64_
 
 void RF(attn_forward)(real *O, real *lse, const real *Q, const real *K, const real *V,
                       const attn_dims *d, real *scratch) {
+    TTT_PROF_SCOPE(TTT_PROF_ATTN_FWD, 0);
     const int64_t F = d->F, Lq = d->Lq, nh = d->nh, tq = d->tq, tk = d->tk, HF = nh * F;
     const int64_t off = d->Lk - Lq, grp = nh / d->nkv, nqt = (Lq + tq - 1) / tq;
     const int64_t ntask = d->B * nh * nqt, se = attn_scratch_elems(d);
@@ -214,6 +216,7 @@ static void dscores(real *dP, const real *P, int64_t qn, int64_t kn, const real 
 void RF(attn_backward)(real *dQ, real *dK, real *dV, real *delta, const real *dO, const real *O,
                        const real *lse, const real *Q, const real *K, const real *V,
                        const attn_dims *d, real *scratch) {
+    TTT_PROF_SCOPE(TTT_PROF_ATTN_BWD, 0);
     const int64_t F = d->F, Lq = d->Lq, Lk = d->Lk, nh = d->nh, nkv = d->nkv, tq = d->tq, tk = d->tk;
     const int64_t HF = nh * F, off = Lk - Lq, grp = nh / nkv, se = attn_scratch_elems(d);
     const int64_t nqt = (Lq + tq - 1) / tq, nkt = (Lk + tk - 1) / tk;

@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/prof.h"
 #include "layers/mamba_mixer.h"
 #include "ops/kernels.h"
 #include "ops/ops.h"
@@ -359,6 +360,7 @@ static void make_A(real *A, const real *A_log, int64_t n) {
 
 void RF(mamba_mixer_forward)(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_act) *a, RF(mamba_tmp) *t,
                              const real *x, real *y, int64_t B, int64_t L, RF(mamba_cache) *cache) {
+    TTT_PROF_SCOPE(TTT_PROF_MAMBA_FWD, 0);
     int64_t M = B * L, D = d->D, E = d->I, N = d->N, R = d->R, K = d->K;
     /* [u⁰; z] = x · in_projᵀ + bias */
     RF(mm_nt)(a->u0, x, w->in_proj, M, E, D, 0);
@@ -400,6 +402,7 @@ void RF(mamba_mixer_forward)(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_a
 void RF(mamba_mixer_backward)(const ttt_dims *d, const RF(mamba_w) *w, const RF(mamba_w) *gw,
                               const RF(mamba_act) *a, RF(mamba_tmp) *t, const real *x, const real *dy,
                               real *dx, int64_t B, int64_t L) {
+    TTT_PROF_SCOPE(TTT_PROF_MAMBA_BWD, 0);
     int64_t M = B * L, D = d->D, E = d->I, N = d->N, R = d->R, K = d->K, ncb = nblocks(E);
     size_t ME = sizeof(real) * (size_t)(M * E);
     /* recompute u = silu(uc), A = −exp(A_log), g = (s + D ⊙ u) ⊙ silu(z) */

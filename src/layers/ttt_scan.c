@@ -9,6 +9,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/prof.h"
 #include "layers/ttt_inner_wide.h"
 #include "layers/ttt_scan.h"
 #include "ops/kernels.h"
@@ -151,6 +152,7 @@ static inline __attribute__((always_inline)) void prefetch_mb(const RF(ttt_scan_
 }
 
 void RF(ttt_scan_forward)(const RF(ttt_scan_args) *a) {
+    TTT_PROF_SCOPE(TTT_PROF_TTT_FWD, 0);
     const ttt_inner_dims *d = &a->id;
     int64_t S = ttt_state_size(d), M = ttt_mbc_layout_of(d).total, mb = d->b, f = d->f;
     int64_t nmb = (a->L + mb - 1) / mb;
@@ -199,6 +201,7 @@ void RF(ttt_scan_forward)(const RF(ttt_scan_args) *a) {
 
 void RF(ttt_scan_backward)(const RF(ttt_scan_args) *a, const real *dZ, real *dQ, real *dK, real *dV,
                            real *dlr, real *dtau_part, real *dln_part, real *dW0_part) {
+    TTT_PROF_SCOPE(TTT_PROF_TTT_BWD, 0);
     const ttt_inner_dims *d = &a->id;
     int64_t S = ttt_state_size(d), M = ttt_mbc_layout_of(d).total, mb = d->b, f = d->f;
     int64_t nmb = (a->L + mb - 1) / mb;

@@ -1,5 +1,6 @@
 /* act.c: activations (GELU tanh approximation, SiLU, sigmoid), the SwiGLU product and the
  * GELU gate of the TTT layer, with their derivatives. */
+#include "core/prof.h"
 #include "ops/ops.h"
 
 #define SQRT_2_OVER_PI 0.79788456080286535588
@@ -41,12 +42,14 @@ real RF(gelu_bwd_ttt_grad)(real x) {
 real RF(sigmoid)(real x) { return RC(1) / (RC(1) + exp(-x)); }
 
 void RF(swiglu_fwd)(real *m, const real *a, const real *b, int64_t n) {
+    TTT_PROF_SCOPE(TTT_PROF_ELEMWISE, 0);
 #pragma omp parallel for schedule(static) if (TTT_PAR(n))
     for (int64_t i = 0; i < n; i++) m[i] = a[i] * RF(sigmoid)(a[i]) * b[i];
 }
 
 /* silu'(a) = s (1 + a (1 − s)), s = sigmoid(a) */
 void RF(swiglu_bwd)(real *da, real *db, const real *dm, const real *a, const real *b, int64_t n) {
+    TTT_PROF_SCOPE(TTT_PROF_ELEMWISE, 0);
 #pragma omp parallel for schedule(static) if (TTT_PAR(n))
     for (int64_t i = 0; i < n; i++) {
         real s = RF(sigmoid)(a[i]);
@@ -57,11 +60,13 @@ void RF(swiglu_bwd)(real *da, real *db, const real *dm, const real *a, const rea
 }
 
 void RF(gelu_gate_fwd)(real *y, const real *ln, const real *g, int64_t n) {
+    TTT_PROF_SCOPE(TTT_PROF_ELEMWISE, 0);
 #pragma omp parallel for schedule(static) if (TTT_PAR(n))
     for (int64_t i = 0; i < n; i++) y[i] = ln[i] * RF(gelu)(g[i]);
 }
 
 void RF(gelu_gate_bwd)(real *dln, real *dg, const real *dy, const real *ln, const real *g, int64_t n) {
+    TTT_PROF_SCOPE(TTT_PROF_ELEMWISE, 0);
 #pragma omp parallel for schedule(static) if (TTT_PAR(n))
     for (int64_t i = 0; i < n; i++) {
         real gy = dy[i]; /* dln may alias dy */

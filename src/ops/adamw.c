@@ -1,11 +1,13 @@
 /* adamw.c: the AdamW update (torch.optim.AdamW, decoupled weight decay) and the sum of
  * squares used for global-norm gradient clipping. */
+#include "core/prof.h"
 #include "ops/ops.h"
 
 #define BLK 4096 /* fixed partial-sum blocks: the same sum for any thread count */
 
 /* Σ g², accumulated in double: per block in order, then the blocks in order */
 double RF(sumsq)(const real *g, int64_t n) {
+    TTT_PROF_SCOPE(TTT_PROF_OPTIM, 0);
     int64_t nb = (n + BLK - 1) / BLK;
     double total = 0;
     double part[64];
@@ -29,6 +31,7 @@ double RF(sumsq)(const real *g, int64_t n) {
  *   p ← p − (lr / (1−β1^t)) · m / (sqrt(v) / sqrt(1−β2^t) + ε)      (torch's evaluation order) */
 void RF(adamw_step)(real *p, const real *g, real *m, real *v, int64_t n, double lr, double b1,
                     double b2, double eps, double wd, int64_t t, double gscale) {
+    TTT_PROF_SCOPE(TTT_PROF_OPTIM, 0);
     real step = (real)(lr / (1.0 - pow(b1, (double)t)));
     real bc2 = (real)sqrt(1.0 - pow(b2, (double)t));
     real decay = (real)(1.0 - lr * wd), rb1 = (real)b1, rb2 = (real)b2, e = (real)eps, gs = (real)gscale;

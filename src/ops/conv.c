@@ -3,6 +3,7 @@
  * for prefill and decode. */
 #include <string.h>
 
+#include "core/prof.h"
 #include "ops/ops.h"
 
 #define COLBLK 64
@@ -10,6 +11,7 @@
 /* y[t,c] = bias[c] + Σ_{k<K} w[c,k] · u[t−K+1+k, c] */
 void RF(dwconv_fwd)(real *y, const real *u, const real *hist, const real *w, const real *bias,
                     int64_t B, int64_t L, int64_t D, int64_t K) {
+    TTT_PROF_SCOPE(TTT_PROF_CONV, 0);
 #pragma omp parallel for collapse(2) schedule(static) if (TTT_PAR(B * L * D * K))
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = 0; t < L; t++) {
@@ -32,6 +34,7 @@ void RF(dwconv_fwd)(real *y, const real *u, const real *hist, const real *w, con
 /* du[s,c] += Σ_k w[c,k] dy[s+K−1−k, c];  dw[c,k] += Σ_t dy[t,c] u[t−K+1+k,c];  dbias += Σ dy */
 void RF(dwconv_bwd)(real *du, real *dw, real *dbias, const real *dy, const real *u, const real *w,
                     int64_t B, int64_t L, int64_t D, int64_t K) {
+    TTT_PROF_SCOPE(TTT_PROF_CONV, 0);
     if (du) {
 #pragma omp parallel for collapse(2) schedule(static) if (TTT_PAR(B * L * D * K))
         for (int64_t b = 0; b < B; b++)

@@ -12,6 +12,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/prof.h"
 #include "ops/gemm.h"
 #include "ops/kernels.h"
 #include "ops/ops.h"
@@ -61,6 +62,7 @@ static void gemm_panels(int ta, int tb, int64_t M, int64_t N, int64_t K, const r
 
 /* C[M,N] (+)= A[M,K] · B[N,K]^T */
 void RF(mm_nt)(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K, int acc) {
+    TTT_PROF_SCOPE(TTT_PROF_MM_NT, 2.0 * (double)M * (double)N * (double)K);
     if (M == 0 || N == 0) return;
     if (K == 0) {
         if (!acc) memset(C, 0, sizeof(real) * (size_t)(M * N));
@@ -95,6 +97,7 @@ void RF(mm_nt)(real *C, const real *A, const real *B, int64_t M, int64_t N, int6
 
 /* C[M,N] (+)= A[M,K] · B[K,N] */
 void RF(mm_nn)(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K, int acc) {
+    TTT_PROF_SCOPE(TTT_PROF_MM_NN, 2.0 * (double)M * (double)N * (double)K);
     if (M == 0 || N == 0) return;
     if (K == 0) {
         if (!acc) memset(C, 0, sizeof(real) * (size_t)(M * N));
@@ -118,6 +121,7 @@ void RF(mm_nn)(real *C, const real *A, const real *B, int64_t M, int64_t N, int6
 
 /* C[M,N] (+)= A[K,M]^T · B[K,N] */
 void RF(mm_tn)(real *C, const real *A, const real *B, int64_t M, int64_t N, int64_t K, int acc) {
+    TTT_PROF_SCOPE(TTT_PROF_MM_TN, 2.0 * (double)M * (double)N * (double)K);
     if (M == 0 || N == 0) return;
     if (K == 0) {
         if (!acc) memset(C, 0, sizeof(real) * (size_t)(M * N));

@@ -2,6 +2,7 @@
  * post_norm), forward and backward. Row statistics are saved for the backward pass. */
 #include <string.h>
 
+#include "core/prof.h"
 #include "ops/ops.h"
 
 #define COLBLK 64 /* parameter gradients: threads own blocks of columns */
@@ -9,6 +10,7 @@
 /* y = w ⊙ x · rstd,  rstd = 1/sqrt(mean(x²) + eps) */
 void RF(rmsnorm_fwd)(real *y, real *rstd, const real *x, const real *w, int64_t N, int64_t D,
                      real eps) {
+    TTT_PROF_SCOPE(TTT_PROF_NORM, 0);
 #pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
     for (int64_t r = 0; r < N; r++) {
         const real *xr = x + r * D;
@@ -24,6 +26,7 @@ void RF(rmsnorm_fwd)(real *y, real *rstd, const real *x, const real *w, int64_t 
 /* with x̂ = x·rstd:  dx = rstd · (g − x̂ · mean(g ⊙ x̂)),  g = dy ⊙ w;   dw += Σ_rows dy ⊙ x̂ */
 void RF(rmsnorm_bwd)(real *dx, real *dw, const real *dy, const real *x, const real *w,
                      const real *rstd, int64_t N, int64_t D) {
+    TTT_PROF_SCOPE(TTT_PROF_NORM, 0);
     if (dx) {
 #pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
         for (int64_t r = 0; r < N; r++) {
@@ -51,6 +54,7 @@ void RF(rmsnorm_bwd)(real *dx, real *dw, const real *dy, const real *x, const re
 
 void RF(layernorm_fwd)(real *y, real *mean, real *rstd, const real *x, const real *w, const real *b,
                        int64_t N, int64_t D, real eps) {
+    TTT_PROF_SCOPE(TTT_PROF_NORM, 0);
 #pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
     for (int64_t r = 0; r < N; r++) {
         const real *xr = x + r * D;
@@ -71,6 +75,7 @@ void RF(layernorm_fwd)(real *y, real *mean, real *rstd, const real *x, const rea
 /* dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)),  g = dy ⊙ w */
 void RF(layernorm_bwd)(real *dx, real *dw, real *db, const real *dy, const real *x, const real *w,
                        const real *mean, const real *rstd, int64_t N, int64_t D) {
+    TTT_PROF_SCOPE(TTT_PROF_NORM, 0);
     if (dx) {
 #pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
         for (int64_t r = 0; r < N; r++) {
@@ -107,6 +112,7 @@ void RF(layernorm_bwd)(real *dx, real *dw, real *db, const real *dy, const real 
 }
 
 void RF(vec_add)(real *y, const real *x, int64_t n) {
+    TTT_PROF_SCOPE(TTT_PROF_ELEMWISE, 0);
 #pragma omp parallel for schedule(static) if (TTT_PAR(n))
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }

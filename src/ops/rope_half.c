@@ -1,5 +1,6 @@
 /* rope_half.c: rotary position embedding, Hugging Face rotate_half convention, fused with the
  * token-major <-> head-major layout change (see rope_half.h). */
+#include "core/prof.h"
 #include "ops/rope_half.h"
 
 #include <string.h>
@@ -22,6 +23,7 @@ void RF(rope_half_table)(real *cs, int64_t pos0, int64_t L, int64_t F, double th
 /* (y1, y2) = (x1 c − x2 s, x2 c + x1 s) */
 void RF(rope_half_split)(real *out, int64_t ld, const real *x, const real *cs, int64_t B, int64_t L,
                          int64_t H, int64_t F) {
+    TTT_PROF_SCOPE(TTT_PROF_ELEMWISE, 0);
     int64_t P = F / 2;
 #pragma omp parallel for collapse(2) schedule(static) if (TTT_PAR(B * L * H * F))
     for (int64_t b = 0; b < B; b++)
@@ -46,6 +48,7 @@ void RF(rope_half_split)(real *out, int64_t ld, const real *x, const real *cs, i
 /* (dx1, dx2) = (g1 c + g2 s, g2 c − g1 s): the transpose of the rotation above */
 void RF(rope_half_merge)(real *dx, const real *dout, int64_t ld, const real *cs, int64_t B, int64_t L,
                          int64_t H, int64_t F) {
+    TTT_PROF_SCOPE(TTT_PROF_ELEMWISE, 0);
     int64_t P = F / 2;
 #pragma omp parallel for collapse(2) schedule(static) if (TTT_PAR(B * L * H * F))
     for (int64_t b = 0; b < B; b++)

@@ -4,17 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/prof.h"
 #include "ops/ops.h"
 
 #define COLBLK 64
 
 void RF(embed_fwd)(real *h, const int32_t *ids, const real *E, int64_t N, int64_t D) {
+    TTT_PROF_SCOPE(TTT_PROF_EMBED, 0);
 #pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
     for (int64_t r = 0; r < N; r++) memcpy(h + r * D, E + (int64_t)ids[r] * D, sizeof(real) * (size_t)D);
 }
 
 /* rows in order within each column block: deterministic for any thread count */
 void RF(embed_bwd)(real *dE, const int32_t *ids, const real *dh, int64_t N, int64_t D) {
+    TTT_PROF_SCOPE(TTT_PROF_EMBED, 0);
     int64_t nb = (D + COLBLK - 1) / COLBLK;
 #pragma omp parallel for schedule(static) if (TTT_PAR(N * D))
     for (int64_t bi = 0; bi < nb; bi++) {
@@ -92,6 +95,7 @@ static double row_fwd_bwd(real *d, const real *x, int32_t y, double g, int64_t V
 /* nll = logsumexp(row) − row[target]; d row = wt·scale·(softmax − onehot) */
 double RF(xent_fwd_bwd)(real *dlogits, const real *logits, const int32_t *targets,
                         const double *wt, double scale, int64_t N, int64_t V) {
+    TTT_PROF_SCOPE(TTT_PROF_LOSS, 0);
     double *nll = malloc(sizeof(double) * (size_t)(N ? N : 1));
     double loss = 0;
     if (!nll) { /* no room for the per-row losses: the same sum, one row at a time */
@@ -122,6 +126,7 @@ double RF(xent_fwd_bwd)(real *dlogits, const real *logits, const int32_t *target
 }
 
 void RF(xent_rows)(double *nll, const real *logits, const int32_t *targets, int64_t N, int64_t V) {
+    TTT_PROF_SCOPE(TTT_PROF_LOSS, 0);
 #pragma omp parallel for schedule(static) if (TTT_PAR(N * V))
     for (int64_t r = 0; r < N; r++) {
         int32_t y = targets[r];
