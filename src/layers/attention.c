@@ -19,31 +19,11 @@
 
 #include "core/error.h"
 #include "ops/kernels.h"
+#include "ops/fast_math.h"
 #include "ops/ops.h"
 
 #define LANES 16 /* independent accumulators: reductions that vectorise in a fixed order */
 
-#if TTT_REAL == 32
-/* exp(x) in float, vectorisable (no libm call): x = n·ln2 + r with |r| <= ln2/2, exp(r) by the
- * Cephes expf polynomial (about 1 ulp), 2^n built in the exponent bits. Results below
- * exp(−87) ≈ 1.6e−38 are flushed to 0 (they vanish next to the row sum, which is >= 1). */
-static inline float exp_fast(float x) {
-    float xc = x > -87.0f ? x : -87.0f; /* NaN → −87: the float → int conversion is defined */
-    xc = xc < 88.0f ? xc : 88.0f;
-    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x·log2 e) */
-    float r = xc - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float r2 = r * r;
-    float p = (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-                 4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f) * r2 + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) * (1 << 23);
-    float two_n;
-    memcpy(&two_n, &bits, sizeof two_n);
-    return x < -87.0f ? 0.0f : x == x ? p * two_n : x; /* NaN stays NaN */
-}
-#else
-#define exp_fast(x) exp(x) /* double: the libm exp (this build checks numbers) */
-#endif
 
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }

@@ -7,6 +7,7 @@
 #include "ops/ops.h"
 
 #define COLBLK 64
+#define CONV_MAX_K_BLOCKED 16 /* kernels up to this width keep their dw sums in registers/L1 */
 
 /* y[t,c] = bias[c] + Σ_{k<K} w[c,k] · u[t−K+1+k, c] */
 void RF(dwconv_fwd)(real *y, const real *u, const real *hist, const real *w, const real *bias,
@@ -48,23 +49,43 @@ void RF(dwconv_bwd)(real *du, real *dw, real *dbias, const real *dy, const real 
                 }
             }
     }
+    /* dw and dbias per block of COLBLK channels: rows in the outer loop, so that each row's
+     * channels are read contiguously; each (c, k) still sums its terms in (b, t) order, so the
+     * result does not depend on the blocking or the thread count */
     int64_t nb = (D + COLBLK - 1) / COLBLK;
 #pragma omp parallel for schedule(static) if (TTT_PAR(B * L * D * K))
     for (int64_t bi = 0; bi < nb; bi++) {
-        int64_t c0 = bi * COLBLK, c1 = c0 + COLBLK < D ? c0 + COLBLK : D;
-        for (int64_t c = c0; c < c1; c++) {
-            real sb = 0;
-            for (int64_t b = 0; b < B; b++)
-                for (int64_t t = 0; t < L; t++) sb += dy[(b * L + t) * D + c];
-            if (dbias) dbias[c] += sb;
+        int64_t c0 = bi * COLBLK, nc = c0 + COLBLK < D ? COLBLK : D - c0;
+        real sb[COLBLK], sw[CONV_MAX_K_BLOCKED * COLBLK];
+        int blocked = K <= CONV_MAX_K_BLOCKED;
+        memset(sb, 0, sizeof sb);
+        if (blocked) memset(sw, 0, sizeof(real) * (size_t)(K * COLBLK));
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t t = 0; t < L; t++) {
+                const real *g = dy + (b * L + t) * D + c0;
+                for (int64_t c = 0; c < nc; c++) sb[c] += g[c];
+                for (int64_t k = 0; blocked && k < K; k++) {
+                    int64_t s = t - K + 1 + k;
+                    if (s < 0) continue;
+                    const real *ur = u + (b * L + s) * D + c0;
+                    real *acc = sw + k * COLBLK;
+                    for (int64_t c = 0; c < nc; c++) acc[c] += g[c] * ur[c];
+                }
+            }
+        for (int64_t c = 0; c < nc; c++) {
+            if (dbias) dbias[c0 + c] += sb[c];
             for (int64_t k = 0; k < K; k++) {
-                real sw = 0;
-                for (int64_t b = 0; b < B; b++)
-                    for (int64_t t = 0; t < L; t++) {
-                        int64_t s = t - K + 1 + k;
-                        if (s >= 0) sw += dy[(b * L + t) * D + c] * u[(b * L + s) * D + c];
-                    }
-                if (dw) dw[c * K + k] += sw;
+                real v = 0;
+                if (blocked) {
+                    v = sw[k * COLBLK + c];
+                } else { /* a long kernel: one channel at a time, the same order */
+                    for (int64_t b = 0; b < B; b++)
+                        for (int64_t t = 0; t < L; t++) {
+                            int64_t s = t - K + 1 + k;
+                            if (s >= 0) v += dy[(b * L + t) * D + c0 + c] * u[(b * L + s) * D + c0 + c];
+                        }
+                }
+                if (dw) dw[(c0 + c) * K + k] += v;
             }
         }
     }
