@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/prof.h"
+#include "ops/fast_math.h"
 #include "ops/ops.h"
 
 #define COLBLK 64
@@ -32,27 +33,9 @@ void RF(embed_bwd)(real *dE, const int32_t *ids, const real *dh, int64_t N, int6
 
 #define LANES 16 /* fixed partial sums: vectorisable and the same for any thread count */
 
-#if TTT_REAL == 32
-/* e^x for x <= 0 in float, branch-free so that loops over it vectorise: x = n·ln2 + r with
- * |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error < 2e-7), 2^n by the
- * exponent bits; x below −87 gives 0. The argument is clamped to [−87, 0] before the float →
- * int conversion (NaN → −87, so the conversion is always defined), and a NaN argument gives
- * NaN: a non-finite logit shows in the loss instead of vanishing. */
-static inline float exp_neg(float xin) {
-    float x = xin > -87.0f ? xin : -87.0f;
-    x = x < 0.0f ? x : 0.0f;
-    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f - n * -2.12194440e-4f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f + r * (8.33333377e-3f + r * 1.38888892e-3f)))));
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, 4);
-    return xin == xin ? p * scale : xin;
-}
-#define EXP_NEG(x) exp_neg(x)
-#else
-#define EXP_NEG(x) exp(x)
-#endif
+/* e^x for x <= 0: the vectorisable exp of fast_math.h in float (a NaN logit gives NaN, so a
+ * non-finite logit shows in the loss instead of vanishing), libm in double */
+#define EXP_NEG(x) exp_fast(x)
 
 /* max and log Σ exp(x − max) of one row, in LANES partial sums combined in order */
 static void row_lse(const real *x, int64_t V, real *mx_out, double *lse_out) {
