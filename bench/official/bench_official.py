@@ -259,9 +259,10 @@ def main():
     a.tmp = tempfile.mkdtemp(prefix="ttt-official-")
     global PEER_CORETYPE
     PEER_CORETYPE, rates = pick_coretype(a.threads)
-    print("PyTorch's 2048x768x2048 product under OPENBLAS_CORETYPE " +
-          ", ".join(f"{ct or '(unset)'} {r:.0f}" for ct, r in rates.items()) +
-          f" GFLOP/s: ttt.py runs with {PEER_CORETYPE or '(unset)'}", flush=True)
+    probe = ("PyTorch's 2048x768x2048 product under OPENBLAS_CORETYPE " +
+             ", ".join(f"{ct or '(unset)'} {r:.0f}" for ct, r in rates.items()) +
+             f" GFLOP/s: ttt.py runs with {PEER_CORETYPE or '(unset)'}")
+    print(probe, flush=True)
     shapes = QUICK if a.quick else FULL
     a.shape_tokens = {m: L for m, _, L in shapes}
     preset = "ttt-linear-tiny" if a.quick else "ttt-linear-125m"
@@ -284,7 +285,8 @@ def main():
     ours = st_read(os.path.join(a.tmp, "ours.st"))["logits"]
     peer = np.load(os.path.join(a.tmp, "peer.npy"))
     diff = float(np.max(np.abs(ours - peer)) / max(1e-30, float(np.max(np.abs(peer)))))
-    print(f"same weights, same function: max|logits ttt - ttt.py| = {diff:.2e} of max|logit| (64 tokens)")
+    same = f"same weights, same function: max|logits ttt - ttt.py| = {diff:.2e} of max|logit| (64 tokens)"
+    print(same)
     if not diff < 1e-4:
         raise SystemExit("bench_official: the two sides disagree; not timing different functions")
 
@@ -308,7 +310,7 @@ def main():
     lines.append(f"  ttt.py: torch {torch.__version__} (Debian python3-torch), {' '.join(f'{k}={v}' for k, v in PEER_ENV.items())}, "
           f"OPENBLAS_CORETYPE={PEER_CORETYPE or '(unset)'} (its fastest here), torch.set_num_threads")
     lines.append(f"  ttt:    {a.ttt}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, --threads")
-    lines.append("")
+    lines += [f"  {probe}", f"  {same}", ""]
     rows = []
     lines += ["| measurement | ttt.py (its best) | ttt | ratio |", "|---|---|---|---|"]
     for measure, layers, L in shapes:
