@@ -266,10 +266,12 @@ static int bench_models(const ttt_family_bench **kinds, int cap, char *all, char
     return n;
 }
 
+enum { MAX_KINDS = 32 }; /* models of --models, all families together */
+
 static void help(void) {
-    const ttt_family_bench *kinds[32];
+    const ttt_family_bench *kinds[MAX_KINDS];
     char all[512], known[512];
-    bench_models(kinds, 32, all, known, sizeof all);
+    bench_models(kinds, MAX_KINDS, all, known, sizeof all);
     printf("usage: ttt bench [--models %s] [--size 125m|1.3b]\n", all);
     printf("                 [--contexts 512,1024,...,32768] [--batch N] [--reps N] [--decode-steps N]\n"
            "                 [--train-context 2048] [--skip prefill,decode,train,bf16] [--out DIR] [--quick]\n\n"
@@ -383,7 +385,6 @@ int cmd_bench(int argc, char **argv) {
     mo.threads = (int)thr;
     if (thr > 0) omp_set_num_threads((int)thr);
     /* the models of --models: every family's bench entries, in registration order */
-    enum { MAX_KINDS = 32 };
     const ttt_family_bench *kinds[MAX_KINDS];
     char all[512], known[512];
     int NKINDS = bench_models(kinds, MAX_KINDS, all, known, sizeof all);

@@ -230,13 +230,14 @@ ttt_status ttt_config_load(const char *path, ttt_config *out) {
         int id = -1;
         const ttt_family *fam = mtv && !mt ? NULL : family_for(root, mt, &id);
         char types[512];
-        list_types(types, sizeof types, mtv ? ", " : " or ", !mtv);
         if (fam) {
             s = fam->parse(&c, out);
             out->arch = (ttt_arch)id;
         } else if (!mtv) {
+            list_types(types, sizeof types, " or ", 1);
             s = ttt_err(TTT_ERR_CONFIG, "%s: field \"model_type\" is missing (expected %s)", path, types);
         } else {
+            list_types(types, sizeof types, ", ", 0);
             s = ttt_err(TTT_ERR_CONFIG, "%s: unsupported \"model_type\" %s%s%s (supported: %s)", path,
                         mt ? "\"" : "", mt ? mt : "(not a string)", mt ? "\"" : "", types);
         }
@@ -283,10 +284,9 @@ ttt_status ttt_config_save(const ttt_config *cfg, const char *path) {
 const char *ttt_preset_name(int i, const char **desc) {
     for (int k = 0; k < ttt_family_count() && i >= 0; k++) {
         const ttt_family *f = ttt_family_at(k);
-        int n = 0;
-        while (f->preset && f->preset(n, NULL, NULL)) n++;
-        if (i < n) return f->preset(i, desc, NULL);
-        i -= n;
+        const char *name;
+        for (int j = 0; f->preset && (name = f->preset(j, desc, NULL)) != NULL; j++)
+            if (i-- == 0) return name;
     }
     return NULL;
 }

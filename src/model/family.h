@@ -85,7 +85,8 @@ struct ttt_family {
     const lm_arch_ops *ops[2]; /* [0] float32, [1] float64 */
     /* the inner-loop diagnostics of ttt_forward_ttt_stats (NULL: the family has none) */
     ttt_status (*inner_stats)(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, double *stats);
-    int (*inner_lr_warmup)(const ttt_config *cfg); /* train's --ttt-lr-warmup applies (NULL: no) */
+    int (*inner_lr_warmup)(const ttt_config *cfg); /* training warms the inner lr up (NULL: never;
+                                                       `ttt train --no-ttt-lr-warmup` turns it off) */
 
     /* ---- ttt bench and ttt info ---- */
     const ttt_family_bench *bench; /* NULL: not benchmarked */

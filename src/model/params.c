@@ -87,6 +87,10 @@ ttt_status ttt_params_build(param_table *t, ttt_lm_offs *o, const ttt_config *cf
     ttt_dims_from_config(&d, cfg);
     ttt_status s = f->params(t, o, &d, cfg);
     if (s == TTT_OK && t->nomem) s = ttt_err(TTT_ERR_NOMEM, "out of memory for the parameter table");
+    for (int64_t i = 0; s == TTT_OK && !f->init_custom && i < t->n; i++)
+        if (t->p[i].init == INIT_CUSTOM) /* a family's own rule needs its init_custom */
+            s = ttt_err(TTT_ERR_CONFIG, "model family \"%s\": tensor '%s' has a custom initialisation but the "
+                        "family has no init_custom", f->model_type, t->p[i].name);
     if (s == TTT_OK && t->overflow)
         s = ttt_err(TTT_ERR_CONFIG,
                     "the configuration's sizes (hidden_size %lld, intermediate_size %lld, %lld "
