@@ -111,12 +111,20 @@ typedef struct {
     int reference_kernels;   /* 1: plain reference implementations everywhere */
     int bf16_weights;        /* 1: inference (ttt_forward, ttt_prefill*, ttt_decode_step) multiplies
                                 by a bfloat16 copy of the weight matrices, activations rounded to
-                                bf16, float32 accumulation (about 2x faster decode, logits within
-                                about 1e-2 relative; docs/gemm.md). Training stays float32. Float32
-                                models only. The copy (half the size of the float32 parameters) is
+                                bf16, float32 accumulation (faster decode, logits within about
+                                1e-2 relative; docs/gemm.md). ttt_forward_backward ignores it
+                                (bf16_train is its counterpart). Float32 models only. The copy (half the size of the float32 parameters) is
                                 made at the first such call and again after ttt_param_set or
                                 training; code that writes the parameters otherwise calls
                                 ttt_model_set_options to refresh it. */
+    int bf16_train;          /* 1: bf16 mixed-precision training: ttt_forward_backward runs the
+                                products of the linear layers (projections, MLPs, LM head;
+                                forward, input and weight gradients) in bfloat16 with float32
+                                accumulation. The master weights, the gradients (their sums over
+                                micro-batches and processes), the optimizer, the TTT inner loop,
+                                attention, the scans, the norms and the loss stay float32
+                                (docs/design.md 5.4). Float32 models only.
+                                The bf16 copy of the weights is made again at every call. */
 } ttt_options;
 
 void ttt_options_default(ttt_options *opt);

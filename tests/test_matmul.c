@@ -175,14 +175,14 @@ TEST(test_matmul_bf16) {
         bf16_from_f32(Bh, B, nb);
         /* the exact reference uses the rounded weights' source B: the bound covers both roundings */
         for (int acc = 0; acc < 2; acc++) {
-            ttt_bf16_active = (ttt_bf16_region){B, nb, Bh};
+            ttt_bf16_active = (ttt_bf16_region){B, nb, Bh, NULL};
             for (int t = 0; t < 3; t++) {
                 ttt_set_threads(t + 1);
                 C[t] = malloc(sizeof(float) * (size_t)nc);
                 memcpy(C[t], C0, sizeof(float) * (size_t)nc);
                 mm_nt_f32(C[t], A, B, s->M, s->N, s->K, acc);
             }
-            ttt_bf16_active = (ttt_bf16_region){NULL, 0, NULL};
+            ttt_bf16_active = (ttt_bf16_region){NULL, 0, NULL, NULL};
             ttt_set_threads(2);
             memcpy(P, C0, sizeof(float) * (size_t)nc);
             if (ROW_STEP(s) == 1) /* (slow on the big shape) */
@@ -218,13 +218,13 @@ TEST(test_matmul_bf16_region) {
     for (int i = 0; i < 50 * 40; i++) B[i] = urand();
     bf16_from_f32(Bh, B, 50 * 40);
     mm_nt_f32(C1, A, B, 3, 50, 40, 0);
-    ttt_bf16_active = (ttt_bf16_region){B, 50 * 40 - 1, Bh}; /* one element short */
+    ttt_bf16_active = (ttt_bf16_region){B, 50 * 40 - 1, Bh, NULL}; /* one element short */
     mm_nt_f32(C2, A, B, 3, 50, 40, 0);
-    ttt_bf16_active = (ttt_bf16_region){NULL, 0, NULL};
+    ttt_bf16_active = (ttt_bf16_region){NULL, 0, NULL, NULL};
     EXPECT(check_bits("outside the region", C1, C2, sizeof C1), "region");
-    ttt_bf16_active = (ttt_bf16_region){B, 50 * 40, Bh};
+    ttt_bf16_active = (ttt_bf16_region){B, 50 * 40, Bh, NULL};
     mm_nt_f32(C2, A, B, 3, 50, 40, 0);
-    ttt_bf16_active = (ttt_bf16_region){NULL, 0, NULL};
+    ttt_bf16_active = (ttt_bf16_region){NULL, 0, NULL, NULL};
     EXPECT(memcmp(C1, C2, sizeof C1) != 0, "inside the region the bf16 copy was not used");
     return TEST_PASS;
 }

@@ -19,6 +19,14 @@ void ttt_options_default(ttt_options *opt) {
     opt->remat_group = 4;
 }
 
+static ttt_status check_bf16(const ttt_options *opt) {
+    if (opt->bf16_weights && opt->precision != TTT_PREC_F32)
+        return ttt_err(TTT_ERR_ARG, "bf16_weights needs a float32 model (precision f32)");
+    if (opt->bf16_train && opt->precision != TTT_PREC_F32)
+        return ttt_err(TTT_ERR_ARG, "bf16 training needs a float32 model (precision f32)");
+    return TTT_OK;
+}
+
 static void apply_options(ttt_model *m) {
     if (m->opt.threads > 0) ttt_set_threads(m->opt.threads);
     ttt_reference_kernels = m->opt.reference_kernels;
@@ -28,11 +36,10 @@ ttt_status ttt_model_set_options(ttt_model *m, const ttt_options *opt) {
     if (opt->precision != m->opt.precision)
         return ttt_err(TTT_ERR_ARG, "the precision of a loaded model cannot change (reload it)");
     if (opt->remat_group < 0) return ttt_err(TTT_ERR_ARG, "remat_group must be >= 0");
-    if (opt->bf16_weights && opt->precision != TTT_PREC_F32)
-        return ttt_err(TTT_ERR_ARG, "bf16_weights needs a float32 model (precision f32)");
+    TRY(check_bf16(opt));
     m->opt = *opt;
     m->w_bf16_stale = 1;
-    if (!m->opt.bf16_weights) { /* drop the copy */
+    if (!m->opt.bf16_weights && !m->opt.bf16_train) { /* drop the copy */
         ttt_free(m->w_bf16);
         m->w_bf16 = NULL;
     }
@@ -40,10 +47,11 @@ ttt_status ttt_model_set_options(ttt_model *m, const ttt_options *opt) {
     return TTT_OK;
 }
 
-/* Inference with bf16 weights: (re)make the copy if the parameters changed, and make it the
- * active region of mm_nt (kernels.h) for the duration of one call. */
-static ttt_status bf16_begin(ttt_model *m) {
-    if (!m->opt.bf16_weights || m->elem != 4) return TTT_OK;
+/* bf16 products for the duration of one call: inference with bf16 weights (train = 0), or a
+ * training forward/backward with bf16_train (train = 1; the gradients join the region).
+ * (Re)make the copy if the parameters changed and make it the active region (kernels.h). */
+static ttt_status bf16_begin(ttt_model *m, int train) {
+    if (!(train ? m->opt.bf16_train : m->opt.bf16_weights) || m->elem != 4) return TTT_OK;
     if (!m->w_bf16) {
         m->w_bf16 = ttt_malloc(sizeof(uint16_t) * (size_t)m->tab.total, "bf16 weights");
         if (!m->w_bf16) return TTT_ERR_NOMEM;
@@ -51,11 +59,12 @@ static ttt_status bf16_begin(ttt_model *m) {
     }
     if (m->w_bf16_stale) bf16_from_f32(m->w_bf16, (const float *)m->w, m->tab.total);
     m->w_bf16_stale = 0;
-    ttt_bf16_active = (ttt_bf16_region){(const float *)m->w, m->tab.total, m->w_bf16};
+    ttt_bf16_active = (ttt_bf16_region){(const float *)m->w, m->tab.total, m->w_bf16,
+                                        train ? (const float *)m->g : NULL};
     return TTT_OK;
 }
 
-static void bf16_end(void) { ttt_bf16_active = (ttt_bf16_region){NULL, 0, NULL}; }
+static void bf16_end(void) { ttt_bf16_active = (ttt_bf16_region){NULL, 0, NULL, NULL}; }
 
 void ttt_model_get_options(const ttt_model *m, ttt_options *opt) { *opt = m->opt; }
 
@@ -83,9 +92,9 @@ static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, ttt
         free(m);
         return ttt_err(TTT_ERR_ARG, "remat_group must be >= 0");
     }
-    if (m->opt.bf16_weights && m->opt.precision != TTT_PREC_F32) {
+    if (check_bf16(&m->opt) != TTT_OK) {
         free(m);
-        return ttt_err(TTT_ERR_ARG, "bf16_weights needs a float32 model (precision f32)");
+        return TTT_ERR_ARG;
     }
     m->w_bf16_stale = 1;
     ttt_dims_from_config(&m->dims, cfg);
@@ -329,7 +338,7 @@ ttt_status ttt_forward(ttt_model *m, const int32_t *ids, int64_t B, int64_t L, f
         TRY(ttt_buf_reserve(&m->hidden, bytes, "hidden states"));
         m->hidden_B = B, m->hidden_L = L;
     }
-    TRY(bf16_begin(m));
+    TRY(bf16_begin(m, 0));
     ttt_status s = m->ops->forward(m, ids, NULL, B, L, 0, 0, 1.0, logits, loss);
     bf16_end();
     return s;
@@ -380,12 +389,17 @@ ttt_status ttt_forward_backward(ttt_model *m, const int32_t *ids, const int32_t 
                                targets[i], (long long)i, (long long)m->cfg.vocab_size);
     if (!m->g) TRY(ttt_zero_grad(m));
     apply_options(m);
-    m->w_bf16_stale = 1; /* training follows: the bf16 copy (if any) will be out of date */
+    /* the caller may have changed the weights since the last call (an optimizer step), and
+     * will after it: the bf16 copy is made again now (bf16_train) and is out of date after */
+    m->w_bf16_stale = 1;
+    TRY(bf16_begin(m, 1));
     double lv = 0;
     int keep = m->keep_hidden;
     m->keep_hidden = 0;
     ttt_status s = m->ops->forward(m, ids, targets, B, L, per_sequence_mean, 1, grad_scale, NULL, &lv);
     m->keep_hidden = keep;
+    bf16_end();
+    m->w_bf16_stale = 1;
     if (s != TTT_OK) return s;
     if (!isfinite(lv)) return ttt_err(TTT_ERR_NUMERIC, "forward_backward: the loss is %g", lv);
     if (loss) *loss = lv;
@@ -428,7 +442,7 @@ ttt_status ttt_prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L
     if (c->m != m) return ttt_err(TTT_ERR_ARG, "prefill: the cache belongs to another model");
     TRY(check_ids(m, ids, c->B, L, "prefill"));
     apply_options(m);
-    TRY(bf16_begin(m));
+    TRY(bf16_begin(m, 0));
     ttt_status s = m->ops->prefill(m, c, ids, L, logits);
     bf16_end();
     return s;
@@ -438,7 +452,7 @@ ttt_status ttt_prefill_last(ttt_model *m, ttt_cache *c, const int32_t *ids, int6
     if (c->m != m) return ttt_err(TTT_ERR_ARG, "prefill: the cache belongs to another model");
     TRY(check_ids(m, ids, c->B, L, "prefill"));
     apply_options(m);
-    TRY(bf16_begin(m));
+    TRY(bf16_begin(m, 0));
     m->last_only_B = c->B;
     ttt_status s = m->ops->prefill(m, c, ids, L, logits);
     m->last_only_B = 0;

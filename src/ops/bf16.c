@@ -1,7 +1,9 @@
-/* bf16.c: products with bfloat16 weights for inference (ttt_options.bf16_weights): the model
- * keeps a bf16 copy of its parameters next to the float32 ones; while its region is active
- * (kernels.h), mm_nt reads the weight matrix from the copy, rounds the activations to bf16 and
- * accumulates in float32:
+/* bf16.c: products with bfloat16 operands, for inference with bf16 weights
+ * (ttt_options.bf16_weights) and for bf16 mixed-precision training (ttt_options.bf16_train):
+ * the model keeps a bf16 copy of its parameters next to the float32 ones; while its region is
+ * active (kernels.h), mm_nt and mm_nn read the weight matrix from the copy, round the
+ * activations to bf16 and accumulate in float32, and in training mm_tn (weight gradients,
+ * C inside the gradient region) rounds both operands:
  *     C[i,j] = Σ_k bf16(A[i,k]) · Bh[j,k]    (each product exact in float32, sums in float32)
  * Small M (decode) streams the bf16 weights once (half the bytes of float32) with vdpbf16ps
  * where the CPU has AVX512_BF16, else a portable kernel (same products, float32 sums); larger
@@ -47,6 +49,11 @@ const uint16_t *bf16_weights_of(const float *B, int64_t n) {
     const ttt_bf16_region *r = &ttt_bf16_active;
     if (!r->copy || B < r->lo || B + n > r->lo + r->n) return NULL;
     return r->copy + (B - r->lo);
+}
+
+int bf16_grads_hold(const float *C, int64_t n) {
+    const ttt_bf16_region *r = &ttt_bf16_active;
+    return r->copy && r->grad && C >= r->grad && C + n <= r->grad + r->n;
 }
 
 /* portable kernel, columns [j0, j1), activations already in bf16 (Ah [M,K]): the lanes and
@@ -167,6 +174,65 @@ void mm_nt_bf16(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t
         }
     }
     ttt_scratch_give(slot);
+}
+
+/* The two backward products of bf16 mixed-precision training, on the panels of the float32
+ * path (gemm.h), each panel one single-threaded oneDNN bf16 matmul with strided operands:
+ * src element (i, kk) of [M,K] at Ah[i·as0 + kk·as1], weight element (kk, j) of [K,N] at
+ * Bh[kk·bs0 + j·bs1]. Where oneDNN is missing or refuses a panel, a plain loop over the same
+ * bf16 operands (the same products, float32 sums in order of k). */
+static void bf16_panel_c(float *C, int64_t ldc, const uint16_t *Ah, int64_t as0, int64_t as1,
+                         const uint16_t *Bh, int64_t bs0, int64_t bs1, int64_t m, int64_t n, int64_t K, int acc) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float s = 0;
+            for (int64_t k = 0; k < K; k++) s += bf16_to_f32(Ah[i * as0 + k * as1]) * bf16_to_f32(Bh[k * bs0 + j * bs1]);
+            C[i * ldc + j] = acc ? C[i * ldc + j] + s : s;
+        }
+}
+
+static void bf16_panels(float *C, const uint16_t *Ah, int64_t as0, int64_t as1, const uint16_t *Bh, int64_t bs0,
+                        int64_t bs1, int64_t M, int64_t N, int64_t K, int acc) {
+    int by_rows = M >= N;
+    int64_t len = by_rows ? M : N, pl = gemm_panel_len(len), np = (len + pl - 1) / pl;
+#pragma omp parallel for schedule(static) if (np > 1 && TTT_PAR(M * N * K / 64))
+    for (int64_t p = 0; p < np; p++) {
+        int64_t p0 = p * pl, pn = len - p0 < pl ? len - p0 : pl;
+        const uint16_t *a = by_rows ? Ah + p0 * as0 : Ah, *b = by_rows ? Bh : Bh + p0 * bs1;
+        float *c = by_rows ? C + p0 * N : C + p0;
+        int64_t m = by_rows ? pn : M, n = by_rows ? N : pn;
+        if (gemm_dnnl_bf16_strided(m, n, K, a, as0, as1, b, bs0, bs1, acc, c, N))
+            bf16_panel_c(c, N, a, as0, as1, b, bs0, bs1, m, n, K, acc);
+    }
+}
+
+/* C[M,N] (+)= bf16(A)[M,K] · Bh[K,N]: the input gradient dX = dY·W with the bf16 copy of W */
+int mm_nn_bf16(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t N, int64_t K, int acc) {
+    int slot = -1;
+    uint16_t *Ah = ttt_scratch_take(sizeof(uint16_t) * (size_t)(M * K), &slot);
+    if (!Ah) return 1;
+    bf16_from_f32(Ah, A, M * K);
+    bf16_panels(C, Ah, K, 1, Bh, N, 1, M, N, K, acc);
+    ttt_scratch_give(slot);
+    return 0;
+}
+
+/* C[M,N] (+)= bf16(A)[K,M]ᵀ · bf16(B)[K,N]: the weight gradient dW += dYᵀ·X, both operands
+ * rounded (the src of oneDNN is A read transposed: element (i, kk) at kk·M + i) */
+int mm_tn_bf16(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K, int acc) {
+    int sa = -1, sb = -1;
+    uint16_t *Ah = ttt_scratch_take(sizeof(uint16_t) * (size_t)(K * M), &sa);
+    uint16_t *Bh = Ah ? ttt_scratch_take(sizeof(uint16_t) * (size_t)(K * N), &sb) : NULL;
+    if (!Bh) {
+        if (Ah) ttt_scratch_give(sa);
+        return 1;
+    }
+    bf16_from_f32(Ah, A, K * M);
+    bf16_from_f32(Bh, B, K * N);
+    bf16_panels(C, Ah, 1, M, Bh, N, 1, M, N, K, acc);
+    ttt_scratch_give(sb);
+    ttt_scratch_give(sa);
+    return 0;
 }
 
 void gemv_nt_bf16_portable(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t N,

@@ -47,6 +47,15 @@ const uint16_t *bf16_weights_of(const float *B, int64_t n);
  * a matrix-vector kernel (vdpbf16ps where the CPU has AVX512_BF16); larger M: oneDNN's bf16
  * matmul on fixed panels (or the matrix-vector kernel by groups of rows without oneDNN). */
 void mm_nt_bf16(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t N, int64_t K, int acc);
+/* Training (bf16_train): C[M,N] (+)= bf16(A)[M,K] · Bh[K,N] (input gradient with the bf16
+ * copy of the weight), and C[M,N] (+)= bf16(A)[K,M]ᵀ · bf16(B)[K,N] (weight gradient), float32
+ * accumulation, oneDNN's bf16 matmul on the fixed panels of the float32 path (a plain loop
+ * without oneDNN). Return nonzero, having done nothing, when no scratch buffer is free (the
+ * caller then multiplies in float32). */
+int mm_nn_bf16(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t N, int64_t K, int acc);
+int mm_tn_bf16(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K, int acc);
+/* The bf16 region's gradient part: nonzero when C[0 .. n) lies inside it (training). */
+int bf16_grads_hold(const float *C, int64_t n);
 /* the portable bf16 kernel alone, single-threaded (tests) */
 void gemv_nt_bf16_portable(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t N,
                            int64_t K, int acc);
@@ -55,5 +64,9 @@ void gemv_nt_bf16_portable(float *C, const float *A, const uint16_t *Bh, int64_t
  * nonzero when oneDNN is not built in or cannot do it. */
 int gemm_dnnl_bf16_block(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, int64_t lda,
                          const uint16_t *Bh, int64_t ldb, int acc, float *C, int64_t ldc);
+/* the same with any strides: src element (i, kk) of [m,k] at Ah[i·as0 + kk·as1], weight
+ * element (kk, j) of [k,n] at Bh[kk·bs0 + j·bs1] */
+int gemm_dnnl_bf16_strided(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, int64_t as0, int64_t as1,
+                           const uint16_t *Bh, int64_t bs0, int64_t bs1, int acc, float *C, int64_t ldc);
 
 #endif

@@ -1,6 +1,6 @@
 /* gemm_dnnl.c: oneDNN (Debian libdnnl, C API) behind the fast GEMM path (docs/gemm.md):
  * dnnl_sgemm for float32 blocks, and the bf16 matmul primitive (float32 output) for the bf16
- * weight option. Both are called on fixed panels of C by matmul.c / bf16.c, inside an OpenMP
+ * products (inference with bf16 weights, bf16 mixed-precision training). Both are called on fixed panels of C by matmul.c / bf16.c, inside an OpenMP
  * parallel construct, each call single-threaded: the calling task's OpenMP thread count is
  * set to 1 first (a per-task setting, so it ends with the construct), which is the count
  * oneDNN plans its work for. That keeps one thread pool (ours; oneDNN runs on the same GNU
@@ -27,35 +27,35 @@ int gemm_dnnl_block(int ta, int tb, int64_t m, int64_t n, int64_t k, const float
 
 /* bf16 matmul primitives, created once per shape (a small table; shapes repeat every call) */
 typedef struct {
-    int64_t m, n, k, lda, ldb, ldc;
+    int64_t m, n, k, as0, as1, bs0, bs1, ldc;
     int acc;
     dnnl_primitive_t prim;
     dnnl_memory_desc_t sd, wd, dd, pd; /* src, weights, dst, scratchpad */
     size_t scratch_bytes;
 } prim_entry;
 
-#define PRIM_MAX 64
+#define PRIM_MAX 512 /* a training step of one model needs a few dozen */
 static prim_entry prims[PRIM_MAX];
 static int nprims;
 static dnnl_engine_t engine;
 static int engine_failed;
 
-static dnnl_primitive_t bf16_prim(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
-                                  int acc, const prim_entry **out) {
+static dnnl_primitive_t bf16_prim(int64_t m, int64_t n, int64_t k, int64_t as0, int64_t as1, int64_t bs0,
+                                  int64_t bs1, int64_t ldc, int acc, const prim_entry **out) {
     dnnl_primitive_t p = NULL;
 #pragma omp critical(ttt_dnnl_prims)
     {
         for (int i = 0; i < nprims && !p; i++) {
             prim_entry *e = &prims[i];
-            if (e->m == m && e->n == n && e->k == k && e->lda == lda && e->ldb == ldb && e->ldc == ldc &&
-                e->acc == acc)
+            if (e->m == m && e->n == n && e->k == k && e->as0 == as0 && e->as1 == as1 && e->bs0 == bs0 &&
+                e->bs1 == bs1 && e->ldc == ldc && e->acc == acc)
                 p = e->prim, *out = e;
         }
         if (!p && !engine_failed && nprims < PRIM_MAX) {
             if (!engine && dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine_failed = 1;
             prim_entry *e = &prims[nprims];
-            /* src [m,k] rows at lda; weights [k,n] = Bhᵀ: element (kk, j) at j·ldb + kk; dst [m,n] */
-            dnnl_dims_t sdims = {m, k}, sstr = {lda, 1}, wdims = {k, n}, wstr = {1, ldb}, ddims = {m, n},
+            /* src [m,k]: element (i, kk) at i·as0 + kk·as1; weights [k,n]: (kk, j) at kk·bs0 + j·bs1 */
+            dnnl_dims_t sdims = {m, k}, sstr = {as0, as1}, wdims = {k, n}, wstr = {bs0, bs1}, ddims = {m, n},
                         dstr = {ldc, 1};
             dnnl_primitive_attr_t attr = NULL;
             dnnl_post_ops_t po = NULL;
@@ -83,7 +83,8 @@ static dnnl_primitive_t bf16_prim(int64_t m, int64_t n, int64_t k, int64_t lda, 
             if (po) dnnl_post_ops_destroy(po);
             if (attr) dnnl_primitive_attr_destroy(attr);
             if (ok) {
-                e->m = m, e->n = n, e->k = k, e->lda = lda, e->ldb = ldb, e->ldc = ldc, e->acc = acc;
+                e->m = m, e->n = n, e->k = k, e->as0 = as0, e->as1 = as1, e->bs0 = bs0, e->bs1 = bs1;
+                e->ldc = ldc, e->acc = acc;
                 p = e->prim, *out = e;
                 nprims++;
             }
@@ -92,11 +93,11 @@ static dnnl_primitive_t bf16_prim(int64_t m, int64_t n, int64_t k, int64_t lda, 
     return p;
 }
 
-int gemm_dnnl_bf16_block(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, int64_t lda,
-                         const uint16_t *Bh, int64_t ldb, int acc, float *C, int64_t ldc) {
+int gemm_dnnl_bf16_strided(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, int64_t as0, int64_t as1,
+                           const uint16_t *Bh, int64_t bs0, int64_t bs1, int acc, float *C, int64_t ldc) {
     omp_set_num_threads(1);
     const prim_entry *e = NULL;
-    dnnl_primitive_t p = bf16_prim(m, n, k, lda, ldb, ldc, acc, &e);
+    dnnl_primitive_t p = bf16_prim(m, n, k, as0, as1, bs0, bs1, ldc, acc, &e);
     if (!p) return 1;
     /* a stream per call, and the scratchpad from the shared pool (user-managed: oneDNN's own
      * library scratchpad is shared between threads, and concurrent panels then overwrite each
@@ -134,10 +135,16 @@ int gemm_dnnl_block(int ta, int tb, int64_t m, int64_t n, int64_t k, const float
     return 1;
 }
 
-int gemm_dnnl_bf16_block(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, int64_t lda,
-                         const uint16_t *Bh, int64_t ldb, int acc, float *C, int64_t ldc) {
-    (void)m, (void)n, (void)k, (void)Ah, (void)lda, (void)Bh, (void)ldb, (void)acc, (void)C, (void)ldc;
+int gemm_dnnl_bf16_strided(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, int64_t as0, int64_t as1,
+                           const uint16_t *Bh, int64_t bs0, int64_t bs1, int acc, float *C, int64_t ldc) {
+    (void)m, (void)n, (void)k, (void)Ah, (void)as0, (void)as1, (void)Bh, (void)bs0, (void)bs1, (void)acc;
+    (void)C, (void)ldc;
     return 1;
 }
 #endif
+
+int gemm_dnnl_bf16_block(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, int64_t lda,
+                         const uint16_t *Bh, int64_t ldb, int acc, float *C, int64_t ldc) {
+    return gemm_dnnl_bf16_strided(m, n, k, Ah, lda, 1, Bh, 1, ldb, acc, C, ldc);
+}
 #endif

@@ -31,14 +31,18 @@ int ttt_gemm_select(const char *name);
 #define TTT_GEMV_MAX_M 4
 extern int ttt_gemv_max_m;
 
-/* bf16 weights for inference (src/ops/bf16.c): while a region is active, mm_nt products
- * whose B (the weight matrix [N, K]) lies inside [lo, lo + n) read the bfloat16 copy at the
- * same offset instead, with the activations rounded to bf16 and float32 accumulation.
- * model.c activates a model's region around its inference calls and clears it after. */
+/* bf16 products (src/ops/bf16.c): while a region is active, mm_nt and mm_nn products whose B
+ * (a weight matrix) lies inside [lo, lo + n) read the bfloat16 copy at the same offset
+ * instead, with the activations rounded to bf16 and float32 accumulation; and, when grad is
+ * set (bf16 mixed-precision training), mm_tn products whose C lies inside [grad, grad + n)
+ * (weight gradients) round both operands to bf16 and accumulate in float32. model.c
+ * activates a model's region around its inference calls (weights only) and, with bf16_train,
+ * around ttt_forward_backward, and clears it after. */
 typedef struct {
     const float *lo;
     int64_t n;
     const uint16_t *copy;
+    const float *grad; /* NULL: inference */
 } ttt_bf16_region;
 extern ttt_bf16_region ttt_bf16_active;
 /* Scratch buffers lent to one caller at a time, from any thread (a fixed pool of grow-only

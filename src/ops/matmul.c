@@ -5,8 +5,8 @@
  * thread pool runs. The library (float32) is oneDNN's sgemm when the build has it, else
  * OpenBLAS (kernels.h: ttt_gemm_lib; docs/gemm.md has the measurements behind the choice);
  * float64 uses OpenBLAS's dgemm. Forward products with few rows (decode) take the
- * matrix-vector kernels of gemv.c, and weights with a bf16 copy in the active region those of
- * bf16.c. The reference path is a plain triple loop, rows split among threads, each output
+ * matrix-vector kernels of gemv.c, and weights with a bf16 copy in the active region (and, in
+ * bf16 training, weight gradients) those of bf16.c. The reference path is a plain triple loop, rows split among threads, each output
  * element summed over k in order. */
 #include <cblas.h>
 #include <omp.h>
@@ -104,6 +104,10 @@ void RF(mm_nn)(real *C, const real *A, const real *B, int64_t M, int64_t N, int6
         return;
     }
     if (!ttt_reference_kernels) {
+#if TTT_REAL == 32
+        const uint16_t *Bh = bf16_weights_of(B, K * N);
+        if (Bh && !mm_nn_bf16(C, A, Bh, M, N, K, acc)) return;
+#endif
         gemm_panels(0, 0, M, N, K, A, K, B, N, acc ? 1 : 0, C);
         return;
     }
@@ -128,6 +132,9 @@ void RF(mm_tn)(real *C, const real *A, const real *B, int64_t M, int64_t N, int6
         return;
     }
     if (!ttt_reference_kernels) {
+#if TTT_REAL == 32
+        if (bf16_grads_hold(C, M * N) && !mm_tn_bf16(C, A, B, M, N, K, acc)) return;
+#endif
         gemm_panels(1, 0, M, N, K, A, M, B, N, acc ? 1 : 0, C);
         return;
     }
