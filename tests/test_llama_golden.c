@@ -112,3 +112,7 @@ TEST(test_llama_golden_reference_f32) {
 TEST(test_llama_golden_f64) {
     return run_case("llama_lm", "--precision f64", 1e-6 / 5e-5) ? TEST_PASS : TEST_FAIL;
 }
+
+/* bf16 mixed precision (--bf16), every tolerance times 1000 as for the TTT cases
+ * (test_golden.c): gradients 1e-1 · max|expected|, logits 5e-2, hidden states 2e-2 */
+TEST(test_llama_golden_bf16) { return run_case("llama_lm", "--bf16", 1000) ? TEST_PASS : TEST_FAIL; }

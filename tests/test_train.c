@@ -46,10 +46,12 @@ typedef struct {
     int64_t start[64]; /* the progress report's start_step */
     float *step1; /* weights after update 1 */
     ttt_model *m;
+    double *all; /* every step's loss (or NULL) */
 } recorder;
 
 static void record(const ttt_train_progress *p, void *ctx) {
     recorder *r = ctx;
+    if (r->all) r->all[p->step - 1] = p->loss;
     if (r->n < 64) {
         r->loss[r->n] = p->loss;
         r->lr[r->n] = p->lr;
@@ -207,6 +209,13 @@ static ttt_model *tiny_ttt(ttt_precision prec) {
     return m;
 }
 
+static void set_bf16(ttt_model *m, int on) {
+    ttt_options o;
+    ttt_model_get_options(m, &o);
+    o.bf16_train = on;
+    ttt_model_set_options(m, &o);
+}
+
 static void small_opts(ttt_train_opts *o, int64_t steps) {
     ttt_train_opts_default(o);
     o->seq_len = 20, o->batch = 4, o->steps = steps, o->lr = 3e-3, o->warmup = 2, o->log_every = 0;
@@ -240,26 +249,30 @@ TEST(test_train_accumulation_equals_big_batch) {
     return TEST_PASS;
 }
 
-TEST(test_train_resume_bit_identical) {
+static int resume_case(int bf16) {
     const char *tok = make_corpus("res.tok", 3000, 53, 1, 2);
+    const char *ra_dir = tmp_path(bf16 ? "res_a16" : "res_a"), *rb_dir = tmp_path(bf16 ? "res_b16" : "res_b");
     /* 8 uninterrupted steps */
     ttt_model *a = tiny_ttt(TTT_PREC_F32);
+    set_bf16(a, bf16);
     ttt_train_opts o;
     small_opts(&o, 8);
     o.quiet = 0;
     recorder ra, rb;
     memset(&ra, 0, sizeof ra);
     memset(&rb, 0, sizeof rb);
-    EXPECT(ttt_train(a, &o, tok, NULL, tmp_path("res_a"), 0, record, &ra) == TTT_OK, "%s", ttt_last_error());
+    EXPECT(ttt_train(a, &o, tok, NULL, ra_dir, 0, record, &ra) == TTT_OK, "%s", ttt_last_error());
     /* 4 steps, stop; a fresh process state resumes for the other 4 */
     ttt_model *b = tiny_ttt(TTT_PREC_F32);
+    set_bf16(b, bf16);
     o.stop_after = 4;
-    EXPECT(ttt_train(b, &o, tok, NULL, tmp_path("res_b"), 0, record, &rb) == TTT_OK, "%s", ttt_last_error());
+    EXPECT(ttt_train(b, &o, tok, NULL, rb_dir, 0, record, &rb) == TTT_OK, "%s", ttt_last_error());
     ttt_model_free(b);
     b = tiny_ttt(TTT_PREC_F32); /* different (fresh) weights: the checkpoint must restore them */
+    set_bf16(b, bf16);
     randomize_params(b, 77);
     o.stop_after = 0;
-    EXPECT(ttt_train(b, &o, tok, NULL, tmp_path("res_b"), 1, record, &rb) == TTT_OK, "%s", ttt_last_error());
+    EXPECT(ttt_train(b, &o, tok, NULL, rb_dir, 1, record, &rb) == TTT_OK, "%s", ttt_last_error());
     EXPECT(ra.n == 8 && rb.n == 8, "steps %lld, %lld", (long long)ra.n, (long long)rb.n);
     EXPECT(check_bits("losses, resumed vs uninterrupted", rb.loss, ra.loss, sizeof(double) * 8), "loss");
     EXPECT(check_bits("gradient norms", rb.norm, ra.norm, sizeof(double) * 8), "norm");
@@ -275,7 +288,23 @@ TEST(test_train_resume_bit_identical) {
     return TEST_PASS;
 }
 
-TEST(test_train_threads_identical) {
+TEST(test_train_resume_bit_identical) { return resume_case(0); }
+/* the same in bf16 mixed precision: the bf16 copy of the weights follows the restored ones,
+ * and a resume without --bf16 of a bf16 run is refused by name */
+TEST(test_train_resume_bit_identical_bf16) {
+    if (resume_case(1) != TEST_PASS) return TEST_FAIL;
+    const char *tok = tmp_path("res.tok");
+    ttt_model *b = tiny_ttt(TTT_PREC_F32);
+    ttt_train_opts o;
+    small_opts(&o, 12);
+    EXPECT(ttt_train(b, &o, tok, NULL, tmp_path("res_b16"), 1, NULL, NULL) != TTT_OK &&
+               strstr(ttt_last_error(), "matmul_precision") && strstr(ttt_last_error(), "--bf16"),
+           "a float32 resume of a bf16 run: %s", ttt_last_error());
+    ttt_model_free(b);
+    return TEST_PASS;
+}
+
+static int threads_case(int bf16) {
     const char *tok = make_corpus("thr.tok", 20000, 211, 1, 3);
     double loss[2][8];
     for (int k = 0; k < 2; k++) {
@@ -285,16 +314,67 @@ TEST(test_train_threads_identical) {
         ttt_model *m;
         EXPECT(ttt_model_create(&c, 3, NULL, &m) == TTT_OK, "%s", ttt_last_error());
         set_opts(m, k + 1, 4, 0);
+        set_bf16(m, bf16);
         ttt_train_opts o;
         small_opts(&o, 4);
         o.seq_len = 64, o.batch = 8, o.quiet = 0;
         recorder r;
         memset(&r, 0, sizeof r);
-        EXPECT(ttt_train(m, &o, tok, NULL, tmp_path(k ? "thr2" : "thr1"), 0, record, &r) == TTT_OK, "%s", ttt_last_error());
+        EXPECT(ttt_train(m, &o, tok, NULL, tmp_path(k ? (bf16 ? "thr2b" : "thr2") : (bf16 ? "thr1b" : "thr1")), 0, record, &r) == TTT_OK, "%s", ttt_last_error());
         memcpy(loss[k], r.loss, sizeof(double) * 4);
         ttt_model_free(m);
     }
     EXPECT(check_bits("losses with 1 and 2 threads", loss[0], loss[1], sizeof(double) * 4), "threads");
+    return TEST_PASS;
+}
+
+TEST(test_train_threads_identical) { return threads_case(0); }
+TEST(test_train_threads_identical_bf16) { return threads_case(1); }
+
+/* bf16 mixed precision tracks float32: the same tiny TTT-MLP model, data and order, 300 steps;
+ * the mean loss of every 25 steps within 2% of float32's, and the final weights within
+ * 5e-2 · max|w| of float32's (measured: see the printed figures) */
+TEST(test_train_bf16_tracks_f32) {
+    const char *tok = make_corpus("trk.tok", 20000, 211, 1, 7);
+    enum { STEPS = 300 };
+    double loss[2][STEPS];
+    float *w[2];
+    int64_t np = 0;
+    for (int k = 0; k < 2; k++) {
+        ttt_config c;
+        tiny_config(&c, "mamba", "mlp");
+        c.hidden_size = 64, c.num_attention_heads = 4, c.intermediate_size = 128, c.vocab_size = 211;
+        ttt_model *m;
+        EXPECT(ttt_model_create(&c, 5, NULL, &m) == TTT_OK, "%s", ttt_last_error());
+        set_bf16(m, k);
+        ttt_train_opts o;
+        small_opts(&o, STEPS);
+        o.seq_len = 32, o.batch = 8, o.lr = 3e-3, o.warmup = 20, o.quiet = 0;
+        recorder r;
+        memset(&r, 0, sizeof r);
+        r.all = loss[k];
+        EXPECT(ttt_train(m, &o, tok, NULL, tmp_path(k ? "trk16" : "trk32"), 0, record, &r) == TTT_OK, "%s",
+               ttt_last_error());
+        w[k] = all_params(m);
+        np = ttt_param_numel_total(m);
+        ttt_model_free(m);
+    }
+    double worst = 0;
+    for (int b = 0; b < STEPS / 25; b++) {
+        double a = 0, c = 0;
+        for (int i = 0; i < 25; i++) a += loss[0][b * 25 + i], c += loss[1][b * 25 + i];
+        worst = fmax(worst, fabs(c - a) / a);
+    }
+    double mw = 0, dw = 0;
+    for (int64_t i = 0; i < np; i++) mw = fmax(mw, fabs(w[0][i])), dw = fmax(dw, fabs((double)w[1][i] - w[0][i]));
+    printf("      loss %.4f -> %.4f (float32), %.4f -> %.4f (bf16); worst 25-step mean %.3g%% apart; final weights "
+           "max|Δ| %.3g of max|w|\n",
+           loss[0][0], loss[0][STEPS - 1], loss[1][0], loss[1][STEPS - 1], 100 * worst, dw / mw);
+    EXPECT(loss[0][STEPS - 1] < 0.6 * loss[0][0], "float32 did not learn: %.4f -> %.4f", loss[0][0], loss[0][STEPS - 1]);
+    EXPECT(worst <= 0.02, "bf16 loss strays %.3g%% from float32 (bound 2%%)", 100 * worst);
+    EXPECT(dw <= 5e-2 * mw, "bf16 final weights max|Δ| %.3g > 5e-2 · %.3g", dw, mw);
+    EXPECT(dw > 0, "bf16 training gave the float32 weights bit for bit: bf16 was not used");
+    free(w[0]), free(w[1]);
     return TEST_PASS;
 }
 

@@ -40,8 +40,10 @@ static void help(void) {
            "  --random BxL      random token ids instead of --input (seeded by --seed, default 0)\n"
            "  --precision f64   compute in double precision (to check numbers)\n"
            "  --kernels reference  plain reference kernels instead of the fast ones\n"
-           "  --bf16            forward and decode multiply by bfloat16 copies of the weights (float32\n"
-           "                    accumulation; inference only: --grad stays float32)\n"
+           "  --bf16            bfloat16 products with float32 accumulation: forward and decode multiply\n"
+           "                    by bf16 copies of the weights; --grad is bf16 mixed precision (the\n"
+           "                    products of the linear layers in bf16, the rest float32, as 'ttt train\n"
+           "                    --bf16')\n"
            "  --remat-group N   backward: recomputation group, TTT mini-batches (default 4; 0 keeps all);\n"
            "                    Mamba: scan chunks of 16*N steps (0: one chunk)\n"
            "  --threads N       worker threads (results do not depend on it)\n"
@@ -168,9 +170,13 @@ int cmd_forward(int argc, char **argv) {
         return 2;
     }
     opt.reference_kernels = strcmp(kern, "reference") == 0;
-    opt.bf16_weights = args_has(&a, "bf16");
+    opt.bf16_weights = opt.bf16_train = args_has(&a, "bf16");
     if (opt.bf16_weights && opt.precision != TTT_PREC_F32) {
         fprintf(stderr, "ttt forward: --bf16 needs --precision f32\n");
+        return 2;
+    }
+    if (opt.bf16_weights && opt.reference_kernels) {
+        fprintf(stderr, "ttt forward: --bf16 needs the fast kernels (the reference kernels are float32 only)\n");
         return 2;
     }
 

@@ -26,7 +26,8 @@ static const flag_spec own_flags[] = {
     {"beta1", 1},       {"beta2", 1},       {"eps", 1},          {"weight-decay", 1}, {"clip", 1},
     {"no-ttt-lr-warmup", 0}, {"seed", 1},   {"init-seed", 1},    {"ckpt-every", 1}, {"keep", 1},
     {"log-every", 1},   {"val-every", 1},   {"val-windows", 1},  {"stop-after", 1}, {"threads", 1},
-    {"remat-group", 1}, {"no-bos-mask", 0}, {"quiet", 0},        {"precision", 1},  {NULL, 0}};
+    {"remat-group", 1}, {"no-bos-mask", 0}, {"quiet", 0},        {"precision", 1},  {"bf16", 0},
+    {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt train (--preset NAME | --model DIR) --data TRAIN.tok --run RUNDIR [flags]\n"
@@ -53,6 +54,10 @@ static void help(void) {
            "  --log-every N (10) --val-every N --val-windows N (16)\n"
            "  --stop-after N  stop after N steps of this call (with a checkpoint); resume later\n"
            "  --resume        continue RUNDIR's latest checkpoint exactly\n"
+           "  --bf16          bf16 mixed precision: the products of the linear layers (forward, input\n"
+           "                  and weight gradients) in bfloat16 with float32 accumulation; weights,\n"
+           "                  gradients, AdamW, the TTT inner loop, attention, scans, norms and the\n"
+           "                  loss in float32. A resume keeps it (the checkpoint records it)\n"
            "  --no-bos-mask --threads N --remat-group N --precision f32|f64 --quiet\n\n"
            "Data parallel: mpirun -np N ttt train ... (an MPI build) splits every batch over N processes\n"
            "(batch / micro-batch must be a multiple of N; the micro-batch defaults to batch / N) and\n"
@@ -159,9 +164,9 @@ static int train_job(const args *a, ttt_train_opts *o, ttt_options *mo, int resu
     }
     prog_ctx pc = {isatty(2), o->log_every};
     if (!o->quiet && R == 0) {
-        fprintf(stderr, "ttt train: %lld parameters, %lld steps of %lld x %lld tokens, run %s%s\n",
+        fprintf(stderr, "ttt train: %lld parameters, %lld steps of %lld x %lld tokens%s, run %s%s\n",
                 (long long)ttt_param_numel_total(m), (long long)o->steps, (long long)o->batch, (long long)o->seq_len,
-                run, resume ? " (resumed)" : "");
+                mo->bf16_train ? ", bf16 mixed precision" : "", run, resume ? " (resumed)" : "");
         if (N > 1) {
             int64_t mb = o->micro_batch > 0 ? o->micro_batch : o->batch % N == 0 && o->batch >= N ? o->batch / N : o->batch;
             double mbytes = (double)ttt_param_numel_total(m) * (mo->precision == TTT_PREC_F64 ? 8 : 4) / 1e6;
@@ -266,6 +271,11 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     mo.precision = strcmp(prec, "f64") == 0 ? TTT_PREC_F64 : TTT_PREC_F32;
+    mo.bf16_train = args_has(&a, "bf16");
+    if (mo.bf16_train && mo.precision != TTT_PREC_F32) {
+        fprintf(stderr, "ttt train: --bf16 needs --precision f32\n");
+        return 2;
+    }
 
     /* a fresh model's configuration (the token file adds vocabulary and BOS/EOS later) */
     ttt_config cfg;

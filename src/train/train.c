@@ -299,10 +299,13 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     snprintf(s_L, sizeof s_L, "%lld", (long long)L);
     snprintf(s_B, sizeof s_B, "%lld", (long long)o.batch);
     snprintf(s_data, sizeof s_data, "%lld tokens, checksum %016" PRIx64, (long long)tf.n_tokens, tf.checksum);
-    const char *keys[] = {"seq_len", "batch", "train_data", "shuffle"};
-    const char *vals[] = {s_L, s_B, s_data, o.no_shuffle ? "0" : "1"};
-    const int nkeys = 4;
-    const ckpt_expect expect = {o.batch, o.seed, keys, vals, nkeys};
+    /* (matmul_precision: bf16 mixed precision or float32 products; a resume stays bitwise only
+     * with the same; checkpoints from before the key are float32) */
+    const char *keys[] = {"seq_len", "batch", "train_data", "shuffle", "matmul_precision"};
+    const char *vals[] = {s_L, s_B, s_data, o.no_shuffle ? "0" : "1", m->opt.bf16_train ? "bf16" : "f32"};
+    const char *absent[] = {NULL, NULL, NULL, NULL, "f32"};
+    const int nkeys = 5;
+    const ckpt_expect expect = {o.batch, o.seed, keys, vals, nkeys, absent};
 
     size_t pbytes = (size_t)m->tab.total * m->elem;
     train_state st = {0, 0, o.seed, ttt_calloc(pbytes, "AdamW m"), ttt_calloc(pbytes, "AdamW v")};
