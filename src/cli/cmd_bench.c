@@ -5,8 +5,9 @@
  * batch 1 and a larger batch; and in the same run the machine's ceilings (an FMA loop, a large
  * GEMM through the library's own matmul, a stream triad, a bf16 dot loop; FMA and triad
  * measured again before each model, the highest so far used), printing every result as a
- * fraction of them; bf16-weight prefill and decode. Warm-up, repetitions, median and spread; thread count, build and git commit are
- * recorded; output: a table on stdout, CSV and JSON, PNG charts (scripts/plot_bench.py). */
+ * fraction of them (src/cli/bench_ceilings.c); bf16-weight prefill and decode and a bf16
+ * mixed-precision training step, with their speed-up over float32. Warm-up, repetitions,
+ * median and spread; thread count, build and git commit are recorded; output: a table on stdout, CSV and JSON, PNG charts (scripts/plot_bench.py). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/bench_ceilings.h"
 #include "cli/commands.h"
 #include "core/mem.h"
 #include "core/parse.h"
@@ -26,176 +28,9 @@
 #include "model/family.h"
 #include "ttt.h"
 
-int ttt_cpu_has_bf16(void); /* src/ops/kernels.c: AVX512_BF16 present */
-
 #ifndef TTT_BUILD_FLAGS
 #define TTT_BUILD_FLAGS "unknown"
 #endif
-
-/* ------------------------------------------------------------------------------------------ */
-/* machine ceilings                                                                            */
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-__attribute__((target("avx512f"))) static double fma_loop_avx512(int64_t iters, float seed) {
-    /* twelve independent chains with distinct starting values (identical ones would be merged
-     * into one by the compiler), enough to cover the FMA latency on both pipes */
-    __m512 a0 = _mm512_set1_ps(seed), a1 = _mm512_set1_ps(seed + 1), a2 = _mm512_set1_ps(seed + 2);
-    __m512 a3 = _mm512_set1_ps(seed + 3), a4 = _mm512_set1_ps(seed + 4), a5 = _mm512_set1_ps(seed + 5);
-    __m512 a6 = _mm512_set1_ps(seed + 6), a7 = _mm512_set1_ps(seed + 7), a8 = _mm512_set1_ps(seed + 8);
-    __m512 a9 = _mm512_set1_ps(seed + 9), a10 = _mm512_set1_ps(seed + 10), a11 = _mm512_set1_ps(seed + 11);
-    const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
-    for (int64_t i = 0; i < iters; i++) {
-        a0 = _mm512_fmadd_ps(a0, x, y), a1 = _mm512_fmadd_ps(a1, x, y), a2 = _mm512_fmadd_ps(a2, x, y);
-        a3 = _mm512_fmadd_ps(a3, x, y), a4 = _mm512_fmadd_ps(a4, x, y), a5 = _mm512_fmadd_ps(a5, x, y);
-        a6 = _mm512_fmadd_ps(a6, x, y), a7 = _mm512_fmadd_ps(a7, x, y), a8 = _mm512_fmadd_ps(a8, x, y);
-        a9 = _mm512_fmadd_ps(a9, x, y), a10 = _mm512_fmadd_ps(a10, x, y), a11 = _mm512_fmadd_ps(a11, x, y);
-    }
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    return (double)_mm512_reduce_add_ps(s);
-}
-__attribute__((target("avx2,fma"))) static double fma_loop_avx2(int64_t iters, float seed) {
-    /* twelve independent chains with distinct starting values (identical ones would be merged
-     * into one by the compiler), enough to cover the FMA latency on both pipes */
-    __m256 a0 = _mm256_set1_ps(seed), a1 = _mm256_set1_ps(seed + 1), a2 = _mm256_set1_ps(seed + 2);
-    __m256 a3 = _mm256_set1_ps(seed + 3), a4 = _mm256_set1_ps(seed + 4), a5 = _mm256_set1_ps(seed + 5);
-    __m256 a6 = _mm256_set1_ps(seed + 6), a7 = _mm256_set1_ps(seed + 7), a8 = _mm256_set1_ps(seed + 8);
-    __m256 a9 = _mm256_set1_ps(seed + 9), a10 = _mm256_set1_ps(seed + 10), a11 = _mm256_set1_ps(seed + 11);
-    const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-    for (int64_t i = 0; i < iters; i++) {
-        a0 = _mm256_fmadd_ps(a0, x, y), a1 = _mm256_fmadd_ps(a1, x, y), a2 = _mm256_fmadd_ps(a2, x, y);
-        a3 = _mm256_fmadd_ps(a3, x, y), a4 = _mm256_fmadd_ps(a4, x, y), a5 = _mm256_fmadd_ps(a5, x, y);
-        a6 = _mm256_fmadd_ps(a6, x, y), a7 = _mm256_fmadd_ps(a7, x, y), a8 = _mm256_fmadd_ps(a8, x, y);
-        a9 = _mm256_fmadd_ps(a9, x, y), a10 = _mm256_fmadd_ps(a10, x, y), a11 = _mm256_fmadd_ps(a11, x, y);
-    }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-    float v[8];
-    _mm256_storeu_ps(v, s);
-    return (double)(v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7]);
-}
-__attribute__((target("avx512f,avx512bf16"))) static double bf16_loop(int64_t iters, float seed) {
-    /* twelve independent vdpbf16ps chains (2 multiply-adds per 32-bit lane each) */
-    __m512 a[12];
-    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps(seed + (float)i);
-    const __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = (__m512bh)_mm512_set1_epi16(0x3380); /* 1, ~6e-8 */
-    for (int64_t i = 0; i < iters; i++) {
-#pragma GCC unroll 12
-        for (int j = 0; j < 12; j++) a[j] = _mm512_dpbf16_ps(a[j], x, y);
-    }
-    __m512 s = a[0];
-    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
-    return (double)_mm512_reduce_add_ps(s);
-}
-#endif
-
-static volatile double sink;
-
-/* fp32 FMA throughput on all threads (GFLOP/s) */
-static double measure_fma(void) {
-#if defined(__x86_64__)
-    int wide = __builtin_cpu_supports("avx512f");
-    int lanes = wide ? 16 : 8;
-    int64_t iters = 20000000;
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = cli_now(), acc = 0;
-#pragma omp parallel reduction(+ : acc)
-        acc += wide ? fma_loop_avx512(iters, (float)(omp_get_thread_num() + rep)) : fma_loop_avx2(iters, (float)(omp_get_thread_num() + rep));
-        double dt = cli_now() - t0;
-        sink = acc;
-        double gf = (double)omp_get_max_threads() * (double)iters * 12 * lanes * 2 / dt / 1e9;
-        best = gf > best ? gf : best;
-    }
-    return best;
-#else
-    return 0;
-#endif
-}
-
-/* bf16 dot-product throughput (vdpbf16ps: 32 products and sums per instruction, counted as 64
- * FLOPs) on all threads (GFLOP/s); 0 where the CPU lacks AVX512_BF16 */
-static double measure_bf16(void) {
-#if defined(__x86_64__)
-    if (!ttt_cpu_has_bf16()) return 0;
-    int64_t iters = 20000000;
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = cli_now(), acc = 0;
-#pragma omp parallel reduction(+ : acc)
-        acc += bf16_loop(iters, (float)(omp_get_thread_num() + rep));
-        double dt = cli_now() - t0;
-        sink = acc;
-        double gf = (double)omp_get_max_threads() * (double)iters * 12 * 64 / dt / 1e9;
-        best = gf > best ? gf : best;
-    }
-    return best;
-#else
-    return 0;
-#endif
-}
-
-/* stream triad a = b + s·c on arrays far beyond the caches (GB/s, 3 arrays counted). The
- * arrays are allocated and first touched once (st->a == NULL) and kept for later calls, so the
- * triad can be measured again next to each model's rows (the bandwidth of this shared virtual
- * machine moves by ±30% over minutes); stream_free releases them. */
-typedef struct {
-    float *a, *b, *c;
-    int64_t n;
-} stream_bufs;
-
-static double measure_bandwidth(stream_bufs *st) {
-    if (!st->a) {
-        st->n = (int64_t)32 << 20; /* 32M floats = 128 MB per array */
-        st->a = ttt_malloc(sizeof(float) * (size_t)st->n, "stream");
-        st->b = ttt_malloc(sizeof(float) * (size_t)st->n, "stream");
-        st->c = ttt_malloc(sizeof(float) * (size_t)st->n, "stream");
-        if (!st->a || !st->b || !st->c) return 0;
-        float *a = st->a, *b = st->b, *c = st->c;
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < st->n; i++) a[i] = 0, b[i] = 1, c[i] = 2; /* first touch by the thread that uses it */
-    }
-    float *a = st->a, *b = st->b, *c = st->c;
-    const int64_t n = st->n;
-    double best = 0;
-    for (int rep = 0; rep < 5; rep++) {
-        double t0 = cli_now();
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; i++) a[i] = b[i] + 0.5f * c[i];
-        double dt = cli_now() - t0, gbs = 3.0 * 4.0 * (double)n / dt / 1e9;
-        best = gbs > best ? gbs : best;
-    }
-    sink = a[n / 2];
-    return best;
-}
-
-static void stream_free(stream_bufs *st) {
-    ttt_free(st->a), ttt_free(st->b), ttt_free(st->c);
-    st->a = st->b = st->c = NULL;
-}
-
-/* a large GEMM through the library's own matmul (the op every linear layer uses) */
-void mm_nt_f32(float *C, const float *A, const float *B, int64_t M, int64_t N, int64_t K, int acc);
-
-static double measure_gemm(int64_t n) {
-    float *A = ttt_malloc(sizeof(float) * (size_t)(n * n), "gemm"), *B = ttt_malloc(sizeof(float) * (size_t)(n * n), "gemm"),
-          *C = ttt_malloc(sizeof(float) * (size_t)(n * n), "gemm");
-    if (!A || !B || !C) return 0;
-    for (int64_t i = 0; i < n * n; i++) A[i] = (float)(i % 7) * 0.1f, B[i] = (float)(i % 5) * 0.1f, C[i] = 0;
-    mm_nt_f32(C, A, B, n, n, n, 0); /* warm-up */
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = cli_now();
-        mm_nt_f32(C, A, B, n, n, n, 0);
-        double dt = cli_now() - t0, gf = 2.0 * (double)n * (double)n * (double)n / dt / 1e9;
-        best = gf > best ? gf : best;
-    }
-    ttt_free(A), ttt_free(B), ttt_free(C);
-    return best;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* model cost (per token, forward): FLOPs and weight bytes                                    */
@@ -230,19 +65,24 @@ typedef struct {
     double fma, gemm, bw, bf16;
 } outputs;
 
+/* one row; speedup > 0: the row's bf16 speed-up over the same measure in float32 */
 static void emit(outputs *o, const char *model, const char *what, int64_t B, int64_t T, stat3 s, double frac,
-                 const char *frac_of, double tps) {
-    printf("%-12s %-12s %3lld %7lld   %9.3f ms/token  [%.3f .. %.3f]  %8.1f tokens/s  %5.1f%% of %s\n", model, what,
-           (long long)B, (long long)T, 1e3 * s.med, 1e3 * s.lo, 1e3 * s.hi, tps, 100 * frac, frac_of);
+                 const char *frac_of, double tps, double speedup) {
+    char sp[32] = "";
+    if (speedup > 0) snprintf(sp, sizeof sp, "  %.2fx fp32", speedup);
+    printf("%-12s %-12s %3lld %7lld   %9.3f ms/token  [%.3f .. %.3f]  %8.1f tokens/s  %5.1f%% of %s%s\n", model, what,
+           (long long)B, (long long)T, 1e3 * s.med, 1e3 * s.lo, 1e3 * s.hi, tps, 100 * frac, frac_of, sp);
     fflush(stdout);
+    if (speedup > 0) snprintf(sp, sizeof sp, "%.4f", speedup);
     if (o->csv)
-        fprintf(o->csv, "%s,%s,%lld,%lld,%.6e,%.6e,%.6e,%.2f,%.4f,%s\n", model, what, (long long)B, (long long)T, s.med,
-                s.lo, s.hi, tps, frac, frac_of), fflush(o->csv);
+        fprintf(o->csv, "%s,%s,%lld,%lld,%.6e,%.6e,%.6e,%.2f,%.4f,%s,%s\n", model, what, (long long)B, (long long)T,
+                s.med, s.lo, s.hi, tps, frac, frac_of, sp), fflush(o->csv);
     if (o->json) {
         fprintf(o->json, "%s\n  {\"model\": \"%s\", \"measure\": \"%s\", \"batch\": %lld, \"context\": %lld, "
                 "\"s_per_token_median\": %.6e, \"s_per_token_min\": %.6e, \"s_per_token_max\": %.6e, "
-                "\"tokens_per_s\": %.2f, \"fraction\": %.4f, \"fraction_of\": \"%s\"}",
-                o->first ? "" : ",", model, what, (long long)B, (long long)T, s.med, s.lo, s.hi, tps, frac, frac_of);
+                "\"tokens_per_s\": %.2f, \"fraction\": %.4f, \"fraction_of\": \"%s\", \"speedup_vs_fp32\": %s}",
+                o->first ? "" : ",", model, what, (long long)B, (long long)T, s.med, s.lo, s.hi, tps, frac, frac_of,
+                speedup > 0 ? sp : "null");
         o->first = 0;
         fflush(o->json);
     }
@@ -279,8 +119,10 @@ static void help(void) {
            "and, for each model at the paper's shapes with random weights: prefill time per token at each\n"
            "context, decode time per token after a prompt of that length, and a training step per token\n"
            "at --train-context, at batch 1 and at --batch (default 4, prefill and training up to 4k);\n"
-           "then prefill and decode with bfloat16 weights (the --bf16 of forward and generate) at batch 1\n"
-           "and 2k context (--skip bf16 leaves them out). Median of --reps (default 3; contexts >= 8k: 1)\n"
+           "then, at batch 1, prefill and decode with bfloat16 weights (the --bf16 of forward and generate)\n"
+           "at 2k context and a bf16 mixed-precision training step (the --bf16 of train) at --train-context,\n"
+           "each with its speed-up over the float32 row of the same shape (--skip bf16 leaves them out).\n"
+           "Median of --reps (default 3; contexts >= 8k: 1)\n"
            "after a warm-up, with the spread. The FMA loop and the triad are measured again before each\n"
            "model (this shared machine moves by 30 percent over minutes); the highest so far is the ceiling\n"
            "each row's fraction uses. Output: a table on\n"
@@ -348,6 +190,17 @@ static int measure_prefill_decode(ttt_model *m, const ttt_config *cfg, const int
     return rc;
 }
 
+/* nrep training steps (forward + backward, gradients zeroed first) of B x T tokens after a
+ * warm-up one; tt[rep]: seconds per token */
+static int measure_train(ttt_model *m, const int32_t *ids, int64_t B, int64_t T, int nrep, double *tt) {
+    for (int rep = -1; rep < nrep; rep++) {
+        double t0 = now_s();
+        if (ttt_zero_grad(m) != TTT_OK || ttt_forward_backward(m, ids, NULL, B, T, 0, 1.0, NULL) != TTT_OK) return -1;
+        if (rep >= 0) tt[rep] = (now_s() - t0) / (double)(B * T);
+    }
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
     args a;
     if (args_parse(&a, "bench", flags, argc, argv)) return 2;
@@ -378,7 +231,7 @@ int cmd_bench(int argc, char **argv) {
         return 2;
     const char *skip = args_str(&a, "skip", "");
     int do_prefill = !strstr(skip, "prefill"), do_decode = !strstr(skip, "decode"), do_train = !strstr(skip, "train");
-    int do_bf16 = !strstr(skip, "bf16") && (do_prefill || do_decode);
+    int do_bf16 = !strstr(skip, "bf16") && (do_prefill || do_decode || do_train);
     const char *outdir = args_str(&a, "out", "results/bench");
     ttt_options mo;
     ttt_options_default(&mo);
@@ -462,7 +315,7 @@ int cmd_bench(int argc, char **argv) {
     o.csv = acsv.fp;
     o.json = ajson.fp;
     fprintf(o.csv, "model,measure,batch,context,s_per_token_median,s_per_token_min,s_per_token_max,tokens_per_s,"
-                   "fraction,fraction_of\n");
+                   "fraction,fraction_of,speedup_vs_fp32\n");
 
     /* ceilings */
     o.fma = measure_fma();
@@ -512,6 +365,12 @@ int cmd_bench(int argc, char **argv) {
             break;
         }
         for (int64_t i = 0; i < Bbig * (maxT + dsteps + 1); i++) ids[i] = (int32_t)(ttt_rng_u64(&r) % (uint64_t)cfg.vocab_size);
+        /* the bf16 rows: prefill and decode at 2k context (or the longest below it), batch 1;
+         * their speed-up is over the float32 rows of the same shape (0: not measured) */
+        const int64_t T16 = ctx[nctx - 1] < 2048 ? ctx[nctx - 1] : 2048;
+        struct {
+            double prefill, decode, train;
+        } t32 = {0, 0, 0};
         for (int bi = 0; bi < 2 && rc == 0; bi++) {
             int64_t B = bi ? Bbig : 1;
             if (bi && B == 1) break;
@@ -527,53 +386,61 @@ int cmd_bench(int argc, char **argv) {
                 }
                 if (do_prefill) {
                     stat3 s = stats(tp, nrep);
+                    if (B == 1 && T == T16) t32.prefill = s.med;
                     double gf = flops_per_token(&cfg, (double)T / 2) / s.med / 1e9;
-                    emit(&o, name, "prefill", B, T, s, gf / o.fma, "FMA peak", 1.0 / s.med);
+                    emit(&o, name, "prefill", B, T, s, gf / o.fma, "FMA peak", 1.0 / s.med, 0);
                 }
                 if (do_decode) {
                     stat3 s = stats(td, nrep);
+                    if (B == 1 && T == T16) t32.decode = s.med;
                     double gbs = wbytes / s.med / 1e9; /* the weights are read once per step */
-                    emit(&o, name, "decode", B, T, s, gbs / o.bw, "bandwidth", (double)B / s.med);
+                    emit(&o, name, "decode", B, T, s, gbs / o.bw, "bandwidth", (double)B / s.med, 0);
                 }
             }
             if (do_train && rc == 0) {
-                int64_t T = tctx;
                 double tt[100];
-                int nrep = (int)reps;
-                for (int rep = -1; rep < nrep && rc == 0; rep++) {
-                    double t0 = now_s();
-                    if (ttt_zero_grad(m) != TTT_OK || ttt_forward_backward(m, ids, NULL, B, T, 0, 1.0, NULL) != TTT_OK) {
-                        rc = cli_fail("bench");
-                        break;
-                    }
-                    if (rep >= 0) tt[rep] = (now_s() - t0) / (double)(B * T);
+                if (measure_train(m, ids, B, tctx, (int)reps, tt)) {
+                    rc = cli_fail("bench");
+                    break;
                 }
-                if (rc == 0) {
-                    stat3 s = stats(tt, nrep);
-                    double gf = 3 * flops_per_token(&cfg, (double)T / 2) / s.med / 1e9; /* backward ≈ 2× forward */
-                    emit(&o, name, "train", B, T, s, gf / o.fma, "FMA peak", 1.0 / s.med);
-                }
+                stat3 s = stats(tt, (int)reps);
+                if (B == 1) t32.train = s.med;
+                double gf = 3 * flops_per_token(&cfg, (double)tctx / 2) / s.med / 1e9; /* backward ≈ 2× forward */
+                emit(&o, name, "train", B, tctx, s, gf / o.fma, "FMA peak", 1.0 / s.med, 0);
             }
         }
-        if (do_bf16 && rc == 0) { /* bf16 weights (inference): batch 1 at 2k context */
-            int64_t T = ctx[nctx - 1] < 2048 ? ctx[nctx - 1] : 2048;
+        if (do_bf16 && rc == 0) { /* bf16 weights (inference), and bf16 training: batch 1 */
             ttt_options bo = mo;
             bo.bf16_weights = 1;
             double tp[100], td[100];
+            int inf = do_prefill || do_decode;
             if (ttt_model_set_options(m, &bo) != TTT_OK ||
-                measure_prefill_decode(m, &cfg, ids, 1, T, (int)reps, do_decode ? dsteps : 0, tp, td)) {
+                (inf && measure_prefill_decode(m, &cfg, ids, 1, T16, (int)reps, do_decode ? dsteps : 0, tp, td))) {
                 rc = cli_fail("bench");
             } else {
+                double peak = o.bf16 > 0 ? o.bf16 : o.fma;
+                const char *peak_of = o.bf16 > 0 ? "bf16 peak" : "FMA peak";
                 if (do_prefill) {
                     stat3 s = stats(tp, (int)reps);
-                    double gf = flops_per_token(&cfg, (double)T / 2) / s.med / 1e9;
-                    if (o.bf16 > 0) emit(&o, name, "prefill-bf16", 1, T, s, gf / o.bf16, "bf16 peak", 1.0 / s.med);
-                    else emit(&o, name, "prefill-bf16", 1, T, s, gf / o.fma, "FMA peak", 1.0 / s.med);
+                    double gf = flops_per_token(&cfg, (double)T16 / 2) / s.med / 1e9;
+                    emit(&o, name, "prefill-bf16", 1, T16, s, gf / peak, peak_of, 1.0 / s.med, t32.prefill / s.med);
                 }
                 if (do_decode) {
                     stat3 s = stats(td, (int)reps);
                     double gbs = wbytes / 2 / s.med / 1e9; /* bf16 copies: half the bytes */
-                    emit(&o, name, "decode-bf16", 1, T, s, gbs / o.bw, "bandwidth", 1.0 / s.med);
+                    emit(&o, name, "decode-bf16", 1, T16, s, gbs / o.bw, "bandwidth", 1.0 / s.med, t32.decode / s.med);
+                }
+            }
+            if (rc == 0 && do_train) { /* bf16 mixed-precision training step */
+                bo.bf16_weights = 0, bo.bf16_train = 1;
+                double tt[100];
+                if (ttt_model_set_options(m, &bo) != TTT_OK || measure_train(m, ids, 1, tctx, (int)reps, tt)) {
+                    rc = cli_fail("bench");
+                } else {
+                    stat3 s = stats(tt, (int)reps);
+                    double gf = 3 * flops_per_token(&cfg, (double)tctx / 2) / s.med / 1e9;
+                    emit(&o, name, "train-bf16", 1, tctx, s, gf / (o.bf16 > 0 ? o.bf16 : o.fma),
+                         o.bf16 > 0 ? "bf16 peak" : "FMA peak", 1.0 / s.med, t32.train / s.med);
                 }
             }
             ttt_model_set_options(m, &mo);
