@@ -37,3 +37,10 @@ $(BUILD)/bench/bf16_accuracy: bench/bf16_accuracy.c $(BUILD)/libttt.a
 bench-bf16: $(BUILD)/bench/bf16_accuracy
 	@test -n "$(BF16_MODEL)" || { echo "give BF16_MODEL=DIR (a model directory)"; exit 2; }
 	@$(BUILD)/bench/bf16_accuracy $(BF16_MODEL) $(BF16_DATA) $(BF16_ARGS)
+
+# bf16 mixed-precision training against float32 on the README's main job (scripts/bf16-train-
+# check.sh; about 15 minutes on 2 cores): final training and held-out loss within 1%
+#   make bf16-train-check [RUN=runs/bf16-check]
+.PHONY: bf16-train-check
+bf16-train-check: $(BUILD)/ttt
+	@sh scripts/bf16-train-check.sh $(BUILD)/ttt
