@@ -37,6 +37,8 @@ typedef struct {
 
 /* odd sizes, decode sizes (M = 1..4 on the gemv path for nt), panel remainders (> 128 rows or
  * columns), large K with a tiny output (where a library would split K among threads), and
+ * panels copied out of strided operands (matmul.c compact_panel: mm_tn by rows at M = 1100,
+ * mm_nn / mm_tn by columns at N = 3000), and
  * concurrent panels with a large copy of B (oneDNN's bf16 matmul with its own shared
  * scratchpad corrupted those from N = 16000 on; only every ROW_STEP-th row of the big shapes
  * is checked against the float64 reference, all rows for thread bit-identity) */
@@ -44,7 +46,7 @@ typedef struct {
 static const shp shapes[] = {{1, 1, 1},     {1, 7, 13},    {2, 33, 17},   {3, 65, 129},  {4, 130, 31},
                              {4, 3, 1000},  {5, 129, 64},  {17, 3, 200},  {130, 70, 33}, {129, 300, 77},
                              {300, 2, 50},  {8, 8, 20000}, {1, 515, 768}, {2, 64, 1},
-                             {260, 3000, 64}, {256, 16000, 64}};
+                             {260, 3000, 64}, {1100, 40, 30}, {256, 16000, 64}};
 #define NSH ((int)(sizeof shapes / sizeof shapes[0]))
 
 /* op: 0 nt (A[M,K]·B[N,K]ᵀ), 1 nn (A[M,K]·B[K,N]), 2 tn (A[K,M]ᵀ·B[K,N]) */
@@ -249,17 +251,9 @@ TEST(test_matmul_bf16_model) {
     double loss32, loss16;
     EXPECT(ttt_forward(m, ids, B, L, ref, &loss32) == TTT_OK, "%s", ttt_last_error());
     int64_t np = ttt_param_numel_total(m);
-    float *g32 = malloc(sizeof(float) * (size_t)np), *g16 = malloc(sizeof(float) * (size_t)np);
     EXPECT(ttt_zero_grad(m) == TTT_OK && ttt_forward_backward(m, ids, NULL, B, L, 0, 1.0, NULL) == TTT_OK, "%s",
            ttt_last_error());
-    int64_t off = 0;
-    for (int64_t i = 0; i < ttt_param_count(m); i++) {
-        int64_t sh[8], n = 1;
-        int nd = ttt_param_shape(m, i, sh);
-        for (int q = 0; q < nd; q++) n *= sh[q];
-        ttt_grad_get(m, i, g32 + off);
-        off += n;
-    }
+    float *g32 = flat_tensors(m, 1);
     ttt_options o;
     ttt_model_get_options(m, &o);
     o.bf16_weights = 1;
@@ -290,14 +284,7 @@ TEST(test_matmul_bf16_model) {
     /* training with the option set is float32: the same gradients bit for bit */
     EXPECT(ttt_zero_grad(m) == TTT_OK && ttt_forward_backward(m, ids, NULL, B, L, 0, 1.0, NULL) == TTT_OK, "%s",
            ttt_last_error());
-    off = 0;
-    for (int64_t i = 0; i < ttt_param_count(m); i++) {
-        int64_t sh[8], n = 1;
-        int nd = ttt_param_shape(m, i, sh);
-        for (int q = 0; q < nd; q++) n *= sh[q];
-        ttt_grad_get(m, i, g16 + off);
-        off += n;
-    }
+    float *g16 = flat_tensors(m, 1);
     EXPECT(check_bits("gradients with bf16_weights set", g32, g16, sizeof(float) * (size_t)np), "training");
     /* changing a parameter refreshes the copy: zeroing the head zeroes the logits */
     int64_t hi = ttt_param_find(m, c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
