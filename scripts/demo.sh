@@ -8,15 +8,7 @@
 set -eu
 TTT=${1:-build/ttt}
 RUN=${DEMO_RUN:-runs/demo}
-STEPS=${DEMO_STEPS:-300}
-LAYERS=${DEMO_LAYERS:-2}
-WIDTH=${DEMO_WIDTH:-128}
-HEADS=${DEMO_HEADS:-4}
-INTER=${DEMO_INTERMEDIATE:-344}
-SEQ=${DEMO_SEQ_LEN:-256}
-BATCH=${DEMO_BATCH:-16}
-LR=${DEMO_LR:-6e-3}
-TOK=data/tokens/llama2
+. "$(dirname "$0")/demo-settings.sh"
 start=$(date +%s)
 stage() { printf '\n== [%s, %ds] %s\n' "$1" "$(( $(date +%s) - start ))" "$2"; }
 

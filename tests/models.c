@@ -147,3 +147,16 @@ int fd_check_model(ttt_model *m, const int32_t *ids, const int32_t *tg, int64_t 
     free(g);
     return ok;
 }
+
+float *flat_tensors(const ttt_model *m, int grads) {
+    float *p = malloc(sizeof(float) * (size_t)ttt_param_numel_total(m));
+    int64_t off = 0;
+    for (int64_t i = 0; p && i < ttt_param_count(m); i++) {
+        int64_t sh[8], k = 1;
+        int nd = ttt_param_shape(m, i, sh);
+        for (int q = 0; q < nd; q++) k *= sh[q];
+        (grads ? ttt_grad_get : ttt_param_get)(m, i, p + off);
+        off += k;
+    }
+    return p;
+}

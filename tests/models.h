@@ -24,6 +24,9 @@ int fd_check_model(ttt_model *m, const int32_t *ids, const int32_t *targets, int
                    int nonzero, const char *what);
 /* ids and, when masked, training-style targets (every 5th left out), for fd_check_model */
 void fd_inputs(int32_t *ids, int32_t *tg, int64_t n, int64_t V);
+/* every parameter (grads 0) or gradient (grads 1) of m, flattened in parameter order, in a
+ * malloc'd array of ttt_param_numel_total(m) floats (NULL when out of memory) */
+float *flat_tensors(const ttt_model *m, int grads);
 /* set options on a model (precision unchanged) */
 void set_opts(ttt_model *m, int threads, int remat, int reference);
 

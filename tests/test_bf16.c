@@ -148,21 +148,11 @@ TEST(test_bf16_region_bounds) {
 /* ------------------------------------------------------------------------------------------ */
 
 static float *grads(ttt_model *m, const int32_t *ids, int64_t B, int64_t L) {
-    int64_t np = ttt_param_numel_total(m), off = 0;
-    float *g = malloc(sizeof(float) * (size_t)np);
     if (ttt_zero_grad(m) != TTT_OK || ttt_forward_backward(m, ids, NULL, B, L, 0, 1.0, NULL) != TTT_OK) {
         test_fail("forward_backward: %s", ttt_last_error());
-        free(g);
         return NULL;
     }
-    for (int64_t i = 0; i < ttt_param_count(m); i++) {
-        int64_t sh[8], n = 1;
-        int nd = ttt_param_shape(m, i, sh);
-        for (int q = 0; q < nd; q++) n *= sh[q];
-        ttt_grad_get(m, i, g + off);
-        off += n;
-    }
-    return g;
+    return flat_tensors(m, 1);
 }
 
 static int bf16_grads_case(ttt_model *m, const char *name) {
