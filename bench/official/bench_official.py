@@ -14,6 +14,8 @@ warm (a warm-up run first, then the median of --reps runs):
   fwd+bwd    forward + backward of the loss, 4 layers at L = 1024 (ttt.py in training mode, no
              recomputation: scan_checkpoint_group_size 0, its fastest setting)
   decode     cached decoding of 12 layers from an empty state, one token at a time
+  fwd+bwd bf16  the fwd+bwd shape with bf16 mixed precision: `ttt forward --grad --bf16`, and
+             for ttt.py its better of float32 and torch.autocast("cpu", torch.bfloat16)
 
 The runs alternate round by round (ttt.py, then ttt) and each side keeps its best round. Each side
 runs in its own best environment, printed with the results:
@@ -44,8 +46,8 @@ TTT_PY_SHA256 = "5386ca299328e0d6ffe7b783b09a462023b02b9a0906cba01d83f482ed5b748
 PEER_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "68719476736", "MALLOC_TOP_PAD_": "536870912"}
 
 # name, layers, length, what
-FULL = [("forward", 12, 2048), ("fwd+bwd", 4, 1024), ("decode", 12, 32)]
-QUICK = [("forward", 2, 256), ("fwd+bwd", 2, 128), ("decode", 2, 16)]
+FULL = [("forward", 12, 2048), ("fwd+bwd", 4, 1024), ("decode", 12, 32), ("fwd+bwd-bf16", 4, 1024)]
+QUICK = [("forward", 2, 256), ("fwd+bwd", 2, 128), ("decode", 2, 16), ("fwd+bwd-bf16", 2, 128)]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -124,16 +126,25 @@ def peer_worker(a):
                 model(input_ids=ids, use_cache=False)
                 times.append(time.perf_counter() - t0)
         res["seconds"] = statistics.median(times[1:])
-    elif a.measure == "fwd+bwd":
+    elif a.measure in ("fwd+bwd", "fwd+bwd-bf16"):
+        import contextlib
         model.train()
         times = []
-        for r in range(a.reps + 1):
-            model.zero_grad(set_to_none=True)
-            t0 = time.perf_counter()
-            loss = model(input_ids=ids, labels=ids, use_cache=False).loss
-            loss.backward()
-            times.append(time.perf_counter() - t0)
-        res["seconds"] = statistics.median(times[1:])
+        bf16 = a.measure == "fwd+bwd-bf16"
+        try:
+            for r in range(a.reps + 1):
+                model.zero_grad(set_to_none=True)
+                ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+                t0 = time.perf_counter()
+                with ctx:
+                    loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+                loss.backward()
+                times.append(time.perf_counter() - t0)
+            res["seconds"] = statistics.median(times[1:])
+        except Exception as e:  # autocast may not cover every op of ttt.py
+            if not bf16:
+                raise
+            res["seconds"], res["error"] = None, f"{type(e).__name__}: {e}".splitlines()[0][:200]
     elif a.measure == "decode":
         model.eval()
         B, T = ids.shape
@@ -214,8 +225,9 @@ def ours_measure(a, measure, model, inp, reps):
     if measure == "forward":
         _, err = run(base + ["--repeat", str(reps)])
         m = re.search(r"loss [0-9.e+-]+ +([0-9.]+) tokens/s", err)
-    elif measure == "fwd+bwd":
-        _, err = run(base + ["--repeat", str(reps), "--grad", "--output", os.path.join(a.tmp, "grad.safetensors")])
+    elif measure in ("fwd+bwd", "fwd+bwd-bf16"):
+        bf16 = ["--bf16"] if measure == "fwd+bwd-bf16" else []
+        _, err = run(base + ["--repeat", str(reps), "--grad", *bf16, "--output", os.path.join(a.tmp, "grad.safetensors")])
         m = re.search(r"forward\+backward ([0-9.]+) tokens/s", err)
     else:
         _, err = run(base + ["--decode"])
@@ -291,11 +303,15 @@ def main():
         raise SystemExit("bench_official: the two sides disagree; not timing different functions")
 
     best = {(s, m): float("inf") for s in ("ttt.py", "ttt") for m, _, _ in shapes}
+    peer_errors = {}
     for r in range(a.rounds):
         for measure, _, _ in shapes:
             reps = 1 if measure == "decode" else a.reps
-            t = peer_measure(a, measure, models[measure], inputs[measure], reps)["seconds"]
-            best["ttt.py", measure] = min(best["ttt.py", measure], t)
+            pr = peer_measure(a, measure, models[measure], inputs[measure], reps)
+            if pr["seconds"] is None:
+                peer_errors[measure] = pr.get("error", "failed")
+            else:
+                best["ttt.py", measure] = min(best["ttt.py", measure], pr["seconds"])
             t = ours_measure(a, measure, models[measure], inputs[measure], reps)["seconds"]
             best["ttt", measure] = min(best["ttt", measure], t)
         print(f"round {r + 1}/{a.rounds}: " + ", ".join(
@@ -312,14 +328,22 @@ def main():
     lines.append(f"  ttt:    {a.ttt}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, --threads")
     lines += [f"  {probe}", f"  {same}", ""]
     rows = []
+    lines_after = []
     lines += ["| measurement | ttt.py (its best) | ttt | ratio |", "|---|---|---|---|"]
     for measure, layers, L in shapes:
         tp, to = best["ttt.py", measure], best["ttt", measure]
         what = {"forward": f"forward, {layers} layers, L = {L}", "fwd+bwd": f"forward + backward, {layers} layers, L = {L}",
-                "decode": f"cached decode, {layers} layers, {L} tokens, batch 1"}[measure]
+                "decode": f"cached decode, {layers} layers, {L} tokens, batch 1",
+                "fwd+bwd-bf16": f"forward + backward, bf16 mixed precision, {layers} layers, L = {L}"}[measure]
+        if measure == "fwd+bwd-bf16":  # ttt.py: its better of float32 and autocast bf16
+            amp = tp
+            tp = min(tp, best["ttt.py", "fwd+bwd"])
+            how = (f"autocast bf16 failed: {peer_errors[measure]}" if measure in peer_errors else
+                   f"autocast bf16 {L / amp:.1f} tokens/s, float32 {L / best['ttt.py', 'fwd+bwd']:.1f}")
+            lines_after.append(f"  ttt.py for the bf16 row: the better of {how}")
         lines.append(f"| {what} | {L / tp:.1f} tokens/s | {L / to:.1f} tokens/s | {tp / to:.2f}x |")
         rows.append((measure, layers, L, tp, to, L / tp, L / to, tp / to))
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines + [""] + lines_after) + "\n"
     print("\n" + text, end="")
     with open(os.path.join(a.out, "official.txt"), "w") as f:
         f.write(text)
