@@ -1,4 +1,5 @@
-/* json.c: duplicate-key check over a parsed cJSON tree (see json.h). */
+/* json.c: reading a JSON file, and the duplicate-key check over a parsed cJSON tree (see
+ * json.h). */
 #include "io/json.h"
 
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/fsutil.h"
 
 static int cmp_key(const void *a, const void *b) {
     return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
@@ -55,4 +57,25 @@ static ttt_status check(const cJSON *obj, const char *file, const char *path, co
 
 ttt_status ttt_json_check_unique(const cJSON *root, const char *file, const char *same_obj) {
     return check(root, file, "", same_obj);
+}
+
+ttt_status ttt_json_load(const char *path, size_t max_bytes, ttt_status code, cJSON **out) {
+    char *text = NULL;
+    size_t len = 0;
+    *out = NULL;
+    TRY(ttt_read_file(path, max_bytes, &text, &len));
+    const char *endp = NULL;
+    /* length includes the terminating NUL, which cJSON requires when checking for trailing bytes */
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &endp, 1);
+    long at = endp ? (long)(endp - text) : -1L;
+    free(text);
+    if (!root) return ttt_err(code, "%s: not valid JSON (error near byte %ld)", path, at);
+    ttt_status s = cJSON_IsObject(root) ? ttt_json_check_unique(root, path, NULL)
+                                        : ttt_err(code, "%s: expected a JSON object", path);
+    if (s != TTT_OK) {
+        cJSON_Delete(root);
+        return s;
+    }
+    *out = root;
+    return TTT_OK;
 }

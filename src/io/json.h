@@ -1,4 +1,5 @@
-/* json.h: checks on parsed JSON (libcjson) that the library leaves to its caller. */
+/* json.h: reading a JSON file, and checks on parsed JSON (libcjson) that the library leaves to
+ * its caller. */
 #ifndef TTT_IO_JSON_H
 #define TTT_IO_JSON_H
 
@@ -14,5 +15,11 @@
  * is accepted: every reader gets that value (the training states of earlier versions of this
  * project repeat "seed" in their __metadata__ that way). */
 ttt_status ttt_json_check_unique(const cJSON *root, const char *file, const char *same_obj);
+
+/* Read the JSON file PATH (at most max_bytes, a regular file) into *out: one top-level object
+ * with no duplicate key anywhere, nothing after it. Errors (code `code` for what the file
+ * says, I/O errors as such) name the file and, for bad JSON, the byte near which it broke.
+ * The caller frees *out with cJSON_Delete. */
+ttt_status ttt_json_load(const char *path, size_t max_bytes, ttt_status code, cJSON **out);
 
 #endif

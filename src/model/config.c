@@ -206,50 +206,34 @@ static void list_types(char *buf, size_t cap, const char *last_sep, int hints) {
 }
 
 ttt_status ttt_config_load(const char *path, ttt_config *out) {
-    char *text = NULL;
-    size_t len = 0;
-    TRY(ttt_read_file(path, MAX_CONFIG_BYTES, &text, &len));
-    const char *endp = NULL;
-    /* length includes the terminating NUL, which cJSON requires when checking for trailing bytes */
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &endp, 1);
-    if (!root) {
-        long at = endp ? (long)(endp - text) : -1L;
-        free(text);
-        return ttt_err(TTT_ERR_CONFIG, "%s: not valid JSON (error near byte %ld)", path, at);
-    }
-    free(text);
+    cJSON *root;
+    TRY(ttt_json_load(path, MAX_CONFIG_BYTES, TTT_ERR_CONFIG, &root));
     ttt_status s = TTT_OK;
-    if (!cJSON_IsObject(root)) {
-        s = ttt_err(TTT_ERR_CONFIG, "%s: expected a JSON object", path);
-    } else if ((s = ttt_json_check_unique(root, path, NULL)) != TTT_OK) {
-        /* the message names the key */
+    cfg_json c = {path, root};
+    const cJSON *mtv = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    const char *mt = cfg_str(&c, "model_type");
+    int id = -1;
+    const ttt_family *fam = mtv && !mt ? NULL : family_for(root, mt, &id);
+    char types[512];
+    if (fam) {
+        s = fam->parse(&c, out);
+        out->arch = (ttt_arch)id;
+    } else if (!mtv) {
+        list_types(types, sizeof types, " or ", 1);
+        s = ttt_err(TTT_ERR_CONFIG, "%s: field \"model_type\" is missing (expected %s)", path, types);
     } else {
-        cfg_json c = {path, root};
-        const cJSON *mtv = cJSON_GetObjectItemCaseSensitive(root, "model_type");
-        const char *mt = cfg_str(&c, "model_type");
-        int id = -1;
-        const ttt_family *fam = mtv && !mt ? NULL : family_for(root, mt, &id);
-        char types[512];
-        if (fam) {
-            s = fam->parse(&c, out);
-            out->arch = (ttt_arch)id;
-        } else if (!mtv) {
-            list_types(types, sizeof types, " or ", 1);
-            s = ttt_err(TTT_ERR_CONFIG, "%s: field \"model_type\" is missing (expected %s)", path, types);
-        } else {
-            list_types(types, sizeof types, ", ", 0);
-            s = ttt_err(TTT_ERR_CONFIG, "%s: unsupported \"model_type\" %s%s%s (supported: %s)", path,
-                        mt ? "\"" : "", mt ? mt : "(not a string)", mt ? "\"" : "", types);
-        }
-        if (s == TTT_OK) {
-            const cJSON *tk = cJSON_GetObjectItemCaseSensitive(root, "ttt_tokenizer");
-            if (tk && !cJSON_IsString(tk))
-                s = ttt_err(TTT_ERR_CONFIG, "%s: field \"ttt_tokenizer\" must be a string", path);
-            else if (tk)
-                snprintf(out->tokenizer, sizeof out->tokenizer, "%s", tk->valuestring);
-        }
-        if (s == TTT_OK) s = ttt_config_validate(out, path);
+        list_types(types, sizeof types, ", ", 0);
+        s = ttt_err(TTT_ERR_CONFIG, "%s: unsupported \"model_type\" %s%s%s (supported: %s)", path,
+                    mt ? "\"" : "", mt ? mt : "(not a string)", mt ? "\"" : "", types);
     }
+    if (s == TTT_OK) {
+        const cJSON *tk = cJSON_GetObjectItemCaseSensitive(root, "ttt_tokenizer");
+        if (tk && !cJSON_IsString(tk))
+            s = ttt_err(TTT_ERR_CONFIG, "%s: field \"ttt_tokenizer\" must be a string", path);
+        else if (tk)
+            snprintf(out->tokenizer, sizeof out->tokenizer, "%s", tk->valuestring);
+    }
+    if (s == TTT_OK) s = ttt_config_validate(out, path);
     cJSON_Delete(root);
     return s;
 }
