@@ -392,7 +392,8 @@ static int sb_put(sbuf *b, const char *fmt, ...) {
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
-        int k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+        /* (the first call measures into no buffer: a null pointer plus 0 is undefined) */
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->cap - b->n, fmt, ap);
         va_end(ap);
         if (k < 0) return -1;
         if (b->n + (size_t)k < b->cap) {

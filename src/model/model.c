@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "io/fsutil.h"
 #include "io/safetensors.h"
+#include "io/st_set.h"
 #include "model/family.h"
 #include "ops/gemm.h"
 #include "ops/kernels.h"
@@ -145,15 +146,15 @@ ttt_status ttt_model_create(const ttt_config *cfg, uint64_t seed, const ttt_opti
 }
 
 /* every parameter of CFG is in ST with its shape, and ST has nothing else */
-static ttt_status check_tensors(const ttt_config *cfg, const st_file *st, const char *cpath,
-                                const char *wpath) {
+static ttt_status check_tensors(const ttt_config *cfg, const st_set *st, const char *cpath) {
+    const char *wpath = st->shown;
     param_table tab;
     ttt_lm_offs offs;
     TRY(ttt_params_build(&tab, &offs, cfg));
     ttt_status s = TTT_OK;
     for (int64_t i = 0; i < tab.n && s == TTT_OK; i++) {
         const param_info *p = &tab.p[i];
-        const st_tensor *t = st_find(st, p->name);
+        const st_tensor *t = st_set_find(st, p->name, NULL);
         char want[128], got[128];
         if (!t) {
             s = ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' is missing (expected shape %s for this config)",
@@ -168,8 +169,8 @@ static ttt_status check_tensors(const ttt_config *cfg, const st_file *st, const 
                         st_shape_str(p->shape, p->ndim, want, sizeof want), cpath);
     }
     for (int i = 0; i < st->n && s == TTT_OK; i++)
-        if (param_table_find(&tab, st->t[i].name) < 0) {
-            if (strcmp(st->t[i].name, "lm_head.weight") == 0 && cfg->tie_word_embeddings)
+        if (param_table_find(&tab, st->e[i].t->name) < 0) {
+            if (strcmp(st->e[i].t->name, "lm_head.weight") == 0 && cfg->tie_word_embeddings)
                 s = ttt_err(TTT_ERR_FORMAT,
                             "%s: unexpected tensor 'lm_head.weight': %s sets "
                             "\"tie_word_embeddings\": true, so the head is the embedding",
@@ -178,7 +179,7 @@ static ttt_status check_tensors(const ttt_config *cfg, const st_file *st, const 
                 s = ttt_err(TTT_ERR_FORMAT,
                             "%s: unexpected tensor '%s' (not a parameter of the model that %s "
                             "describes)",
-                            wpath, st->t[i].name, cpath);
+                            wpath, st->e[i].t->name, cpath);
         }
     ttt_params_free(&tab, &offs);
     return s;
@@ -200,39 +201,33 @@ static ttt_status check_finite(const ttt_model *m, const param_info *p, const ch
 }
 
 ttt_status ttt_model_load(const char *dir, const ttt_options *opt, ttt_model **out) {
-    char *cpath = ttt_path_join(dir, "config.json"), *wpath = ttt_path_join(dir, "model.safetensors");
-    if (!cpath || !wpath) {
-        free(cpath);
-        free(wpath);
-        return ttt_err(TTT_ERR_NOMEM, "out of memory");
-    }
+    char *cpath = ttt_path_join(dir, "config.json");
+    if (!cpath) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     ttt_config cfg;
     ttt_model *m = NULL;
-    st_file st;
-    st.fd = -1;
+    st_set st; /* model.safetensors, or the shards of model.safetensors.index.json */
     ttt_status s = ttt_config_load(cpath, &cfg);
-    if (s == TTT_OK) s = st_open(&st, wpath);
+    if (s == TTT_OK) s = st_set_open(&st, dir);
     if (s != TTT_OK) {
         free(cpath);
-        free(wpath);
         return s;
     }
-    /* names and shapes first, from the header alone: nothing sized by the config is allocated
-     * before the file agrees with it */
-    s = check_tensors(&cfg, &st, cpath, wpath);
+    /* names and shapes first, from the headers alone: nothing sized by the config is allocated
+     * before the files agree with it */
+    s = check_tensors(&cfg, &st, cpath);
     if (s == TTT_OK) s = model_alloc(&cfg, opt, &m);
     for (int64_t i = 0; s == TTT_OK && i < m->tab.n; i++) {
         const param_info *p = &m->tab.p[i];
-        const st_tensor *t = st_find(&st, p->name);
+        const st_file *f = NULL;
+        const st_tensor *t = st_set_find(&st, p->name, &f);
         if (m->elem == 4)
-            s = st_read_f32(&st, t, (float *)m->w + p->offset, p->numel);
+            s = st_read_f32(f, t, (float *)m->w + p->offset, p->numel);
         else
-            s = st_read_f64(&st, t, (double *)m->w + p->offset, p->numel);
-        if (s == TTT_OK) s = check_finite(m, p, wpath);
+            s = st_read_f64(f, t, (double *)m->w + p->offset, p->numel);
+        if (s == TTT_OK) s = check_finite(m, p, f->path);
     }
-    st_close(&st);
+    st_set_close(&st);
     free(cpath);
-    free(wpath);
     if (s != TTT_OK) {
         ttt_model_free(m);
         return s;

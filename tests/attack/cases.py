@@ -688,3 +688,7 @@ case("bench-foreign-script", "bench --quick --models ttt-linear --contexts 16 --
      lambda c: c.write("scripts/plot_bench.py", "open(%r, 'w').write('ran')\n" % c.p("RAN")),
      check=lambda c, o, e: "bench ran ./scripts/plot_bench.py from the working directory" if os.path.exists(c.p("RAN")) else None,
      timeout=120)
+
+
+# the hub's sharded checkpoints (their own file; it adds to CASES)
+import cases_shards  # noqa: E402,F401
