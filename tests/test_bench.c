@@ -1,5 +1,6 @@
 /* test_bench.c: `ttt bench` runs end to end on tiny models (--quick) and writes its table, CSV
- * and JSON with every measure; bad flags get a clear error. Speed itself is not tested. */
+ * and JSON with every measure, the bf16 rows with their speed-up over float32; bad flags get a
+ * clear error. Speed itself is not tested. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,18 @@ TEST(test_bench_quick) {
         rows++;
     }
     EXPECT(rows >= 18, "only %d rows", rows);
+    /* the bf16 rows (prefill, decode, a mixed-precision training step) end with their speed-up
+     * over the float32 row of the same shape; the float32 rows leave that column empty */
+    EXPECT(strstr(csv, ",fraction_of,speedup_vs_fp32\n"), "no speed-up column in the header: %.200s", csv);
+    const char *bf[] = {"ttt-linear,prefill-bf16,1,64,", "ttt-linear,decode-bf16,1,64,", "ttt-linear,train-bf16,1,",
+                        "llama,train-bf16,1,"};
+    for (size_t i = 0; i < sizeof bf / sizeof bf[0]; i++) {
+        const char *r = strstr(csv, bf[i]), *e = r ? strchr(r, '\n') : NULL, *c = e ? e : r;
+        while (r && c > r && c[-1] != ',') c--;
+        EXPECT(r && e && atof(c) > 0, "bf16 row %s without a positive speed-up: %.160s", bf[i], r ? r : csv);
+    }
+    const char *f = strstr(csv, "ttt-linear,train,1,"), *fe = f ? strchr(f, '\n') : NULL;
+    EXPECT(f && fe && fe[-1] == ',', "a float32 row has a speed-up: %.160s", f ? f : csv);
     free(csv);
     snprintf(p, sizeof p, "%s/bench.json", dir);
     char *json = read_whole(p, NULL);
