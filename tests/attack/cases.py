@@ -50,21 +50,25 @@ def replace_file(name, data, kind="ttt"):
     return s
 
 
+def make_special(p, what):
+    """replace file p by a directory, a FIFO, a link to /dev/zero, a dangling link or a loop"""
+    if os.path.lexists(p):
+        os.remove(p)
+    if what == "dir":
+        os.mkdir(p)
+    elif what == "fifo":
+        os.mkfifo(p)
+    elif what == "zero":
+        os.symlink("/dev/zero", p)
+    elif what == "dangling":
+        os.symlink(p + ".nowhere", p)
+    elif what == "loop":
+        os.symlink(p, p)
+
+
 def special(name, what, kind="ttt"):
     def s(c):
-        m = c.model(kind)
-        p = os.path.join(m, name)
-        os.remove(p)
-        if what == "dir":
-            os.mkdir(p)
-        elif what == "fifo":
-            os.mkfifo(p)
-        elif what == "zero":
-            os.symlink("/dev/zero", p)
-        elif what == "dangling":
-            os.symlink(c.p("nowhere"), p)
-        elif what == "loop":
-            os.symlink(p, p)
+        make_special(os.path.join(c.model(kind), name), what)
     return s
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 
-from cases import FWD, INFO, OK, case
+from cases import FWD, INFO, OK, case, make_special
 from lib import st_split, st_tensors
 
 SH = ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
@@ -64,19 +64,6 @@ case("shard-wrong-shard", INFO, r"is mapped to .* but is in",
      sharded(lambda i, m: i["weight_map"].update({first_key(i): SH[1]})))
 case("shard-duplicate-key", INFO, r"duplicate key",
      sharded(lambda i, m: json.dumps(i)[:-2] + ', "%s": "%s"}}' % (first_key(i), SH[0])))
-def make_special(p, what):
-    if os.path.lexists(p):
-        os.remove(p)
-    if what == "dir":
-        os.mkdir(p)
-    elif what == "fifo":
-        os.mkfifo(p)
-    elif what == "zero":
-        os.symlink("/dev/zero", p)
-    else:
-        os.symlink(p, p)
-
-
 for what, rx in (("dir", r"is a directory"), ("fifo", r"FIFO"), ("zero", r"character device"),
                  ("loop", r"symbolic links|cannot open")):
     case("shard-index-" + what, INFO, rx,
