@@ -137,50 +137,12 @@ static void bf16_block(float *C, const uint16_t *Ah, const uint16_t *Bh, int64_t
     }
 }
 
-void mm_nt_bf16(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t N, int64_t K, int acc) {
-    /* the activations in bf16, in a buffer of the shared pool */
-    int slot = -1;
-    uint16_t *Ah = ttt_scratch_take(sizeof(uint16_t) * (size_t)(M * K), &slot);
-    if (Ah) bf16_from_f32(Ah, A, M * K);
-    if (!Ah) { /* no buffer (out of memory): products with the weights rounded only */
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) {
-                float s = 0;
-                for (int64_t k = 0; k < K; k++) s += A[i * K + k] * bf16_to_f32(Bh[j * K + k]);
-                C[i * N + j] = acc ? C[i * N + j] + s : s;
-            }
-        return;
-    }
-    if (M > ttt_gemv_max_m) { /* the panels of the float32 path, each one single-threaded oneDNN call */
-        int by_rows = M >= N;
-        int64_t len = by_rows ? M : N, pl = gemm_panel_len(len), np = (len + pl - 1) / pl;
-#pragma omp parallel for schedule(static) if (np > 1 && TTT_PAR(M * N * K / 64))
-        for (int64_t p = 0; p < np; p++) {
-            int64_t p0 = p * pl, pn = len - p0 < pl ? len - p0 : pl;
-            /* without oneDNN (or if it refuses the shape): the matrix-vector kernel on the panel */
-            if (by_rows) {
-                if (gemm_dnnl_bf16_block(pn, N, K, Ah + p0 * K, K, Bh, K, acc, C + p0 * N, N))
-                    bf16_block(C + p0 * N, Ah + p0 * K, Bh, pn, N, K, acc, 0, N);
-            } else if (gemm_dnnl_bf16_block(M, pn, K, Ah, K, Bh + p0 * K, K, acc, C + p0, N)) {
-                bf16_block(C, Ah, Bh, M, N, K, acc, p0, p0 + pn);
-            }
-        }
-    } else {
-        int64_t nb = (N + BF16_BLOCK - 1) / BF16_BLOCK;
-#pragma omp parallel for schedule(static) if (nb > 1 && TTT_PAR(M * N * K))
-        for (int64_t p = 0; p < nb; p++) {
-            int64_t j0 = p * BF16_BLOCK, j1 = j0 + BF16_BLOCK < N ? j0 + BF16_BLOCK : N;
-            bf16_block(C, Ah, Bh, M, N, K, acc, j0, j1);
-        }
-    }
-    ttt_scratch_give(slot);
-}
-
-/* The two backward products of bf16 mixed-precision training, on the panels of the float32
- * path (gemm.h), each panel one single-threaded oneDNN bf16 matmul with strided operands:
- * src element (i, kk) of [M,K] at Ah[i·as0 + kk·as1], weight element (kk, j) of [K,N] at
- * Bh[kk·bs0 + j·bs1]. Where oneDNN is missing or refuses a panel, a plain loop over the same
- * bf16 operands (the same products, float32 sums in order of k). */
+/* Products with more rows than decode has, on the panels of the float32 path (gemm.h), each
+ * panel one single-threaded oneDNN bf16 matmul with strided operands: src element (i, kk) of
+ * [M,K] at Ah[i·as0 + kk·as1], weight element (kk, j) of [K,N] at Bh[kk·bs0 + j·bs1]. Where
+ * oneDNN is missing or refuses a panel: the matrix-vector kernel for the forward layout
+ * (rows of Ah and of the weight Bh [N,K] contiguous), else a plain loop over the same bf16
+ * operands (the same products, float32 sums in order of k). */
 static void bf16_panel_c(float *C, int64_t ldc, const uint16_t *Ah, int64_t as0, int64_t as1,
                          const uint16_t *Bh, int64_t bs0, int64_t bs1, int64_t m, int64_t n, int64_t K, int acc) {
     for (int64_t i = 0; i < m; i++)
@@ -201,9 +163,39 @@ static void bf16_panels(float *C, const uint16_t *Ah, int64_t as0, int64_t as1, 
         const uint16_t *a = by_rows ? Ah + p0 * as0 : Ah, *b = by_rows ? Bh : Bh + p0 * bs1;
         float *c = by_rows ? C + p0 * N : C + p0;
         int64_t m = by_rows ? pn : M, n = by_rows ? N : pn;
-        if (gemm_dnnl_bf16_strided(m, n, K, a, as0, as1, b, bs0, bs1, acc, c, N))
+        if (!gemm_dnnl_bf16_strided(m, n, K, a, as0, as1, b, bs0, bs1, acc, c, N)) continue;
+        if (as0 == K && as1 == 1 && bs0 == 1 && bs1 == K) /* A·Bhᵀ */
+            bf16_block(by_rows ? c : C, a, Bh, m, N, K, acc, by_rows ? 0 : p0, by_rows ? N : p0 + pn);
+        else
             bf16_panel_c(c, N, a, as0, as1, b, bs0, bs1, m, n, K, acc);
     }
+}
+
+void mm_nt_bf16(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t N, int64_t K, int acc) {
+    /* the activations in bf16, in a buffer of the shared pool */
+    int slot = -1;
+    uint16_t *Ah = ttt_scratch_take(sizeof(uint16_t) * (size_t)(M * K), &slot);
+    if (Ah) bf16_from_f32(Ah, A, M * K);
+    if (!Ah) { /* no buffer (out of memory): products with the weights rounded only */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                float s = 0;
+                for (int64_t k = 0; k < K; k++) s += A[i * K + k] * bf16_to_f32(Bh[j * K + k]);
+                C[i * N + j] = acc ? C[i * N + j] + s : s;
+            }
+        return;
+    }
+    if (M > ttt_gemv_max_m) { /* the panels of the float32 path, each one single-threaded oneDNN call */
+        bf16_panels(C, Ah, K, 1, Bh, 1, K, M, N, K, acc);
+    } else {
+        int64_t nb = (N + BF16_BLOCK - 1) / BF16_BLOCK;
+#pragma omp parallel for schedule(static) if (nb > 1 && TTT_PAR(M * N * K))
+        for (int64_t p = 0; p < nb; p++) {
+            int64_t j0 = p * BF16_BLOCK, j1 = j0 + BF16_BLOCK < N ? j0 + BF16_BLOCK : N;
+            bf16_block(C, Ah, Bh, M, N, K, acc, j0, j1);
+        }
+    }
+    ttt_scratch_give(slot);
 }
 
 /* C[M,N] (+)= bf16(A)[M,K] · Bh[K,N]: the input gradient dX = dY·W with the bf16 copy of W */

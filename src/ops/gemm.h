@@ -59,13 +59,10 @@ int bf16_grads_hold(const float *C, int64_t n);
 /* the portable bf16 kernel alone, single-threaded (tests) */
 void gemv_nt_bf16_portable(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t N,
                            int64_t K, int acc);
-/* gemm_dnnl.c: one panel of the bf16 product with oneDNN's matmul, single-threaded:
- * C[m,n] (+)= Ah[m,K] · Bh[n,K]ᵀ, rows of A / B / C at strides lda / ldb / ldc. Returns
- * nonzero when oneDNN is not built in or cannot do it. */
-int gemm_dnnl_bf16_block(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, int64_t lda,
-                         const uint16_t *Bh, int64_t ldb, int acc, float *C, int64_t ldc);
-/* the same with any strides: src element (i, kk) of [m,k] at Ah[i·as0 + kk·as1], weight
- * element (kk, j) of [k,n] at Bh[kk·bs0 + j·bs1] */
+/* gemm_dnnl.c: one panel of a bf16 product with oneDNN's matmul, single-threaded:
+ * C[m,n] (+)= src[m,k] · weights[k,n], src element (i, kk) at Ah[i·as0 + kk·as1], weight
+ * element (kk, j) at Bh[kk·bs0 + j·bs1], rows of C at stride ldc. Returns nonzero when oneDNN
+ * is not built in or cannot do it. */
 int gemm_dnnl_bf16_strided(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, int64_t as0, int64_t as1,
                            const uint16_t *Bh, int64_t bs0, int64_t bs1, int acc, float *C, int64_t ldc);
 

@@ -142,9 +142,4 @@ int gemm_dnnl_bf16_strided(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, 
     return 1;
 }
 #endif
-
-int gemm_dnnl_bf16_block(int64_t m, int64_t n, int64_t k, const uint16_t *Ah, int64_t lda,
-                         const uint16_t *Bh, int64_t ldb, int acc, float *C, int64_t ldc) {
-    return gemm_dnnl_bf16_strided(m, n, k, Ah, lda, 1, Bh, 1, ldb, acc, C, ldc);
-}
 #endif
