@@ -444,9 +444,7 @@ ttt_status ckpt_read_state(const char *path, const ttt_model *m, train_state *st
         if (!g || strcmp(g, ex->vals[i]) != 0)
             s = ttt_err(TTT_ERR_ARG, "%s: setting '%s' was '%.200s' in the checkpoint, now '%s'; resume with the same %s",
                         path, ex->keys[i], g ? g : "(absent)", ex->vals[i],
-                        strcmp(ex->keys[i], "train_data") == 0         ? "training token file (--data)"
-                        : strcmp(ex->keys[i], "matmul_precision") == 0 ? "setting (--bf16 for bf16)"
-                                                                       : "setting");
+                        ex->hint && ex->hint[i] ? ex->hint[i] : "setting");
     }
     if (s == TTT_OK && seed != ex->seed)
         s = ttt_err(TTT_ERR_ARG, "%s: setting 'seed' was '%" PRIu64 "' in the checkpoint, now '%" PRIu64 "'; resume "

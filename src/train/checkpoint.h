@@ -35,14 +35,15 @@ ttt_status ckpt_write(const char *run_dir, const ttt_model *m, const train_state
 /* What a resume expects of the state: the batch (windows_consumed must be step · batch, the
  * one way the training loop advances), the seed, and settings `keys` whose stored values must
  * equal `vals` (settings that must not change across a resume). batch 0: no check of the
- * data position against the step. absent (may be NULL; entries may be NULL): the value a key
- * stands for in a checkpoint written before the key existed. */
+ * data position against the step. Per key (each array may be NULL, each entry too): absent,
+ * the value the key stands for in a checkpoint written before the key existed; hint, what a
+ * mismatch asks the user to keep the same ("setting" when none). */
 typedef struct {
     int64_t batch;
     uint64_t seed;
     const char *const *keys, *const *vals;
     int nmeta;
-    const char *const *absent;
+    const char *const *absent, *const *hint;
 } ckpt_expect;
 
 /* Load the weights into m and the state (moments allocated by the caller) from a checkpoint

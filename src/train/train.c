@@ -304,8 +304,9 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     const char *keys[] = {"seq_len", "batch", "train_data", "shuffle", "matmul_precision"};
     const char *vals[] = {s_L, s_B, s_data, o.no_shuffle ? "0" : "1", m->opt.bf16_train ? "bf16" : "f32"};
     const char *absent[] = {NULL, NULL, NULL, NULL, "f32"};
+    const char *hint[] = {NULL, NULL, "training token file (--data)", NULL, "setting (--bf16 for bf16)"};
     const int nkeys = 5;
-    const ckpt_expect expect = {o.batch, o.seed, keys, vals, nkeys, absent};
+    const ckpt_expect expect = {o.batch, o.seed, keys, vals, nkeys, absent, hint};
 
     size_t pbytes = (size_t)m->tab.total * m->elem;
     train_state st = {0, 0, o.seed, ttt_calloc(pbytes, "AdamW m"), ttt_calloc(pbytes, "AdamW v")};
