@@ -32,8 +32,7 @@ static int write_sharded(const ttt_model *m, const char *src_dir, const char *ou
     float *w = flat_tensors(m, 0);
     int64_t np = ttt_param_count(m);
     st_entry *e = calloc((size_t)np, sizeof *e);
-    int64_t *off = calloc((size_t)np, sizeof *off);
-    EXPECT(w && e && off, "memory");
+    EXPECT(w && e, "memory");
     for (int64_t i = 0, o = 0; i < np; i++) {
         e[i].name = ttt_param_name(m, i);
         e[i].dtype = ST_BF16;
@@ -62,7 +61,7 @@ static int write_sharded(const ttt_model *m, const char *src_dir, const char *ou
     }
     fprintf(ix, "\n  }\n}\n");
     fclose(ix);
-    free(w), free(e), free(off);
+    free(w), free(e);
     return 1;
 }
 

@@ -44,19 +44,26 @@ static ttt_status build_table(st_set *s) {
     return TTT_OK;
 }
 
-const st_tensor *st_set_find(const st_set *s, const char *name, const st_file **file) {
+/* the position of NAME in the sorted table, or -1 */
+static int find_index(const st_set *s, const char *name) {
     int lo = 0, hi = s->n - 1;
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2, c = strcmp(s->e[mid].t->name, name);
-        if (c == 0) {
-            if (file) *file = &s->files[s->e[mid].file];
-            return s->e[mid].t;
-        }
+        if (c == 0) return mid;
         if (c < 0) lo = mid + 1;
         else hi = mid - 1;
     }
-    return NULL;
+    return -1;
 }
+
+const st_tensor *st_set_find(const st_set *s, const char *name, const st_file **file) {
+    int i = find_index(s, name);
+    if (i < 0) return NULL;
+    if (file) *file = &s->files[s->e[i].file];
+    return s->e[i].t;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 /* a shard name of the index: a plain file name inside the model directory */
 static ttt_status check_shard_name(const char *idx, const char *tensor, const char *name) {
@@ -74,7 +81,8 @@ static ttt_status open_sharded(st_set *s, const char *dir, const char *idx) {
     TRY(ttt_json_load(idx, MAX_INDEX_BYTES, TTT_ERR_FORMAT, &root));
     ttt_status st = TTT_OK;
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
-    const char **shard = NULL; /* distinct shard names, in order of first appearance */
+    const char **shard = NULL; /* the distinct shard names, sorted */
+    unsigned char *seen = NULL;
     int ns = 0, nmap = 0;
     if (!cJSON_IsObject(wm))
         st = ttt_err(TTT_ERR_FORMAT, "%s: expected an object \"weight_map\" (tensor name -> shard file)", idx);
@@ -82,18 +90,19 @@ static ttt_status open_sharded(st_set *s, const char *dir, const char *idx) {
     if (st == TTT_OK && nmap == 0) st = ttt_err(TTT_ERR_FORMAT, "%s: \"weight_map\" lists no tensor", idx);
     if (st == TTT_OK && !(shard = malloc(sizeof *shard * (size_t)nmap))) st = ttt_err(TTT_ERR_NOMEM, "out of memory");
     for (const cJSON *e = st == TTT_OK ? wm->child : NULL; st == TTT_OK && e; e = e->next) {
-        if (!cJSON_IsString(e)) {
+        if (!cJSON_IsString(e))
             st = ttt_err(TTT_ERR_FORMAT, "%s: \"weight_map\" entry '%s' must be a string (the shard's file name)", idx,
                          e->string);
-            break;
-        }
-        st = check_shard_name(idx, e->string, e->valuestring);
-        int k = 0;
-        while (k < ns && strcmp(shard[k], e->valuestring) != 0) k++;
-        if (st == TTT_OK && k == ns) {
-            if (ns == MAX_SHARDS) st = ttt_err(TTT_ERR_FORMAT, "%s: more than %d shards", idx, MAX_SHARDS);
-            else shard[ns++] = e->valuestring;
-        }
+        else if ((st = check_shard_name(idx, e->string, e->valuestring)) == TTT_OK)
+            shard[ns++] = e->valuestring;
+    }
+    if (st == TTT_OK) { /* sorted and deduplicated: n log n for any index */
+        qsort(shard, (size_t)ns, sizeof *shard, cmp_str);
+        int u = 0;
+        for (int k = 0; k < ns; k++)
+            if (u == 0 || strcmp(shard[u - 1], shard[k]) != 0) shard[u++] = shard[k];
+        ns = u;
+        if (ns > MAX_SHARDS) st = ttt_err(TTT_ERR_FORMAT, "%s: %d shards, more than the %d allowed", idx, ns, MAX_SHARDS);
     }
     if (st == TTT_OK && !(s->files = calloc((size_t)ns, sizeof *s->files))) st = ttt_err(TTT_ERR_NOMEM, "out of memory");
     for (int k = 0; st == TTT_OK && k < ns; k++) {
@@ -105,21 +114,24 @@ static ttt_status open_sharded(st_set *s, const char *dir, const char *idx) {
     if (st == TTT_OK) st = build_table(s);
     /* the index and the shards agree: every mapped tensor is where the map says, and every
      * tensor of a shard is mapped to it (so neither side has a tensor the other lacks) */
+    if (st == TTT_OK && !(seen = calloc((size_t)(s->n ? s->n : 1), 1))) st = ttt_err(TTT_ERR_NOMEM, "out of memory");
     for (const cJSON *e = st == TTT_OK ? wm->child : NULL; st == TTT_OK && e; e = e->next) {
-        const st_file *f = NULL;
-        const st_tensor *t = st_set_find(s, e->string, &f);
-        if (!t)
+        int i = find_index(s, e->string);
+        const char *path = i >= 0 ? s->files[s->e[i].file].path : NULL, *base = path ? strrchr(path, '/') : NULL;
+        if (i < 0)
             st = ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' is mapped to %s, which does not hold it", idx, e->string,
                          e->valuestring);
-        else if (strcmp(strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path, e->valuestring) != 0)
+        else if (strcmp(base ? base + 1 : path, e->valuestring) != 0)
             st = ttt_err(TTT_ERR_FORMAT, "%s: tensor '%s' is mapped to %s but is in %s", idx, e->string,
-                         e->valuestring, f->path);
+                         e->valuestring, path);
+        else
+            seen[i] = 1;
     }
-    if (st == TTT_OK && s->n != nmap) /* a shard holds a tensor the map does not list */
-        for (int i = 0; i < s->n && st == TTT_OK; i++)
-            if (!cJSON_GetObjectItemCaseSensitive(wm, s->e[i].t->name))
-                st = ttt_err(TTT_ERR_FORMAT, "%s holds tensor '%s', which %s does not list", s->files[s->e[i].file].path,
-                             s->e[i].t->name, idx);
+    for (int i = 0; st == TTT_OK && i < s->n; i++) /* a shard holds a tensor the map does not list */
+        if (!seen[i])
+            st = ttt_err(TTT_ERR_FORMAT, "%s holds tensor '%s', which %s does not list", s->files[s->e[i].file].path,
+                         s->e[i].t->name, idx);
+    free(seen);
     free(shard);
     cJSON_Delete(root);
     return st;

@@ -93,9 +93,10 @@ static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, ttt
         free(m);
         return ttt_err(TTT_ERR_ARG, "remat_group must be >= 0");
     }
-    if (check_bf16(&m->opt) != TTT_OK) {
+    ttt_status bs = check_bf16(&m->opt);
+    if (bs != TTT_OK) {
         free(m);
-        return TTT_ERR_ARG;
+        return bs;
     }
     m->w_bf16_stale = 1;
     ttt_dims_from_config(&m->dims, cfg);
