@@ -24,6 +24,7 @@ static const command commands[] = {
     {"tokenize", cmd_tokenize, "text to token ids (GPT-2/tiktoken BPE or Llama-2 BPE)"},
     {"detokenize", cmd_detokenize, "token ids back to text"},
     {"data", cmd_data, "token files of every data split for one tokenizer (after make data)"},
+    {"tokenizer", cmd_tokenizer, "train a BPE tokenizer on text files, write tokenizer.json (tokenizer train)"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
