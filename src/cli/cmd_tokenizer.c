@@ -10,6 +10,16 @@
 #include "data/dataset.h"
 #include "tokenizer/bpe_train.h"
 
+/* print the library's message once prefixed ("ttt tokenizer train: ..."), return 1 */
+static int train_fail(void) {
+    const char *m = ttt_last_error();
+    static const char *const own[] = {"tokenizer train: ", "tokenizer save: "};
+    for (int i = 0; i < 2; i++)
+        if (strncmp(m, own[i], strlen(own[i])) == 0) m += strlen(own[i]);
+    fprintf(stderr, "ttt tokenizer train: %s\n", m);
+    return 1;
+}
+
 static const flag_spec train_flags[] = {
     {"input-list", 1}, {"vocab", 1},    {"out", 1},   {"kind", 1},           {"min-frequency", 1},
     {"threads", 1},    {"pattern", 1},  {"config", 1}, {"character-coverage", 1}, {"special-first", 0},
@@ -152,7 +162,7 @@ static int tok_train(int argc, char **argv) {
         ttt_status s = dir ? data_read_list(list, dir, &listed, &n_listed) : TTT_ERR_NOMEM;
         free(dir);
         if (s != TTT_OK) {
-            rc = cli_fail("tokenizer train");
+            rc = train_fail();
             goto out;
         }
     }
@@ -172,13 +182,13 @@ static int tok_train(int argc, char **argv) {
     bpe_model m;
     if (bpe_train_files(&o, inputs.v, inputs.n, &m) != TTT_OK) {
         data_free_list(listed, n_listed);
-        rc = cli_fail("tokenizer train");
+        rc = train_fail();
         goto out;
     }
     data_free_list(listed, n_listed);
     if (bpe_model_save(&m, outp, args_str(&a, "config", NULL), mml) != TTT_OK) {
         bpe_model_free(&m);
-        rc = cli_fail("tokenizer train");
+        rc = train_fail();
         goto out;
     }
     if (!quiet) {

@@ -91,6 +91,14 @@ static void keyset_free(keyset *k) {
     memset(k, 0, sizeof *k);
 }
 
+/* format the message first: it may quote bytes of k's blob */
+#define KFAIL(...) \
+    do { \
+        ttt_status kfail_ = ttt_err(TTT_ERR_ARG, __VA_ARGS__); \
+        keyset_free(k); \
+        return kfail_; \
+    } while (0)
+
 static ttt_status build_keys(const tokjson_spec *sp, keyset *k) {
     memset(k, 0, sizeof *k);
     if (sp->kind != TOKJSON_BYTE_LEVEL && sp->kind != TOKJSON_SP_BPE)
@@ -111,7 +119,7 @@ static ttt_status build_keys(const tokjson_spec *sp, keyset *k) {
         if (!sp->vocab[i]) continue;
         size_t add = sp->vocab_len[i] * (map ? 2 : 1);
         if (add > ((size_t)1 << 30) || total > SIZE_MAX / 2)
-            return keyset_free(k), ttt_err(TTT_ERR_ARG, "tokenizer.json writer: token %zu is too long", i);
+            KFAIL("tokenizer.json writer: token %zu is too long", i);
         total += add;
     }
     for (int s = 0; s < sp->n_special; s++) total += sp->special[s].len;
@@ -134,17 +142,17 @@ static ttt_status build_keys(const tokjson_spec *sp, keyset *k) {
     for (int s = 0; s < sp->n_special; s++) {
         const tokjson_special *t = &sp->special[s];
         if (!t->text || t->len == 0)
-            return keyset_free(k), ttt_err(TTT_ERR_ARG, "tokenizer.json writer: special token %d is empty", s);
+            KFAIL("tokenizer.json writer: special token %d is empty", s);
         if (t->id < 0 || t->id >= sp->n_ids)
-            return keyset_free(k), ttt_err(TTT_ERR_ARG, "tokenizer.json writer: special token '%.*s' has id %d outside 0..%lld",
+            KFAIL("tokenizer.json writer: special token '%.*s' has id %d outside 0..%lld",
                                            (int)t->len, t->text, t->id, (long long)sp->n_ids - 1);
         for (int r = 0; r < s; r++)
             if (sp->special[r].id == t->id)
-                return keyset_free(k), ttt_err(TTT_ERR_ARG, "tokenizer.json writer: two special tokens have id %d", t->id);
+                KFAIL("tokenizer.json writer: two special tokens have id %d", t->id);
         size_t id = (size_t)t->id;
         if (k->len[id] != SIZE_MAX) {
             if (k->len[id] != t->len || memcmp(k->blob + k->off[id], t->text, t->len) != 0)
-                return keyset_free(k), ttt_err(TTT_ERR_ARG, "tokenizer.json writer: special token '%.*s' has id %d, which is another token",
+                KFAIL("tokenizer.json writer: special token '%.*s' has id %d, which is another token",
                                                (int)t->len, t->text, t->id);
             continue;
         }
@@ -159,17 +167,17 @@ static ttt_status build_keys(const tokjson_spec *sp, keyset *k) {
         any = 1;
         const unsigned char *key = k->blob + k->off[i];
         if (k->len[i] == 0)
-            return keyset_free(k), ttt_err(TTT_ERR_ARG, "tokenizer.json writer: token %zu is the empty string", i);
+            KFAIL("tokenizer.json writer: token %zu is the empty string", i);
         if (!utf8_valid(key, k->len[i]))
-            return keyset_free(k), ttt_err(TTT_ERR_ARG, "tokenizer.json writer: token %zu is not valid UTF-8%s", i,
+            KFAIL("tokenizer.json writer: token %zu is not valid UTF-8%s", i,
                                            sp->kind == TOKJSON_BYTE_LEVEL ? " (give raw bytes with vocab_raw_bytes)" : "");
         int64_t prev;
         if (strmap_get(&k->keys, key, k->len[i], &prev))
-            return keyset_free(k), ttt_err(TTT_ERR_ARG, "tokenizer.json writer: ids %lld and %zu have the same string '%.*s'",
+            KFAIL("tokenizer.json writer: ids %lld and %zu have the same string '%.*s'",
                                            (long long)prev, i, (int)k->len[i], (const char *)key);
         if (strmap_put(&k->keys, key, k->len[i], (int64_t)i) != 0) goto nomem;
     }
-    if (!any) return keyset_free(k), ttt_err(TTT_ERR_ARG, "tokenizer.json writer: the vocabulary is empty");
+    if (!any) KFAIL("tokenizer.json writer: the vocabulary is empty");
     /* merges: both sides exist and the concatenation is a token */
     size_t cat_cap = 0;
     unsigned char *cat = NULL;
@@ -177,7 +185,7 @@ static ttt_status build_keys(const tokjson_spec *sp, keyset *k) {
         int32_t l = sp->merges[m][0], r = sp->merges[m][1];
         if (l < 0 || r < 0 || l >= sp->n_ids || r >= sp->n_ids || k->len[l] == SIZE_MAX || k->len[r] == SIZE_MAX) {
             free(cat);
-            return keyset_free(k), ttt_err(TTT_ERR_ARG, "tokenizer.json writer: merge %lld (%d, %d) names an id without a token",
+            KFAIL("tokenizer.json writer: merge %lld (%d, %d) names an id without a token",
                                            (long long)m, l, r);
         }
         size_t ln = k->len[l], rn = k->len[r];
