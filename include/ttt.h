@@ -39,6 +39,16 @@ const char *ttt_last_error(void);
  * (docs/adding-a-family.md) has a larger id. */
 typedef enum { TTT_ARCH_TTT = 0, TTT_ARCH_LLAMA = 1, TTT_ARCH_MAMBA = 2 } ttt_arch;
 typedef enum { TTT_INNER_LINEAR = 0, TTT_INNER_MLP = 1 } ttt_inner_type;
+/* RoPE frequency scaling of a Llama model (config.json "rope_scaling", Hugging Face's rope_type):
+ * none, "linear" (positions / factor), "dynamic" (NTK-aware base growing past
+ * max_position_embeddings), "llama3" (Llama 3.1's per-frequency interpolation) */
+typedef enum { TTT_ROPE_NONE = 0, TTT_ROPE_LINEAR, TTT_ROPE_DYNAMIC, TTT_ROPE_LLAMA3 } ttt_rope_type;
+typedef struct {
+    ttt_rope_type type;
+    double factor;                            /* linear, dynamic, llama3 */
+    double low_freq_factor, high_freq_factor; /* llama3 */
+    int64_t original_max_position_embeddings; /* llama3 */
+} ttt_rope_scaling;
 
 typedef struct {
     ttt_arch arch;
@@ -68,6 +78,9 @@ typedef struct {
     int ttt_fixed_lr_gate, ttt_unit_token_scale;
     /* Llama */
     int64_t num_key_value_heads; /* grouped key/value heads (= heads: plain multi-head) */
+    int64_t head_dim;            /* width of a head (q_proj [heads·head_dim, D]); 0: D / heads */
+    int attention_bias, mlp_bias; /* biases on q/k/v/o_proj; on gate/up/down_proj */
+    ttt_rope_scaling rope_scaling;
     /* Mamba */
     int64_t state_size;          /* N */
     int64_t expand;

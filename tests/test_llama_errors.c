@@ -1,7 +1,8 @@
 /* test_llama_errors.c: bad Llama model directories and inputs through the ttt command: a
  * clear message naming the file and the field or tensor, exit status 1 or 2, never a crash.
- * Configs: heads not a multiple of num_key_value_heads, rope_scaling set, head_dim that is
- * not hidden_size / heads, biases, another activation, zero kv heads; tensors: a missing
+ * Configs: heads not a multiple of num_key_value_heads, an unsupported rope_scaling type, an odd
+ * head_dim, a head_dim the tensors do not have, biases the file lacks, another activation,
+ * zero kv heads (the rope_scaling fields one by one: test_llama_hf.c); tensors: a missing
  * layer tensor, k_proj of the wrong shape, lm_head missing (untied config) or unexpected
  * (tied config); a token id outside the vocabulary. */
 #include <stdarg.h>
@@ -91,14 +92,17 @@ TEST(test_llama_errors_config) {
     ok &= expect_cli_error("config.json|\"num_attention_heads\" 4 is not a multiple of \"num_key_value_heads\" 3",
                        "forward --model %s --random 1x5", d);
     d = copy_base("lc2", 0);
-    set_field(d, "rope_scaling", "{\"type\": \"linear\", \"factor\": 2.0}");
-    ok &= expect_cli_error("config.json|rope_scaling|not supported", "forward --model %s --random 1x5", d);
+    set_field(d, "rope_scaling", "{\"type\": \"yarn\", \"factor\": 2.0}");
+    ok &= expect_cli_error("config.json|rope_scaling|\"yarn\" is not supported", "forward --model %s --random 1x5", d);
     d = copy_base("lc3", 0);
-    set_field(d, "head_dim", "8");
-    ok &= expect_cli_error("config.json|head_dim", "info --model %s", d);
+    set_field(d, "head_dim", "7");
+    ok &= expect_cli_error("config.json|head_dim|even", "info --model %s", d);
+    d = copy_base("lc3b", 0);
+    set_field(d, "head_dim", "8"); /* valid, but q_proj of the file is [64, 64] */
+    ok &= expect_cli_error("q_proj.weight|[32, 64]", "info --model %s", d);
     d = copy_base("lc4", 0);
     set_field(d, "attention_bias", "true");
-    ok &= expect_cli_error("config.json|attention_bias", "info --model %s", d);
+    ok &= expect_cli_error("q_proj.bias|missing", "info --model %s", d);
     d = copy_base("lc5", 0);
     set_field(d, "hidden_act", "\"gelu\"");
     ok &= expect_cli_error("config.json|hidden_act|silu", "info --model %s", d);

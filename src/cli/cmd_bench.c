@@ -339,6 +339,10 @@ int cmd_bench(int argc, char **argv) {
         if (!want[k]) continue;
         ttt_config cfg;
         ttt_config_preset(kinds[k]->preset[quick ? 2 : big ? 1 : 0], &cfg);
+        { /* a Transformer refuses positions past max_position_embeddings: room for the longest */
+            int64_t need = (ctx[nctx - 1] > tctx ? ctx[nctx - 1] : tctx) + dsteps + 1;
+            if (cfg.max_position_embeddings < need) cfg.max_position_embeddings = need;
+        }
         ttt_model *m;
         if (ttt_model_create(&cfg, 1, &mo, &m) != TTT_OK) {
             rc = cli_fail("bench");

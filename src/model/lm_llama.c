@@ -3,10 +3,13 @@
  *   h0 = Embed(ids);  per block:  h += Attn(RMSNorm_in(h))      (causal GQA with RoPE, o_proj)
  *                                 h += MLP(RMSNorm_post(h))     MLP(x) = down(silu(gate x) ⊙ up x)
  *   logits = RMSNorm_final(h) · Headᵀ;  loss = cross-entropy against the targets.
- * Attention: q = x Wqᵀ, k = x Wkᵀ, v = x Wvᵀ split into heads of f = D / nh; RoPE (rotate_half,
- * position p) on q and k; query head j uses kv head j / (nh / nkv); scores q·k / sqrt(f),
- * causal softmax, heads concatenated, then o_proj. The attention itself is tiled
- * (layers/attention.c): memory linear in the context length.
+ * Attention: q = x Wqᵀ (+ bq), k = x Wkᵀ (+ bk), v = x Wvᵀ (+ bv) split into heads of f =
+ * head_dim (D / nh unless the config says otherwise); RoPE (rotate_half, position p, the
+ * frequencies of rope_scaling: ops/rope_half.h) on q and k; query head j uses kv head
+ * j / (nh / nkv); scores q·k / sqrt(f), causal softmax, heads concatenated, then o_proj
+ * (+ bo). With mlp_bias the three MLP projections have biases too. The attention itself is
+ * tiled (layers/attention.c): memory linear in the context length. Positions past
+ * max_position_embeddings are refused, except with dynamic RoPE scaling (made for them).
  * Full-sequence forward (keeping what the backward needs), backward, and the cached path: a
  * key/value cache per layer that grows (doubling) with the context; prefill of any number of
  * tokens at any position goes through the same tiled attention against cache + new keys. */
@@ -27,6 +30,7 @@
 /* offsets (elements) of one block's tensors (model.layers.N.*) */
 typedef struct {
     int64_t in_norm, q, k, v, o, post_norm, mg, mu, md;
+    int64_t bq, bk, bv, bo, bg, bu, bd; /* biases (attention_bias, mlp_bias); −1: none */
 } llama_block_offs;
 
 #define BLK(m, l) (&((const llama_block_offs *)(m)->offs.blocks)[l])
@@ -34,12 +38,41 @@ typedef struct {
 /* a block's tensors (parameters or their gradients) */
 typedef struct {
     real *in_norm, *q, *k, *v, *o, *post_norm, *mg, *mu, *md;
+    real *bq, *bk, *bv, *bo, *bg, *bu, *bd; /* NULL: no bias */
 } RF(llama_w);
+
+static real *at(real *base, int64_t off) { return off >= 0 ? base + off : NULL; }
 
 static void bind(RF(llama_w) *w, real *base, const llama_block_offs *o) {
     w->in_norm = base + o->in_norm, w->q = base + o->q, w->k = base + o->k, w->v = base + o->v;
     w->o = base + o->o, w->post_norm = base + o->post_norm;
     w->mg = base + o->mg, w->mu = base + o->mu, w->md = base + o->md;
+    w->bq = at(base, o->bq), w->bk = at(base, o->bk), w->bv = at(base, o->bv), w->bo = at(base, o->bo);
+    w->bg = at(base, o->bg), w->bu = at(base, o->bu), w->bd = at(base, o->bd);
+}
+
+/* y[m, :] += b (b NULL: nothing) */
+static void add_bias(real *y, const real *b, int64_t M, int64_t C) {
+    if (!b) return;
+#pragma omp parallel for schedule(static) if (TTT_PAR(M * C))
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++) y[m * C + c] += b[c];
+}
+
+/* db[c] += Σ_m dy[m, c] (the bias gradient; db NULL: nothing), each column summed over the
+ * rows in order whatever the thread count */
+#define COLBLK 64
+static void col_sum(real *db, const real *dy, int64_t M, int64_t C) {
+    if (!db) return;
+    int64_t nb = (C + COLBLK - 1) / COLBLK;
+#pragma omp parallel for schedule(static) if (TTT_PAR(M * C))
+    for (int64_t bi = 0; bi < nb; bi++) {
+        int64_t c0 = bi * COLBLK, c1 = c0 + COLBLK < C ? c0 + COLBLK : C;
+        real acc[COLBLK] = {0};
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t c = c0; c < c1; c++) acc[c - c0] += dy[m * C + c];
+        for (int64_t c = c0; c < c1; c++) db[c] += acc[c - c0];
+    }
 }
 
 /* what one block keeps (training: one per layer; inference: one set shared by all layers) */
@@ -123,7 +156,27 @@ static void layout(bump *bp, RF(llama_ws) *w, const ttt_dims *d, int64_t B, int6
     }
 }
 
-/* lay the workspace out for B × L tokens at positions pos0.. (RoPE table filled) */
+/* the RoPE frequencies of the model (theta and rope_scaling) */
+static rope_params rope_of(const ttt_model *m) {
+    const ttt_rope_scaling *r = &m->cfg.rope_scaling;
+    rope_params p = {m->dims.rope_theta, r->type, r->factor, r->low_freq_factor, r->high_freq_factor,
+                     r->original_max_position_embeddings, m->cfg.max_position_embeddings};
+    return p;
+}
+
+/* positions pos0 .. pos0 + L − 1 must lie below max_position_embeddings (the table of the
+ * trained frequencies ends there), unless dynamic scaling extends them */
+static ttt_status check_positions(const ttt_model *m, int64_t pos0, int64_t L, const char *what) {
+    int64_t M = m->cfg.max_position_embeddings;
+    if (m->cfg.rope_scaling.type == TTT_ROPE_DYNAMIC || pos0 + L <= M) return TTT_OK;
+    return ttt_err(TTT_ERR_ARG,
+                   "%s: positions %lld .. %lld go past the model's max_position_embeddings %lld (the "
+                   "longest context it supports; only \"rope_scaling\" of type \"dynamic\" extends it)",
+                   what, (long long)pos0, (long long)(pos0 + L - 1), (long long)M);
+}
+
+/* lay the workspace out for B × L tokens at positions pos0.. (RoPE table filled; dynamic
+ * scaling: its base for a sequence of pos0 + L tokens) */
 static ttt_status ws_prepare(ttt_model *m, RF(llama_ws) *w, RF(llama_act) *blks, int64_t B, int64_t L,
                              int train, int cached, int64_t pos0) {
     const ttt_dims *d = &m->dims;
@@ -136,7 +189,8 @@ static ttt_status ws_prepare(ttt_model *m, RF(llama_ws) *w, RF(llama_act) *blks,
     b.base = (real *)m->ws.data;
     b.off = 0;
     layout(&b, w, d, B, L, train, cached, nthreads);
-    RF(rope_half_table)(w->cs, pos0, L, d->f, d->rope_theta);
+    rope_params rp = rope_of(m);
+    RF(rope_half_table_scaled)(w->cs, pos0, L, d->f, &rp, pos0 + L);
     return TTT_OK;
 }
 
@@ -200,11 +254,14 @@ static void block_forward(const ttt_model *m, const RF(llama_w) *w, RF(llama_act
     int64_t N = B * L, D = d->D, I = d->I, f = d->f, QD = d->nh * f, KD = d->nkv * f;
     real eps = (real)d->rms_eps, *h = ws->h, *tmp = ws->tmp;
     if (train) memcpy(a->h1, h, sizeof(real) * (size_t)(N * D));
-    /* x = RMSNorm(h; input_layernorm);  q = x Wqᵀ, k = x Wkᵀ, v = x Wvᵀ */
+    /* x = RMSNorm(h; input_layernorm);  q = x Wqᵀ + bq, k = x Wkᵀ + bk, v = x Wvᵀ + bv */
     RF(rmsnorm_fwd)(a->xa, a->rs_a, h, w->in_norm, N, D, eps);
     RF(mm_nt)(ws->q, a->xa, w->q, N, QD, D, 0);
     RF(mm_nt)(ws->k, a->xa, w->k, N, KD, D, 0);
     RF(mm_nt)(ws->v, a->xa, w->v, N, KD, D, 0);
+    add_bias(ws->q, w->bq, N, QD);
+    add_bias(ws->k, w->bk, N, KD);
+    add_bias(ws->v, w->bv, N, KD);
     /* per head: Q = RoPE(q), K = RoPE(k), V = v (into the cache after its pos0 filled rows) */
     real *Kb = Kc ? Kc : a->Kh, *Vb = Vc ? Vc : a->Vh;
     int64_t ld = Kc ? ldk : L * f, p0 = Kc ? pos0 : 0;
@@ -214,16 +271,20 @@ static void block_forward(const ttt_model *m, const RF(llama_w) *w, RF(llama_act
     /* O = softmax(Q Kᵀ / sqrt(f), causal) V */
     attn_dims ad = attn_of(d, B, L, p0 + L, ld, ws->nthreads);
     RF(attn_forward)(a->O, a->lse, a->Qh, Kb, Vb, &ad, ws->scr);
-    /* h += O Woᵀ */
+    /* h += O Woᵀ + bo */
     RF(mm_nt)(tmp, a->O, w->o, N, D, QD, 0);
+    add_bias(tmp, w->bo, N, D);
     RF(vec_add)(h, tmp, N * D);
     if (train) memcpy(a->h2, h, sizeof(real) * (size_t)(N * D));
-    /* h += down(silu(x Wgᵀ) ⊙ (x Wuᵀ)),  x = RMSNorm(h; post_attention_layernorm) */
+    /* h += down(silu(x Wgᵀ + bg) ⊙ (x Wuᵀ + bu)) + bd,  x = RMSNorm(h; post_attention_layernorm) */
     RF(rmsnorm_fwd)(a->xf, a->rs_f, h, w->post_norm, N, D, eps);
     RF(mm_nt)(a->ga, a->xf, w->mg, N, I, D, 0);
     RF(mm_nt)(a->up, a->xf, w->mu, N, I, D, 0);
+    add_bias(a->ga, w->bg, N, I);
+    add_bias(a->up, w->bu, N, I);
     RF(swiglu_fwd)(a->mm, a->ga, a->up, N * I);
     RF(mm_nt)(tmp, a->mm, w->md, N, D, I, 0);
+    add_bias(tmp, w->bd, N, D);
     RF(vec_add)(h, tmp, N * D);
 }
 
@@ -233,18 +294,23 @@ static void block_backward(const ttt_model *m, const RF(llama_w) *w, const RF(ll
     const ttt_dims *d = &m->dims;
     int64_t N = B * L, D = d->D, I = d->I, f = d->f, QD = d->nh * f, KD = d->nkv * f;
     real *dh = ws->dh, *dx = ws->dx;
-    /* MLP: h += mm Wdᵀ, mm = silu(ga) ⊙ up, ga = xf Wgᵀ, up = xf Wuᵀ */
+    /* MLP: h += mm Wdᵀ + bd, mm = silu(ga) ⊙ up, ga = xf Wgᵀ + bg, up = xf Wuᵀ + bu;
+     * d bias = Σ over the rows of the gradient of its output */
     RF(mm_nn)(ws->dmm, dh, w->md, N, I, D, 0);
     RF(mm_tn)(gw->md, dh, a->mm, D, I, N, 1);
+    col_sum(gw->bd, dh, N, D);
     RF(swiglu_bwd)(ws->dga, ws->dup, ws->dmm, a->ga, a->up, N * I);
+    col_sum(gw->bg, ws->dga, N, I);
+    col_sum(gw->bu, ws->dup, N, I);
     RF(mm_nn)(dx, ws->dga, w->mg, N, D, I, 0);
     RF(mm_nn)(dx, ws->dup, w->mu, N, D, I, 1);
     RF(mm_tn)(gw->mg, ws->dga, a->xf, I, D, N, 1);
     RF(mm_tn)(gw->mu, ws->dup, a->xf, I, D, N, 1);
     RF(rmsnorm_bwd)(dh, gw->post_norm, dx, a->h2, w->post_norm, a->rs_f, N, D);
-    /* attention: h += O Woᵀ */
+    /* attention: h += O Woᵀ + bo */
     RF(mm_nn)(ws->dO, dh, w->o, N, QD, D, 0);
     RF(mm_tn)(gw->o, dh, a->O, D, QD, N, 1);
+    col_sum(gw->bo, dh, N, D);
     attn_dims ad = attn_of(d, B, L, L, L * f, ws->nthreads);
     RF(attn_backward)(ws->dQh, ws->dKh, ws->dVh, ws->delta, ws->dO, a->O, a->lse, a->Qh, a->Kh, a->Vh,
                       &ad, ws->scr);
@@ -252,7 +318,10 @@ static void block_backward(const ttt_model *m, const RF(llama_w) *w, const RF(ll
     RF(rope_half_merge)(ws->q, ws->dQh, L * f, ws->cs, B, L, d->nh, f);
     RF(rope_half_merge)(ws->k, ws->dKh, L * f, ws->cs, B, L, d->nkv, f);
     RF(rope_half_merge)(ws->v, ws->dVh, L * f, NULL, B, L, d->nkv, f);
-    /* q = x Wqᵀ, k = x Wkᵀ, v = x Wvᵀ */
+    /* q = x Wqᵀ + bq, k = x Wkᵀ + bk, v = x Wvᵀ + bv */
+    col_sum(gw->bq, ws->q, N, QD);
+    col_sum(gw->bk, ws->k, N, KD);
+    col_sum(gw->bv, ws->v, N, KD);
     RF(mm_nn)(dx, ws->q, w->q, N, D, QD, 0);
     RF(mm_nn)(dx, ws->k, w->k, N, D, KD, 1);
     RF(mm_nn)(dx, ws->v, w->v, N, D, KD, 1);
@@ -269,6 +338,7 @@ static ttt_status forward(ttt_model *m, const int32_t *ids, const int32_t *targe
                           double *loss) {
     const ttt_dims *d = &m->dims;
     int64_t N = B * L;
+    TRY(check_positions(m, 0, L, backward ? "forward_backward" : "forward"));
     RF(llama_act) blks_small[1];
     RF(llama_act) *blks = blks_small;
     if (backward) {
@@ -313,6 +383,7 @@ static ttt_status forward(ttt_model *m, const int32_t *ids, const int32_t *targe
 static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits) {
     const ttt_dims *d = &m->dims;
     int64_t B = c->B, N = B * L;
+    TRY(check_positions(m, c->pos, L, L == 1 ? "decode" : "prefill"));
     /* room for one more position than the prompt: a decode step right after a prefill of 2^k
      * tokens would otherwise double the cache (allocate, first-touch and copy it) on the
      * first generated token */
@@ -339,13 +410,91 @@ const lm_arch_ops RF(lm_llama_ops) = {forward, cache_init, cache_reset, prefill}
 /* parameter table, bench cost, info                                                           */
 
 #if TTT_ONCE
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/checked.h"
 #include "model/family.h"
 
 extern const lm_arch_ops lm_llama_ops_f64;
+
+/* the per-head width */
+static int64_t head_dim_of(const ttt_config *c) {
+    return c->head_dim > 0 ? c->head_dim : c->num_attention_heads > 0 ? c->hidden_size / c->num_attention_heads : 0;
+}
+
+static const char *const rope_names[] = {"default", "linear", "dynamic", "llama3"};
+
+/* "rope_scaling": null, or {"rope_type" (or the older "type"): "linear" | "dynamic" | "llama3",
+ * "factor": x, llama3 also "low_freq_factor", "high_freq_factor",
+ * "original_max_position_embeddings"} (Hugging Face's keys; "default" is no scaling). Numbers
+ * are checked for their ranges by llama_validate. */
+static ttt_status parse_rope_scaling(const cfg_json *c, ttt_config *cfg) {
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c->root, "rope_scaling");
+    cfg->rope_scaling.type = TTT_ROPE_NONE;
+    if (!rs || cJSON_IsNull(rs)) return TTT_OK;
+    if (!cJSON_IsObject(rs))
+        return ttt_err(TTT_ERR_CONFIG, "%s: \"rope_scaling\" must be null or an object with \"rope_type\" "
+                       "(\"linear\", \"dynamic\" or \"llama3\") and \"factor\"", c->path);
+    const cJSON *t1 = cJSON_GetObjectItemCaseSensitive(rs, "rope_type"), *t2 = cJSON_GetObjectItemCaseSensitive(rs, "type");
+    const cJSON *t = t1 ? t1 : t2;
+    if (!t)
+        return ttt_err(TTT_ERR_CONFIG, "%s: \"rope_scaling\" has no \"rope_type\" (or \"type\"); expected "
+                       "\"linear\", \"dynamic\" or \"llama3\"", c->path);
+    if (!cJSON_IsString(t) || (t1 && t2 && (!cJSON_IsString(t2) || strcmp(t1->valuestring, t2->valuestring) != 0)))
+        return ttt_err(TTT_ERR_CONFIG, "%s: \"rope_scaling\": \"%s\" must be a string%s", c->path, t1 ? "rope_type" : "type",
+                       t1 && t2 ? " (and \"type\", when both are given, the same one)" : "");
+    int type = -1;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(t->valuestring, rope_names[i]) == 0) type = i;
+    if (type < 0)
+        return ttt_err(TTT_ERR_CONFIG, "%s: \"rope_scaling\": rope type \"%.64s\" is not supported (expected "
+                       "\"linear\", \"dynamic\", \"llama3\" or \"default\")", c->path, t->valuestring);
+    cfg->rope_scaling.type = (ttt_rope_type)type;
+    /* the keys each type reads; any other key is refused (it would be ignored: a different model) */
+    static const char *const keys[4][6] = {
+        {"rope_type", "type", NULL},
+        {"rope_type", "type", "factor", NULL},
+        {"rope_type", "type", "factor", NULL},
+        {"rope_type", "type", "factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"},
+    };
+    for (const cJSON *it = rs->child; it; it = it->next) {
+        int known = 0;
+        for (int k = 0; k < 6 && keys[type][k]; k++) known |= strcmp(it->string, keys[type][k]) == 0;
+        if (!known)
+            return ttt_err(TTT_ERR_CONFIG, "%s: \"rope_scaling\" of type \"%s\" has the key \"%.64s\", which it does "
+                           "not use (expected only %s)", c->path, rope_names[type], it->string,
+                           type == 0 ? "\"rope_type\"" : type < 3 ? "\"rope_type\" and \"factor\"" :
+                           "\"rope_type\", \"factor\", \"low_freq_factor\", \"high_freq_factor\" and "
+                           "\"original_max_position_embeddings\"");
+    }
+    if (type == TTT_ROPE_NONE) return TTT_OK;
+    cfg_json sub = {c->path, rs};
+    char name[64];
+    const char *need[4] = {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"};
+    for (int k = 0; k < (type == TTT_ROPE_LLAMA3 ? 4 : 1); k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rs, need[k]);
+        snprintf(name, sizeof name, "rope_scaling.%s", need[k]);
+        if (!v)
+            return ttt_err(TTT_ERR_CONFIG, "%s: \"rope_scaling\" of type \"%s\" needs \"%s\"", c->path,
+                           rope_names[type], need[k]);
+        if (k < 3 && (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)))
+            return ttt_err(TTT_ERR_CONFIG, "%s: \"%s\" must be a finite number", c->path, name);
+    }
+    TRY(cfg_num(&sub, "factor", 1, &cfg->rope_scaling.factor));
+    if (type == TTT_ROPE_LLAMA3) {
+        TRY(cfg_num(&sub, "low_freq_factor", 1, &cfg->rope_scaling.low_freq_factor));
+        TRY(cfg_num(&sub, "high_freq_factor", 1, &cfg->rope_scaling.high_freq_factor));
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rs, "original_max_position_embeddings");
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 9007199254740992.0)
+            return ttt_err(TTT_ERR_CONFIG, "%s: \"rope_scaling.original_max_position_embeddings\" must be an integer",
+                           c->path);
+        cfg->rope_scaling.original_max_position_embeddings = (int64_t)v->valuedouble;
+    }
+    return TTT_OK;
+}
 
 static ttt_status llama_parse(const cfg_json *c, ttt_config *cfg) {
     cfg_defaults(cfg);
@@ -354,50 +503,76 @@ static ttt_status llama_parse(const cfg_json *c, ttt_config *cfg) {
     cfg->num_key_value_heads = cfg->num_attention_heads;
     const cJSON *kv = cJSON_GetObjectItemCaseSensitive(c->root, "num_key_value_heads");
     if (kv && !cJSON_IsNull(kv)) TRY(cfg_int(c, "num_key_value_heads", 0, &cfg->num_key_value_heads));
+    /* head_dim (null or absent: hidden_size / num_attention_heads, as LlamaConfig) */
     const cJSON *hd = cJSON_GetObjectItemCaseSensitive(c->root, "head_dim");
     if (hd && !cJSON_IsNull(hd)) {
-        int64_t h = 0;
-        TRY(cfg_int(c, "head_dim", 0, &h));
-        if (cfg->num_attention_heads > 0 && h * cfg->num_attention_heads != cfg->hidden_size)
-            return ttt_err(TTT_ERR_CONFIG,
-                           "%s: \"head_dim\" %lld is not hidden_size / num_attention_heads (only that "
-                           "layout is supported)", c->path, (long long)h);
+        TRY(cfg_int(c, "head_dim", 0, &cfg->head_dim));
+        if (cfg->head_dim <= 0)
+            return ttt_err(TTT_ERR_CONFIG, "%s: \"head_dim\" is %lld, expected a positive even size", c->path,
+                           (long long)cfg->head_dim);
     }
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c->root, "rope_scaling");
-    if (rs && !cJSON_IsNull(rs))
-        return ttt_err(TTT_ERR_CONFIG, "%s: \"rope_scaling\" is not supported (expected null)", c->path);
-    int ab = 0, mb = 0;
-    TRY(cfg_bool(c, "attention_bias", &ab));
-    TRY(cfg_bool(c, "mlp_bias", &mb));
-    if (ab || mb)
-        return ttt_err(TTT_ERR_CONFIG, "%s: attention_bias / mlp_bias must be false (no biases)", c->path);
+    TRY(parse_rope_scaling(c, cfg));
+    TRY(cfg_bool(c, "attention_bias", &cfg->attention_bias));
+    TRY(cfg_bool(c, "mlp_bias", &cfg->mlp_bias));
     return TTT_OK;
 }
 
 static ttt_status llama_validate(const ttt_config *cfg, const char *o) {
-    TRY(cfg_check_heads(cfg, o));
+    if (cfg->head_dim == 0) {
+        TRY(cfg_check_heads(cfg, o));
+    } else { /* an explicit head_dim: hidden_size need not be heads × head_dim */
+        TRY(cfg_check_size(o, "intermediate_size", cfg->intermediate_size));
+        TRY(cfg_check_size(o, "num_attention_heads", cfg->num_attention_heads));
+        TRY(cfg_check_size(o, "head_dim", cfg->head_dim));
+        if (cfg->head_dim % 2 != 0)
+            return ttt_err(TTT_ERR_CONFIG, "%s: \"head_dim\" is %lld, expected an even size (RoPE rotates pairs)", o,
+                           (long long)cfg->head_dim);
+        int64_t qd;
+        if (!ttt_i64_mul_ok(cfg->num_attention_heads, cfg->head_dim, &qd) || qd > ((int64_t)1 << 31))
+            return ttt_err(TTT_ERR_CONFIG, "%s: num_attention_heads × head_dim = %lld × %lld is too large "
+                           "(at most 2^31)", o, (long long)cfg->num_attention_heads, (long long)cfg->head_dim);
+        TRY(cfg_check_real(o, "rope_theta", cfg->rope_theta, 0, 0.0, 1e12));
+    }
     TRY(cfg_check_size(o, "num_key_value_heads", cfg->num_key_value_heads));
     if (cfg->num_attention_heads % cfg->num_key_value_heads != 0)
         return ttt_err(TTT_ERR_CONFIG,
                        "%s: \"num_attention_heads\" %lld is not a multiple of \"num_key_value_heads\" %lld",
                        o, (long long)cfg->num_attention_heads, (long long)cfg->num_key_value_heads);
-    return cfg_check_size(o, "max_position_embeddings", cfg->max_position_embeddings);
+    TRY(cfg_check_size(o, "max_position_embeddings", cfg->max_position_embeddings));
+    const ttt_rope_scaling *r = &cfg->rope_scaling;
+    if (r->type == TTT_ROPE_NONE) return TTT_OK;
+    if ((unsigned)r->type > TTT_ROPE_LLAMA3)
+        return ttt_err(TTT_ERR_CONFIG, "%s: unknown rope_scaling type %d", o, (int)r->type);
+    /* factor >= 1 (Hugging Face's rule: scaling stretches the context, never shrinks it) */
+    TRY(cfg_check_real(o, "rope_scaling.factor", r->factor, 1, 1.0, 1e6));
+    if (r->type == TTT_ROPE_DYNAMIC && head_dim_of(cfg) <= 2)
+        return ttt_err(TTT_ERR_CONFIG, "%s: \"rope_scaling\" of type \"dynamic\" needs a head dim > 2 (the base "
+                       "grows with the power head_dim / (head_dim − 2)), not %lld", o, (long long)head_dim_of(cfg));
+    if (r->type == TTT_ROPE_LLAMA3) {
+        TRY(cfg_check_real(o, "rope_scaling.low_freq_factor", r->low_freq_factor, 0, 0.0, 1e6));
+        TRY(cfg_check_real(o, "rope_scaling.high_freq_factor", r->high_freq_factor, 0, 0.0, 1e6));
+        if (!(r->high_freq_factor > r->low_freq_factor))
+            return ttt_err(TTT_ERR_CONFIG, "%s: \"rope_scaling.high_freq_factor\" %g must be larger than "
+                           "\"rope_scaling.low_freq_factor\" %g", o, r->high_freq_factor, r->low_freq_factor);
+        TRY(cfg_check_size(o, "rope_scaling.original_max_position_embeddings", r->original_max_position_embeddings));
+    }
+    return TTT_OK;
 }
 
 static void llama_write(cJSON *r, const ttt_config *cfg) {
     cJSON *arch = cJSON_AddArrayToObject(r, "architectures");
     cJSON_AddItemToArray(arch, cJSON_CreateString("LlamaForCausalLM"));
-    cJSON_AddBoolToObject(r, "attention_bias", 0);
+    cJSON_AddBoolToObject(r, "attention_bias", cfg->attention_bias);
     cJSON_AddNumberToObject(r, "attention_dropout", 0.0);
     cfg_write_id(r, "bos_token_id", cfg->bos_token_id);
     cfg_write_id(r, "eos_token_id", cfg->eos_token_id);
-    cJSON_AddNumberToObject(r, "head_dim", (double)(cfg->hidden_size / cfg->num_attention_heads));
+    cJSON_AddNumberToObject(r, "head_dim", (double)head_dim_of(cfg));
     cJSON_AddStringToObject(r, "hidden_act", "silu");
     cJSON_AddNumberToObject(r, "hidden_size", (double)cfg->hidden_size);
     cJSON_AddNumberToObject(r, "initializer_range", cfg->initializer_range);
     cJSON_AddNumberToObject(r, "intermediate_size", (double)cfg->intermediate_size);
     cJSON_AddNumberToObject(r, "max_position_embeddings", (double)cfg->max_position_embeddings);
-    cJSON_AddBoolToObject(r, "mlp_bias", 0);
+    cJSON_AddBoolToObject(r, "mlp_bias", cfg->mlp_bias);
     cJSON_AddStringToObject(r, "model_type", "llama");
     cJSON_AddNumberToObject(r, "num_attention_heads", (double)cfg->num_attention_heads);
     cJSON_AddNumberToObject(r, "num_hidden_layers", (double)cfg->num_hidden_layers);
@@ -405,7 +580,19 @@ static void llama_write(cJSON *r, const ttt_config *cfg) {
     cfg_write_id(r, "pad_token_id", cfg->pad_token_id);
     cJSON_AddNumberToObject(r, "pretraining_tp", 1);
     cJSON_AddNumberToObject(r, "rms_norm_eps", cfg->rms_norm_eps);
-    cJSON_AddNullToObject(r, "rope_scaling");
+    const ttt_rope_scaling *rs = &cfg->rope_scaling;
+    if (rs->type == TTT_ROPE_NONE) {
+        cJSON_AddNullToObject(r, "rope_scaling");
+    } else {
+        cJSON *o = cJSON_AddObjectToObject(r, "rope_scaling");
+        cJSON_AddNumberToObject(o, "factor", rs->factor);
+        if (rs->type == TTT_ROPE_LLAMA3) {
+            cJSON_AddNumberToObject(o, "high_freq_factor", rs->high_freq_factor);
+            cJSON_AddNumberToObject(o, "low_freq_factor", rs->low_freq_factor);
+            cJSON_AddNumberToObject(o, "original_max_position_embeddings", (double)rs->original_max_position_embeddings);
+        }
+        cJSON_AddStringToObject(o, "rope_type", rope_names[rs->type]);
+    }
     cJSON_AddNumberToObject(r, "rope_theta", cfg->rope_theta);
     cJSON_AddBoolToObject(r, "tie_word_embeddings", cfg->tie_word_embeddings);
     cJSON_AddStringToObject(r, "torch_dtype", "float32");
@@ -413,7 +600,10 @@ static void llama_write(cJSON *r, const ttt_config *cfg) {
     cJSON_AddNumberToObject(r, "vocab_size", (double)cfg->vocab_size);
 }
 
-static int64_t llama_max_context(const ttt_config *cfg) { return cfg->max_position_embeddings; }
+/* dynamic RoPE scaling is made for contexts past max_position_embeddings: no limit then */
+static int64_t llama_max_context(const ttt_config *cfg) {
+    return cfg->rope_scaling.type == TTT_ROPE_DYNAMIC ? 0 : cfg->max_position_embeddings;
+}
 
 /* the paper's Transformer baseline sizes, and tiny / small ones for tests */
 static const struct {
@@ -451,6 +641,9 @@ static const ttt_family_flag llama_flags[] = {
     F_("max-position", TTT_FLAG_INT, max_position_embeddings),
     F_("kv-heads", TTT_FLAG_INT, num_key_value_heads),
     F_("rope-theta", TTT_FLAG_REAL, rope_theta),
+    F_("head-dim", TTT_FLAG_INT, head_dim),
+    F_("attention-bias", TTT_FLAG_TRUE, attention_bias),
+    F_("mlp-bias", TTT_FLAG_TRUE, mlp_bias),
     {NULL, TTT_FLAG_INT, 0},
 };
 #undef F_
@@ -464,13 +657,14 @@ static void llama_flags_done(ttt_config *cfg, int (*given)(const void *, const c
 
 static void llama_dims(ttt_dims *d, const ttt_config *c) {
     d->nh = c->num_attention_heads;
-    d->f = d->F = c->hidden_size / c->num_attention_heads;
+    d->f = d->F = head_dim_of(c);
     d->nkv = c->num_key_value_heads;
 }
 
-/* Hugging Face LlamaForCausalLM's tensors; every weight N(0, initializer_range²), norms 1 */
+/* Hugging Face LlamaForCausalLM's tensors; every weight N(0, initializer_range²), norms 1,
+ * biases 0 (nn.Linear's bias after LlamaPreTrainedModel._init_weights) */
 static ttt_status llama_params(param_table *t, ttt_lm_offs *o, const ttt_dims *d, const ttt_config *cfg) {
-    (void)cfg;
+    int ab = cfg->attention_bias, mb = cfg->mlp_bias;
     int64_t D = d->D, hd = d->f, I = d->I;
     llama_block_offs *blk = malloc(sizeof(llama_block_offs) * (size_t)d->layers);
     if (!blk) return ttt_err(TTT_ERR_NOMEM, "out of memory");
@@ -486,6 +680,13 @@ static ttt_status llama_params(param_table *t, ttt_lm_offs *o, const ttt_dims *d
         b->mg = param_add(t, INIT_NORMAL, 2, SH(I, D), "model.layers.%lld.mlp.gate_proj.weight", L);
         b->mu = param_add(t, INIT_NORMAL, 2, SH(I, D), "model.layers.%lld.mlp.up_proj.weight", L);
         b->md = param_add(t, INIT_NORMAL, 2, SH(D, I), "model.layers.%lld.mlp.down_proj.weight", L);
+        b->bq = ab ? param_add(t, INIT_ZERO, 1, SH(d->nh * hd), "model.layers.%lld.self_attn.q_proj.bias", L) : -1;
+        b->bk = ab ? param_add(t, INIT_ZERO, 1, SH(d->nkv * hd), "model.layers.%lld.self_attn.k_proj.bias", L) : -1;
+        b->bv = ab ? param_add(t, INIT_ZERO, 1, SH(d->nkv * hd), "model.layers.%lld.self_attn.v_proj.bias", L) : -1;
+        b->bo = ab ? param_add(t, INIT_ZERO, 1, SH(D), "model.layers.%lld.self_attn.o_proj.bias", L) : -1;
+        b->bg = mb ? param_add(t, INIT_ZERO, 1, SH(I), "model.layers.%lld.mlp.gate_proj.bias", L) : -1;
+        b->bu = mb ? param_add(t, INIT_ZERO, 1, SH(I), "model.layers.%lld.mlp.up_proj.bias", L) : -1;
+        b->bd = mb ? param_add(t, INIT_ZERO, 1, SH(D), "model.layers.%lld.mlp.down_proj.bias", L) : -1;
         b->in_norm = param_add(t, INIT_ONE, 1, SH(D), "model.layers.%lld.input_layernorm.weight", L);
         b->post_norm = param_add(t, INIT_ONE, 1, SH(D), "model.layers.%lld.post_attention_layernorm.weight", L);
     }
@@ -496,9 +697,10 @@ static ttt_status llama_params(param_table *t, ttt_lm_offs *o, const ttt_dims *d
 
 static double llama_block_flops(const ttt_config *c, double keys) {
     double D = (double)c->hidden_size, I = (double)c->intermediate_size;
-    double hd = D / (double)c->num_attention_heads, kv = (double)c->num_key_value_heads * hd;
-    double per = 2 * (D * D * 2 + 2 * D * kv) + 2 * 3 * D * I; /* q,o + k,v; SwiGLU */
-    per += 2 * 2 * keys * D;                                  /* Q·Kᵀ and P·V */
+    double hd = (double)head_dim_of(c), q = (double)c->num_attention_heads * hd;
+    double kv = (double)c->num_key_value_heads * hd;
+    double per = 2 * (D * q * 2 + 2 * D * kv) + 2 * 3 * D * I; /* q,o + k,v; SwiGLU */
+    per += 2 * 2 * keys * q;                                  /* Q·Kᵀ and P·V */
     return (double)c->num_hidden_layers * per;
 }
 
@@ -506,10 +708,20 @@ static void llama_describe(const ttt_config *c, FILE *fp) {
     fprintf(fp, "type:         Transformer (Llama architecture)\n");
     fprintf(fp, "layers:       %lld\nwidth:        %lld\nheads:        %lld (key/value heads %lld, head dim %lld)\n",
             (long long)c->num_hidden_layers, (long long)c->hidden_size, (long long)c->num_attention_heads,
-            (long long)c->num_key_value_heads, (long long)(c->hidden_size / c->num_attention_heads));
-    fprintf(fp, "swiglu:       %lld\nvocab:        %lld\nrope_theta:   %g\nmax context:  %lld\n",
+            (long long)c->num_key_value_heads, (long long)head_dim_of(c));
+    if (c->attention_bias || c->mlp_bias)
+        fprintf(fp, "biases:       %s%s%s\n", c->attention_bias ? "attention" : "",
+                c->attention_bias && c->mlp_bias ? ", " : "", c->mlp_bias ? "mlp" : "");
+    const ttt_rope_scaling *r = &c->rope_scaling;
+    if (r->type == TTT_ROPE_LLAMA3)
+        fprintf(fp, "rope_scaling: llama3, factor %g, low/high freq factor %g/%g, original context %lld\n",
+                r->factor, r->low_freq_factor, r->high_freq_factor, (long long)r->original_max_position_embeddings);
+    else if (r->type != TTT_ROPE_NONE)
+        fprintf(fp, "rope_scaling: %s, factor %g\n", rope_names[r->type], r->factor);
+    fprintf(fp, "swiglu:       %lld\nvocab:        %lld\nrope_theta:   %g\nmax context:  %lld%s\n",
             (long long)c->intermediate_size, (long long)c->vocab_size, c->rope_theta,
-            (long long)c->max_position_embeddings);
+            (long long)c->max_position_embeddings,
+            r->type == TTT_ROPE_DYNAMIC ? " (trained; dynamic scaling goes past it)" : "");
 }
 
 static const ttt_family_bench llama_bench[] = {
@@ -526,7 +738,8 @@ const ttt_family ttt_family_llama = {
     .max_context = llama_max_context,
     .preset = llama_preset,
     .flags = llama_flags,
-    .flags_help = "  --heads N --intermediate N --max-position N --kv-heads N --rope-theta X\n",
+    .flags_help = "  --heads N --intermediate N --max-position N --kv-heads N --rope-theta X\n"
+                  "  --head-dim N (default hidden / heads) --attention-bias --mlp-bias\n",
     .flags_done = llama_flags_done,
     .dims = llama_dims,
     .params = llama_params,

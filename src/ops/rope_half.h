@@ -9,9 +9,37 @@
 #include <stdint.h>
 
 #include "core/real.h"
+#include "ttt.h"
+
+/* The frequencies of a head of F (even) dimensions, i < F/2, as Hugging Face's
+ * modeling_rope_utils computes them (in double here):
+ *   default:  inv[i] = base^(−2i/F), base = theta
+ *   linear:   inv[i] / factor
+ *   dynamic:  base = theta · (factor·S/M − (factor − 1))^(F/(F−2)) when S > M, else theta
+ *             (S: the sequence length of the call, the last position + 1; M: max_position)
+ *   llama3:   w = 2π / inv[i], lo = O / low_freq_factor, hi = O / high_freq_factor (O: the
+ *             original context): w > lo → inv/factor; w < hi → inv; otherwise with
+ *             s = (O/w − low_freq_factor) / (high_freq_factor − low_freq_factor):
+ *             (1 − s)·inv/factor + s·inv */
+typedef struct {
+    double theta;      /* rope_theta */
+    ttt_rope_type type;
+    double factor, low_freq_factor, high_freq_factor;
+    int64_t original_max; /* llama3: original_max_position_embeddings */
+    int64_t max_pos;      /* dynamic: max_position_embeddings */
+} rope_params;
+
+/* the base of the frequencies for a call whose last position is seq_len − 1 */
+double rope_base(const rope_params *p, int64_t F, int64_t seq_len);
+/* inv_freq[i] of that base (the scaling of p applied) */
+double rope_inv_freq(const rope_params *p, int64_t F, int64_t i, double base);
 
 /* cs = [L, F/2] cos then [L, F/2] sin for the positions p = pos0 .. pos0+L−1:
- * angle a = p · inv_freq[i], inv_freq[i] = theta^(−2i/F), all in double, then rounded to real. */
+ * angle a = p · inv_freq[i] (rope_inv_freq with rope_base(rp, F, seq_len)), all in double,
+ * then rounded to real. */
+void RF(rope_half_table_scaled)(real *cs, int64_t pos0, int64_t L, int64_t F, const rope_params *rp,
+                                int64_t seq_len);
+/* the unscaled table: inv_freq[i] = theta^(−2i/F) */
 void RF(rope_half_table)(real *cs, int64_t pos0, int64_t L, int64_t F, double theta);
 
 /* out[b, h, t, :] = rot_t(x[b, t, h, :]) with
