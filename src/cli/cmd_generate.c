@@ -12,6 +12,8 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/mem.h"
+#include "generate/chat.h"
+#include "generate/gen_config.h"
 #include "io/fsutil.h"
 #include "ttt.h"
 #include "ttt_generate.h"
@@ -21,17 +23,26 @@ static const flag_spec flags[] = {
     {"model", 1},   {"prompt", 1}, {"prompt-file", 1}, {"max-tokens", 1}, {"temperature", 1},
     {"top-k", 1},   {"top-p", 1},  {"seed", 1},        {"batch", 1},      {"stop", 1},
     {"tokenizer", 1}, {"threads", 1}, {"no-bos", 0},   {"quiet", 0},      {"bf16", 0},
-    {NULL, 0}};
+    {"chat", 0},    {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt generate --model DIR (--prompt TEXT | --prompt-file FILE) [--max-tokens N]\n"
            "                    [--temperature T] [--top-k K] [--top-p P] [--seed S] [--batch N]\n"
-           "                    [--stop STRING] [--tokenizer PATH] [--bf16]\n\n"
+           "                    [--stop STRING] [--tokenizer PATH] [--chat] [--bf16]\n\n"
            "Prefills the prompt in one pass, then decodes token by token through the model's cache and\n"
-           "streams the continuation to stdout. Stops at EOS, at the stop string, or after N tokens.\n\n"
+           "streams the continuation to stdout. Stops at EOS (any of the model's EOS ids), at the stop\n"
+           "string, or after N tokens.\n\n"
            "  --max-tokens N   tokens to generate (default 128; 0 runs the prefill only)\n"
            "  --temperature T  0 = greedy (default 0.8); --top-k K (default 0 = off); --top-p P in (0, 1]\n"
            "                   (default 1 = off); --seed S (default 0)\n"
+           "                   A generation_config.json in the model directory sets these defaults as\n"
+           "                   transformers reads it (do_sample false or absent: greedy; do_sample true:\n"
+           "                   its temperature, top_k, top_p, else 1.0, 50, 1.0; max_new_tokens, else\n"
+           "                   max_length minus the prompt) and the EOS ids (eos_token_id: an id or a\n"
+           "                   list); the flags above override it\n"
+           "  --chat           the prompt is one user message of a chat: formatted with the chat\n"
+           "                   template of the model's tokenizer_config.json (Llama 3, ChatML and Zephyr\n"
+           "                   templates are recognised), the assistant's turn opened, no automatic BOS\n"
            "  --batch N        N continuations at once (seeds S, S+1, ...), printed one after another\n"
            "  --tokenizer P    a .tiktoken file or a Llama-2 tokenizer directory; by default the tokenizer\n"
            "                   named in the model's config.json (\"ttt_tokenizer\"), looked for in the model\n"
@@ -92,6 +103,8 @@ int cmd_generate(int argc, char **argv) {
         args_int(&a, "threads", 0, 0, 4096, &thr))
         return 2;
     if (ttt_sampling_check(&sp) != TTT_OK) return cli_fail("generate");
+    ttt_gen_flags given = {args_has(&a, "temperature"), args_has(&a, "top-k"), args_has(&a, "top-p"),
+                           args_has(&a, "max-tokens")};
     int quiet = args_has(&a, "quiet");
     const char *mdir = args_str(&a, "model", "");
     ttt_options mo;
@@ -114,6 +127,14 @@ int cmd_generate(int argc, char **argv) {
         rc = cli_fail("generate");
         goto done;
     }
+    ttt_gen_config gc;
+    if (ttt_gen_config_load(mdir, cfg->vocab_size, &gc) != TTT_OK) {
+        rc = cli_fail("generate");
+        goto done;
+    }
+    if (gc.ignored[0] && !quiet)
+        fprintf(stderr, "ttt generate: note: %s/generation_config.json sets %s, which ttt does not apply\n", mdir,
+                gc.ignored);
     if (ttt_tok_vocab_size(tok) > cfg->vocab_size) {
         fprintf(stderr, "ttt generate: the tokenizer %s has %lld tokens but the model only %lld (vocab_size)\n",
                 ttt_tok_name(tok), (long long)ttt_tok_vocab_size(tok), (long long)cfg->vocab_size);
@@ -132,8 +153,24 @@ int cmd_generate(int argc, char **argv) {
         rc = 2;
         goto done;
     }
+    int chat = args_has(&a, "chat");
+    if (chat) { /* the chat template's text; its special tokens become their ids in the tokenizer */
+        char *txt;
+        if (memchr(prompt, 0, plen)) {
+            fprintf(stderr, "ttt generate: --chat: the prompt contains a NUL byte\n");
+            rc = 2;
+            goto done;
+        }
+        if (ttt_chat_format_dir(mdir, prompt, &txt, NULL) != TTT_OK) {
+            rc = cli_fail("generate");
+            goto done;
+        }
+        free(prompt);
+        prompt = txt;
+        plen = strlen(txt);
+    }
     int64_t P;
-    int addbos = !args_has(&a, "no-bos") && ttt_tok_bos(tok) >= 0;
+    int addbos = !chat && !args_has(&a, "no-bos") && ttt_tok_bos(tok) >= 0;
     if (ttt_tok_encode(tok, prompt, plen, addbos ? TTT_TOK_ADD_BOS : 0, &pids, &P) != TTT_OK) {
         rc = cli_fail("generate");
         goto done;
@@ -143,6 +180,7 @@ int cmd_generate(int argc, char **argv) {
         rc = 2;
         goto done;
     }
+    ttt_gen_config_apply(&gc, &given, P, &sp, &maxt);
     int64_t limit = ttt_config_max_context(cfg); /* attention models have a context limit */
     if (limit > 0) {
         if (P > limit) {
@@ -188,7 +226,20 @@ int cmd_generate(int argc, char **argv) {
         goto done;
     }
     double t1 = cli_now();
-    int32_t eos = cfg->eos_token_id >= 0 ? (int32_t)cfg->eos_token_id : ttt_tok_eos(tok);
+    /* the EOS ids: generation_config.json's, else config.json's (an id or a list), else the
+     * tokenizer's */
+    int32_t eos_ids[TTT_GEN_MAX_EOS];
+    int n_eos = 0;
+    if (gc.has_eos) {
+        n_eos = gc.n_eos;
+        memcpy(eos_ids, gc.eos, sizeof(int32_t) * (size_t)n_eos);
+    } else if (ttt_gen_config_model_eos(mdir, cfg->vocab_size, eos_ids, &n_eos) != TTT_OK) {
+        rc = cli_fail("generate");
+        free(ngen), free(done);
+        goto done;
+    }
+    if (!gc.has_eos && n_eos == 0 && cfg->eos_token_id < 0 && ttt_tok_eos(tok) >= 0) eos_ids[n_eos++] = ttt_tok_eos(tok);
+    int32_t eos = n_eos ? eos_ids[0] : -1;
     int32_t last_prompt = pids[P - 1];
     int64_t steps = 0, produced = 0;
     int32_t *col = malloc(sizeof(int32_t) * (size_t)B);
@@ -218,7 +269,9 @@ int cmd_generate(int argc, char **argv) {
             }
             int32_t y = ttt_sample(smp[b], row, V, &sp);
             col[b] = y;
-            if (y == eos) {
+            int is_eos = 0;
+            for (int e = 0; e < n_eos; e++) is_eos |= y == eos_ids[e];
+            if (is_eos) {
                 done[b] = 1;
                 continue;
             }

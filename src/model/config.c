@@ -93,7 +93,25 @@ ttt_status cfg_llama_style(const cfg_json *c, ttt_config *cfg, const char *silu_
     TRY(cfg_bool(c, "tie_word_embeddings", &cfg->tie_word_embeddings));
     TRY(cfg_int(c, "max_position_embeddings", 0, &cfg->max_position_embeddings));
     TRY(cfg_id(c, "bos_token_id", &cfg->bos_token_id));
-    TRY(cfg_id(c, "eos_token_id", &cfg->eos_token_id));
+    /* eos_token_id may be a list (Llama 3.1): the first id here; `ttt generate` stops at any of
+     * them (src/generate/gen_config.c) */
+    const cJSON *eos = cJSON_GetObjectItemCaseSensitive(c->root, "eos_token_id");
+    if (cJSON_IsArray(eos)) {
+        int n = cJSON_GetArraySize(eos);
+        for (int i = 0; i < n; i++) {
+            const cJSON *e = cJSON_GetArrayItem(eos, i);
+            if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < 0 ||
+                e->valuedouble > 9007199254740992.0)
+                return ttt_err(TTT_ERR_CONFIG, "%s: field \"eos_token_id\" entry %d must be a token id (an integer "
+                               ">= 0)", c->path, i);
+        }
+        if (n == 0)
+            return ttt_err(TTT_ERR_CONFIG, "%s: field \"eos_token_id\" is an empty list (expected an id, a list "
+                           "of ids, or null)", c->path);
+        cfg->eos_token_id = (int64_t)cJSON_GetArrayItem(eos, 0)->valuedouble;
+    } else {
+        TRY(cfg_id(c, "eos_token_id", &cfg->eos_token_id));
+    }
     TRY(cfg_id(c, "pad_token_id", &cfg->pad_token_id));
     TRY(cfg_num(c, "initializer_range", 0, &cfg->initializer_range));
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(c->root, "hidden_act");
