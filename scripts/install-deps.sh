@@ -4,8 +4,9 @@
 set -e
 # libdnnl-dev: oneDNN, the float32 GEMM and bf16 matmul of the fast path (docs/gemm.md);
 # libblis-openmp-dev, libxsmm-dev: only for the GEMM library benchmark (make bench-gemm)
-PKGS="gcc make libc6-dev libcjson-dev libopenblas-dev libpcre2-dev pkg-config python3-numpy python3-matplotlib
+PKGS="gcc make libc6-dev libcjson-dev libopenblas-dev libpcre2-dev libutf8proc-dev pkg-config python3-numpy python3-matplotlib nodejs
       libdnnl-dev libblis-openmp-dev libxsmm-dev"
+# libutf8proc-dev: Unicode normalization (NFC, NFKC) and character classes of tokenizer.json files
 # openmpi-bin, libopenmpi-dev: data-parallel training across processes (docs/distributed.md)
 PKGS="$PKGS openmpi-bin libopenmpi-dev"
 missing=""

@@ -52,6 +52,8 @@ struct ttt_tok {
     int32_t space_id;       /* id of U+2581 */
     llama_pair *pairs;      /* merge table, open addressing */
     uint32_t pairs_cap;     /* power of two */
+    /* tokenizer.json (hf.h) */
+    struct hf_tok *hf;
 };
 
 /* loaders (fill a zeroed ttt_tok) */

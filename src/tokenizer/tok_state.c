@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "tokenizer/hf.h"
 #include "tokenizer/tok_impl.h"
 
 #define CACHE_MAX_KEY 256              /* longer words are not cached */
@@ -20,6 +21,16 @@ ttt_status tok_state_init(tok_state *st, const ttt_tok *t) {
         TRY(pretok_state_init(&st->pst, &t->pre));
         st->has_pst = 1;
     }
+    if (t->kind == TTT_TOK_HF) {
+        st->hf = malloc(sizeof *st->hf);
+        if (!st->hf) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+        ttt_status s = hf_work_init(st->hf, t->hf);
+        if (s != TTT_OK) {
+            free(st->hf);
+            st->hf = NULL;
+            return s;
+        }
+    }
     return TTT_OK;
 }
 
@@ -31,6 +42,8 @@ void tok_state_free(tok_state *st) {
     free(st->out);
     free(st->tmp);
     free(st->key);
+    if (st->hf) hf_work_free(st->hf);
+    free(st->hf);
     memset(st, 0, sizeof *st);
 }
 
@@ -52,11 +65,16 @@ int tok_out_push(tok_state *st, const int32_t *ids, int64_t n) {
     return 0;
 }
 
-int tok_merge_cached(tok_state *st, const void *key, size_t key_len, int64_t n, bpe_pair_fn fn) {
+int tok_cache_lookup(tok_state *st, const void *key, size_t key_len) {
     int64_t v;
+    if (key_len > CACHE_MAX_KEY || !strmap_get(&st->cache, key, key_len, &v)) return 0;
+    return tok_out_push(st, st->cache_ids + (v >> 20), v & ((1 << 20) - 1)) ? -1 : 1;
+}
+
+int tok_merge_cached(tok_state *st, const void *key, size_t key_len, int64_t n, bpe_pair_fn fn) {
     int cacheable = key_len <= CACHE_MAX_KEY;
-    if (cacheable && strmap_get(&st->cache, key, key_len, &v))
-        return tok_out_push(st, st->cache_ids + (v >> 20), v & ((1 << 20) - 1));
+    int hit = tok_cache_lookup(st, key, key_len);
+    if (hit) return hit < 0 ? -1 : 0;
     if (grow_i32(&st->tmp, &st->tmp_cap, n)) return -1;
     int64_t k = bpe_merge(&st->bpe, n, fn, st, st->tmp);
     if (k < 0) return -1;

@@ -29,12 +29,16 @@ typedef struct {
     int64_t key_cap;
     const unsigned char *word; /* tiktoken: the piece being merged (pair callback context) */
     const ttt_tok *tok;
+    struct hf_work *hf;     /* tokenizer.json: the pipeline's state (hf.h) */
 } tok_state;
 
 ttt_status tok_state_init(tok_state *st, const ttt_tok *t);
 void tok_state_free(tok_state *st);
 /* append ids to st->out; -1 when out of memory */
 int tok_out_push(tok_state *st, const int32_t *ids, int64_t n);
+/* 1 if the word with these key bytes is in the cache (its ids are then appended to st->out),
+ * 0 if not, -1 when out of memory */
+int tok_cache_lookup(tok_state *st, const void *key, size_t key_len);
 /* encode one word through the cache: key bytes identify it, syms in st->bpe hold its n
  * initial symbols; the merged ids are appended to st->out */
 int tok_merge_cached(tok_state *st, const void *key, size_t key_len, int64_t n, bpe_pair_fn fn);

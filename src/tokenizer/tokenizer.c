@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "io/fsutil.h"
+#include "tokenizer/hf.h"
 #include "tokenizer/tok_impl.h"
 #include "tokenizer/tok_state.h"
 
@@ -23,16 +25,27 @@ ttt_status ttt_tok_load(const char *path, const char *encoding, ttt_tok **out) {
     *out = NULL;
     struct stat sb;
     if (!path || stat(path, &sb) != 0)
-        return ttt_err(TTT_ERR_IO, "%s: no such file or directory (expected a .tiktoken rank file or a "
-                       "Llama-2 directory with vocab.txt and merges.u16le)", path ? path : "(null)");
+        return ttt_err(TTT_ERR_IO, "%s: no such file or directory (expected a .tiktoken rank file, a "
+                       "tokenizer.json or a directory holding one, or a Llama-2 directory with vocab.txt and "
+                       "merges.u16le)", path ? path : "(null)");
     ttt_tok *t = calloc(1, sizeof *t);
     if (!t) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     ttt_status s;
-    if (S_ISDIR(sb.st_mode)) {
+    size_t n = strlen(path);
+    char *json = S_ISDIR(sb.st_mode) ? ttt_path_join(path, "tokenizer.json") : NULL;
+    struct stat jb;
+    if (S_ISDIR(sb.st_mode) && !json) {
+        s = ttt_err(TTT_ERR_NOMEM, "out of memory");
+    } else if (json && stat(json, &jb) == 0) {
+        s = hf_load(t, json);
+    } else if (S_ISDIR(sb.st_mode)) {
         s = llama_load(t, path);
+    } else if (n >= 5 && strcmp(path + n - 5, ".json") == 0) {
+        s = hf_load(t, path);
     } else {
         s = tiktoken_load(t, path, encoding);
     }
+    free(json);
     if (s != TTT_OK) {
         ttt_tok_free(t);
         return s;
@@ -50,6 +63,7 @@ void ttt_tok_free(ttt_tok *t) {
     strmap_free(&t->pieces);
     pretok_free(&t->pre);
     free(t->pairs);
+    hf_free(t->hf);
     free(t);
 }
 
@@ -60,6 +74,10 @@ int32_t ttt_tok_bos(const ttt_tok *t) { return t->bos; }
 int32_t ttt_tok_eos(const ttt_tok *t) { return t->eos; }
 
 int32_t ttt_tok_special_id(const ttt_tok *t, const char *text) {
+    if (t->kind == TTT_TOK_HF) {
+        int64_t v;
+        return strmap_get(&t->hf->added_by_text, text, strlen(text), &v) ? t->hf->added[v].id : -1;
+    }
     for (int i = 0; i < t->n_special; i++)
         if (strcmp(t->special[i].text, text) == 0) return t->special[i].id;
     return -1;
@@ -72,6 +90,11 @@ static int is_special(const ttt_tok *t, int32_t id) {
 }
 
 const char *ttt_tok_piece(const ttt_tok *t, int32_t id, size_t *len) {
+    if (t->kind == TTT_TOK_HF) {
+        if (id < 0 || id >= t->vocab_size || t->hf->str_off[id] < 0) return NULL;
+        if (len) *len = (size_t)t->hf->str_len[id];
+        return t->hf->blob + t->hf->str_off[id];
+    }
     if (id < 0 || id >= t->vocab_size || t->piece_off[id] < 0) return NULL;
     if (len) *len = (size_t)t->piece_len[id];
     return (const char *)t->blob + t->piece_off[id];
@@ -166,6 +189,7 @@ static ttt_status encode_item(const ttt_tok *t, tok_state *st, const char *const
 
 ttt_status ttt_tok_encode_batch(const ttt_tok *t, const char *const *texts, const size_t *lens,
                                 int64_t n_docs, int flags, int32_t **ids, int64_t *n_ids) {
+    if (t->kind == TTT_TOK_HF) return hf_encode_batch(t, texts, lens, n_docs, flags, ids, n_ids);
     for (int64_t d = 0; d < n_docs; d++) ids[d] = NULL, n_ids[d] = 0;
     work_list w = {0};
     size_t total = 0;
@@ -295,6 +319,7 @@ static int put(bytes *b, const void *s, size_t n) {
 }
 
 ttt_status ttt_tok_decode(const ttt_tok *t, const int32_t *ids, int64_t n, int flags, char **text, size_t *len) {
+    if (t->kind == TTT_TOK_HF) return hf_decode(t, ids, n, flags, text, len);
     *text = NULL;
     if (len) *len = 0;
     bytes b = {0};
