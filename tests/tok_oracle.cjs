@@ -4,10 +4,10 @@
 //
 //   node tests/tok_oracle.cjs PKG_DIR TOKENIZER_JSON CONFIG_JSON ids TEXT...
 //       one line per TEXT: its ids separated by spaces
-//   node tests/tok_oracle.cjs PKG_DIR TOKENIZER_JSON CONFIG_JSON files FILE...
+//   node tests/tok_oracle.cjs PKG_DIR TOKENIZER_JSON CONFIG_JSON files [--text=T ...] FILE...
 //       encodes each file (one document) and decodes it back; prints one JSON line:
 //       {"files": n, "bytes": b, "tokens": t, "roundtrip_failures": k, "first_failure": "FILE"|null,
-//        "vocab": v, "load_ms": ms, "encode_ms": ms}
+//        "vocab": v, "texts": [[ids of each --text=T]...], "load_ms": ms, "encode_ms": ms}
 //
 // PKG_DIR is the unpacked npm package (the directory holding package.json and dist/).
 'use strict';
@@ -35,8 +35,10 @@ function main() {
     return;
   }
   let bytes = 0, tokens = 0, failures = 0, first = null;
+  const texts = rest.filter((a) => a.startsWith('--text=')).map((a) => tok.encode(a.slice(7), { add_special_tokens: false }));
+  const files = rest.filter((a) => !a.startsWith('--text='));
   const t1 = Date.now();
-  for (const f of rest) {
+  for (const f of files) {
     const buf = fs.readFileSync(f);
     const text = buf.toString('utf8');
     bytes += buf.length;
@@ -50,8 +52,8 @@ function main() {
     }
   }
   const out = {
-    files: rest.length, bytes, tokens, roundtrip_failures: failures, first_failure: first,
-    vocab: tok.model.vocab.length, load_ms: loadMs, encode_ms: Date.now() - t1,
+    files: files.length, bytes, tokens, roundtrip_failures: failures, first_failure: first,
+    vocab: tok.model.vocab.length, texts, load_ms: loadMs, encode_ms: Date.now() - t1,
   };
   process.stdout.write(JSON.stringify(out) + '\n');
 }
