@@ -17,6 +17,7 @@ static const command commands[] = {
     {"init", cmd_init, "create a freshly initialised model directory from a preset"},
     {"forward", cmd_forward, "run a model on token ids: logits, loss, gradients, decode"},
     {"info", cmd_info, "describe a model directory (config, parameter count, tensors)"},
+    {"convert", cmd_convert, "rewrite a model's weights: one file or hub shards, bf16/f16/f32"},
     {"train", cmd_train, "train a model on token files (AdamW, cosine schedule, checkpoints, resume)"},
     {"eval", cmd_eval, "perplexity and loss by position on a token file"},
     {"generate", cmd_generate, "continue a prompt: one prefill, then token-by-token decoding"},

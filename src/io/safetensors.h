@@ -2,7 +2,18 @@
  * length N, N bytes of JSON {"name": {"dtype", "shape", "data_offsets": [begin, end]}, ...},
  * then the raw little-endian C-order data). The reader validates everything before any data
  * is used: header bounds, JSON, dtypes, shapes, offsets in range, sizes matching the shapes,
- * no overlaps, no duplicate names. The writer is atomic (see fsutil.h). */
+ * no overlaps, no duplicate names. The writer is atomic (see fsutil.h).
+ *
+ * Tensor data is read straight from a read-only private mapping of the file (mmap), converted
+ * into the caller's buffer chunk by chunk, the pages of each chunk handed back to the kernel
+ * once consumed (MADV_DONTNEED), so a load never holds the file and its copy at once: peak
+ * memory is the destination plus a few MiB. Where mmap is refused (an exotic file system) the
+ * same reads go through pread. A file that shrinks after it was opened is an error, never a
+ * crash: every copy out of the mapping runs under a SIGBUS guard (a fault inside the mapping
+ * returns an error instead of killing the process; a fault anywhere else goes to the
+ * previous handler, or the default action), and after every tensor the file's size is checked
+ * again (a shrink inside the last page reads zeros, not a fault). A file rewritten in place
+ * with the same size cannot be told from the original, as with any reader. */
 #ifndef TTT_IO_SAFETENSORS_H
 #define TTT_IO_SAFETENSORS_H
 
@@ -26,6 +37,9 @@ typedef struct {
 typedef struct {
     char *path;
     int fd;
+    const unsigned char *map; /* the whole file, read-only (NULL: read with pread) */
+    size_t map_size;
+    uint64_t file_size;  /* at open; a read that finds another size fails */
     uint64_t data_start; /* 8 + N */
     uint64_t data_size;
     int n;
@@ -51,10 +65,21 @@ ttt_status st_read_f32(const st_file *f, const st_tensor *t, float *dst, int64_t
 ttt_status st_read_f64(const st_file *f, const st_tensor *t, double *dst, int64_t n);
 /* Read an integer tensor (I64/I32/I16/I8/U8) into int64. */
 ttt_status st_read_i64(const st_file *f, const st_tensor *t, int64_t *dst, int64_t n);
+/* Elements [first, first + count) of T in dtype TO into dst: the file's bytes when TO is T's
+ * dtype (any dtype); float to float otherwise (F64/F32/F16/BF16, rounded to nearest even,
+ * F64 through F32 as torch does). A finite value that overflows TO (a float32 above 65504 to
+ * F16, say) is an error naming the tensor and element. */
+ttt_status st_read_as(const st_file *f, const st_tensor *t, int64_t first, int64_t count, void *dst, st_dtype to);
 
 /* Writer: one entry per tensor. src says what `data` holds: the file dtype's own bytes
- * (ST_SRC_RAW) or float32 / float64 values to be converted to the file dtype. */
-typedef enum { ST_SRC_RAW, ST_SRC_F32, ST_SRC_F64 } st_src;
+ * (ST_SRC_RAW), float32 / float64 values to be converted to the file dtype, or (ST_SRC_TENSOR)
+ * an st_tensor_ref: a tensor of an open file, streamed in chunks through st_read_as (its
+ * shape must equal the entry's). */
+typedef enum { ST_SRC_RAW, ST_SRC_F32, ST_SRC_F64, ST_SRC_TENSOR } st_src;
+typedef struct {
+    const st_file *file;
+    const st_tensor *tensor;
+} st_tensor_ref;
 typedef struct {
     const char *name;
     st_dtype dtype;
@@ -64,9 +89,10 @@ typedef struct {
     st_src src;
 } st_entry;
 
-/* Entries are written sorted by name; metadata is {"format": "pt"}. */
+/* Entries are written sorted by name; metadata is {"format": "pt"}. Names are JSON-escaped. */
 ttt_status st_write(const char *path, const st_entry *e, int n);
-/* The same with more __metadata__ string pairs (keys and values without '"' or '\\'). */
+/* The same with more __metadata__ string pairs (JSON-escaped; a key "format" replaces the
+ * default "pt"; keys must be distinct). */
 ttt_status st_write_meta(const char *path, const st_entry *e, int n, const char *const *keys,
                          const char *const *vals, int nmeta);
 

@@ -696,3 +696,6 @@ case("bench-foreign-script", "bench --quick --models ttt-linear --contexts 16 --
 
 # the hub's sharded checkpoints (their own file; it adds to CASES)
 import cases_shards  # noqa: E402,F401
+
+# ttt convert (its own file; it adds to CASES)
+import cases_convert  # noqa: E402,F401
