@@ -6,7 +6,9 @@
  * GEMM through the library's own matmul, a stream triad, a bf16 dot loop; FMA and triad
  * measured again before each model, the highest so far used), printing every result as a
  * fraction of them (src/cli/bench_ceilings.c); bf16-weight prefill and decode and a bf16
- * mixed-precision training step, with their speed-up over float32. Warm-up, repetitions,
+ * mixed-precision training step, with their speed-up over float32. With --model DIR the same
+ * rows are measured on the model of a directory (its own weights and shapes) instead of the
+ * presets. Warm-up, repetitions,
  * median and spread; thread count, build and git commit are recorded; output: a table on stdout, CSV and JSON, PNG charts (scripts/plot_bench.py). */
 #include <math.h>
 #include <omp.h>
@@ -90,7 +92,7 @@ static void emit(outputs *o, const char *model, const char *what, int64_t B, int
 
 static const flag_spec flags[] = {{"models", 1},  {"size", 1},    {"contexts", 1}, {"batch", 1}, {"reps", 1},
                                   {"decode-steps", 1}, {"train-context", 1}, {"out", 1}, {"threads", 1},
-                                  {"skip", 1}, {"quick", 0}, {NULL, 0}};
+                                  {"skip", 1}, {"quick", 0}, {"model", 1}, {NULL, 0}};
 
 /* every family's bench entries, in registration order, with their keys joined by "," (all)
  * and by ", " (known); returns how many */
@@ -113,6 +115,7 @@ static void help(void) {
     char all[512], known[512];
     bench_models(kinds, MAX_KINDS, all, known, sizeof all);
     printf("usage: ttt bench [--models %s] [--size 125m|1.3b]\n", all);
+    printf("       ttt bench --model DIR\n");
     printf("                 [--contexts 512,1024,...,32768] [--batch N] [--reps N] [--decode-steps N]\n"
            "                 [--train-context 2048] [--skip prefill,decode,train,bf16] [--out DIR] [--quick]\n\n"
            "Measures the machine's ceilings (fp32 FMA loop, a large GEMM, stream triad, bf16 dot loop)\n"
@@ -129,7 +132,10 @@ static void help(void) {
            "stdout, DIR/bench.csv, DIR/bench.json and DIR/*.png (scripts/plot_bench.py), DIR defaulting\n"
            "to results/bench. --size 1.3b uses the 1.3B shapes, one repetition, contexts up to 8k.\n"
            "--quick: tiny models and short contexts (a smoke run). A default run takes about 30 minutes\n"
-           "on 2 cores.\n");
+           "on 2 cores.\n"
+           "--model DIR: the same rows for the model of directory DIR (loaded as by eval and generate; the\n"
+           "model column is the directory's name) instead of the presets; --models and --size do not\n"
+           "apply. For a Transformer the default contexts stop at its max_position_embeddings.\n");
 }
 
 /* a comma-separated list of integers in [1, 2^20] (at most MAX entries), or -1 */
@@ -261,11 +267,50 @@ int cmd_bench(int argc, char **argv) {
             p = e + 1;
         }
     }
+    /* --model DIR: one loaded model instead of the presets, checked before anything is measured */
+    const char *mdir = args_str(&a, "model", NULL);
+    ttt_model *given = NULL;
+    char label[48] = "";
+    if (mdir) {
+        if (args_has(&a, "models") || args_has(&a, "size")) {
+            fprintf(stderr, "ttt bench: --model DIR measures that model; --models and --size choose presets and "
+                            "cannot be combined with it\n");
+            return 2;
+        }
+        if (ttt_model_load(mdir, &mo, &given) != TTT_OK) return cli_fail("bench");
+        /* the directory's last name, as a plain CSV and JSON field */
+        size_t l = strlen(mdir);
+        while (l > 1 && mdir[l - 1] == '/') l--;
+        size_t b = l;
+        while (b > 0 && mdir[b - 1] != '/') b--;
+        size_t k = 0;
+        for (; b < l && k + 1 < sizeof label; b++)
+            label[k++] = (mdir[b] == '"' || mdir[b] == '\\' || mdir[b] == ',' || (unsigned char)mdir[b] < 0x20) ? '_'
+                                                                                                              : mdir[b];
+        label[k] = 0;
+        if (!k) snprintf(label, sizeof label, "model");
+        const ttt_config *gc = ttt_model_config(given);
+        int64_t M = gc->max_position_embeddings;
+        if (gc->arch == TTT_ARCH_LLAMA && M > 0) { /* positions past the table are refused */
+            if (!args_has(&a, "contexts")) {
+                int64_t keep = 0;
+                for (int64_t i = 0; i < nctx; i++)
+                    if (ctx[i] + dsteps + 1 <= M) ctx[keep++] = ctx[i];
+                if (!keep) ctx[keep++] = M - dsteps - 1 > 0 ? M - dsteps - 1 : 1;
+                nctx = keep;
+            }
+            if (!args_has(&a, "train-context") && tctx > M) tctx = M;
+        }
+    }
     if (strchr(outdir, '\'')) { /* the chart step quotes it for the shell */
         fprintf(stderr, "ttt bench: --out must not contain a single quote, got '%s'\n", outdir);
+        ttt_model_free(given);
         return 2;
     }
-    if (ttt_mkdir_p(outdir) != TTT_OK) return cli_fail("bench");
+    if (ttt_mkdir_p(outdir) != TTT_OK) {
+        ttt_model_free(given);
+        return cli_fail("bench");
+    }
     char cmd[2 * 4096 + 128];
 
     /* the source tree this binary was built in (DIR/build/ttt -> DIR): its git commit and its
@@ -304,12 +349,16 @@ int cmd_bench(int argc, char **argv) {
     char *p = ttt_path_join(outdir, "bench.csv");
     ttt_status os = p ? ttt_atomic_open(&acsv, p) : TTT_ERR_NOMEM;
     free(p);
-    if (os != TTT_OK) return cli_fail("bench");
+    if (os != TTT_OK) {
+        ttt_model_free(given);
+        return cli_fail("bench");
+    }
     p = ttt_path_join(outdir, "bench.json");
     os = p ? ttt_atomic_open(&ajson, p) : TTT_ERR_NOMEM;
     free(p);
     if (os != TTT_OK) {
         ttt_atomic_abort(&acsv);
+        ttt_model_free(given);
         return cli_fail("bench");
     }
     o.csv = acsv.fp;
@@ -335,20 +384,21 @@ int cmd_bench(int argc, char **argv) {
            "throughput, fraction");
 
     int rc = 0;
-    for (int k = 0; k < NKINDS && rc == 0; k++) {
-        if (!want[k]) continue;
+    for (int k = 0; k < (given ? 1 : NKINDS) && rc == 0; k++) {
+        if (!given && !want[k]) continue;
         ttt_config cfg;
-        ttt_config_preset(kinds[k]->preset[quick ? 2 : big ? 1 : 0], &cfg);
+        if (given) cfg = *ttt_model_config(given);
+        else ttt_config_preset(kinds[k]->preset[quick ? 2 : big ? 1 : 0], &cfg);
         { /* a Transformer refuses positions past max_position_embeddings: room for the longest */
             int64_t need = (ctx[nctx - 1] > tctx ? ctx[nctx - 1] : tctx) + dsteps + 1;
             if (cfg.max_position_embeddings < need) cfg.max_position_embeddings = need;
         }
-        ttt_model *m;
-        if (ttt_model_create(&cfg, 1, &mo, &m) != TTT_OK) {
+        ttt_model *m = given;
+        if (!given && ttt_model_create(&cfg, 1, &mo, &m) != TTT_OK) {
             rc = cli_fail("bench");
             break;
         }
-        const char *name = kinds[k]->key;
+        const char *name = given ? label : kinds[k]->key;
         { /* the FMA and bandwidth ceilings again, next to this model's rows: the highest so far */
             double fma = measure_fma(), bw = do_decode ? measure_bandwidth(&st) : 0;
             if (fma > o.fma) o.fma = fma;
