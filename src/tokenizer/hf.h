@@ -112,9 +112,10 @@ struct hf_tok {
     int32_t byte_id[256]; /* byte-level: the token of each byte; byte_fallback: <0xNN>, -1 */
     char *prefix, *suffix; /* continuing_subword_prefix, end_of_word_suffix ("" if none) */
     size_t prefix_len, suffix_len;
-    /* words: pieces may be cut before each U+2581 that follows another character (no token
-     * has one there; see hf_bpe.c) */
+    /* words (hf_bpe.c): a piece may be cut between characters a and b where one of them is a
+     * cut character (U+2581, '\n') and no token holds "ab": no merge can cross there */
     int cut_words;
+    strmap cut_pairs;     /* 8-byte key (a, b): code points adjacent in a token, one a cut character */
 
     /* id -> text as the file writes it (added tokens: their content), for decoding */
     char *blob;
@@ -191,6 +192,9 @@ ttt_status hf_decode(const ttt_tok *t, const int32_t *ids, int64_t n, int flags,
 /* the GPT-2 byte alphabet: byte -> code point, and back (-1 for other code points) */
 uint32_t hf_byte_to_cp(unsigned char b);
 int hf_cp_to_byte(uint32_t cp);
+
+/* the cut characters of hf_tok.cut_pairs: U+2581 and '\n' */
+static inline int hf_cut_char(uint32_t cp) { return cp == 0x2581 || cp == '\n'; }
 
 /* 1 if cp is White_Space (Rust's char::is_whitespace) */
 int hf_is_space(uint32_t cp);

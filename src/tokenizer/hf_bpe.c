@@ -8,10 +8,12 @@
  *   - then pairs merge by rank, the lowest first, the leftmost among equals (bpe.c).
  * A character that cannot be encoded at all (no token, no byte fallback, no unk_token) is an
  * error: the library drops it silently.
- * Words: where no token holds a U+2581 after another character (Llama-2 and Gemma style
- * vocabularies, hf_load.c checks), no merge can cross the place before a U+2581 that follows
- * something else, so a piece is cut there and its words are merged (and cached) one by one,
- * with the tokens of the whole piece. Like the other encoders, a word longer than
+ * Words: a merge joins two adjacent symbols into a token that holds their texts side by side,
+ * so no merge can cross the place between characters a and b when no token holds "ab". A
+ * piece is cut at such places next to a cut character (U+2581, '\n': hf_load.c lists the
+ * pairs around them that tokens do hold) and its words are merged (and cached) one by one,
+ * with the tokens of the whole piece. This is what makes SentencePiece-style files without a
+ * pre-tokenizer (Llama-2, Gemma) fast, where a document is one piece. Like the other encoders, a word longer than
  * TOK_MAX_PIECE bytes is merged in chunks cut at character boundaries. */
 #include <string.h>
 
@@ -114,12 +116,20 @@ ttt_status hf_bpe_piece(tok_state *st, const char *s, size_t n) {
         }
     }
     if (!h->cut_words) return encode_long(st, s, n);
-    static const char SP[] = "\xE2\x96\x81";
-    size_t b = 0;
-    for (size_t i = 1; i + 3 <= n; i++)
-        if (memcmp(s + i, SP, 3) == 0 && !(i >= 3 && memcmp(s + i - 3, SP, 3) == 0)) {
+    /* cut between a and b where one is a cut character, no token holds "ab", and both are
+     * tokens of their own (a byte-fallback or unknown character is never cut from) */
+    size_t b = 0, pi = 0, pm = 0;
+    uint32_t prev = 0xFFFFFFFFu, cp;
+    for (size_t i = 0; i < n; pi = i, pm = (size_t)hf_next_char(s, n, i, &prev), i += pm) {
+        size_t m = (size_t)hf_next_char(s, n, i, &cp);
+        if (i == 0 || !(hf_cut_char(prev) || hf_cut_char(cp)) || prev == 0xFFFFFFFFu || cp == 0xFFFFFFFFu) continue;
+        uint32_t key[2] = {prev, cp};
+        int64_t v;
+        if (!strmap_get(&h->cut_pairs, key, sizeof key, &v) && strmap_get(&h->vocab, s + i, m, &v) &&
+            strmap_get(&h->vocab, s + pi, pm, &v)) {
             TRY(encode_long(st, s + b, i - b));
             b = i;
         }
+    }
     return encode_long(st, s + b, n - b);
 }

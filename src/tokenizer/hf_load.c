@@ -162,7 +162,8 @@ static ttt_status parse_normalizer(const ctx *c, const cJSON *o, int depth) {
     } else if (strcmp(t, "Replace") == 0) {
         n.type = HFN_REPLACE;
         TRY(get_pattern(c, o, "normalizer Replace", &n.pat));
-        TRY(get_str(c, o, "normalizer Replace", "content", NULL, &s));
+        ttt_status st = get_str(c, o, "normalizer Replace", "content", NULL, &s);
+        if (st != TTT_OK) return free(n.pat.lit), st;
     } else if (strcmp(t, "NFC") == 0 || strcmp(t, "NFD") == 0 || strcmp(t, "NFKC") == 0 || strcmp(t, "NFKD") == 0) {
         n.type = strcmp(t, "NFC") == 0 ? HFN_NFC : strcmp(t, "NFD") == 0 ? HFN_NFD : strcmp(t, "NFKC") == 0 ? HFN_NFKC : HFN_NFKD;
         s = "";
@@ -201,7 +202,8 @@ static ttt_status parse_pretok(const ctx *c, const cJSON *o, int depth) {
         p.type = HFP_SPLIT;
         TRY(get_pattern(c, o, "pre_tokenizer Split", &p.pat));
         const char *b = "";
-        TRY(get_str(c, o, "pre_tokenizer Split", "behavior", NULL, &b));
+        ttt_status st = get_str(c, o, "pre_tokenizer Split", "behavior", NULL, &b);
+        if (st != TTT_OK) return free(p.pat.lit), st;
         static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
         p.behavior = -1;
         for (int i = 0; i < 5; i++)
@@ -209,7 +211,8 @@ static ttt_status parse_pretok(const ctx *c, const cJSON *o, int depth) {
         if (p.behavior < 0)
             return free(p.pat.lit), FAIL("%s: pre_tokenizer Split.behavior is \"%.40s\"; expected Removed, Isolated, "
                                          "MergedWithPrevious, MergedWithNext or Contiguous", c->path, b);
-        TRY(get_bool(c, o, "pre_tokenizer Split", "invert", 0, &p.invert));
+        st = get_bool(c, o, "pre_tokenizer Split", "invert", 0, &p.invert);
+        if (st != TTT_OK) return free(p.pat.lit), st;
     } else if (strcmp(t, "ByteLevel") == 0) {
         p.type = HFP_BYTELEVEL;
         TRY(get_bool(c, o, "pre_tokenizer ByteLevel", "add_prefix_space", 1, &p.add_prefix_space));
@@ -262,7 +265,8 @@ static ttt_status parse_decoder(const ctx *c, const cJSON *o, int depth) {
     } else if (strcmp(t, "Replace") == 0) {
         d.type = HFD_REPLACE;
         TRY(get_pattern(c, o, "decoder Replace", &d.pat));
-        TRY(get_str(c, o, "decoder Replace", "content", NULL, &s));
+        ttt_status st = get_str(c, o, "decoder Replace", "content", NULL, &s);
+        if (st != TTT_OK) return free(d.pat.lit), st;
     } else if (strcmp(t, "ByteFallback") == 0) {
         d.type = HFD_BYTEFALLBACK;
     } else if (strcmp(t, "Fuse") == 0) {
@@ -457,18 +461,22 @@ static ttt_status parse_model(const ctx *c, const cJSON *m, const cJSON *added, 
         h->byte_id[b] = h->byte_level ? vocab_id(h, (const char *)&ch, 1)
                         : h->byte_fallback ? vocab_id(h, name, 6) : -1;
     }
-    /* words: no token holds U+2581 after another character, so no merge crosses such a place */
-    static const char SP[] = "\xE2\x96\x81";
-    h->cut_words = !h->byte_level && !h->ignore_merges && !h->prefix_len && !h->suffix_len && vocab_id(h, SP, 3) >= 0;
-    for (int64_t id = 0; id < h->V && h->cut_words; id++) {
-        if (h->str_off[id] < 0) continue;
-        const char *p = blob->p + h->str_off[id];
-        size_t n = (size_t)h->str_len[id];
-        for (size_t i = 1; i + 3 <= n; i++)
-            if (memcmp(p + i, SP, 3) == 0 && !(i >= 3 && memcmp(p + i - 3, SP, 3) == 0)) {
-                h->cut_words = 0;
-                break;
+    /* words: the pairs of adjacent characters, one of them a cut character, inside tokens */
+    h->cut_words = !h->byte_level && !h->ignore_merges && !h->prefix_len && !h->suffix_len;
+    if (h->cut_words && strmap_init(&h->cut_pairs, 1024)) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    for (uint64_t k = 0; h->cut_words && k < h->vocab.cap; k++) {
+        const strmap_slot *sl = &h->vocab.slots[k];
+        if (!sl->hash) continue;
+        const char *p = (const char *)h->vocab.blob + sl->off;
+        uint32_t prev = 0xFFFFFFFFu, cp;
+        for (size_t i = 0; i < sl->len;) {
+            i += (size_t)hf_next_char(p, sl->len, i, &cp);
+            if (i > 0 && prev != 0xFFFFFFFFu && (hf_cut_char(prev) || hf_cut_char(cp))) {
+                uint32_t key[2] = {prev, cp};
+                if (strmap_put(&h->cut_pairs, key, sizeof key, 1)) return ttt_err(TTT_ERR_NOMEM, "out of memory");
             }
+            prev = cp;
+        }
     }
     return TTT_OK;
 }
@@ -693,6 +701,7 @@ void hf_free(hf_tok *h) {
     if (!h) return;
     strmap_free(&h->vocab);
     strmap_free(&h->pairs);
+    strmap_free(&h->cut_pairs);
     strmap_free(&h->added_by_text);
     hf_trie_free(&h->trie_raw);
     hf_trie_free(&h->trie_norm);
