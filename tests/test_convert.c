@@ -112,33 +112,41 @@ static int check_rounded(const char *what, const float *src, const float *got, i
 }
 
 TEST(test_convert_rounding) {
-    /* a directory of one F32 tensor of edge values (convert does not need a loadable config) */
+    /* a directory of four F32 tensors of edge values (convert does not need a loadable
+     * config), to bf16 / f16 shards of one tensor each (12 KB: a 10 KB tensor per shard), and
+     * back to one f32 file */
     const char *src = tmp_path("cv_round_src");
-    enum { N = 20000 };
+    enum { N = 20000, NT = 4 };
     float *v = malloc(sizeof(float) * N);
     EXPECT(v && write_cfg(src, "{}"), "setup");
+    const char *tn[NT] = {"w.0", "w.1", "w.2", "w.3"};
     int ok = 1;
     for (int pass = 0; pass < 2 && ok; pass++) { /* bf16 (every finite float), f16 (below 65520) */
         edge_values(v, N, pass ? 65519.99 : 3.0e38);
-        st_entry e = {"w", ST_F32, 2, {100, N / 100}, v, ST_SRC_F32};
+        st_entry e[NT];
+        for (int k = 0; k < NT; k++) e[k] = (st_entry){tn[k], ST_F32, 2, {50, N / NT / 50}, v + k * (N / NT), ST_SRC_F32};
         char p[1024];
         snprintf(p, sizeof p, "%s/model.safetensors", src);
-        EXPECT(st_write(p, &e, 1) == TTT_OK, "%s", ttt_last_error());
+        EXPECT(st_write(p, e, NT) == TTT_OK, "%s", ttt_last_error());
         const char *mid = tmp_path("cv_round_mid"), *back = tmp_path("cv_round_back");
         char *log = NULL;
-        int rc = run_cmd(&log, "rm -rf %s %s && %s convert --model %s --out %s --dtype %s && %s convert --model %s --out %s "
-                         "--dtype f32",
+        int rc = run_cmd(&log, "rm -rf %s %s && %s convert --model %s --out %s --dtype %s --shard-size 12KB && %s convert "
+                         "--model %s --out %s --dtype f32",
                          mid, back, test_ttt_bin, src, mid, pass ? "f16" : "bf16", test_ttt_bin, mid, back);
         EXPECT(rc == 0, "convert: %s", log);
+        EXPECT(strstr(log, "in 4 shards") && strstr(log, "in model.safetensors\n"), "not 4 shards, then one file: %s", log);
         free(log);
-        int64_t n1 = 0, n2 = 0;
-        st_dtype d1, d2;
-        float *a = load_tensor(mid, "w", &n1, &d1), *b = load_tensor(back, "w", &n2, &d2);
-        EXPECT(a && b && n1 == N && n2 == N, "tensor sizes %lld %lld", (long long)n1, (long long)n2);
-        EXPECT(d1 == (pass ? ST_F16 : ST_BF16) && d2 == ST_F32, "dtypes %s %s", st_dtype_name(d1), st_dtype_name(d2));
-        ok &= check_rounded(pass ? "f32 -> f16" : "f32 -> bf16", v, a, N, pass ? ref_f16 : ref_bf16);
-        ok &= check_bits(pass ? "f16 -> f32 round trip" : "bf16 -> f32 round trip", a, b, sizeof(float) * N);
-        free(a), free(b);
+        for (int k = 0; k < NT && ok; k++) {
+            int64_t n1 = 0, n2 = 0;
+            st_dtype d1, d2;
+            float *a = load_tensor(mid, tn[k], &n1, &d1), *b = load_tensor(back, tn[k], &n2, &d2);
+            EXPECT(a && b && n1 == N / NT && n2 == N / NT, "tensor sizes %lld %lld", (long long)n1, (long long)n2);
+            EXPECT(d1 == (pass ? ST_F16 : ST_BF16) && d2 == ST_F32, "dtypes %s %s", st_dtype_name(d1), st_dtype_name(d2));
+            ok &= check_rounded(pass ? "f32 -> f16" : "f32 -> bf16", v + k * (N / NT), a, N / NT, pass ? ref_f16 : ref_bf16);
+            ok &= check_bits(pass ? "f16 shards -> f32 round trip" : "bf16 shards -> f32 round trip", a, b,
+                             sizeof(float) * (N / NT));
+            free(a), free(b);
+        }
     }
     free(v);
     return ok ? TEST_PASS : TEST_FAIL;
@@ -390,9 +398,9 @@ TEST(test_convert_bad_input) {
     free(log);
     /* a model.safetensors in the way of new shards is never hidden behind them */
     ok &= expect_cli_error("would be loaded instead", "convert --model %s --out %s --force --shard-size 100B", src, out);
-    /* the converted directory passes ttt info */
-    rc = run_cmd(&log, "rm -rf %s && %s convert --model %s --out %s --shard-size 100B --dtype f16 && %s info --model %s", out,
-                 test_ttt_bin, src, out, test_ttt_bin, out);
+    /* the converted directory passes ttt info (an existing empty --out is replaced) */
+    rc = run_cmd(&log, "rm -rf %s && mkdir %s && %s convert --model %s --out %s --shard-size 100B --dtype f16 && %s info --model %s", out,
+                 out, test_ttt_bin, src, out, test_ttt_bin, out);
     EXPECT(rc == 0 && strstr(log, "model.safetensors.index.json") && strstr(log, "parameters:"), "%s", log);
     free(log);
     return ok ? TEST_PASS : TEST_FAIL;
