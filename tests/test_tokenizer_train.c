@@ -3,7 +3,7 @@
  * here (every step recounts every pair of every word from scratch, same tie rule) on a generated
  * corpus; @lenml/tokenizers (transformers.js' tokenizers, tests/tok_oracle.cjs under node) loading
  * the files, encoding the corpus to exactly the token count the trainer reports and decoding it
- * back unchanged; the JSON's structure read back with cJSON; byte-identical files for 1, 2 and 3
+ * back unchanged; the project's tokenizer.json reader (`ttt tokenize`) giving that count too; the JSON's structure read back with cJSON; byte-identical files for 1, 2 and 3
  * threads; clear errors for bad input. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -497,6 +497,15 @@ TEST(tok_train_structure) {
         int rc = run_cmd(&out, "%s tokenizer train --kind %s --input %s --vocab 600 --out %s --special '<x>'",
                          test_ttt_bin, kind ? "sp-bpe" : "byte-bpe", files, tmp_path("struct.json"));
         EXPECT(rc == 0, "train: %s", out);
+        long long toks = train_tokens(out);
+        free(out);
+        /* the project's own tokenizer.json reader (src/tokenizer/hf_*.c) encodes the corpus to the
+         * trainer's count */
+        write_whole(tmp_path("struct.list"), "struct0.txt\nstruct1.txt\n", 24);
+        rc = run_cmd(&out, "%s tokenize --tokenizer %s --input-list %s --count", test_ttt_bin, tmp_path("struct.json"),
+                     tmp_path("struct.list"));
+        EXPECT(rc == 0 && atoll(out) == toks, "kind %d: ttt tokenize reads the file and counts %s tokens (trainer %lld)",
+               kind, out, toks);
         free(out);
         cJSON *j = load_json(tmp_path("struct.json"));
         cJSON *cfg = load_json(tmp_path("tokenizer_config.json"));
