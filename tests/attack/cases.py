@@ -699,3 +699,6 @@ import cases_shards  # noqa: E402,F401
 
 # ttt convert (its own file; it adds to CASES)
 import cases_convert  # noqa: E402,F401
+
+# tokenizer.json files (their own file; it adds to CASES)
+import cases_hf  # noqa: E402,F401
