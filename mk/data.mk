@@ -4,8 +4,9 @@
 #   make data-tokens TOKENIZER=NAME    token files of every split into data/tokens/NAME/ and their
 #                                      sha256; NAME: llama2 (default), r50k_base (= gpt2), p50k_base,
 #                                      cl100k_base, o200k_base, or all
-#   make bench-tokenizer               our tokenizers against npm gpt-tokenizer and
-#                                      llama-tokenizer-js (node), MB/s and ratio (BENCH_REPS=5)
+#   make bench-tokenizer               our tokenizers against npm gpt-tokenizer,
+#                                      llama-tokenizer-js and, for tokenizer.json files,
+#                                      @lenml/tokenizers (node), MB/s and ratio (BENCH_REPS=5)
 .PHONY: data data-tokens bench-tokenizer
 
 TOKENIZER ?= llama2

@@ -9,7 +9,8 @@
 //     (little-endian). With FILE = "--cases CASES", CASES holds texts separated by lines of
 //     "\x1e" (ASCII record separator) alone, each encoded as one text.
 //   node tests/hf_oracle.cjs LENML_MAIN_JS TOKDIR --time REPS FILE...
-//     prints {"bytes":N,"tokens":N,"median_s":S,"mb_s":R} for encoding every FILE, REPS times.
+//     prints {"bytes":N,"tokens":N,"fnv":H,"median_s":S,"mb_s":R} for encoding every FILE
+//     (each one document), the median of REPS runs (make bench-tokenizer).
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -33,15 +34,22 @@ if (out === "--time") {
     const bytes = texts.reduce((a, t) => a + Buffer.byteLength(t, "utf8"), 0);
     const times = [];
     let tokens = 0;
+    let h = 0xcbf29ce484222325n; // FNV-1a over the ids' little-endian bytes, as bench/tokenizer_bench.c
     for (let r = 0; r < reps; r++) {
         const t0 = process.hrtime.bigint();
-        tokens = 0;
-        for (const t of texts) tokens += encode(t).length;
+        const out = texts.map(encode);
         times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        if (r > 0) continue;
+        for (const ids of out) {
+            tokens += ids.length;
+            for (const id of ids)
+                for (let k = 0; k < 4; k++) h = ((h ^ BigInt((id >>> (8 * k)) & 255)) * 0x100000001b3n) & 0xffffffffffffffffn;
+        }
     }
     times.sort((a, b) => a - b);
     const med = times[Math.floor(times.length / 2)];
-    console.log(JSON.stringify({ bytes, tokens, median_s: med, mb_s: bytes / 1e6 / med }));
+    console.log(JSON.stringify({ impl: "@lenml/tokenizers", bytes, tokens, fnv: h.toString(16).padStart(16, "0"),
+                                 median_s: med, mb_s: bytes / 1e6 / med }));
     process.exit(0);
 }
 
