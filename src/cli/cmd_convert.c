@@ -419,8 +419,8 @@ int cmd_convert(int argc, char **argv) {
         ns = plan_shards(it, n, max);
         if (ns < 0) rc = cli_fail("convert");
         else if (ns > MAX_SHARDS) {
-            fprintf(stderr, "ttt convert: --shard-size %s makes %d shards of %llu bytes of tensors (at most %d)\n", ss,
-                    ns, (unsigned long long)total, MAX_SHARDS);
+            fprintf(stderr, "ttt convert: --shard-size %s makes %d shards of %llu bytes of tensors (at most %d)\n",
+                    ss ? ss : "5GB", ns, (unsigned long long)total, MAX_SHARDS);
             rc = 2;
         }
         if (ns == 0) ns = 1; /* a set without tensors: one (empty) file */
