@@ -101,6 +101,13 @@ ttt_status ttt_tok_decode(const ttt_tok *t, const int32_t *ids, int64_t n, int f
  * the token as the file writes it (byte-level tokens in the GPT-2 alphabet, "Ġthe"). */
 const char *ttt_tok_piece(const ttt_tok *t, int32_t id, size_t *len);
 
+/* Write the tokenizer into directory dir as a Hugging Face tokenizer.json and
+ * tokenizer_config.json (atomically), which transformers and ttt_tok_load read back with the
+ * same ids: a tokenizer.json tokenizer is copied; Llama-2 becomes the SentencePiece-style BPE
+ * layout; a tiktoken encoding the byte-level layout with its split pattern, merges rebuilt
+ * from its ranks and ignore_merges (docs/design.md 3.7). */
+ttt_status ttt_tok_save(const ttt_tok *t, const char *dir);
+
 /* ----------------------------------------------------------------------------------------- */
 /* Token files                                                                                */
 

@@ -150,12 +150,18 @@ static void texts_free(texts *x) {
     free(x->len);
 }
 
-static int oracle_case(const char *name) {
+/* NAME: the tokenizer's name (in messages and the cache file), DIR: where its tokenizer.json is
+ * (NULL: data/tok/hf/NAME); max_files: held-out files to use */
+static int oracle_dir(const char *name, const char *dir_in, int max_files) {
     char dir[512];
-    snprintf(dir, sizeof dir, "%s", tdata("tok/hf"));
-    snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%s", name);
+    if (dir_in) {
+        snprintf(dir, sizeof dir, "%s", dir_in);
+    } else {
+        snprintf(dir, sizeof dir, "%s", tdata("tok/hf"));
+        snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%s", name);
+    }
     const char *lenml = tdata("pkg/lenml-tokenizers-3.7.2/package/dist/main.js");
-    if (!tdata_exists(dir) || !tdata_exists(lenml)) return test_skip("data/tok/hf/%s not fetched (make data)", name);
+    if (!tdata_exists(dir) || !tdata_exists(lenml)) return test_skip("%s not fetched (make data)", dir);
     if (!have_node()) return test_skip("node is not installed (the oracle runs in node)");
     char cases[1024];
     snprintf(cases, sizeof cases, "%s/hf_cases.txt", test_fixtures);
@@ -183,7 +189,6 @@ static int oracle_case(const char *name) {
     size_t eval_len;
     char *list = tdata_read(tdata("splits/eval.list"), &eval_len);
     EXPECT(list, "cannot read data/splits/eval.list");
-    int max_files = 1000; /* the same texts in both builds, so the oracle runs once */
     for (char *line = strtok(list, "\n"); line && tx.n - n_cases < max_files; line = strtok(NULL, "\n")) {
         char rel[600];
         snprintf(rel, sizeof rel, "splits/%s", line);
@@ -312,11 +317,72 @@ static int oracle_case(const char *name) {
 }
 
 /* the oracle's ids, cached under data/oracle (named by a hash of the texts) */
-TEST(test_hf_oracle_gpt2) { return oracle_case("gpt2"); }
-TEST(test_hf_oracle_llama2) { return oracle_case("llama2"); }
-TEST(test_hf_oracle_llama3) { return oracle_case("llama3"); }
-TEST(test_hf_oracle_qwen3) { return oracle_case("qwen3"); }
-TEST(test_hf_oracle_gemma3) { return oracle_case("gemma3"); }
+/* the same texts in both builds, so the oracle runs once */
+TEST(test_hf_oracle_gpt2) { return oracle_dir("gpt2", NULL, 1000); }
+TEST(test_hf_oracle_llama2) { return oracle_dir("llama2", NULL, 1000); }
+TEST(test_hf_oracle_llama3) { return oracle_dir("llama3", NULL, 1000); }
+TEST(test_hf_oracle_qwen3) { return oracle_dir("qwen3", NULL, 1000); }
+TEST(test_hf_oracle_gemma3) { return oracle_dir("gemma3", NULL, 1000); }
+
+/* ttt_tok_save: the built-in tokenizers as tokenizer.json give their own ids when read back
+ * (every held-out file), and @lenml/tokenizers reads them with the same ids as ours */
+static int saved_case(const char *name) {
+    ttt_tok *t, *u;
+    int r = tdata_tok(name, &t);
+    if (r != TEST_PASS) return r;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/saved_%s", test_tmpdir, name);
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    EXPECT(system(cmd) == 0, "mkdir %s", dir);
+    if (ttt_tok_save(t, dir) != TTT_OK || ttt_tok_load(dir, NULL, &u) != TTT_OK) {
+        test_fail("%s: save and load: %s", name, ttt_last_error());
+        ttt_tok_free(t);
+        return TEST_FAIL;
+    }
+    EXPECT(ttt_tok_vocab_size(u) == ttt_tok_vocab_size(t) && ttt_tok_eos(u) == ttt_tok_eos(t),
+           "%s: saved: vocabulary %lld, eos %d; expected %lld, %d", name, (long long)ttt_tok_vocab_size(u), ttt_tok_eos(u),
+           (long long)ttt_tok_vocab_size(t), ttt_tok_eos(t));
+    size_t len;
+    char *list = tdata_read(tdata("splits/eval.list"), &len);
+    EXPECT(list, "cannot read data/splits/eval.list");
+    int ok = 1, files = 0;
+    for (char *line = strtok(list, "\n"); line && ok; line = strtok(NULL, "\n")) {
+        char rel[600];
+        snprintf(rel, sizeof rel, "splits/%s", line);
+        size_t n;
+        char *s = tdata_read(tdata(rel), &n);
+        if (!s) continue;
+        int32_t *a, *b;
+        int64_t na, nb;
+        if (ttt_tok_encode(t, s, n, 0, &a, &na) != TTT_OK || ttt_tok_encode(u, s, n, 0, &b, &nb) != TTT_OK) {
+            test_fail("%s: encode: %s", name, ttt_last_error());
+            ok = 0;
+        } else {
+            int64_t d = tdata_first_diff_i32(b, nb, a, na);
+            if (d >= 0)
+                test_fail("%s: %s: the saved tokenizer.json gives %lld ids, the original %lld; first difference at %lld "
+                          "(%d, %d)", name, line, (long long)nb, (long long)na, (long long)d, d < nb ? b[d] : -1,
+                          d < na ? a[d] : -1), ok = 0;
+            free(a), free(b);
+        }
+        free(s);
+        files++;
+    }
+    free(list);
+    ttt_tok_free(u);
+    ttt_tok_free(t);
+    if (!ok) return TEST_FAIL;
+    printf("  %s: %d held-out files give the same ids from the saved tokenizer.json\n", name, files);
+    char oname[64];
+    snprintf(oname, sizeof oname, "saved-%s", name);
+    return oracle_dir(oname, dir, 4);
+}
+
+TEST(test_hf_saved_llama2) { return saved_case("llama2"); }
+TEST(test_hf_saved_r50k) { return saved_case("r50k_base"); }
+TEST(test_hf_saved_cl100k) { return saved_case("cl100k_base"); }
+TEST(test_hf_saved_o200k) { return saved_case("o200k_base"); }
 
 /* ---- stages on small files ---------------------------------------------------------------------- */
 

@@ -141,6 +141,8 @@ struct hf_tok {
     int32_t *post_pre, *post_post;
     int64_t n_post_pre, n_post_post;
 
+    char *json_path, *config_path; /* the files it was read from (config: NULL if none) */
+
     pretok *re;           /* every regex of the pipeline */
     int n_re;
     int re_bytelevel;     /* index of the GPT-2 regex of ByteLevel (use_regex), -1 */

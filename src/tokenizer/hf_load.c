@@ -637,6 +637,7 @@ static ttt_status load_config(ttt_tok *t, const char *json_path) {
         return TTT_OK;
     }
     fclose(f);
+    h->config_path = strdup(path);
     cJSON *cfg;
     ttt_status s = ttt_json_load(path, (size_t)64 << 20, TTT_ERR_FORMAT, &cfg);
     const char *bos = NULL, *eos = NULL;
@@ -669,6 +670,7 @@ ttt_status hf_load(ttt_tok *t, const char *path) {
     t->kind = TTT_TOK_HF;
     h->re_bytelevel = -1;
     ctx c = {path, h};
+    if (!(h->json_path = strdup(path))) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     cJSON *root;
     TRY(ttt_json_load(path, HF_MAX_JSON, TTT_ERR_FORMAT, &root));
     hf_buf blob = {0};
@@ -707,6 +709,8 @@ void hf_free(hf_tok *h) {
     hf_trie_free(&h->trie_norm);
     free(h->prefix);
     free(h->suffix);
+    free(h->json_path);
+    free(h->config_path);
     free(h->blob);
     free(h->str_off);
     free(h->str_len);

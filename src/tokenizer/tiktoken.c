@@ -58,6 +58,12 @@ static const encoding ENCODINGS[] = {
 
 const char *tiktoken_encoding_name(int i) { return i >= 0 && i < N_ENCODINGS ? ENCODINGS[i].name : NULL; }
 
+const char *tiktoken_encoding_pattern(const char *name) {
+    for (int i = 0; i < N_ENCODINGS; i++)
+        if (strcmp(ENCODINGS[i].name, name) == 0) return ENCODINGS[i].pattern;
+    return NULL;
+}
+
 static const encoding *find_encoding(const char *name) {
     for (int i = 0; i < N_ENCODINGS; i++)
         if (strcmp(ENCODINGS[i].name, name) == 0) return &ENCODINGS[i];

@@ -78,5 +78,6 @@ extern size_t tok_segment_bytes;
 
 /* names and patterns of the known tiktoken encodings (tiktoken.c) */
 const char *tiktoken_encoding_name(int i);
+const char *tiktoken_encoding_pattern(const char *name);
 
 #endif

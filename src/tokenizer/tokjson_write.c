@@ -296,7 +296,8 @@ ttt_status tokjson_write(const char *path, const tokjson_spec *sp) {
               "\"use_regex\": true},\n"
               "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": null,\n"
               "    \"continuing_subword_prefix\": \"\",\n    \"end_of_word_suffix\": \"\",\n    \"fuse_unk\": false,\n"
-              "    \"byte_fallback\": false,\n    \"vocab\": {", fp);
+              "    \"byte_fallback\": false,\n", fp);
+        fprintf(fp, "    \"ignore_merges\": %s,\n    \"vocab\": {", sp->ignore_merges ? "true" : "false");
     } else {
         fputs("  \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Prepend\", \"prepend\": \"\xe2\x96\x81\"}, "
               "{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\xe2\x96\x81\"}]},\n"
@@ -327,7 +328,8 @@ ttt_status tokjson_write(const char *path, const tokjson_spec *sp) {
               "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": ", fp);
         json_str(fp, unk, strlen(unk));
         fputs(",\n    \"continuing_subword_prefix\": null,\n    \"end_of_word_suffix\": null,\n    \"fuse_unk\": true,\n"
-              "    \"byte_fallback\": true,\n    \"vocab\": {", fp);
+              "    \"byte_fallback\": true,\n", fp);
+        fprintf(fp, "    \"ignore_merges\": %s,\n    \"vocab\": {", sp->ignore_merges ? "true" : "false");
     }
     int first = 1;
     for (int64_t i = 0; i < sp->n_ids; i++) {

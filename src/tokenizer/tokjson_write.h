@@ -68,6 +68,8 @@ typedef struct {
     int add_bos_token;            /* sp: TemplateProcessing prepends bos_token */
     int add_eos_token;            /* recorded in tokenizer_config.json */
     int64_t model_max_length;     /* <= 0: transformers' "no limit" value (int(1e30)) */
+    int ignore_merges;            /* model.ignore_merges: a piece that is a token is that token
+                                     (tiktoken's rule; the `tokenizers` library >= 0.19) */
 } tokjson_spec;
 
 /* GPT-2's byte-to-unicode map: the code point byte b is written as in byte-level vocabularies
