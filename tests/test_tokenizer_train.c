@@ -13,6 +13,7 @@
 #include "test.h"
 #include "test_tokenizer_util.h"
 #include "tokenizer/bpe_train.h"
+#include "tokenizer/hf.h"
 #include "tokenizer/pretok.h"
 #include "tokenizer/tokjson_write.h"
 #include "tokenizer/utf8.h"
@@ -526,7 +527,7 @@ TEST(tok_train_structure) {
         if (kind == 0) {
             for (int i = 0; i < 256; i++) {
                 unsigned char b = tokjson_byte_of_id(i);
-                uint32_t cp = tokjson_byte_to_unicode(b), got;
+                uint32_t cp = hf_byte_to_cp(b), got;
                 EXPECT(utf8_decode((const unsigned char *)by_id[i], strlen(by_id[i]), &got) == (int)strlen(by_id[i]) &&
                            got == cp, "byte id %d is '%s', expected U+%04X", i, by_id[i], cp);
             }

@@ -10,19 +10,13 @@
 
 #include "core/error.h"
 #include "io/fsutil.h"
+#include "tokenizer/hf.h"
 #include "tokenizer/strmap.h"
 #include "tokenizer/utf8.h"
 
-/* bytes_to_unicode() of GPT-2's encoder.py: bs = '!'..'~', '¡'..'¬', '®'..'ÿ' map to
- * themselves; the remaining bytes b, in increasing order, map to 256 + n (n = 0, 1, ...). */
-static int printable_byte(unsigned b) { return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174); }
-
-uint32_t tokjson_byte_to_unicode(unsigned char b) {
-    if (printable_byte(b)) return b;
-    uint32_t n = 0;
-    for (unsigned x = 0; x < b; x++) n += !printable_byte(x);
-    return 256 + n;
-}
+/* bytes_to_unicode() of GPT-2's encoder.py: hf_byte_to_cp (hf_util.c); its printable bytes
+ * stand for themselves */
+static int printable_byte(unsigned b) { return hf_byte_to_cp((unsigned char)b) == b; }
 
 unsigned char tokjson_byte_of_id(int i) {
     /* ids in code-point order: the 188 printable bytes ascending, then the others ascending */
@@ -131,7 +125,7 @@ static ttt_status build_keys(const tokjson_spec *sp, keyset *k) {
         k->off[i] = pos;
         const unsigned char *v = (const unsigned char *)sp->vocab[i];
         if (map) {
-            for (size_t j = 0; j < sp->vocab_len[i]; j++) pos += put_cp(k->blob + pos, tokjson_byte_to_unicode(v[j]));
+            for (size_t j = 0; j < sp->vocab_len[i]; j++) pos += put_cp(k->blob + pos, hf_byte_to_cp(v[j]));
         } else {
             if (sp->vocab_len[i]) memcpy(k->blob + pos, v, sp->vocab_len[i]);
             pos += sp->vocab_len[i];

@@ -8,7 +8,7 @@
  *                       ByteLevel(add_prefix_space false, use_regex false)]; post_processor and
  *                       decoder ByteLevel; model BPE without unk/byte fallback. Token strings are
  *                       in the GPT-2 byte-to-unicode alphabet (raw bytes may be given and are
- *                       mapped, see vocab_raw_bytes).
+ *                       mapped, see vocab_raw_bytes; the map is hf_byte_to_cp of hf.h).
  *   TOKJSON_SP_BPE      SentencePiece-style BPE with byte fallback, as Llama-2's tokenizer.json:
  *                       normalizer Sequence[Prepend "▁", Replace " " -> "▁"], no pre_tokenizer,
  *                       model BPE(byte_fallback, fuse_unk, unk_token), decoder Sequence[Replace
@@ -72,9 +72,6 @@ typedef struct {
                                      (tiktoken's rule; the `tokenizers` library >= 0.19) */
 } tokjson_spec;
 
-/* GPT-2's byte-to-unicode map: the code point byte b is written as in byte-level vocabularies
- * (printable Latin-1 bytes are themselves, the other 68 bytes U+0100..U+0143 in byte order). */
-uint32_t tokjson_byte_to_unicode(unsigned char b);
 /* The byte of byte-level vocabulary id i (0..255): ids ordered by that code point, as GPT-2's
  * vocabulary and the `tokenizers` trainer order their 256 byte tokens ('!' = 0 ... 'Ń' = 255). */
 unsigned char tokjson_byte_of_id(int i);
