@@ -1,12 +1,53 @@
 /* cmd_info.c: `ttt info`: describe a model directory (the family's own lines, then the
- * tokenizer, the parameter count and optionally every tensor). */
+ * tokenizer, the parameter count, the weight files with their dtypes, the tokenizer and
+ * generation files present, and optionally every tensor). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "io/fsutil.h"
+#include "io/st_set.h"
 #include "model/family.h"
 #include "ttt.h"
+
+static const char *base_name(const char *p) {
+    const char *b = strrchr(p, '/');
+    return b ? b + 1 : p;
+}
+
+/* "weights:" the layout (one file, or N shards and the index), the tensors per dtype and their
+ * bytes; "files:" the tokenizer and generation files of the directory */
+static int describe_files(const char *dir) {
+    st_set s;
+    if (st_set_open(&s, dir) != TTT_OK) return 1;
+    int count[ST_BOOL + 1] = {0};
+    uint64_t bytes = 0;
+    for (int i = 0; i < s.n; i++) count[s.e[i].t->dtype]++, bytes += s.e[i].t->end - s.e[i].t->begin;
+    if (s.nfiles == 1 && strcmp(base_name(s.shown), "model.safetensors") == 0)
+        printf("weights:      model.safetensors,");
+    else
+        printf("weights:      %s + %d shard%s (%s .. %s),", base_name(s.shown), s.nfiles, s.nfiles == 1 ? "" : "s",
+               base_name(s.files[0].path), base_name(s.files[s.nfiles - 1].path));
+    printf(" %d tensors:", s.n);
+    for (int d = 0; d <= ST_BOOL; d++)
+        if (count[d]) printf(" %d %s", count[d], st_dtype_name((st_dtype)d));
+    printf(", %llu bytes\n", (unsigned long long)bytes);
+    st_set_close(&s);
+    static const char *const extra[] = {"tokenizer.json", "tokenizer_config.json", "generation_config.json",
+                                        "special_tokens_map.json", "tokenizer.model", NULL};
+    int any = 0;
+    for (int i = 0; extra[i]; i++) {
+        char *p = ttt_path_join(dir, extra[i]);
+        struct stat sb;
+        if (p && stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) printf("%s%s", any++ ? " " : "files:        ", extra[i]);
+        free(p);
+    }
+    if (any) printf("\n");
+    return 0;
+}
 
 static const flag_spec flags[] = {{"model", 1}, {"tensors", 0}, {NULL, 0}};
 
@@ -16,7 +57,9 @@ int cmd_info(int argc, char **argv) {
     if (a.help) {
         printf("usage: ttt info --model DIR [--tensors]\n\n"
                "Loads and checks the model directory and prints its configuration and parameter\n"
-               "count; --tensors also lists every tensor with its shape.\n");
+               "count, the weight files (one model.safetensors, or the index and its shards) with the\n"
+               "tensors' dtypes, and the tokenizer and generation files present; --tensors also\n"
+               "lists every tensor with its shape.\n");
         return 0;
     }
     if (args_require(&a, "model")) return 2;
@@ -28,6 +71,10 @@ int cmd_info(int argc, char **argv) {
     if (c->tokenizer[0]) printf("tokenizer:    %s (bos %lld, eos %lld)\n", c->tokenizer, (long long)c->bos_token_id,
                                 (long long)c->eos_token_id);
     printf("parameters:   %lld\n", (long long)ttt_param_numel_total(m));
+    if (describe_files(args_str(&a, "model", ""))) {
+        ttt_model_free(m);
+        return cli_fail("info");
+    }
     if (args_has(&a, "tensors")) {
         for (int64_t i = 0; i < ttt_param_count(m); i++) {
             int64_t sh[8];
