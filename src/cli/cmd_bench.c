@@ -44,6 +44,13 @@ static double flops_per_token(const ttt_config *c, double keys) {
     return ttt_family_of(c)->block_flops(c, keys) + 2 * D * V;
 }
 
+/* the same for a prefill of T tokens (ttt_prefill_last): the head makes the logits of the last
+ * position only, 2·D·V once per sequence, so 2·D·V / T per token */
+static double prefill_flops_per_token(const ttt_config *c, int64_t T) {
+    double D = (double)c->hidden_size, V = (double)ttt_config_vocab_rows(c);
+    return ttt_family_of(c)->block_flops(c, (double)T / 2) + 2 * D * V / (double)T;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 static int cmp_d(const void *a, const void *b) {
@@ -441,7 +448,7 @@ int cmd_bench(int argc, char **argv) {
                 if (do_prefill) {
                     stat3 s = stats(tp, nrep);
                     if (B == 1 && T == T16) t32.prefill = s.med;
-                    double gf = flops_per_token(&cfg, (double)T / 2) / s.med / 1e9;
+                    double gf = prefill_flops_per_token(&cfg, T) / s.med / 1e9;
                     emit(&o, name, "prefill", B, T, s, gf / o.fma, "FMA peak", 1.0 / s.med, 0);
                 }
                 if (do_decode) {
@@ -476,7 +483,7 @@ int cmd_bench(int argc, char **argv) {
                 const char *peak_of = o.bf16 > 0 ? "bf16 peak" : "FMA peak";
                 if (do_prefill) {
                     stat3 s = stats(tp, (int)reps);
-                    double gf = flops_per_token(&cfg, (double)T16 / 2) / s.med / 1e9;
+                    double gf = prefill_flops_per_token(&cfg, T16) / s.med / 1e9;
                     emit(&o, name, "prefill-bf16", 1, T16, s, gf / peak, peak_of, 1.0 / s.med, t32.prefill / s.med);
                 }
                 if (do_decode) {
