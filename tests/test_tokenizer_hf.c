@@ -237,7 +237,7 @@ static int oracle_dir(const char *name, const char *dir_in, int max_files) {
         /* written to our scratch directory, then renamed into place */
         snprintf(tmp_out, sizeof tmp_out, "%s/oracle_%s.bin", test_tmpdir, name);
         EXPECT(system(cmd) == 0, "the oracle failed: %s", cmd);
-        char mv[2300];
+        char mv[5000];
         snprintf(mv, sizeof mv, "cp '%s' '%s.tmp' && mv '%s.tmp' '%s'", tmp_out, out, out, out);
         EXPECT(system(mv) == 0, "cannot store the oracle's output in %s", out);
     }
@@ -630,4 +630,91 @@ TEST(test_hf_refused) {
     ttt_tok *t = NULL;
     EXPECT(ttt_tok_load(path, NULL, &t) == TTT_ERR_FORMAT, "broken JSON must be a format error: %s", ttt_last_error());
     return ok ? TEST_PASS : TEST_FAIL;
+}
+
+/* long sections cut into segments (hf_encode.c) give the tokens of one pass: the held-out files
+ * joined into one document, encoded whole and in segments of 97 and 4096 bytes (many cuts, and
+ * regex pieces that run past a cut) */
+static int segments_case(const char *name) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", tdata("tok/hf"), name);
+    if (!tdata_exists(dir)) return test_skip("%s not fetched (make data)", dir);
+    ttt_tok *t;
+    EXPECT(ttt_tok_load(dir, NULL, &t) == TTT_OK, "%s: %s", name, ttt_last_error());
+    size_t len, n = 0, cap = (size_t)1 << 20;
+    char *list = tdata_read(tdata("splits/eval.list"), &len), *doc = malloc(cap);
+    EXPECT(list && doc, "cannot read data/splits/eval.list");
+    for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
+        char rel[600];
+        snprintf(rel, sizeof rel, "splits/%s", line);
+        size_t m;
+        char *s = tdata_read(tdata(rel), &m);
+        if (s && n + m <= cap) memcpy(doc + n, s, m), n += m;
+        free(s);
+    }
+    free(list);
+    if (tdata_sanitized()) n = n < ((size_t)128 << 10) ? n : (size_t)128 << 10;
+    size_t saved = tok_segment_bytes;
+    int32_t *ref, *ids;
+    int64_t nref, nids;
+    tok_segment_bytes = (size_t)1 << 40;
+    ttt_status s = ttt_tok_encode(t, doc, n, 0, &ref, &nref);
+    int ok = s == TTT_OK;
+    static const size_t sizes[] = {97, 4096};
+    for (int k = 0; k < 2 && ok; k++) {
+        tok_segment_bytes = sizes[k];
+        if (ttt_tok_encode(t, doc, n, 0, &ids, &nids) != TTT_OK) {
+            ok = 0;
+            break;
+        }
+        int64_t d = tdata_first_diff_i32(ids, nids, ref, nref);
+        if (d >= 0)
+            test_fail("%s: segments of %zu bytes: %lld ids, one pass %lld; first difference at %lld (%d, %d)", name,
+                      sizes[k], (long long)nids, (long long)nref, (long long)d, d < nids ? ids[d] : -1,
+                      d < nref ? ref[d] : -1), ok = 0;
+        free(ids);
+    }
+    tok_segment_bytes = saved;
+    if (!ok && s != TTT_OK) test_fail("%s: encode: %s", name, ttt_last_error());
+    if (s == TTT_OK) free(ref);
+    free(doc);
+    ttt_tok_free(t);
+    return ok ? TEST_PASS : TEST_FAIL;
+}
+
+TEST(test_hf_segments_gpt2) { return segments_case("gpt2"); }
+TEST(test_hf_segments_llama2) { return segments_case("llama2"); }
+TEST(test_hf_segments_llama3) { return segments_case("llama3"); }
+TEST(test_hf_segments_qwen3) { return segments_case("qwen3"); }
+TEST(test_hf_segments_gemma3) { return segments_case("gemma3"); }
+
+/* a regex whose pieces span the cuts ("[^ ]+" takes "c\nD"): the segment after each cut is
+ * encoded again from where the piece ended, and the tokens are those of one pass */
+TEST(test_hf_segments_overrun) {
+    char *m = char_model("abcD \n", "\"\\nD\": 6", "[\"\\n D\"]", "");
+    ttt_tok *t;
+    EXPECT(load_json("overrun", "null", "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"[^ ]+\"}, \"behavior\": \"Isolated\", "
+                     "\"invert\": false}", m, "[]", "null", "null", &t) == TTT_OK, "load: %s", ttt_last_error());
+    free(m);
+    size_t n = 0, cap = 200000;
+    char *doc = malloc(cap + 16);
+    for (int i = 0; n < cap; i++) n += (size_t)sprintf(doc + n, i % 3 ? "abc\nDab " : "ab\nDc\n\nD ");
+    size_t saved = tok_segment_bytes;
+    int32_t *ref, *ids;
+    int64_t nref, nids;
+    tok_segment_bytes = (size_t)1 << 40;
+    EXPECT(ttt_tok_encode(t, doc, n, 0, &ref, &nref) == TTT_OK, "encode: %s", ttt_last_error());
+    tok_segment_bytes = 97;
+    ttt_status s = ttt_tok_encode(t, doc, n, 0, &ids, &nids);
+    tok_segment_bytes = saved;
+    EXPECT(s == TTT_OK, "encode: %s", ttt_last_error());
+    int64_t d = tdata_first_diff_i32(ids, nids, ref, nref), merged = 0;
+    for (int64_t i = 0; i < nref; i++) merged += ref[i] == 6;
+    free(ids);
+    free(ref);
+    free(doc);
+    ttt_tok_free(t);
+    EXPECT(merged > 1000, "the test text should merge \\nD across the cuts (%lld times)", (long long)merged);
+    EXPECT(d < 0, "segments of 97 bytes: first difference from one pass at id %lld", (long long)d);
+    return TEST_PASS;
 }

@@ -172,9 +172,18 @@ ttt_status hf_normalize_string(const hf_tok *h, const char *in, size_t n, hf_buf
 
 /* hf_pretok.c: cut a normalized section into pieces (in w->pc[?]; *out points at them) */
 ttt_status hf_pretokenize(const hf_tok *h, hf_work *w, const char *s, size_t n, int start, hf_pieces **out);
+/* the same from pre-tokenizer `first` on (the earlier ones are not applied) */
+ttt_status hf_pretokenize_from(const hf_tok *h, hf_work *w, const char *s, size_t n, int start, int first,
+                               hf_pieces **out);
 /* the matches of pattern p in s: callback for each (begin, end, is_match) segment in order */
 typedef int (*hf_seg_fn)(void *ctx, size_t b, size_t e, int is_match);
 ttt_status hf_find(const hf_tok *h, hf_work *w, const hf_pattern *p, const char *s, size_t n, hf_seg_fn fn, void *ctx);
+/* The first pre-tokenizer's regex (an Isolated Split or ByteLevel's) over s[0, n) from byte
+ * `from`: fn for each piece in order until one would start at or after `until` (the regex sees
+ * all of s, so lookaheads see past `until`); *end receives where the last piece ended (it may
+ * run past `until`). Pieces as hf_find gives them, but an empty match makes none. */
+ttt_status hf_regex_pieces(const hf_tok *h, hf_work *w, const char *s, size_t n, size_t from, size_t until,
+                           hf_seg_fn fn, void *ctx, size_t *end);
 
 /* hf_bpe.c: the BPE model: encode one piece, appending ids to st->out */
 ttt_status hf_bpe_piece(tok_state *st, const char *s, size_t n);

@@ -4,7 +4,16 @@
  * piece encoded by the BPE model. The sections of all documents are encoded in parallel on the
  * OpenMP threads (each with its own state and word cache) and joined in order, so the result
  * does not depend on the thread count. The post-processor's special tokens are added on request
- * (TTT_TOK_ADD_SPECIAL), as are BOS and EOS. */
+ * (TTT_TOK_ADD_SPECIAL), as are BOS and EOS.
+ *
+ * A long section is normalized whole and then cut into segments of about tok_segment_bytes
+ * before a line that starts with an ASCII letter or digit, encoded in parallel too, where that
+ * gives the same tokens:
+ *   - without pre-tokenizers, where the BPE model would cut its word there anyway (hf_bpe.c);
+ *   - when the first pre-tokenizer is a regex (an Isolated Split, or ByteLevel's): each segment
+ *     takes the regex's pieces from its start, with all the text visible to lookaheads, until
+ *     one would start at or after its end; where the last piece ran past the end, the next
+ *     segment is encoded again from there (the way tokenizer.c does it for tiktoken). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +26,15 @@
 
 typedef struct {
     int64_t doc;
-    size_t b, e;      /* the section of text */
+    size_t b, e;      /* the section of text, or of base */
     int32_t added;    /* >= 0: this item is that added token */
     int32_t *ids;
     int64_t n;
+    /* a segment of a normalized section: base[0, base_n) is all of it */
+    const char *base;
+    size_t base_n;
+    int start;        /* the section begins the document */
+    size_t stop;      /* regex segments: where the last piece ended */
 } item;
 
 typedef struct {
@@ -69,6 +83,72 @@ static ttt_status encode_section(tok_state *st, const char *s, size_t n, int sta
     return encode_normalized(st, ns + pos, nn - pos, start && pos == 0);
 }
 
+/* 0: long sections are not cut; 1: at word cuts (no pre-tokenizer); 2: after the regex */
+static int seg_mode(const hf_tok *h) {
+    if (h->any_norm_added) return 0;
+    if (h->n_pre == 0) return h->cut_words ? 1 : 0;
+    const hf_pre *p = &h->pre[0];
+    if (p->type == HFP_SPLIT && p->pat.re >= 0 && p->behavior == HFB_ISOLATED && !p->invert) return 2;
+    if (p->type == HFP_BYTELEVEL && p->use_regex && !p->add_prefix_space) return 2;
+    return 0;
+}
+
+/* a place to cut a normalized section before s[i] (0 < i) */
+static int seg_boundary(const hf_tok *h, int mode, const char *s, size_t i) {
+    unsigned char c = (unsigned char)s[i];
+    if (s[i - 1] != '\n' || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return 0;
+    if (mode == 2) return 1;
+    uint32_t key[2] = {'\n', c};
+    int64_t v;
+    return !strmap_get(&h->cut_pairs, key, sizeof key, &v) && strmap_get(&h->vocab, s + i, 1, &v) &&
+           strmap_get(&h->vocab, "\n", 1, &v);
+}
+
+typedef struct {
+    tok_state *st;
+    const char *base;
+    int start;
+    ttt_status s;
+} regex_ctx;
+
+/* a piece of the first pre-tokenizer: the later ones, then the model */
+static int regex_piece(void *vctx, size_t b, size_t e, int is_match) {
+    (void)is_match;
+    regex_ctx *c = vctx;
+    const hf_tok *h = c->st->tok->hf;
+    hf_pieces *pc;
+    c->s = hf_pretokenize_from(h, c->st->hf, c->base + b, e - b, c->start && b == 0, 1, &pc);
+    for (int64_t i = 0; i < pc->n && c->s == TTT_OK; i++) c->s = hf_bpe_piece(c->st, pc->text.p + pc->v[i].off, pc->v[i].len);
+    return c->s != TTT_OK;
+}
+
+/* encode item `it` (from byte `from` of a segment) into it->ids */
+static ttt_status encode_item(tok_state *st, const char *const *texts, item *it, size_t from, int mode) {
+    st->out_n = 0;
+    ttt_status s;
+    if (it->added >= 0) {
+        s = tok_out_push(st, &it->added, 1) ? OOM : TTT_OK;
+    } else if (!it->base) {
+        s = encode_section(st, texts[it->doc] + it->b, it->e - it->b, it->b == 0);
+    } else if (mode == 1) {
+        s = hf_bpe_piece(st, it->base + from, it->e - from);
+    } else {
+        regex_ctx c = {st, it->base, it->start, TTT_OK};
+        s = hf_regex_pieces(st->tok->hf, st->hf, it->base, it->base_n, from, it->e, regex_piece, &c, &it->stop);
+        if (c.s != TTT_OK) s = c.s;
+    }
+    free(it->ids);
+    it->ids = NULL;
+    it->n = 0;
+    if (s == TTT_OK && st->out_n > 0) {
+        it->ids = malloc((size_t)st->out_n * sizeof *it->ids);
+        if (!it->ids) return OOM;
+        memcpy(it->ids, st->out, (size_t)st->out_n * sizeof *it->ids);
+        it->n = st->out_n;
+    }
+    return s;
+}
+
 ttt_status hf_encode_batch(const ttt_tok *t, const char *const *texts, const size_t *lens, int64_t n_docs,
                            int flags, int32_t **ids, int64_t *n_ids) {
     const hf_tok *h = t->hf;
@@ -82,11 +162,11 @@ ttt_status hf_encode_batch(const ttt_tok *t, const char *const *texts, const siz
         int64_t k;
         total += len;
         while (!oom && (k = hf_added_find(h, &h->trie_raw, s, len, pos, &b, &e)) >= 0) {
-            if (b > pos) oom |= add_item(&w, (item){d, pos, b, -1, NULL, 0});
-            oom |= add_item(&w, (item){d, b, e, h->added[k].id, NULL, 0});
+            if (b > pos) oom |= add_item(&w, (item){.doc = d, .b = pos, .e = b, .added = -1});
+            oom |= add_item(&w, (item){.doc = d, .b = b, .e = e, .added = h->added[k].id});
             pos = e;
         }
-        if (!oom && pos < len) oom |= add_item(&w, (item){d, pos, len, -1, NULL, 0});
+        if (!oom && pos < len) oom |= add_item(&w, (item){.doc = d, .b = pos, .e = len, .added = -1});
     }
     if (oom) {
         free(w.v);
@@ -95,33 +175,108 @@ ttt_status hf_encode_batch(const ttt_tok *t, const char *const *texts, const siz
 
     ttt_status status = TTT_OK;
     char msg[512] = "";
-    int parallel = total >= ((size_t)128 << 10) && w.n > 1;
-#pragma omp parallel if (parallel)
+    int parallel = total >= ((size_t)128 << 10) && w.n >= 1;
+    int mode = seg_mode(h);
+    size_t seg = tok_segment_bytes;
+    int64_t n_items0 = w.n; /* norm[] is indexed by these items */
+
+    /* long sections: normalized whole (in parallel), then cut into segments */
+    char **norm = NULL;
+    size_t *norm_n = NULL;
+    int64_t n_long = 0;
+    for (int64_t i = 0; mode && i < w.n; i++) n_long += w.v[i].added < 0 && w.v[i].e - w.v[i].b > 2 * seg;
+    if (n_long) {
+        norm = calloc((size_t)w.n, sizeof *norm);
+        norm_n = calloc((size_t)w.n, sizeof *norm_n);
+        if (!norm || !norm_n) status = OOM;
+    }
+#pragma omp parallel if (parallel && n_long > 1)
     {
-        tok_state st;
-        ttt_status s = tok_state_init(&st, t);
+        hf_work hw;
+        ttt_status s = n_long && status == TTT_OK ? hf_work_init(&hw, h) : TTT_ERR_ARG;
+        int ok = s == TTT_OK;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t i = 0; i < w.n; i++) {
             item *it = &w.v[i];
-            if (s != TTT_OK) continue;
-            st.out_n = 0;
-            if (it->added >= 0) s = tok_out_push(&st, &it->added, 1) ? OOM : TTT_OK;
-            else s = encode_section(&st, texts[it->doc] + it->b, it->e - it->b, it->b == 0);
-            if (s == TTT_OK && st.out_n > 0) {
-                it->ids = malloc((size_t)st.out_n * sizeof *it->ids);
-                if (!it->ids) s = OOM;
-                else memcpy(it->ids, st.out, (size_t)st.out_n * sizeof *it->ids), it->n = st.out_n;
-            }
+            if (!ok || s != TTT_OK || it->added >= 0 || it->e - it->b <= 2 * seg) continue;
+            const char *r;
+            size_t rn;
+            s = hf_normalize(h, &hw, texts[it->doc] + it->b, it->e - it->b, &r, &rn);
+            if (s == TTT_OK && !(norm[i] = malloc(rn + 1))) s = OOM;
+            if (s == TTT_OK) memcpy(norm[i], r, rn), norm_n[i] = rn;
         }
-        if (s != TTT_OK) {
+        if (ok && s != TTT_OK) {
 #pragma omp critical(ttt_hf_encode_error)
             if (status == TTT_OK) {
                 status = s;
                 snprintf(msg, sizeof msg, "%s", ttt_last_error());
             }
         }
-        tok_state_free(&st);
+        if (ok) hf_work_free(&hw);
     }
+    if (n_long && status == TTT_OK) {
+        item_list w2 = {0};
+        for (int64_t i = 0; i < w.n && !oom; i++) {
+            item it = w.v[i];
+            if (!norm[i]) {
+                oom |= add_item(&w2, it);
+                continue;
+            }
+            const char *s = norm[i];
+            size_t n = norm_n[i], b = 0;
+            while (b < n && !oom) {
+                size_t e = n;
+                if (n - b > 2 * seg) {
+                    size_t k = b + seg;
+                    while (k < n && !seg_boundary(h, mode, s, k)) k++;
+                    e = n - k < seg / 2 ? n : k;
+                }
+                oom |= add_item(&w2, (item){.doc = it.doc, .b = b, .e = e, .added = -1, .base = s, .base_n = n,
+                                            .start = it.b == 0, .stop = e});
+                b = e;
+            }
+        }
+        free(w.v);
+        w = w2;
+        if (oom) status = OOM;
+    }
+
+    if (status == TTT_OK) {
+#pragma omp parallel if (parallel && w.n > 1)
+        {
+            tok_state st;
+            ttt_status s = tok_state_init(&st, t);
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t i = 0; i < w.n; i++)
+                if (s == TTT_OK) s = encode_item(&st, texts, &w.v[i], w.v[i].b, mode);
+            if (s != TTT_OK) {
+#pragma omp critical(ttt_hf_encode_error)
+                if (status == TTT_OK) {
+                    status = s;
+                    snprintf(msg, sizeof msg, "%s", ttt_last_error());
+                }
+            }
+            tok_state_free(&st);
+        }
+    }
+    /* regex segments: where the last piece of one ran past its end, encode the next again from there */
+    tok_state fix;
+    int has_fix = 0;
+    for (int64_t i = 1; i < w.n && status == TTT_OK && mode == 2; i++) {
+        item *prev = &w.v[i - 1], *it = &w.v[i];
+        if (!it->base || prev->base != it->base || prev->stop == it->b) continue;
+        if (!has_fix && (status = tok_state_init(&fix, t)) != TTT_OK) break;
+        has_fix = 1;
+        if (prev->stop >= it->e) { /* the piece covers this segment too */
+            free(it->ids);
+            it->ids = NULL;
+            it->n = 0;
+            it->stop = prev->stop;
+            continue;
+        }
+        status = encode_item(&fix, texts, it, prev->stop, mode);
+    }
+    if (has_fix) tok_state_free(&fix);
 
     /* join, with the post-processor's tokens and BOS/EOS as asked */
     int special = (flags & TTT_TOK_ADD_SPECIAL) != 0;
@@ -152,6 +307,10 @@ ttt_status hf_encode_batch(const ttt_tok *t, const char *const *texts, const siz
     }
     free(w.v);
     free(count);
+    if (norm)
+        for (int64_t i = 0; i < n_items0; i++) free(norm[i]);
+    free(norm);
+    free(norm_n);
     if (status == TTT_OK) {
         for (int64_t d = 0; d < n_docs; d++) {
             if (special)

@@ -207,14 +207,15 @@ static ttt_status run_one(const hf_tok *h, hf_work *w, const hf_pre *p, const ch
     return ttt_err(TTT_ERR_ARG, "unknown pre-tokenizer");
 }
 
-ttt_status hf_pretokenize(const hf_tok *h, hf_work *w, const char *s, size_t n, int start, hf_pieces **out) {
-    hf_pieces *cur = &w->pc[0];
+ttt_status hf_pretokenize_from(const hf_tok *h, hf_work *w, const char *s, size_t n, int start, int first,
+                               hf_pieces **out) {
+    hf_pieces *cur = &w->pc[first & 1];
     cur->n = 0;
     cur->text.n = 0;
     if (hf_pieces_add(cur, s, n, start)) return OOM;
     seg_list l = {0};
     ttt_status st = TTT_OK;
-    for (int i = 0; i < h->n_pre && st == TTT_OK; i++) {
+    for (int i = first; i < h->n_pre && st == TTT_OK; i++) {
         hf_pieces *nx = &w->pc[(i + 1) & 1];
         nx->n = 0;
         nx->text.n = 0;
@@ -228,4 +229,47 @@ ttt_status hf_pretokenize(const hf_tok *h, hf_work *w, const char *s, size_t n, 
     free(l.v);
     *out = cur;
     return st;
+}
+
+ttt_status hf_pretokenize(const hf_tok *h, hf_work *w, const char *s, size_t n, int start, hf_pieces **out) {
+    return hf_pretokenize_from(h, w, s, n, start, 0, out);
+}
+
+ttt_status hf_regex_pieces(const hf_tok *h, hf_work *w, const char *s, size_t n, size_t from, size_t until,
+                           hf_seg_fn fn, void *ctx, size_t *end) {
+    const hf_pre *p = &h->pre[0];
+    int re = p->type == HFP_BYTELEVEL ? h->re_bytelevel : p->pat.re;
+    const pretok *code = &h->re[re];
+    pretok_state *st = &w->pst[re];
+    size_t pos = from, gap = from; /* where the search goes on; where the text not yet in a piece starts */
+    while (gap < n && gap < until) {
+        size_t b = n, e = n;
+        if (pos < n) {
+            int rc = code->jit ? pcre2_jit_match(code->code, (PCRE2_SPTR)s, n, pos, 0, st->md, st->mctx)
+                               : pcre2_match(code->code, (PCRE2_SPTR)s, n, pos, 0, st->md, st->mctx);
+            if (rc >= 0) {
+                PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
+                b = ov[0], e = ov[1];
+            } else if (rc != PCRE2_ERROR_NOMATCH) {
+                PCRE2_UCHAR msg[256];
+                pcre2_get_error_message(rc, msg, sizeof msg);
+                return ttt_err(TTT_ERR_ARG, "regex failed at byte %zu: %s", pos, (const char *)msg);
+            }
+        }
+        if (b > gap) { /* the text before the match is a piece of its own */
+            if (fn(ctx, gap, b, 0)) return OOM;
+            gap = b;
+            if (gap >= until) break; /* a piece that starts at `until` is the next range's */
+        }
+        if (b >= n) break;
+        if (e > b) {
+            if (fn(ctx, b, e, 1)) return OOM;
+            gap = pos = e;
+        } else { /* an empty match makes no piece; the search goes on one character later */
+            uint32_t cp;
+            pos = b + (size_t)hf_next_char(s, n, b, &cp);
+        }
+    }
+    *end = gap;
+    return TTT_OK;
 }
