@@ -11,9 +11,9 @@
  *   - a tokenizer.json of the Hugging Face `tokenizers` library (a file, or a directory that
  *     holds one; its tokenizer_config.json is read when present): BPE models with the
  *     normalizers, pre-tokenizers, post-processors, decoders and added tokens listed in
- *     docs/design.md 3.7; anything else is refused by name.
+ *     docs/data.md 3.1; anything else is refused by name.
  * decode(encode(text)) == text for every byte string (valid UTF-8 or not) with the first two;
- * for tokenizer.json, wherever the file's own normalizer keeps the text (docs/design.md 3.7).
+ * for tokenizer.json, wherever the file's own normalizer keeps the text (docs/data.md 3.1).
  *
  * Token files (".tok", docs/data.md): a 128-byte little-endian header (magic "TTTTOKEN",
  * version, token width, counts, BOS/EOS ids, vocabulary size, tokenizer name, checksum), the
@@ -105,7 +105,7 @@ const char *ttt_tok_piece(const ttt_tok *t, int32_t id, size_t *len);
  * tokenizer_config.json (atomically), which transformers and ttt_tok_load read back with the
  * same ids: a tokenizer.json tokenizer is copied; Llama-2 becomes the SentencePiece-style BPE
  * layout; a tiktoken encoding the byte-level layout with its split pattern, merges rebuilt
- * from its ranks and ignore_merges (docs/design.md 3.7). */
+ * from its ranks and ignore_merges (docs/data.md 3.1). */
 ttt_status ttt_tok_save(const ttt_tok *t, const char *dir);
 
 /* ----------------------------------------------------------------------------------------- */

@@ -12,6 +12,7 @@
  *   - files the engine must refuse, each with a message naming what is wrong.
  * The oracle tests skip when the data is not fetched or node is missing. */
 #include <omp.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -716,5 +717,30 @@ TEST(test_hf_segments_overrun) {
     ttt_tok_free(t);
     EXPECT(merged > 1000, "the test text should merge \\nD across the cuts (%lld times)", (long long)merged);
     EXPECT(d < 0, "segments of 97 bytes: first difference from one pass at id %lld", (long long)d);
+    return TEST_PASS;
+}
+
+/* the command line: a tokenizer.json by file or directory, --add-special, --bos without a BOS */
+static int run_out(const char *cmd, char *out, size_t cap) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+TEST(test_hf_cli) {
+    const char *sp = tdata("tok/hf/llama2"), *gpt = tdata("tok/hf/gpt2");
+    if (!tdata_exists(sp) || !tdata_exists(gpt)) return test_skip("data/tok/hf not fetched (make data)");
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "'%s' tokenize --tokenizer '%s' --text 'Hello world' --ids --add-special", test_ttt_bin, sp);
+    EXPECT(run_out(cmd, out, sizeof out) == 0 && strcmp(out, "1 22557 1526\n") == 0, "--add-special: '%s'", out);
+    snprintf(cmd, sizeof cmd, "'%s' tokenize --tokenizer '%s/tokenizer.json' --text 'Hello world' --ids", test_ttt_bin, sp);
+    EXPECT(run_out(cmd, out, sizeof out) == 0 && strcmp(out, "22557 1526\n") == 0, "the file itself: '%s'", out);
+    snprintf(cmd, sizeof cmd, "'%s' tokenize --tokenizer '%s' --text 'Hello' --ids --bos 2>&1", test_ttt_bin, gpt);
+    EXPECT(run_out(cmd, out, sizeof out) == 2 && strstr(out, "no BOS"), "--bos without a BOS must be refused: '%s'", out);
+    snprintf(cmd, sizeof cmd, "'%s' detokenize --tokenizer '%s' --ids '15496 995 50256' --special", test_ttt_bin, gpt);
+    EXPECT(run_out(cmd, out, sizeof out) == 0 && strcmp(out, "Hello world<|endoftext|>") == 0, "detokenize: '%s'", out);
     return TEST_PASS;
 }

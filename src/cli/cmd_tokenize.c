@@ -13,10 +13,11 @@
 #include "ttt_tokenizer.h"
 
 static const char TOKENIZER_HELP[] =
-    "  --tokenizer PATH  a tiktoken rank file (r50k_base.tiktoken = GPT-2, p50k_base, cl100k_base,\n"
-    "                    o200k_base: the encoding is taken from the file name) or a Llama-2\n"
-    "                    directory holding vocab.txt and merges.u16le (scripts/fetch-data.sh puts\n"
-    "                    them in data/tok/)\n"
+    "  --tokenizer PATH  a Hugging Face tokenizer.json, or a directory holding one (a model\n"
+    "                    directory; its tokenizer_config.json is read too), a tiktoken rank file\n"
+    "                    (r50k_base.tiktoken = GPT-2, p50k_base, cl100k_base, o200k_base: the\n"
+    "                    encoding is taken from the file name) or a Llama-2 directory holding\n"
+    "                    vocab.txt and merges.u16le (scripts/fetch-data.sh puts them in data/tok/)\n"
     "  --encoding NAME   the tiktoken encoding, when the file name does not tell it\n";
 
 static int load_tokenizer(const char *cmd, const args *a, ttt_tok **t) {
@@ -45,7 +46,8 @@ static int write_text(const char *cmd, const char *path, const char *text, size_
 
 static const flag_spec tokenize_flags[] = {
     {"tokenizer", 1}, {"encoding", 1}, {"text", 1}, {"input", 1}, {"input-list", 1}, {"ids", 0},
-    {"output", 1}, {"bos", 0}, {"eos", 0}, {"no-wrap", 0}, {"special", 0}, {"count", 0}, {NULL, 0}};
+    {"output", 1}, {"bos", 0}, {"eos", 0}, {"no-wrap", 0}, {"special", 0}, {"count", 0}, {"add-special", 0},
+    {NULL, 0}};
 
 static void tokenize_help(void) {
     printf("usage: ttt tokenize --tokenizer PATH (--text STRING | --input FILE | --input-list LIST)\n"
@@ -62,7 +64,11 @@ static void tokenize_help(void) {
            "  --bos, --eos      add BOS / EOS around the text (--ids, --count)\n"
            "  --no-wrap         no BOS/EOS in the token file\n"
            "  --special         special-token texts such as <|endoftext|> in the input become their ids\n"
-           "                    (tiktoken; otherwise they are ordinary text)\n",
+           "                    (tiktoken; otherwise they are ordinary text; a tokenizer.json always\n"
+           "                    matches its added tokens, as the tokenizers library does)\n"
+           "  --add-special     a tokenizer.json's post-processor tokens (TemplateProcessing: the BOS\n"
+           "                    Llama-style files put first), as the library's add_special_tokens\n"
+           "                    (--ids, --count)\n",
            TOKENIZER_HELP);
 }
 
@@ -97,7 +103,17 @@ int cmd_tokenize(int argc, char **argv) {
     int rc = load_tokenizer("tokenize", &a, &t);
     if (rc) return rc;
 
-    int flags = args_has(&a, "special") ? TTT_TOK_ALLOW_SPECIAL : 0;
+    int flags = (args_has(&a, "special") ? TTT_TOK_ALLOW_SPECIAL : 0) | (args_has(&a, "add-special") ? TTT_TOK_ADD_SPECIAL : 0);
+    const char *missing = args_has(&a, "bos") && ttt_tok_bos(t) < 0 ? "--bos: this tokenizer has no BOS token"
+                          : args_has(&a, "eos") && ttt_tok_eos(t) < 0 ? "--eos: this tokenizer has no EOS token"
+                          : args_has(&a, "add-special") && args_has(&a, "output")
+                              ? "--add-special is for --ids and --count (a token file wraps documents in BOS/EOS)"
+                              : NULL;
+    if (missing) {
+        fprintf(stderr, "ttt tokenize: %s\n", missing);
+        ttt_tok_free(t);
+        return 2;
+    }
     char **paths = NULL, *text = NULL;
     int64_t n_docs = 1;
     size_t len = 0;

@@ -67,7 +67,7 @@ ttt_status data_tokenize(const ttt_tok *t, const char *const *texts, const size_
         free(n_ids);
         return ttt_err(TTT_ERR_NOMEM, "out of memory");
     }
-    ttt_status s = ttt_tok_encode_batch(t, texts, lens, n_docs, flags & TTT_TOK_ALLOW_SPECIAL, ids, n_ids);
+    ttt_status s = ttt_tok_encode_batch(t, texts, lens, n_docs, flags & (TTT_TOK_ALLOW_SPECIAL | TTT_TOK_ADD_SPECIAL), ids, n_ids);
     int32_t bos = ttt_tok_bos(t), eos = ttt_tok_eos(t);
     int shared = bos >= 0 && bos == eos; /* one separator between documents */
     int64_t total = 0;
