@@ -226,6 +226,15 @@ static int oracle_dir(const char *name, const char *dir_in, int max_files) {
     uint64_t hash = 1469598103934665603ULL;
     for (int i = 0; i < tx.n; i++)
         for (size_t j = 0; j <= tx.len[i]; j++) hash = (hash ^ (unsigned char)(j < tx.len[i] ? tx.text[i][j] : 0x1e)) * 1099511628211ULL;
+    static const char *files[] = {"tokenizer.json", "tokenizer_config.json"}; /* and the tokenizer */
+    for (int f = 0; f < 2; f++) {
+        char fp[700];
+        snprintf(fp, sizeof fp, "%s/%s", dir, files[f]);
+        size_t fl;
+        char *fb = tdata_read(fp, &fl);
+        for (size_t j = 0; fb && j < fl; j++) hash = (hash ^ (unsigned char)fb[j]) * 1099511628211ULL;
+        free(fb);
+    }
     char out[1024], tmp_out[1100];
     snprintf(out, sizeof out, "%s", tdata("oracle"));
     if (!tdata_exists(out)) {
@@ -744,3 +753,28 @@ TEST(test_hf_cli) {
     EXPECT(run_out(cmd, out, sizeof out) == 0 && strcmp(out, "Hello world<|endoftext|>") == 0, "detokenize: '%s'", out);
     return TEST_PASS;
 }
+
+/* a tokenizer trained by `ttt tokenizer train` (both kinds) gives the same ids in ttt as in
+ * @lenml/tokenizers */
+static int trained_case(const char *kind) {
+    const char *train = tdata("splits/train.list");
+    if (!tdata_exists(train)) return test_skip("data not fetched (make data)");
+    char dir[1024], list[1100], cmd[4096];
+    snprintf(dir, sizeof dir, "%s/trained_%s", test_tmpdir, kind);
+    snprintf(list, sizeof list, "%s/trained_%s.list", test_tmpdir, kind);
+    /* 40 training documents, listed by absolute path */
+    char *splits = realpath(tdata("splits"), NULL);
+    EXPECT(splits, "cannot resolve data/splits");
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && sed -n '200,239p' '%s' | sed 's#^#%s/#' > '%s'", dir, train, splits, list);
+    free(splits);
+    EXPECT(system(cmd) == 0, "cannot make %s", list);
+    snprintf(cmd, sizeof cmd, "'%s' tokenizer train --input-list '%s' --vocab 2000 --kind %s --out '%s/tokenizer.json' "
+             "--quiet > /dev/null", test_ttt_bin, list, kind, dir);
+    EXPECT(system(cmd) == 0, "ttt tokenizer train failed: %s", cmd);
+    char name[64];
+    snprintf(name, sizeof name, "trained-%s", kind);
+    return oracle_dir(name, dir, 6);
+}
+
+TEST(test_hf_trained_byte_bpe) { return trained_case("byte-bpe"); }
+TEST(test_hf_trained_sp_bpe) { return trained_case("sp-bpe"); }
