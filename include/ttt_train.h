@@ -5,7 +5,8 @@
  * decay, global-norm gradient clipping, gradient accumulation, windows of L+1 tokens in a
  * seeded shuffled order with targets equal to BOS left out, the TTT-MLP inner learning-rate
  * warm-up. A run directory holds checkpoints (each a model directory plus train_state.
- * safetensors), a pointer to the latest complete one, and metrics.jsonl. */
+ * safetensors, and the tokenizer's files when one is given), a pointer to the latest complete
+ * one, and metrics.jsonl. */
 #ifndef TTT_TRAIN_H
 #define TTT_TRAIN_H
 
@@ -16,6 +17,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct ttt_tok; /* ttt_tokenizer.h */
 
 typedef enum { TTT_SCHED_COSINE = 0, TTT_SCHED_CONSTANT = 1 } ttt_schedule;
 
@@ -39,6 +42,9 @@ typedef struct {
     int mask_bos;           /* leave out targets equal to the model's bos_token_id (default 1) */
     int no_shuffle;         /* take the windows in file order (for checking against fixed data) */
     int quiet;              /* no progress output */
+    const struct ttt_tok *tokenizer; /* written into every checkpoint as tokenizer.json and
+                                        tokenizer_config.json (NULL: none); its vocabulary must
+                                        fit the model's vocab_size. Only rank 0 needs it */
 } ttt_train_opts;
 
 void ttt_train_opts_default(ttt_train_opts *o);

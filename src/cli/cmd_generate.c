@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_tok.h"
 #include "core/error.h"
 #include "core/mem.h"
 #include "generate/chat.h"
@@ -44,9 +45,11 @@ static void help(void) {
            "                   template of the model's tokenizer_config.json (Llama 3, ChatML and Zephyr\n"
            "                   templates are recognised), the assistant's turn opened, no automatic BOS\n"
            "  --batch N        N continuations at once (seeds S, S+1, ...), printed one after another\n"
-           "  --tokenizer P    a .tiktoken file or a Llama-2 tokenizer directory; by default the tokenizer\n"
-           "                   named in the model's config.json (\"ttt_tokenizer\"), looked for in the model\n"
-           "                   directory, then in data/tok/\n"
+           "  --tokenizer P    a tokenizer.json (or a directory holding one), a .tiktoken file or a Llama-2\n"
+           "                   tokenizer directory; by default the tokenizer named in the model's\n"
+           "                   config.json (\"ttt_tokenizer\") in the model directory, else the directory's\n"
+           "                   tokenizer.json (as ttt init --tokenizer and ttt train --tokenizer write it),\n"
+           "                   else the named one in data/tok/\n"
            "  --no-bos         do not start the prompt with the BOS token\n"
            "  --bf16           multiply by bfloat16 copies of the weights (float32 accumulation): about\n"
            "                   twice the decode speed, logits within about 1e-2 (docs/gemm.md)\n"
@@ -59,21 +62,28 @@ static int exists(const char *p) {
     return stat(p, &st) == 0;
 }
 
-/* the tokenizer: --tokenizer, else the config's name looked up next to the model and in data/tok */
-static ttt_status find_tokenizer(const char *flag, const char *model_dir, const char *name, ttt_tok **out) {
-    if (flag) return ttt_tok_load(flag, NULL, out);
-    if (!name || !name[0])
-        return ttt_err(TTT_ERR_ARG, "%s/config.json names no tokenizer (\"ttt_tokenizer\"); give --tokenizer PATH",
-                       model_dir);
+/* the tokenizer: --tokenizer, else the config's name looked up in the model directory, then the
+ * directory's own tokenizer.json, then the name in data/tok */
+static ttt_status find_tokenizer(const char *flag, const char *model_dir, const char *name, model_tok *out) {
+    if (flag) return model_tok_load(flag, out);
+    int named = name && name[0], own = model_tok_in_dir(model_dir);
+    if (!named && !own)
+        return ttt_err(TTT_ERR_ARG, "%s/config.json names no tokenizer (\"ttt_tokenizer\") and the directory holds "
+                       "no tokenizer.json; give --tokenizer PATH", model_dir);
     char cand[6][1200];
     int n = 0;
-    snprintf(cand[n++], sizeof cand[0], "%s/tokenizer", model_dir);
-    snprintf(cand[n++], sizeof cand[0], "%s/%s.tiktoken", model_dir, name);
-    snprintf(cand[n++], sizeof cand[0], "%s/%s", model_dir, name);
-    snprintf(cand[n++], sizeof cand[0], "data/tok/%s.tiktoken", name);
-    snprintf(cand[n++], sizeof cand[0], "data/tok/%s", name);
+    if (named) {
+        snprintf(cand[n++], sizeof cand[0], "%s/tokenizer", model_dir);
+        snprintf(cand[n++], sizeof cand[0], "%s/%s.tiktoken", model_dir, name);
+        snprintf(cand[n++], sizeof cand[0], "%s/%s", model_dir, name);
+    }
+    if (own) snprintf(cand[n++], sizeof cand[0], "%s", model_dir);
+    if (named) {
+        snprintf(cand[n++], sizeof cand[0], "data/tok/%s.tiktoken", name);
+        snprintf(cand[n++], sizeof cand[0], "data/tok/%s", name);
+    }
     for (int i = 0; i < n; i++)
-        if (exists(cand[i])) return ttt_tok_load(cand[i], NULL, out);
+        if (exists(cand[i])) return model_tok_load(cand[i], out);
     return ttt_err(TTT_ERR_ARG, "tokenizer \"%s\" of %s not found (looked in %s/ and data/tok/); give --tokenizer PATH",
                    name, model_dir, model_dir);
 }
@@ -112,7 +122,8 @@ int cmd_generate(int argc, char **argv) {
     mo.threads = (int)thr;
     mo.bf16_weights = args_has(&a, "bf16");
     ttt_model *m = NULL;
-    ttt_tok *tok = NULL;
+    model_tok mt = {0};
+    const ttt_tok *tok = NULL;
     char *prompt = NULL;
     size_t plen = 0;
     int32_t *pids = NULL, *ids = NULL, *gen = NULL;
@@ -123,10 +134,11 @@ int cmd_generate(int argc, char **argv) {
     int rc = 0;
     if (ttt_model_load(mdir, &mo, &m) != TTT_OK) return cli_fail("generate");
     const ttt_config *cfg = ttt_model_config(m);
-    if (find_tokenizer(args_str(&a, "tokenizer", NULL), mdir, cfg->tokenizer, &tok) != TTT_OK) {
+    if (find_tokenizer(args_str(&a, "tokenizer", NULL), mdir, cfg->tokenizer, &mt) != TTT_OK) {
         rc = cli_fail("generate");
         goto done;
     }
+    tok = mt.tok;
     ttt_gen_config gc;
     if (ttt_gen_config_load(mdir, cfg->vocab_size, &gc) != TTT_OK) {
         rc = cli_fail("generate");
@@ -170,10 +182,29 @@ int cmd_generate(int argc, char **argv) {
         plen = strlen(txt);
     }
     int64_t P;
-    int addbos = !chat && !args_has(&a, "no-bos") && ttt_tok_bos(tok) >= 0;
-    if (ttt_tok_encode(tok, prompt, plen, addbos ? TTT_TOK_ADD_BOS : 0, &pids, &P) != TTT_OK) {
+    /* a tiktoken encoding saved as tokenizer.json puts no BOS before a text (as the hub's GPT-2
+     * tokenizer), but the built-in one it stands for did, and the model's config.json keeps that
+     * BOS: the prompt starts with it as the model's training documents did */
+    int32_t saved_bos = mt.alias[0] && ttt_tok_bos(tok) < 0 && cfg->bos_token_id >= 0 &&
+                                cfg->bos_token_id < ttt_tok_vocab_size(tok)
+                            ? (int32_t)cfg->bos_token_id
+                            : -1;
+    int addbos = !chat && !args_has(&a, "no-bos") && (ttt_tok_bos(tok) >= 0 || saved_bos >= 0);
+    if (ttt_tok_encode(tok, prompt, plen, addbos && saved_bos < 0 ? TTT_TOK_ADD_BOS : 0, &pids, &P) != TTT_OK) {
         rc = cli_fail("generate");
         goto done;
+    }
+    if (addbos && saved_bos >= 0) {
+        int32_t *t = realloc(pids, sizeof(int32_t) * (size_t)(P + 1));
+        if (!t) {
+            fprintf(stderr, "ttt generate: out of memory\n");
+            rc = 1;
+            goto done;
+        }
+        pids = t;
+        memmove(pids + 1, pids, sizeof(int32_t) * (size_t)P);
+        pids[0] = saved_bos;
+        P++;
     }
     if (P <= (addbos ? 1 : 0)) {
         fprintf(stderr, "ttt generate: the prompt encodes to no tokens\n");
@@ -332,7 +363,7 @@ done:
     free(smp), free(ts);
     ttt_cache_free(c);
     free(logits), free(gen), free(ids), free(pids), free(prompt);
-    ttt_tok_free(tok);
+    model_tok_free(&mt);
     ttt_model_free(m);
     return rc;
 }

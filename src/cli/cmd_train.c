@@ -12,7 +12,9 @@
 
 #include "cli/args.h"
 #include "cli/model_flags.h"
+#include "cli/model_tok.h"
 #include "cli/commands.h"
+#include "core/error.h"
 #include "dist/dist.h"
 #include "io/fsutil.h"
 #include "ttt.h"
@@ -27,7 +29,7 @@ static const flag_spec own_flags[] = {
     {"no-ttt-lr-warmup", 0}, {"seed", 1},   {"init-seed", 1},    {"ckpt-every", 1}, {"keep", 1},
     {"log-every", 1},   {"val-every", 1},   {"val-windows", 1},  {"stop-after", 1}, {"threads", 1},
     {"remat-group", 1}, {"no-bos-mask", 0}, {"quiet", 0},        {"precision", 1},  {"bf16", 0},
-    {NULL, 0}};
+    {"tokenizer", 1},   {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt train (--preset NAME | --model DIR) --data TRAIN.tok --run RUNDIR [flags]\n"
@@ -54,6 +56,11 @@ static void help(void) {
            "  --log-every N (10) --val-every N --val-windows N (16)\n"
            "  --stop-after N  stop after N steps of this call (with a checkpoint); resume later\n"
            "  --resume        continue RUNDIR's latest checkpoint exactly\n"
+           "  --tokenizer PATH  the tokenizer of TRAIN.tok (a tokenizer.json or a directory holding one, a\n"
+           "                  .tiktoken file, a Llama-2 directory), written into every checkpoint as\n"
+           "                  tokenizer.json + tokenizer_config.json; it must be the token file's (name and\n"
+           "                  vocabulary size) and fit the model's vocab_size. Without it, the tokenizer.json\n"
+           "                  of --model DIR, or when resuming of the latest checkpoint, is carried on\n"
            "  --bf16          bf16 mixed precision: the products of the linear layers (forward, input\n"
            "                  and weight gradients) in bfloat16 with float32 accumulation; weights,\n"
            "                  gradients, AdamW, the TTT inner loop, attention, scans, norms and the\n"
@@ -126,6 +133,71 @@ static int default_threads(void) {
     return t > 0 ? t : 1;
 }
 
+/* Why tokenizer mt cannot go with the token file (header th) and the model, into msg; 0: it can */
+static int tokenizer_mismatch(const model_tok *mt, const char *what, const char *data, const ttt_tokfile *th,
+                              const ttt_config *cfg, char *msg, size_t cap) {
+    char d[1200];
+    model_tok_describe(mt, d, sizeof d);
+    int64_t V = ttt_tok_vocab_size(mt->tok);
+    if ((th->tokenizer[0] && !model_tok_is(mt, th->tokenizer)) || th->vocab_size != V)
+        snprintf(msg, cap, "%s was made with tokenizer '%s' (%lld ids), but %s is %s: give the tokenizer the token "
+                 "file was made with", data, th->tokenizer[0] ? th->tokenizer : "(unnamed)", (long long)th->vocab_size,
+                 what, d);
+    else if (V > cfg->vocab_size)
+        snprintf(msg, cap, "%s is %s, more ids than the model's vocab_size %lld", what, d, (long long)cfg->vocab_size);
+    else if (cfg->tokenizer[0] && !model_tok_is(mt, cfg->tokenizer))
+        snprintf(msg, cap, "the model was trained with tokenizer '%s', but %s is %s", cfg->tokenizer, what, d);
+    else
+        return 0;
+    return 1;
+}
+
+/* The tokenizer the checkpoints carry (rank 0): --tokenizer (a mismatch is an error), else the
+ * tokenizer.json of the latest checkpoint (--resume) or of --model DIR (a mismatch or a file
+ * this build cannot read only drops it, with a note). mt->tok stays NULL when there is none. */
+static ttt_status setup_tokenizer(const args *a, int resume, const ttt_tokfile *th, const ttt_config *cfg,
+                                  int quiet, model_tok *mt) {
+    const char *given = args_str(a, "tokenizer", NULL), *data = args_str(a, "data", "");
+    char what[1300], msg[4000];
+    memset(mt, 0, sizeof *mt);
+    /* data that does not fit the model is refused by the training itself, with its message */
+    if (ttt_tokfile_check_model(th, cfg, data) != TTT_OK) {
+        ttt_clear_error();
+        return TTT_OK;
+    }
+    if (given) {
+        snprintf(what, sizeof what, "--tokenizer %.1200s", given);
+        TRY(model_tok_load(given, mt));
+        if (tokenizer_mismatch(mt, what, data, th, cfg, msg, sizeof msg)) {
+            model_tok_free(mt);
+            return ttt_err(TTT_ERR_ARG, "%s", msg);
+        }
+        return TTT_OK;
+    }
+    char *dir = resume ? ttt_run_latest_checkpoint(args_str(a, "run", ""))
+                       : args_has(a, "model") ? strdup(args_str(a, "model", "")) : NULL;
+    ttt_clear_error();
+    if (dir && model_tok_in_dir(dir)) {
+        snprintf(what, sizeof what, "%.1200s/tokenizer.json", dir);
+        if (model_tok_load(dir, mt) != TTT_OK)
+            snprintf(msg, sizeof msg, "%s", ttt_last_error());
+        else if (!tokenizer_mismatch(mt, what, data, th, cfg, msg, sizeof msg)) {
+            free(dir);
+            return TTT_OK;
+        }
+        model_tok_free(mt);
+        ttt_clear_error();
+        fprintf(stderr, "ttt train: note: %s; the checkpoints get no tokenizer files (give --tokenizer PATH to "
+                "write one)\n", msg);
+    } else if (!quiet) {
+        fprintf(stderr, "ttt train: note: the checkpoints get no tokenizer files; give --tokenizer PATH (the "
+                "tokenizer of %s%s%s%s) to make each one a self-contained model directory\n", data,
+                th->tokenizer[0] ? ", '" : "", th->tokenizer, th->tokenizer[0] ? "'" : "");
+    }
+    free(dir);
+    return TTT_OK;
+}
+
 static int train_job(const args *a, ttt_train_opts *o, ttt_options *mo, int resume, ttt_config *cfg,
                      uint64_t init_seed) {
     const int N = dist_size(), R = dist_rank();
@@ -155,8 +227,12 @@ static int train_job(const args *a, ttt_train_opts *o, ttt_options *mo, int resu
         snprintf(cfg->tokenizer, sizeof cfg->tokenizer, "%s", th.tokenizer);
         s = ttt_model_create(cfg, init_seed, mo, &m);
     }
+    model_tok mt = {0};
+    if (s == TTT_OK && R == 0) s = setup_tokenizer(a, resume, &th, ttt_model_config(m), o->quiet, &mt);
+    o->tokenizer = mt.tok;
     /* every process has its model, or all stop */
     if (dist_any_failed(s != TTT_OK)) {
+        model_tok_free(&mt);
         ttt_model_free(m);
         if (s != TTT_OK) return train_fail();
         if (R == 0) fprintf(stderr, "ttt train: another process could not set up the model (its message is above)\n");
@@ -185,6 +261,8 @@ static int train_job(const args *a, ttt_train_opts *o, ttt_options *mo, int resu
     }
     s = ttt_train(m, o, data, args_str(a, "val", NULL), run, resume, on_progress, &pc);
     ttt_model_free(m);
+    o->tokenizer = NULL;
+    model_tok_free(&mt);
     if (s != TTT_OK) return train_fail();
     if (R == 0) {
         char *ck = ttt_run_latest_checkpoint(run);

@@ -285,7 +285,49 @@ static mode_t process_umask(void) {
     return u;
 }
 
-ttt_status ckpt_write(const char *run_dir, const ttt_model *m, const train_state *st,
+ttt_status ckpt_tokenizer_make(const ttt_tok *t, ckpt_tokenizer *out) {
+    memset(out, 0, sizeof *out);
+    const char *base = getenv("TMPDIR");
+    char *dir = ttt_path_join(base && base[0] ? base : "/tmp", "ttt-tokenizer-XXXXXX");
+    if (!dir) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    if (!mkdtemp(dir)) {
+        ttt_status e = ttt_err(TTT_ERR_IO, "%s: cannot create a scratch directory for the tokenizer files: %s", dir,
+                               strerror(errno));
+        free(dir);
+        return e;
+    }
+    char *jp = ttt_path_join(dir, "tokenizer.json"), *cp = ttt_path_join(dir, "tokenizer_config.json");
+    ttt_status s = jp && cp ? ttt_tok_save(t, dir) : ttt_err(TTT_ERR_NOMEM, "out of memory");
+    if (s == TTT_OK) s = ttt_read_file(jp, (size_t)1 << 30, &out->json, &out->json_len);
+    struct stat sb;
+    if (s == TTT_OK && lstat(cp, &sb) == 0) s = ttt_read_file(cp, (size_t)1 << 30, &out->config, &out->config_len);
+    (void)ttt_remove_tree(dir);
+    free(jp), free(cp), free(dir);
+    if (s != TTT_OK) ckpt_tokenizer_free(out);
+    return s;
+}
+
+void ckpt_tokenizer_free(ckpt_tokenizer *ct) {
+    free(ct->json), free(ct->config);
+    memset(ct, 0, sizeof *ct);
+}
+
+/* the tokenizer files into checkpoint directory dir */
+static ttt_status write_tokenizer(const char *dir, const ckpt_tokenizer *tok) {
+    const char *names[2] = {"tokenizer.json", "tokenizer_config.json"};
+    const char *data[2] = {tok->json, tok->config};
+    size_t len[2] = {tok->json_len, tok->config_len};
+    for (int i = 0; i < 2; i++) {
+        if (!data[i]) continue;
+        char *p = ttt_path_join(dir, names[i]);
+        ttt_status s = p ? ttt_atomic_write_file(p, data[i], len[i]) : ttt_err(TTT_ERR_NOMEM, "out of memory");
+        free(p);
+        TRY(s);
+    }
+    return TTT_OK;
+}
+
+ttt_status ckpt_write(const char *run_dir, const ttt_model *m, const ckpt_tokenizer *tok, const train_state *st,
                       const char *const *keys, const char *const *vals, int nmeta, int64_t keep,
                       char **written) {
     if (st->step < 0) return ttt_err(TTT_ERR_ARG, "checkpoint of a negative step %lld", (long long)st->step);
@@ -308,6 +350,7 @@ ttt_status ckpt_write(const char *run_dir, const ttt_model *m, const train_state
     /* weights in the model's own precision, so that a resume continues bit for bit */
     if (s == TTT_OK) s = ttt_model_save(m, tmp, m->elem == 8 ? TTT_DTYPE_F64 : TTT_DTYPE_F32);
     if (s == TTT_OK) s = write_state(state, m, st, keys, vals, nmeta);
+    if (s == TTT_OK && tok && tok->json) s = write_tokenizer(tmp, tok);
     if (s == TTT_OK) {
         fsync_dir(tmp);
         /* a stale checkpoint of the same step (an earlier run that died before `latest` named

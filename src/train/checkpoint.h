@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "ttt.h"
+#include "ttt_tokenizer.h"
 
 typedef struct {
     int64_t step;            /* optimizer steps done */
@@ -26,9 +27,20 @@ typedef struct {
     void *m, *v;             /* AdamW moments, parameter-buffer layout and precision */
 } train_state;
 
-/* keys/vals: extra metadata (settings) recorded with the state (they must not repeat the
+/* The tokenizer files of a run's checkpoints, made once (ttt_tok_save into a scratch directory
+ * of the system's temporary directory, then read back): every checkpoint gets the same bytes,
+ * and a tokenizer.json that was copied from a file needs that file only at the start. */
+typedef struct {
+    char *json, *config; /* tokenizer.json, tokenizer_config.json (NULL when there is none) */
+    size_t json_len, config_len;
+} ckpt_tokenizer;
+ttt_status ckpt_tokenizer_make(const ttt_tok *t, ckpt_tokenizer *out);
+void ckpt_tokenizer_free(ckpt_tokenizer *ct);
+
+/* tok: the tokenizer files written into the checkpoint (NULL: none).
+ * keys/vals: extra metadata (settings) recorded with the state (they must not repeat the
  * state's own keys: ttt_train_state_version, step, windows_consumed, seed) */
-ttt_status ckpt_write(const char *run_dir, const ttt_model *m, const train_state *st,
+ttt_status ckpt_write(const char *run_dir, const ttt_model *m, const ckpt_tokenizer *tok, const train_state *st,
                       const char *const *keys, const char *const *vals, int nmeta, int64_t keep,
                       char **written);
 

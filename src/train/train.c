@@ -5,7 +5,8 @@
  *   loss = mean over micro-batches of (mean over sequences of each sequence's mean NLL);
  *   global-norm clipping c = min(1, clip / (‖g‖ + 1e-6)); learning rate from the schedule
  *   (updates counted from 1); AdamW with decoupled weight decay on every parameter.
- * Checkpoints (checkpoint.h) make a resumed run continue bit for bit.
+ * Checkpoints (checkpoint.h) make a resumed run continue bit for bit; with o.tokenizer each one
+ * also carries the tokenizer's files.
  *
  * Data parallelism (docs/distributed.md, src/dist/dist.h): a step of A micro-batches is shared
  * by N ranks, rank r taking the contiguous micro-batches [r·A/N, (r+1)·A/N). The step's
@@ -317,8 +318,18 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
         s = ttt_err(TTT_ERR_NOMEM, "out of memory for the optimizer state");
     if (s == TTT_OK) s = ttt_zero_grad(m);
     char *latest = NULL;
+    ckpt_tokenizer ctok = {0};
     run_files rf = {NULL, run_dir};
     int lock_fd = -1; /* rank 0 holds the run directory for the whole training */
+    /* the tokenizer every checkpoint carries: its files made once (rank 0 writes checkpoints) */
+    if (s == TTT_OK && R == 0 && o.tokenizer) {
+        if (ttt_tok_vocab_size(o.tokenizer) > m->cfg.vocab_size)
+            s = ttt_err(TTT_ERR_ARG, "train: the tokenizer '%s' has %lld ids but the model's vocab_size is %lld",
+                        ttt_tok_name(o.tokenizer), (long long)ttt_tok_vocab_size(o.tokenizer),
+                        (long long)m->cfg.vocab_size);
+        else
+            s = ckpt_tokenizer_make(o.tokenizer, &ctok);
+    }
     if (s == TTT_OK && R == 0) {
         s = ttt_mkdir(run_dir);
         if (s == TTT_OK) s = ttt_dir_lock(run_dir, &lock_fd);
@@ -471,7 +482,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
             if (s == TTT_OK && ckpt_due) {
                 free(ckpt_path);
                 ckpt_path = NULL;
-                s = ckpt_write(run_dir, m, &st, keys, vals, nkeys, o.keep_ckpts, &ckpt_path);
+                s = ckpt_write(run_dir, m, o.tokenizer ? &ctok : NULL, &st, keys, vals, nkeys, o.keep_ckpts, &ckpt_path);
             }
         }
         /* rank 0's validation and checkpoint worked (the others wait here for the checkpoint) */
@@ -483,6 +494,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     for (int d = 0; d < 64; d++) ttt_free(sg.tmp[d]);
     free(ckpt_path);
     free(latest);
+    ckpt_tokenizer_free(&ctok);
     free(in), free(tg), free(perm), free(mb_loss), free(all_loss);
     ttt_free(st.m), ttt_free(st.v);
     ttt_tokfile_free(&tf);
