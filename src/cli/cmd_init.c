@@ -136,7 +136,10 @@ int cmd_init(int argc, char **argv) {
     model_tok mt = {0};
     const char *tokp = args_str(&a, "tokenizer", NULL);
     if (tokp) {
-        if (model_tok_load(tokp, &mt) != TTT_OK) return cli_fail("init");
+        if (model_tok_load(tokp, &mt) != TTT_OK) {
+            fprintf(stderr, "ttt init: --tokenizer: %s\n", ttt_last_error());
+            return 1;
+        }
         cfg.vocab_size = ttt_tok_vocab_size(mt.tok);
         cfg.bos_token_id = ttt_tok_bos(mt.tok);
         cfg.eos_token_id = ttt_tok_eos(mt.tok);

@@ -167,7 +167,11 @@ static ttt_status setup_tokenizer(const args *a, int resume, const ttt_tokfile *
     }
     if (given) {
         snprintf(what, sizeof what, "--tokenizer %.1200s", given);
-        TRY(model_tok_load(given, mt));
+        ttt_status ls = model_tok_load(given, mt);
+        if (ls != TTT_OK) {
+            snprintf(msg, sizeof msg, "%s", ttt_last_error());
+            return ttt_err(ls, "--tokenizer: %s", msg);
+        }
         if (tokenizer_mismatch(mt, what, data, th, cfg, msg, sizeof msg)) {
             model_tok_free(mt);
             return ttt_err(TTT_ERR_ARG, "%s", msg);
