@@ -702,3 +702,6 @@ import cases_convert  # noqa: E402,F401
 
 # tokenizer.json files (their own file; it adds to CASES)
 import cases_hf  # noqa: E402,F401
+
+# model directories with their tokenizer (their own file; it adds to CASES)
+import cases_modeltok  # noqa: E402,F401
