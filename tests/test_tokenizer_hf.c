@@ -334,8 +334,9 @@ TEST(test_hf_oracle_llama3) { return oracle_dir("llama3", NULL, 1000); }
 TEST(test_hf_oracle_qwen3) { return oracle_dir("qwen3", NULL, 1000); }
 TEST(test_hf_oracle_gemma3) { return oracle_dir("gemma3", NULL, 1000); }
 
-/* ttt_tok_save: the built-in tokenizers as tokenizer.json give their own ids when read back
- * (every held-out file), and @lenml/tokenizers reads them with the same ids as ours */
+/* ttt_tok_save: the built-in tokenizers as tokenizer.json load back under their own name,
+ * BOS and EOS, give their own ids (every held-out file), and @lenml/tokenizers reads them with
+ * the same ids as ours */
 static int saved_case(const char *name) {
     ttt_tok *t, *u;
     int r = tdata_tok(name, &t);
@@ -350,9 +351,11 @@ static int saved_case(const char *name) {
         ttt_tok_free(t);
         return TEST_FAIL;
     }
-    EXPECT(ttt_tok_vocab_size(u) == ttt_tok_vocab_size(t) && ttt_tok_eos(u) == ttt_tok_eos(t),
-           "%s: saved: vocabulary %lld, eos %d; expected %lld, %d", name, (long long)ttt_tok_vocab_size(u), ttt_tok_eos(u),
-           (long long)ttt_tok_vocab_size(t), ttt_tok_eos(t));
+    EXPECT(ttt_tok_vocab_size(u) == ttt_tok_vocab_size(t) && ttt_tok_eos(u) == ttt_tok_eos(t) &&
+               ttt_tok_bos(u) == ttt_tok_bos(t) && strcmp(ttt_tok_name(u), ttt_tok_name(t)) == 0,
+           "%s: saved: '%s', vocabulary %lld, bos %d, eos %d; expected '%s', %lld, %d, %d", name, ttt_tok_name(u),
+           (long long)ttt_tok_vocab_size(u), ttt_tok_bos(u), ttt_tok_eos(u), ttt_tok_name(t),
+           (long long)ttt_tok_vocab_size(t), ttt_tok_bos(t), ttt_tok_eos(t));
     size_t len;
     char *list = tdata_read(tdata("splits/eval.list"), &len);
     EXPECT(list, "cannot read data/splits/eval.list");

@@ -182,29 +182,10 @@ int cmd_generate(int argc, char **argv) {
         plen = strlen(txt);
     }
     int64_t P;
-    /* a tiktoken encoding saved as tokenizer.json puts no BOS before a text (as the hub's GPT-2
-     * tokenizer), but the built-in one it stands for did, and the model's config.json keeps that
-     * BOS: the prompt starts with it as the model's training documents did */
-    int32_t saved_bos = mt.alias[0] && ttt_tok_bos(tok) < 0 && cfg->bos_token_id >= 0 &&
-                                cfg->bos_token_id < ttt_tok_vocab_size(tok)
-                            ? (int32_t)cfg->bos_token_id
-                            : -1;
-    int addbos = !chat && !args_has(&a, "no-bos") && (ttt_tok_bos(tok) >= 0 || saved_bos >= 0);
-    if (ttt_tok_encode(tok, prompt, plen, addbos && saved_bos < 0 ? TTT_TOK_ADD_BOS : 0, &pids, &P) != TTT_OK) {
+    int addbos = !chat && !args_has(&a, "no-bos") && ttt_tok_bos(tok) >= 0;
+    if (ttt_tok_encode(tok, prompt, plen, addbos ? TTT_TOK_ADD_BOS : 0, &pids, &P) != TTT_OK) {
         rc = cli_fail("generate");
         goto done;
-    }
-    if (addbos && saved_bos >= 0) {
-        int32_t *t = realloc(pids, sizeof(int32_t) * (size_t)(P + 1));
-        if (!t) {
-            fprintf(stderr, "ttt generate: out of memory\n");
-            rc = 1;
-            goto done;
-        }
-        pids = t;
-        memmove(pids + 1, pids, sizeof(int32_t) * (size_t)P);
-        pids[0] = saved_bos;
-        P++;
     }
     if (P <= (addbos ? 1 : 0)) {
         fprintf(stderr, "ttt generate: the prompt encodes to no tokens\n");

@@ -651,6 +651,13 @@ static ttt_status load_config(ttt_tok *t, const char *json_path) {
     }
     if (s == TTT_OK && bos && token_id(h, bos) < 0) s = FAIL("%s: bos_token \"%.40s\" is not a token of tokenizer.json", path, bos);
     if (s == TTT_OK && eos && token_id(h, eos) < 0) s = FAIL("%s: eos_token \"%.40s\" is not a token of tokenizer.json", path, eos);
+    /* "ttt_tokenizer" (ttt_tok_save): the built-in tokenizer this file is, with its size */
+    const cJSON *nm = s == TTT_OK ? item(cfg, "ttt_tokenizer") : NULL;
+    if (nm && cJSON_IsString(nm)) {
+        const char *n = nm->valuestring;
+        int64_t v = strcmp(n, "llama2") == 0 ? 32000 : tiktoken_encoding_vocab(n);
+        if (v == h->V) snprintf(t->name, sizeof t->name, "%s", n);
+    }
     if (s == TTT_OK) {
         if (add_bos == 1 && bos) t->bos = token_id(h, bos);
         if (add_bos == 0) t->bos = -1;

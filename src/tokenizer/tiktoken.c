@@ -70,6 +70,12 @@ static const encoding *find_encoding(const char *name) {
     return NULL;
 }
 
+int64_t tiktoken_encoding_vocab(const char *name) {
+    const encoding *e = find_encoding(name);
+    return e ? e->n_vocab : -1;
+}
+
+
 /* the encoding whose name starts the file's base name ("r50k_base.tiktoken") */
 static const encoding *encoding_from_path(const char *path) {
     const char *base = strrchr(path, '/');

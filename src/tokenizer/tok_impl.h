@@ -79,5 +79,6 @@ extern size_t tok_segment_bytes;
 /* names and patterns of the known tiktoken encodings (tiktoken.c) */
 const char *tiktoken_encoding_name(int i);
 const char *tiktoken_encoding_pattern(const char *name);
+int64_t tiktoken_encoding_vocab(const char *name); /* ids of the encoding, -1 if unknown */
 
 #endif

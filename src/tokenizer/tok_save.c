@@ -5,7 +5,8 @@
  *   - Llama-2: the SentencePiece-style layout (tokjson_write.h) with its pieces, its merges in
  *     rank order, <unk> <s> </s> and the <0xNN> byte pieces;
  *   - tiktoken: the byte-level layout with the encoding's split pattern, ignore_merges (a piece
- *     that is a token is that token, as tiktoken encodes), and merges rebuilt from the ranks:
+ *     that is a token is that token, as tiktoken encodes), <|endoftext|> put before a text by
+ *     TemplateProcessing (our documents start with it), and merges rebuilt from the ranks:
  *     token T of rank r is the merge (A, B) where A B is what byte-pair merging of T's bytes
  *     with the ranks below r leaves (the conversion the `tokenizers` library's own tiktoken
  *     import makes); a token that merging cannot build needs no merge (ignore_merges reaches it). */
@@ -131,6 +132,7 @@ static ttt_status builtin_spec(const ttt_tok *t, tokjson_spec *sp, const char **
         sp->unk_token = "<unk>";
         sp->bos_token = "<s>", sp->eos_token = "</s>", sp->config_unk_token = "<unk>";
         sp->add_bos_token = 1;
+        sp->ttt_name = t->name;
         return TTT_OK;
     }
     int64_t n = 0;
@@ -142,6 +144,10 @@ static ttt_status builtin_spec(const ttt_tok *t, tokjson_spec *sp, const char **
     sp->ignore_merges = 1;
     sp->pattern = tiktoken_encoding_pattern(t->name);
     sp->bos_token = sp->eos_token = sp->config_unk_token = "<|endoftext|>";
+    /* our token files start every document with <|endoftext|> (ttt_tok_bos), so the model
+     * expects it first: the file's template puts it there (the hub's GPT-2 file does not) */
+    sp->add_bos_token = 1;
+    sp->ttt_name = t->name;
     return TTT_OK;
 }
 

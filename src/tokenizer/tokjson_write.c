@@ -232,21 +232,42 @@ static int *special_order(const tokjson_spec *sp) {
     return ord;
 }
 
+/* TemplateProcessing that puts sp->bos_token (which is in k) before a sequence */
+static void write_template(FILE *fp, const tokjson_spec *sp, const keyset *k) {
+    int64_t bos_id = 0;
+    strmap_get(&k->keys, sp->bos_token, strlen(sp->bos_token), &bos_id);
+    size_t bl = strlen(sp->bos_token);
+    fputs("{\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": ", fp);
+    json_str(fp, sp->bos_token, bl);
+    fputs(", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], \"pair\": [{\"SpecialToken\": {\"id\": ", fp);
+    json_str(fp, sp->bos_token, bl);
+    fputs(", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": ", fp);
+    json_str(fp, sp->bos_token, bl);
+    fputs(", \"type_id\": 1}}, {\"Sequence\": {\"id\": \"B\", \"type_id\": 1}}], \"special_tokens\": {", fp);
+    json_str(fp, sp->bos_token, bl);
+    fputs(": {\"id\": ", fp);
+    json_str(fp, sp->bos_token, bl);
+    fprintf(fp, ", \"ids\": [%lld], \"tokens\": [", (long long)bos_id);
+    json_str(fp, sp->bos_token, bl);
+    fputs("]}}}", fp);
+}
+
 static int is_gpt2_pattern(const char *p) { return !p || strcmp(p, TOKJSON_GPT2_PATTERN) == 0; }
 
 ttt_status tokjson_write(const char *path, const tokjson_spec *sp) {
     keyset k;
     TRY(build_keys(sp, &k));
     const char *unk = sp->unk_token ? sp->unk_token : "<unk>";
+    int64_t bid;
+    if (sp->add_bos_token && (!sp->bos_token || !strmap_get(&k.keys, sp->bos_token, strlen(sp->bos_token), &bid))) {
+        keyset_free(&k);
+        return ttt_err(TTT_ERR_ARG, "tokenizer.json writer: add_bos_token needs a BOS token that is in the vocabulary");
+    }
     if (sp->kind == TOKJSON_SP_BPE) {
         int64_t id;
         if (!strmap_get(&k.keys, unk, strlen(unk), &id)) {
             keyset_free(&k);
             return ttt_err(TTT_ERR_ARG, "tokenizer.json writer: the unknown token '%s' is not in the vocabulary", unk);
-        }
-        if (sp->add_bos_token && (!sp->bos_token || !strmap_get(&k.keys, sp->bos_token, strlen(sp->bos_token), &id))) {
-            keyset_free(&k);
-            return ttt_err(TTT_ERR_ARG, "tokenizer.json writer: add_bos_token needs a BOS token that is in the vocabulary");
         }
     } else if (sp->pattern && !utf8_valid((const unsigned char *)sp->pattern, strlen(sp->pattern))) {
         keyset_free(&k);
@@ -284,9 +305,16 @@ ttt_status tokjson_write(const char *path, const tokjson_spec *sp) {
             fputs("}, \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", \"add_prefix_space\": "
                   "false, \"trim_offsets\": true, \"use_regex\": false}]},\n", fp);
         }
-        fputs("  \"post_processor\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": false, "
-              "\"use_regex\": true},\n"
-              "  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, "
+        if (sp->add_bos_token) { /* ByteLevel (offsets only), then the BOS */
+            fputs("  \"post_processor\": {\"type\": \"Sequence\", \"processors\": [{\"type\": \"ByteLevel\", "
+                  "\"add_prefix_space\": true, \"trim_offsets\": false, \"use_regex\": true}, ", fp);
+            write_template(fp, sp, &k);
+            fputs("]},\n", fp);
+        } else {
+            fputs("  \"post_processor\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": false, "
+                  "\"use_regex\": true},\n", fp);
+        }
+        fputs("  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, "
               "\"use_regex\": true},\n"
               "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": null,\n"
               "    \"continuing_subword_prefix\": \"\",\n    \"end_of_word_suffix\": \"\",\n    \"fuse_unk\": false,\n"
@@ -297,22 +325,9 @@ ttt_status tokjson_write(const char *path, const tokjson_spec *sp) {
               "{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\xe2\x96\x81\"}]},\n"
               "  \"pre_tokenizer\": null,\n", fp);
         if (sp->add_bos_token) {
-            int64_t bos_id = 0;
-            strmap_get(&k.keys, sp->bos_token, strlen(sp->bos_token), &bos_id);
-            size_t bl = strlen(sp->bos_token);
-            fputs("  \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": ", fp);
-            json_str(fp, sp->bos_token, bl);
-            fputs(", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], \"pair\": [{\"SpecialToken\": {\"id\": ", fp);
-            json_str(fp, sp->bos_token, bl);
-            fputs(", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": ", fp);
-            json_str(fp, sp->bos_token, bl);
-            fputs(", \"type_id\": 1}}, {\"Sequence\": {\"id\": \"B\", \"type_id\": 1}}], \"special_tokens\": {", fp);
-            json_str(fp, sp->bos_token, bl);
-            fputs(": {\"id\": ", fp);
-            json_str(fp, sp->bos_token, bl);
-            fprintf(fp, ", \"ids\": [%lld], \"tokens\": [", (long long)bos_id);
-            json_str(fp, sp->bos_token, bl);
-            fputs("]}}},\n", fp);
+            fputs("  \"post_processor\": ", fp);
+            write_template(fp, sp, &k);
+            fputs(",\n", fp);
         } else {
             fputs("  \"post_processor\": null,\n", fp);
         }
@@ -395,7 +410,13 @@ ttt_status tokjson_write_config(const char *path, const tokjson_spec *sp) {
     else fputs("1000000000000000019884624838656", fp);
     fputs(",\n  \"pad_token\": ", fp);
     json_cstr_or_null(fp, sp->pad_token);
-    fputs(",\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n  \"unk_token\": ", fp);
+    fputs(",\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n", fp);
+    if (sp->ttt_name) {
+        fputs("  \"ttt_tokenizer\": ", fp);
+        json_cstr_or_null(fp, sp->ttt_name);
+        fputs(",\n", fp);
+    }
+    fputs("  \"unk_token\": ", fp);
     json_cstr_or_null(fp, sp->config_unk_token);
     fputs("\n}\n", fp);
     free(ord);

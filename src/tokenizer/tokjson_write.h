@@ -6,7 +6,8 @@
  *                       ByteLevel(use_regex true) when the split regex is GPT-2's own (or NULL),
  *                       otherwise Sequence[Split(Regex, Isolated, invert false),
  *                       ByteLevel(add_prefix_space false, use_regex false)]; post_processor and
- *                       decoder ByteLevel; model BPE without unk/byte fallback. Token strings are
+ *                       decoder ByteLevel (post_processor Sequence[ByteLevel, TemplateProcessing]
+ *                       when add_bos_token); model BPE without unk/byte fallback. Token strings are
  *                       in the GPT-2 byte-to-unicode alphabet (raw bytes may be given and are
  *                       mapped, see vocab_raw_bytes; the map is hf_byte_to_cp of hf.h).
  *   TOKJSON_SP_BPE      SentencePiece-style BPE with byte fallback, as Llama-2's tokenizer.json:
@@ -70,6 +71,8 @@ typedef struct {
     int64_t model_max_length;     /* <= 0: transformers' "no limit" value (int(1e30)) */
     int ignore_merges;            /* model.ignore_merges: a piece that is a token is that token
                                      (tiktoken's rule; the `tokenizers` library >= 0.19) */
+    const char *ttt_name;         /* tokenizer_config.json "ttt_tokenizer": the built-in tokenizer
+                                     this file stands for ("llama2", "r50k_base"; NULL: none) */
 } tokjson_spec;
 
 /* The byte of byte-level vocabulary id i (0..255): ids ordered by that code point, as GPT-2's
