@@ -28,7 +28,7 @@ if [ -f "$RUN/train/latest" ]; then
         --seq-len "$SEQ" --batch "$BATCH" --lr "$LR" --log-every 25 --val-every 100 --val-windows 8 --ckpt-every 50
 else
     mkdir -p "$RUN"
-    "$TTT" train --preset ttt-linear-small --layers "$LAYERS" --width "$WIDTH" --heads "$HEADS" \
+    "$TTT" train --preset ttt-linear-small --tokenizer data/tok/llama2 --layers "$LAYERS" --width "$WIDTH" --heads "$HEADS" \
         --intermediate "$INTER" --data "$TOK/train.tok" --val "$TOK/eval.tok" --run "$RUN/train" --steps "$STEPS" \
         --seq-len "$SEQ" --batch "$BATCH" --lr "$LR" --log-every 25 --val-every 100 --val-windows 8 --ckpt-every 50
 fi
