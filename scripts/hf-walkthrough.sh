@@ -21,6 +21,10 @@
 #   WALK_QUICK=1   tiny models, a few training steps, a tiny bench (the test suite's mode)
 #   WALK_MAMBA=0   the Llama directory only
 #   WALK_THREADS=N threads of every command (default: all cores)
+#   WALK_LLAMA_DIR=DIR, WALK_MAMBA_DIR=DIR   a real downloaded directory (e.g. of
+#                  HuggingFaceTB/SmolLM2-135M, state-spaces/mamba-130m-hf) instead of step 1's;
+#                  it is only read
+#   WALK_STEPS=N WALK_LR=X WALK_BATCH=B   the fine-tuning's steps, learning rate and batch
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +43,14 @@ for f in "$DATA/tok/hf/llama2/tokenizer.json" "$DATA/tok/hf/llama2/tokenizer_con
 done
 case $W in /*) ;; *) W=$(pwd)/$W ;; esac
 case $TTT in /*) ;; *) TTT=$(pwd)/$TTT ;; esac
+# a real model directory is only read: it may not lie inside the directory that is replaced
+for d in "${WALK_LLAMA_DIR:-}" "${WALK_MAMBA_DIR:-}"; do
+    [ -z "$d" ] && continue
+    [ -f "$d/config.json" ] || die "$d/config.json is missing (WALK_LLAMA_DIR / WALK_MAMBA_DIR name a model directory)"
+    a=$(cd "$d" && pwd -P)
+    mkdir -p "$W"
+    case "$a/" in "$(cd "$W" && pwd -P)/"*) die "$d lies inside $W, which is replaced" ;; esac
+done
 # a directory of an earlier walk-through is replaced; anything else is left alone
 if [ -e "$W" ] && [ -n "$(ls -A "$W" 2>/dev/null)" ] && [ ! -f "$W/.hf-walkthrough" ]; then
     die "$W exists and is not a walk-through directory: give a new or empty one"
@@ -103,6 +115,7 @@ else
 fi
 # on the held-out text: its first EVAL_WIN windows (without --windows: all of it, 665 windows
 # of 256 tokens with the Llama-2 tokenizer)
+STEPS=${WALK_STEPS:-$STEPS} LR=${WALK_LR:-$LR} BATCH=${WALK_BATCH:-$BATCH}
 EVAL_FLAGS="--context $CTX --windows $EVAL_WIN"
 # on the training data: its first windows only (the fine-tuning samples windows of all of it)
 TRAIN_EVAL_FLAGS="--context $CTX --windows $TRAIN_WIN"
@@ -132,10 +145,10 @@ make_hub() {
 # ------------------------------------------------------------------------------------------
 # Step 2: the walk-through proper, on DIR = $W/hub/NAME
 # ------------------------------------------------------------------------------------------
-# walk NAME PROMPT
+# walk NAME DIR PROMPT
 walk() {
-    name=$1 prompt=$2
-    dir=$W/hub/$name tokd=$W/tokens/$name
+    name=$1 dir=$2 prompt=$3
+    tokd=$W/tokens/$name
     mkdir -p "$W/tokens"
     section "step 2 ($name): info, generate, eval, fine-tune, bench"
     run "$TTT" info --model "$dir"
@@ -175,8 +188,11 @@ walk() {
     # shellcheck disable=SC2086
     run "$TTT" generate --model "$ft" --tokenizer "$dir" --prompt "$prompt" --seed 1 --max-tokens $MAXTOK $THREADS
     # back to the hub's layout (BF16 shards) for upload, with the tokenizer files
+    mkdir -p "$W/hub"
     run "$TTT" convert --model "$ft" --out "$W/hub/$name-ft" --dtype bf16 --shard-size $SHARD
-    cp "$dir/tokenizer.json" "$dir/tokenizer_config.json" "$dir/generation_config.json" "$W/hub/$name-ft/"
+    for f in tokenizer.json tokenizer_config.json special_tokens_map.json generation_config.json; do
+        if [ -f "$dir/$f" ]; then cp "$dir/$f" "$W/hub/$name-ft/"; fi
+    done
     run "$TTT" info --model "$W/hub/$name-ft"
     # shellcheck disable=SC2086
     run "$TTT" bench --model "$dir" $BENCH --out "$W/bench/$name" $THREADS
@@ -189,7 +205,11 @@ walk() {
 }
 
 # Llama: the Llama-2 tokenizer (vocabulary 32000, BOS 1, EOS 2) and Llama-2's generation_config.json
-make_hub llama "$LLAMA_INIT --vocab 32000 --bos 1 --eos 2" llama2 '{
+if [ -n "${WALK_LLAMA_DIR:-}" ]; then
+    LLAMA_DIR=$(cd "$WALK_LLAMA_DIR" && pwd)
+else
+    LLAMA_DIR=$W/hub/llama
+    make_hub llama "$LLAMA_INIT --vocab 32000 --bos 1 --eos 2" llama2 '{
   "bos_token_id": 1,
   "do_sample": true,
   "eos_token_id": 2,
@@ -199,12 +219,17 @@ make_hub llama "$LLAMA_INIT --vocab 32000 --bos 1 --eos 2" llama2 '{
   "top_p": 0.9,
   "transformers_version": "4.44.2"
 }'
-walk llama "The state of our Union is"
+fi
+walk llama "$LLAMA_DIR" "The state of our Union is"
 
 if [ "$MAMBA" = 1 ]; then
     # Mamba-1: the GPT-2 tokenizer (50257 tokens, <|endoftext|> = 50256), the vocabulary padded
     # to 50280 as in state-spaces/mamba-130m-hf (the ids above 50256 are never used)
-    make_hub mamba "$MAMBA_INIT --vocab 50280 --bos 50256 --eos 50256" gpt2 '{
+    if [ -n "${WALK_MAMBA_DIR:-}" ]; then
+        MAMBA_DIR=$(cd "$WALK_MAMBA_DIR" && pwd)
+    else
+        MAMBA_DIR=$W/hub/mamba
+        make_hub mamba "$MAMBA_INIT --vocab 50280 --bos 50256 --eos 50256" gpt2 '{
   "_from_model_config": true,
   "bos_token_id": 50256,
   "do_sample": true,
@@ -214,7 +239,8 @@ if [ "$MAMBA" = 1 ]; then
   "top_p": 0.95,
   "transformers_version": "4.44.2"
 }'
-    walk mamba "The state of our Union is"
+    fi
+    walk mamba "$MAMBA_DIR" "The state of our Union is"
 fi
 
 section "summary"
