@@ -279,47 +279,31 @@ ttt_status hf_encode_batch(const ttt_tok *t, const char *const *texts, const siz
     if (has_fix) tok_state_free(&fix);
 
     /* join, with the post-processor's tokens and BOS/EOS as asked */
-    int special = (flags & TTT_TOK_ADD_SPECIAL) != 0;
-    int bos = (flags & TTT_TOK_ADD_BOS) && t->bos >= 0, eos = (flags & TTT_TOK_ADD_EOS) && t->eos >= 0;
-    int64_t extra = bos + eos + (special ? h->n_post_pre + h->n_post_post : 0);
-    int64_t *count = calloc((size_t)(n_docs ? n_docs : 1), sizeof *count);
-    if (status == TTT_OK && !count) status = OOM;
-    if (status == TTT_OK) {
-        for (int64_t i = 0; i < w.n; i++) count[w.v[i].doc] += w.v[i].n;
-        for (int64_t d = 0; d < n_docs && status == TTT_OK; d++) {
-            ids[d] = malloc((size_t)(count[d] + extra + 1) * sizeof **ids);
-            if (!ids[d]) {
-                status = OOM;
-                break;
-            }
-            if (bos) ids[d][n_ids[d]++] = t->bos;
-            if (special)
-                for (int64_t k = 0; k < h->n_post_pre; k++) ids[d][n_ids[d]++] = h->post_pre[k];
-        }
-    }
-    for (int64_t i = 0; i < w.n; i++) {
-        item *it = &w.v[i];
-        if (status == TTT_OK && it->n) {
-            memcpy(ids[it->doc] + n_ids[it->doc], it->ids, (size_t)it->n * sizeof *it->ids);
-            n_ids[it->doc] += it->n;
-        }
-        free(it->ids);
-    }
-    free(w.v);
-    free(count);
     if (norm)
         for (int64_t i = 0; i < n_items0; i++) free(norm[i]);
     free(norm);
     free(norm_n);
-    if (status == TTT_OK) {
-        for (int64_t d = 0; d < n_docs; d++) {
-            if (special)
-                for (int64_t k = 0; k < h->n_post_post; k++) ids[d][n_ids[d]++] = h->post_post[k];
-            if (eos) ids[d][n_ids[d]++] = t->eos;
-        }
-        return TTT_OK;
+    int special = (flags & TTT_TOK_ADD_SPECIAL) != 0;
+    int bos = (flags & TTT_TOK_ADD_BOS) && t->bos >= 0, eos = (flags & TTT_TOK_ADD_EOS) && t->eos >= 0;
+    int64_t n_pre = bos + (special ? h->n_post_pre : 0), n_post = eos + (special ? h->n_post_post : 0);
+    int32_t *pre = malloc((size_t)(n_pre + 1) * sizeof *pre), *post = malloc((size_t)(n_post + 1) * sizeof *post);
+    tok_part *parts = malloc((size_t)(w.n ? w.n : 1) * sizeof *parts);
+    if (!pre || !post || !parts) {
+        for (int64_t i = 0; i < w.n; i++) free(w.v[i].ids);
+        free(w.v), free(pre), free(post), free(parts);
+        return OOM;
     }
-    for (int64_t d = 0; d < n_docs; d++) free(ids[d]), ids[d] = NULL, n_ids[d] = 0;
-    if (msg[0]) ttt_err(status, "%s", msg);
+    int64_t k = 0;
+    if (bos) pre[k++] = t->bos;
+    for (int64_t i = 0; special && i < h->n_post_pre; i++) pre[k++] = h->post_pre[i];
+    k = 0;
+    for (int64_t i = 0; special && i < h->n_post_post; i++) post[k++] = h->post_post[i];
+    if (eos) post[k++] = t->eos;
+    for (int64_t i = 0; i < w.n; i++) parts[i] = (tok_part){w.v[i].doc, w.v[i].ids, w.v[i].n};
+    int64_t nw = w.n;
+    free(w.v);
+    status = tok_join(parts, nw, n_docs, pre, n_pre, post, n_post, status, msg, ids, n_ids);
+    free(pre);
+    free(post);
     return status;
 }

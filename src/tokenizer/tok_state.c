@@ -90,3 +90,37 @@ int tok_merge_cached(tok_state *st, const void *key, size_t key_len, int64_t n, 
     }
     return tok_out_push(st, st->tmp, k);
 }
+
+ttt_status tok_join(tok_part *parts, int64_t n_parts, int64_t n_docs, const int32_t *pre, int64_t n_pre,
+                    const int32_t *post, int64_t n_post, ttt_status status, const char *msg, int32_t **ids,
+                    int64_t *n_ids) {
+    for (int64_t d = 0; d < n_docs; d++) ids[d] = NULL, n_ids[d] = 0;
+    int64_t *count = calloc((size_t)(n_docs ? n_docs : 1), sizeof *count);
+    if (status == TTT_OK && !count) status = ttt_err(TTT_ERR_NOMEM, "out of memory"), msg = "";
+    if (status == TTT_OK) {
+        for (int64_t i = 0; i < n_parts; i++) count[parts[i].doc] += parts[i].n;
+        for (int64_t d = 0; d < n_docs && status == TTT_OK; d++) {
+            ids[d] = malloc((size_t)(count[d] + n_pre + n_post + 1) * sizeof **ids);
+            if (!ids[d]) status = ttt_err(TTT_ERR_NOMEM, "out of memory"), msg = "";
+            else if (n_pre) memcpy(ids[d], pre, (size_t)n_pre * sizeof *pre), n_ids[d] = n_pre;
+        }
+    }
+    for (int64_t i = 0; i < n_parts; i++) {
+        tok_part *p = &parts[i];
+        if (status == TTT_OK && p->n) {
+            memcpy(ids[p->doc] + n_ids[p->doc], p->ids, (size_t)p->n * sizeof *p->ids);
+            n_ids[p->doc] += p->n;
+        }
+        free(p->ids);
+    }
+    free(parts);
+    free(count);
+    if (status == TTT_OK) {
+        for (int64_t d = 0; d < n_docs; d++)
+            if (n_post) memcpy(ids[d] + n_ids[d], post, (size_t)n_post * sizeof *post), n_ids[d] += n_post;
+        return TTT_OK;
+    }
+    for (int64_t d = 0; d < n_docs; d++) free(ids[d]), ids[d] = NULL, n_ids[d] = 0;
+    if (msg && msg[0]) ttt_err(status, "%s", msg);
+    return status;
+}

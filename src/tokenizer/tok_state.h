@@ -43,4 +43,20 @@ int tok_cache_lookup(tok_state *st, const void *key, size_t key_len);
  * initial symbols; the merged ids are appended to st->out */
 int tok_merge_cached(tok_state *st, const void *key, size_t key_len, int64_t n, bpe_pair_fn fn);
 
+/* one encoded stretch of document `doc` (a segment, a section, a special token) */
+typedef struct {
+    int64_t doc;
+    int32_t *ids; /* malloc'd, or NULL when n == 0 */
+    int64_t n;
+} tok_part;
+
+/* Join the parts (in document order) into ids[d] / n_ids[d] for each of the n_docs documents,
+ * with pre[0, n_pre) before each and post[0, n_post) after it, and free every part's ids and
+ * the array. `status` is the encoding's so far: when it is not TTT_OK (or memory runs out
+ * here), nothing is returned (ids[d] NULL) and the status comes back with `msg` as its message
+ * (if msg is not empty). */
+ttt_status tok_join(tok_part *parts, int64_t n_parts, int64_t n_docs, const int32_t *pre, int64_t n_pre,
+                    const int32_t *post, int64_t n_post, ttt_status status, const char *msg, int32_t **ids,
+                    int64_t *n_ids);
+
 #endif

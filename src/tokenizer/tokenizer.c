@@ -262,35 +262,17 @@ ttt_status ttt_tok_encode_batch(const ttt_tok *t, const char *const *texts, cons
     if (has_main) tok_state_free(&main_st);
 
     /* join the segments of each document, with BOS/EOS as asked */
-    int64_t *count = calloc((size_t)(n_docs ? n_docs : 1), sizeof *count);
-    if (status == TTT_OK && !count) status = ttt_err(TTT_ERR_NOMEM, "out of memory");
-    int bos = (flags & TTT_TOK_ADD_BOS) && t->bos >= 0, eos = (flags & TTT_TOK_ADD_EOS) && t->eos >= 0;
-    if (status == TTT_OK) {
-        for (int64_t i = 0; i < w.n; i++) count[w.v[i].doc] += w.v[i].n;
-        for (int64_t d = 0; d < n_docs && status == TTT_OK; d++) {
-            ids[d] = malloc((size_t)(count[d] + bos + eos + 1) * sizeof **ids);
-            if (!ids[d]) status = ttt_err(TTT_ERR_NOMEM, "out of memory");
-            else if (bos) ids[d][n_ids[d]++] = t->bos;
-        }
+    tok_part *parts = malloc((size_t)(w.n ? w.n : 1) * sizeof *parts);
+    if (!parts) {
+        for (int64_t i = 0; i < w.n; i++) free(w.v[i].ids);
+        free(w.v);
+        return ttt_err(TTT_ERR_NOMEM, "out of memory");
     }
-    for (int64_t i = 0; i < w.n; i++) {
-        work_item *it = &w.v[i];
-        if (status == TTT_OK && it->n) {
-            memcpy(ids[it->doc] + n_ids[it->doc], it->ids, (size_t)it->n * sizeof *it->ids);
-            n_ids[it->doc] += it->n;
-        }
-        free(it->ids);
-    }
+    for (int64_t i = 0; i < w.n; i++) parts[i] = (tok_part){w.v[i].doc, w.v[i].ids, w.v[i].n};
+    int64_t nw = w.n;
     free(w.v);
-    free(count);
-    if (status == TTT_OK) {
-        if (eos)
-            for (int64_t d = 0; d < n_docs; d++) ids[d][n_ids[d]++] = t->eos;
-        return TTT_OK;
-    }
-    for (int64_t d = 0; d < n_docs; d++) free(ids[d]), ids[d] = NULL, n_ids[d] = 0;
-    if (msg[0]) ttt_err(status, "%s", msg);
-    return status;
+    int bos = (flags & TTT_TOK_ADD_BOS) && t->bos >= 0, eos = (flags & TTT_TOK_ADD_EOS) && t->eos >= 0;
+    return tok_join(parts, nw, n_docs, &t->bos, bos, &t->eos, eos, status, msg, ids, n_ids);
 }
 
 ttt_status ttt_tok_encode(const ttt_tok *t, const char *text, size_t len, int flags, int32_t **ids, int64_t *n) {
