@@ -184,14 +184,16 @@ walk() {
         --unigram "$tokd/train.tok" $THREADS
     # shellcheck disable=SC2086
     run_to "$W/$name-evaltrain-after.txt" "$TTT" eval --model "$ft" --data "$tokd/train.tok" $TRAIN_EVAL_FLAGS $THREADS
-    # the checkpoint carries no tokenizer files: --tokenizer names the original directory's
+    # the checkpoint carries the directory's tokenizer.json and tokenizer_config.json (train
+    # --model copies them; not generation_config.json): generate finds it there
     # shellcheck disable=SC2086
-    run "$TTT" generate --model "$ft" --tokenizer "$dir" --prompt "$prompt" --seed 1 --max-tokens $MAXTOK $THREADS
-    # back to the hub's layout (BF16 shards) for upload, with the tokenizer files
+    run "$TTT" generate --model "$ft" --prompt "$prompt" --seed 1 --max-tokens $MAXTOK $THREADS
+    # back to the hub's layout (BF16 shards) for upload: convert copies the checkpoint's
+    # tokenizer files; the original's others (generation_config.json, ...) are copied here
     mkdir -p "$W/hub"
     run "$TTT" convert --model "$ft" --out "$W/hub/$name-ft" --dtype bf16 --shard-size $SHARD
     for f in tokenizer.json tokenizer_config.json special_tokens_map.json generation_config.json; do
-        if [ -f "$dir/$f" ]; then cp "$dir/$f" "$W/hub/$name-ft/"; fi
+        if [ -f "$dir/$f" ] && [ ! -f "$W/hub/$name-ft/$f" ]; then cp "$dir/$f" "$W/hub/$name-ft/"; fi
     done
     run "$TTT" info --model "$W/hub/$name-ft"
     # shellcheck disable=SC2086
