@@ -705,3 +705,6 @@ import cases_hf  # noqa: E402,F401
 
 # model directories with their tokenizer (their own file; it adds to CASES)
 import cases_modeltok  # noqa: E402,F401
+
+# generation_config.json, chat templates and Llama config fields (their own file; it adds to CASES)
+import cases_genconfig  # noqa: E402,F401
