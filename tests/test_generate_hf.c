@@ -269,7 +269,9 @@ TEST(test_generate_hf_gen_config) {
         {"{\"do_sample\": 1}", "\"do_sample\" must be true or false"},
         {"{\"temperature\": -1}", "\"temperature\" must be a number >= 0"},
         {"{\"temperature\": \"hot\"}", "\"temperature\" must be a number >= 0"},
-        {"{\"top_k\": 2.5}", "\"top_k\" must be an integer >= 0"},
+        {"{\"top_k\": 2.5}", "\"top_k\" must be an integer in [0, 2^31)"},
+        /* found by fuzz_genconfig: a value past int64 was converted before it was refused (UB) */
+        {"{\"top_k\": 44444444444444444444444444444440}", "\"top_k\" must be an integer in [0, 2^31)"},
         {"{\"top_p\": 0}", "\"top_p\" must be a number in (0, 1]"},
         {"{\"top_p\": 1.5}", "\"top_p\" must be a number in (0, 1]"},
         {"{\"max_new_tokens\": -3}", "\"max_new_tokens\" must be an integer"},

@@ -66,9 +66,10 @@ ttt_status ttt_gen_config_load(const char *dir, int64_t vocab_size, ttt_gen_conf
         g->has_temperature = 1, g->temperature = v->valuedouble;
     }
     if (s == TTT_OK && FIELD("top_k")) {
-        if (!is_int(v) || v->valuedouble < 0)
-            s = ttt_err(TTT_ERR_CONFIG, "%s: \"top_k\" must be an integer >= 0 (0: off)", path);
-        g->has_top_k = 1, g->top_k = (int64_t)v->valuedouble;
+        if (!is_int(v) || v->valuedouble < 0 || v->valuedouble > (double)INT32_MAX)
+            s = ttt_err(TTT_ERR_CONFIG, "%s: \"top_k\" must be an integer in [0, 2^31) (0: off)", path);
+        else
+            g->has_top_k = 1, g->top_k = (int64_t)v->valuedouble;
     }
     if (s == TTT_OK && FIELD("top_p")) {
         if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble <= 1))
@@ -78,12 +79,14 @@ ttt_status ttt_gen_config_load(const char *dir, int64_t vocab_size, ttt_gen_conf
     if (s == TTT_OK && FIELD("max_new_tokens")) {
         if (!is_int(v) || v->valuedouble < 0 || v->valuedouble > (double)(1 << 30))
             s = ttt_err(TTT_ERR_CONFIG, "%s: \"max_new_tokens\" must be an integer in [0, 2^30]", path);
-        g->has_max_new_tokens = 1, g->max_new_tokens = (int64_t)v->valuedouble;
+        else
+            g->has_max_new_tokens = 1, g->max_new_tokens = (int64_t)v->valuedouble;
     }
     if (s == TTT_OK && FIELD("max_length")) {
         if (!is_int(v) || v->valuedouble < 1 || v->valuedouble > (double)(1 << 30))
             s = ttt_err(TTT_ERR_CONFIG, "%s: \"max_length\" must be an integer in [1, 2^30]", path);
-        g->has_max_length = 1, g->max_length = (int64_t)v->valuedouble;
+        else
+            g->has_max_length = 1, g->max_length = (int64_t)v->valuedouble;
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "eos_token_id");
     if (s == TTT_OK && v) {
