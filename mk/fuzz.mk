@@ -5,7 +5,7 @@
 # Builds libttt with clang, AddressSanitizer and UndefinedBehaviorSanitizer into build-fuzz/,
 # seeds each corpus from data/ and a tiny model (when present), and stops at the first crash;
 # the input that crashed is saved as build-fuzz/crashes/NAME-crash-*. Every crash found so far
-# is a regression test in tests/test_fuzz_regressions.c.
+# is a regression case in the test file of the reader it hit.
 .PHONY: fuzz fuzz-lib fuzz-seeds
 
 FUZZ_SECONDS ?= 60
