@@ -45,6 +45,8 @@ typedef struct {
     const struct ttt_tok *tokenizer; /* written into every checkpoint as tokenizer.json and
                                         tokenizer_config.json (NULL: none); its vocabulary must
                                         fit the model's vocab_size. Only rank 0 needs it */
+    const char *generation_config; /* a generation_config.json copied into every checkpoint
+                                      (NULL: none); read once at the start */
 } ttt_train_opts;
 
 void ttt_train_opts_default(ttt_train_opts *o);

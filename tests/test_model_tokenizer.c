@@ -62,7 +62,7 @@ static const char *TRAIN_FLAGS = "--seq-len 8 --batch 1 --lr 1e-3";
 
 /* file a/name and file b/name hold the same bytes (a NULL b: b/name must be absent) */
 static int same_file(const char *a, const char *b, const char *name) {
-    char pa[1200], pb[1200];
+    char pa[1300], pb[1300];
     snprintf(pa, sizeof pa, "%s/%s", a, name);
     size_t na, nb;
     char *x = read_whole(pa, &na), *y = NULL;
@@ -457,4 +457,39 @@ TEST(test_model_tok_generate) {
     }
     if (!ran) printf("  (data/tok absent: the built-in tokenizers were not checked)\n");
     return TEST_PASS;
+}
+
+/* generation_config.json of --model DIR goes into every checkpoint byte for byte, and on with
+ * --resume (also after the checkpoint it came from is pruned); a model without one gives none */
+TEST(test_model_tok_train_generation_config) {
+    char name[64];
+    const char *tok = tiny_tok(name);
+    if (!tok) return TEST_FAIL;
+    const char *data = tiny_tokens("mgen.tok", 400, 11, name, 0);
+    const char *model = tmp_path("mgen_model"), *run = tmp_path("mgen_run"), *run2 = tmp_path("mgen_run2");
+    if (!data) return TEST_FAIL;
+    char *out;
+    EXPECT(run_cmd(&out, "rm -rf %s %s %s && %s init %s --tokenizer %s --out %s && printf '{\"do_sample\": true, "
+                   "\"temperature\": 0.6, \"eos_token_id\": [2, 3]}\\n' > %s/generation_config.json", model, run, run2,
+                   test_ttt_bin, TINY_FLAGS, tok, model, model) == 0, "init: %s", out);
+    free(out);
+    EXPECT(run_cmd(&out, "%s train --model %s --data %s --run %s --steps 2 --ckpt-every 1 --keep 5 %s --quiet",
+                   test_ttt_bin, model, data, run, TRAIN_FLAGS) == 0, "train --model: %s", out);
+    free(out);
+    char ck[1200];
+    for (int k = 1; k <= 2; k++) {
+        snprintf(ck, sizeof ck, "%s/ckpt-%08d", run, k);
+        if (!same_file(ck, model, "generation_config.json")) return TEST_FAIL;
+    }
+    EXPECT(run_cmd(&out, "%s train --run %s --resume --data %s --steps 4 --ckpt-every 1 --keep 1 %s --quiet",
+                   test_ttt_bin, run, data, TRAIN_FLAGS) == 0, "resume: %s", out);
+    free(out);
+    snprintf(ck, sizeof ck, "%s/ckpt-00000004", run);
+    if (!same_file(ck, model, "generation_config.json")) return TEST_FAIL;
+    /* a preset run: none */
+    EXPECT(run_cmd(&out, "%s train %s --data %s --run %s --steps 1 --tokenizer %s %s --quiet", test_ttt_bin, TINY_FLAGS,
+                   data, run2, tok, TRAIN_FLAGS) == 0, "train --preset: %s", out);
+    free(out);
+    snprintf(ck, sizeof ck, "%s/ckpt-00000001", run2);
+    return same_file(ck, NULL, "generation_config.json") ? TEST_PASS : TEST_FAIL;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/args.h"
@@ -234,8 +235,20 @@ static int train_job(const args *a, ttt_train_opts *o, ttt_options *mo, int resu
     model_tok mt = {0};
     if (s == TTT_OK && R == 0) s = setup_tokenizer(a, resume, &th, ttt_model_config(m), o->quiet, &mt);
     o->tokenizer = mt.tok;
+    /* the generation_config.json of the model the run starts from (or resumes) goes on too */
+    char *gen = NULL;
+    if (s == TTT_OK && R == 0) {
+        char *src = resume ? ttt_run_latest_checkpoint(run) : args_has(a, "model") ? strdup(args_str(a, "model", "")) : NULL;
+        gen = src ? ttt_path_join(src, "generation_config.json") : NULL;
+        struct stat gsb;
+        if (gen && lstat(gen, &gsb) != 0) free(gen), gen = NULL;
+        free(src);
+        ttt_clear_error();
+    }
+    o->generation_config = gen;
     /* every process has its model, or all stop */
     if (dist_any_failed(s != TTT_OK)) {
+        free(gen);
         model_tok_free(&mt);
         ttt_model_free(m);
         if (s != TTT_OK) return train_fail();
@@ -266,6 +279,8 @@ static int train_job(const args *a, ttt_train_opts *o, ttt_options *mo, int resu
     s = ttt_train(m, o, data, args_str(a, "val", NULL), run, resume, on_progress, &pc);
     ttt_model_free(m);
     o->tokenizer = NULL;
+    o->generation_config = NULL;
+    free(gen);
     model_tok_free(&mt);
     if (s != TTT_OK) return train_fail();
     if (R == 0) {

@@ -307,17 +307,23 @@ ttt_status ckpt_tokenizer_make(const ttt_tok *t, ckpt_tokenizer *out) {
     return s;
 }
 
+ttt_status ckpt_generation_read(const char *path, ckpt_tokenizer *ct) {
+    free(ct->gen);
+    ct->gen = NULL;
+    return ttt_read_file(path, (size_t)16 << 20, &ct->gen, &ct->gen_len);
+}
+
 void ckpt_tokenizer_free(ckpt_tokenizer *ct) {
-    free(ct->json), free(ct->config);
+    free(ct->json), free(ct->config), free(ct->gen);
     memset(ct, 0, sizeof *ct);
 }
 
-/* the tokenizer files into checkpoint directory dir */
+/* the tokenizer (and generation) files into checkpoint directory dir */
 static ttt_status write_tokenizer(const char *dir, const ckpt_tokenizer *tok) {
-    const char *names[2] = {"tokenizer.json", "tokenizer_config.json"};
-    const char *data[2] = {tok->json, tok->config};
-    size_t len[2] = {tok->json_len, tok->config_len};
-    for (int i = 0; i < 2; i++) {
+    const char *names[3] = {"tokenizer.json", "tokenizer_config.json", "generation_config.json"};
+    const char *data[3] = {tok->json, tok->config, tok->gen};
+    size_t len[3] = {tok->json_len, tok->config_len, tok->gen_len};
+    for (int i = 0; i < 3; i++) {
         if (!data[i]) continue;
         char *p = ttt_path_join(dir, names[i]);
         ttt_status s = p ? ttt_atomic_write_file(p, data[i], len[i]) : ttt_err(TTT_ERR_NOMEM, "out of memory");

@@ -29,13 +29,18 @@ typedef struct {
 
 /* The tokenizer files of a run's checkpoints, made once (ttt_tok_save into a scratch directory
  * of the system's temporary directory, then read back): every checkpoint gets the same bytes,
- * and a tokenizer.json that was copied from a file needs that file only at the start. */
+ * and a tokenizer.json that was copied from a file needs that file only at the start. With
+ * them, the generation_config.json of the model the run started from (ckpt_generation_read). */
 typedef struct {
     char *json, *config; /* tokenizer.json, tokenizer_config.json (NULL when there is none) */
     size_t json_len, config_len;
+    char *gen;           /* generation_config.json (NULL when there is none) */
+    size_t gen_len;
 } ckpt_tokenizer;
 ttt_status ckpt_tokenizer_make(const ttt_tok *t, ckpt_tokenizer *out);
 void ckpt_tokenizer_free(ckpt_tokenizer *ct);
+/* read generation_config.json at path into ct->gen (kept as it is) */
+ttt_status ckpt_generation_read(const char *path, ckpt_tokenizer *ct);
 
 /* tok: the tokenizer files written into the checkpoint (NULL: none).
  * keys/vals: extra metadata (settings) recorded with the state (they must not repeat the

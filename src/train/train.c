@@ -330,6 +330,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
         else
             s = ckpt_tokenizer_make(o.tokenizer, &ctok);
     }
+    if (s == TTT_OK && R == 0 && o.generation_config) s = ckpt_generation_read(o.generation_config, &ctok);
     if (s == TTT_OK && R == 0) {
         s = ttt_mkdir(run_dir);
         if (s == TTT_OK) s = ttt_dir_lock(run_dir, &lock_fd);
@@ -482,7 +483,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
             if (s == TTT_OK && ckpt_due) {
                 free(ckpt_path);
                 ckpt_path = NULL;
-                s = ckpt_write(run_dir, m, o.tokenizer ? &ctok : NULL, &st, keys, vals, nkeys, o.keep_ckpts, &ckpt_path);
+                s = ckpt_write(run_dir, m, o.tokenizer || ctok.gen ? &ctok : NULL, &st, keys, vals, nkeys, o.keep_ckpts, &ckpt_path);
             }
         }
         /* rank 0's validation and checkpoint worked (the others wait here for the checkpoint) */
