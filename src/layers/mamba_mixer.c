@@ -86,26 +86,6 @@ int64_t RF(mamba_tmp_bind)(RF(mamba_tmp) *t, real *p, const ttt_dims *d, int64_t
 /* ------------------------------------------------------------------------------------------ */
 /* elementwise pieces                                                                          */
 
-/* y[m, c] += b[c] */
-static void add_bias(real *y, const real *b, int64_t M, int64_t C) {
-#pragma omp parallel for schedule(static) if (TTT_PAR(M * C))
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t c = 0; c < C; c++) y[m * C + c] += b[c];
-}
-
-/* dst[c] += Σ_m src[m, c], each column summed over the rows in order */
-static void col_sum(real *dst, const real *src, int64_t M, int64_t C) {
-    int64_t nb = (C + COLBLK - 1) / COLBLK;
-#pragma omp parallel for schedule(static) if (TTT_PAR(M * C))
-    for (int64_t bi = 0; bi < nb; bi++) {
-        int64_t c0 = bi * COLBLK, c1 = c0 + COLBLK < C ? c0 + COLBLK : C;
-        real acc[COLBLK] = {0};
-        for (int64_t m = 0; m < M; m++)
-            for (int64_t c = c0; c < c1; c++) acc[c - c0] += src[m * C + c];
-        for (int64_t c = c0; c < c1; c++) dst[c] += acc[c - c0];
-    }
-}
-
 static real silu(real x) { return x * RF(sigmoid)(x); }
 /* silu'(x) = σ(x) (1 + x (1 − σ(x))) */
 static real silu_grad(real x) {
@@ -366,8 +346,8 @@ void RF(mamba_mixer_forward)(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_a
     RF(mm_nt)(a->u0, x, w->in_proj, M, E, D, 0);
     RF(mm_nt)(a->z, x, w->in_proj + E * D, M, E, D, 0);
     if (w->in_proj_b) {
-        add_bias(a->u0, w->in_proj_b, M, E);
-        add_bias(a->z, w->in_proj_b + E, M, E);
+        RF(bias_add)(a->u0, w->in_proj_b, M, E);
+        RF(bias_add)(a->z, w->in_proj_b + E, M, E);
     }
     /* u = silu(conv(u⁰)), the conv continuing the cached history */
     RF(dwconv_fwd)(a->uc, a->u0, cache ? cache->conv_hist : NULL, w->conv_w, w->conv_b, B, L, E, K);
@@ -396,7 +376,7 @@ void RF(mamba_mixer_forward)(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_a
             t->g[i] = (a->s[i] + w->D[c] * t->u[i]) * silu(a->z[i]);
         }
     RF(mm_nt)(y, t->g, w->out_proj, M, D, E, 0);
-    if (w->out_proj_b) add_bias(y, w->out_proj_b, M, D);
+    if (w->out_proj_b) RF(bias_add)(y, w->out_proj_b, M, D);
 }
 
 void RF(mamba_mixer_backward)(const ttt_dims *d, const RF(mamba_w) *w, const RF(mamba_w) *gw,
@@ -417,7 +397,7 @@ void RF(mamba_mixer_backward)(const ttt_dims *d, const RF(mamba_w) *w, const RF(
     /* y = g · out_projᵀ + bias:  dg = dy · out_proj,  d out_proj += dyᵀ g,  d bias += Σ dy */
     RF(mm_nn)(t->dg, dy, w->out_proj, M, E, D, 0);
     RF(mm_tn)(gw->out_proj, dy, t->g, D, E, M, 1);
-    if (gw->out_proj_b) col_sum(gw->out_proj_b, dy, M, D);
+    if (gw->out_proj_b) RF(bias_grad)(gw->out_proj_b, dy, M, D);
     /* g = y' ⊙ silu(z), y' = s + D ⊙ u:  dy' = dg ⊙ silu(z) (into dg), dz = dg ⊙ y' ⊙ silu'(z)
      * (into g), du = D ⊙ dy' */
     real *dyp = t->dg, *dz = t->g;
@@ -467,7 +447,7 @@ void RF(mamba_mixer_backward)(const ttt_dims *d, const RF(mamba_w) *w, const RF(
     real *dp = t->ddt;
 #pragma omp parallel for schedule(static) if (TTT_PAR(M * E))
     for (int64_t i = 0; i < M * E; i++) dp[i] *= -expm1(-a->dt[i]);
-    col_sum(gw->dt_b, dp, M, E);
+    RF(bias_grad)(gw->dt_b, dp, M, E);
     RF(mm_tn)(gw->dt_w, dp, a->dl, E, R, M, 1);
     RF(mm_nn)(t->ddl, dp, w->dt_w, M, R, E, 0);
     /* [δ; B; C] = u · x_projᵀ:  du += [dδ dB dC] · x_proj,  d x_proj += [dδ dB dC]ᵀ u */
@@ -490,7 +470,7 @@ void RF(mamba_mixer_backward)(const ttt_dims *d, const RF(mamba_w) *w, const RF(
     RF(mm_tn)(gw->in_proj, du0, x, E, D, M, 1);
     RF(mm_tn)(gw->in_proj + E * D, dz, x, E, D, M, 1);
     if (gw->in_proj_b) {
-        col_sum(gw->in_proj_b, du0, M, E);
-        col_sum(gw->in_proj_b + E, dz, M, E);
+        RF(bias_grad)(gw->in_proj_b, du0, M, E);
+        RF(bias_grad)(gw->in_proj_b + E, dz, M, E);
     }
 }

@@ -51,30 +51,6 @@ static void bind(RF(llama_w) *w, real *base, const llama_block_offs *o) {
     w->bg = at(base, o->bg), w->bu = at(base, o->bu), w->bd = at(base, o->bd);
 }
 
-/* y[m, :] += b (b NULL: nothing) */
-static void add_bias(real *y, const real *b, int64_t M, int64_t C) {
-    if (!b) return;
-#pragma omp parallel for schedule(static) if (TTT_PAR(M * C))
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t c = 0; c < C; c++) y[m * C + c] += b[c];
-}
-
-/* db[c] += Σ_m dy[m, c] (the bias gradient; db NULL: nothing), each column summed over the
- * rows in order whatever the thread count */
-#define COLBLK 64
-static void col_sum(real *db, const real *dy, int64_t M, int64_t C) {
-    if (!db) return;
-    int64_t nb = (C + COLBLK - 1) / COLBLK;
-#pragma omp parallel for schedule(static) if (TTT_PAR(M * C))
-    for (int64_t bi = 0; bi < nb; bi++) {
-        int64_t c0 = bi * COLBLK, c1 = c0 + COLBLK < C ? c0 + COLBLK : C;
-        real acc[COLBLK] = {0};
-        for (int64_t m = 0; m < M; m++)
-            for (int64_t c = c0; c < c1; c++) acc[c - c0] += dy[m * C + c];
-        for (int64_t c = c0; c < c1; c++) db[c] += acc[c - c0];
-    }
-}
-
 /* what one block keeps (training: one per layer; inference: one set shared by all layers) */
 typedef struct {
     real *h1, *xa, *rs_a;   /* attention: residual in (training), input_layernorm output, 1/rms */
@@ -259,9 +235,9 @@ static void block_forward(const ttt_model *m, const RF(llama_w) *w, RF(llama_act
     RF(mm_nt)(ws->q, a->xa, w->q, N, QD, D, 0);
     RF(mm_nt)(ws->k, a->xa, w->k, N, KD, D, 0);
     RF(mm_nt)(ws->v, a->xa, w->v, N, KD, D, 0);
-    add_bias(ws->q, w->bq, N, QD);
-    add_bias(ws->k, w->bk, N, KD);
-    add_bias(ws->v, w->bv, N, KD);
+    RF(bias_add)(ws->q, w->bq, N, QD);
+    RF(bias_add)(ws->k, w->bk, N, KD);
+    RF(bias_add)(ws->v, w->bv, N, KD);
     /* per head: Q = RoPE(q), K = RoPE(k), V = v (into the cache after its pos0 filled rows) */
     real *Kb = Kc ? Kc : a->Kh, *Vb = Vc ? Vc : a->Vh;
     int64_t ld = Kc ? ldk : L * f, p0 = Kc ? pos0 : 0;
@@ -273,18 +249,18 @@ static void block_forward(const ttt_model *m, const RF(llama_w) *w, RF(llama_act
     RF(attn_forward)(a->O, a->lse, a->Qh, Kb, Vb, &ad, ws->scr);
     /* h += O Woᵀ + bo */
     RF(mm_nt)(tmp, a->O, w->o, N, D, QD, 0);
-    add_bias(tmp, w->bo, N, D);
+    RF(bias_add)(tmp, w->bo, N, D);
     RF(vec_add)(h, tmp, N * D);
     if (train) memcpy(a->h2, h, sizeof(real) * (size_t)(N * D));
     /* h += down(silu(x Wgᵀ + bg) ⊙ (x Wuᵀ + bu)) + bd,  x = RMSNorm(h; post_attention_layernorm) */
     RF(rmsnorm_fwd)(a->xf, a->rs_f, h, w->post_norm, N, D, eps);
     RF(mm_nt)(a->ga, a->xf, w->mg, N, I, D, 0);
     RF(mm_nt)(a->up, a->xf, w->mu, N, I, D, 0);
-    add_bias(a->ga, w->bg, N, I);
-    add_bias(a->up, w->bu, N, I);
+    RF(bias_add)(a->ga, w->bg, N, I);
+    RF(bias_add)(a->up, w->bu, N, I);
     RF(swiglu_fwd)(a->mm, a->ga, a->up, N * I);
     RF(mm_nt)(tmp, a->mm, w->md, N, D, I, 0);
-    add_bias(tmp, w->bd, N, D);
+    RF(bias_add)(tmp, w->bd, N, D);
     RF(vec_add)(h, tmp, N * D);
 }
 
@@ -298,10 +274,10 @@ static void block_backward(const ttt_model *m, const RF(llama_w) *w, const RF(ll
      * d bias = Σ over the rows of the gradient of its output */
     RF(mm_nn)(ws->dmm, dh, w->md, N, I, D, 0);
     RF(mm_tn)(gw->md, dh, a->mm, D, I, N, 1);
-    col_sum(gw->bd, dh, N, D);
+    RF(bias_grad)(gw->bd, dh, N, D);
     RF(swiglu_bwd)(ws->dga, ws->dup, ws->dmm, a->ga, a->up, N * I);
-    col_sum(gw->bg, ws->dga, N, I);
-    col_sum(gw->bu, ws->dup, N, I);
+    RF(bias_grad)(gw->bg, ws->dga, N, I);
+    RF(bias_grad)(gw->bu, ws->dup, N, I);
     RF(mm_nn)(dx, ws->dga, w->mg, N, D, I, 0);
     RF(mm_nn)(dx, ws->dup, w->mu, N, D, I, 1);
     RF(mm_tn)(gw->mg, ws->dga, a->xf, I, D, N, 1);
@@ -310,7 +286,7 @@ static void block_backward(const ttt_model *m, const RF(llama_w) *w, const RF(ll
     /* attention: h += O Woᵀ + bo */
     RF(mm_nn)(ws->dO, dh, w->o, N, QD, D, 0);
     RF(mm_tn)(gw->o, dh, a->O, D, QD, N, 1);
-    col_sum(gw->bo, dh, N, D);
+    RF(bias_grad)(gw->bo, dh, N, D);
     attn_dims ad = attn_of(d, B, L, L, L * f, ws->nthreads);
     RF(attn_backward)(ws->dQh, ws->dKh, ws->dVh, ws->delta, ws->dO, a->O, a->lse, a->Qh, a->Kh, a->Vh,
                       &ad, ws->scr);
@@ -319,9 +295,9 @@ static void block_backward(const ttt_model *m, const RF(llama_w) *w, const RF(ll
     RF(rope_half_merge)(ws->k, ws->dKh, L * f, ws->cs, B, L, d->nkv, f);
     RF(rope_half_merge)(ws->v, ws->dVh, L * f, NULL, B, L, d->nkv, f);
     /* q = x Wqᵀ + bq, k = x Wkᵀ + bk, v = x Wvᵀ + bv */
-    col_sum(gw->bq, ws->q, N, QD);
-    col_sum(gw->bk, ws->k, N, KD);
-    col_sum(gw->bv, ws->v, N, KD);
+    RF(bias_grad)(gw->bq, ws->q, N, QD);
+    RF(bias_grad)(gw->bk, ws->k, N, KD);
+    RF(bias_grad)(gw->bv, ws->v, N, KD);
     RF(mm_nn)(dx, ws->q, w->q, N, D, QD, 0);
     RF(mm_nn)(dx, ws->k, w->k, N, D, KD, 1);
     RF(mm_nn)(dx, ws->v, w->v, N, D, KD, 1);

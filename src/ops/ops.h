@@ -31,6 +31,12 @@ void RF(mm_tn)(real *C, const real *A, const real *B, int64_t M, int64_t N, int6
 void RF(gemm_block)(int ta, int tb, int64_t m, int64_t n, int64_t k, const real *A, int64_t lda,
                     const real *B, int64_t ldb, real beta, real *C, int64_t ldc);
 
+/* bias.c --------------------------------------------------------------------------------- */
+/* y[m, c] += b[c] (b NULL: nothing) */
+void RF(bias_add)(real *y, const real *b, int64_t M, int64_t C);
+/* db[c] += Σ_m dy[m, c] (db NULL: nothing), each column summed over the rows in order */
+void RF(bias_grad)(real *db, const real *dy, int64_t M, int64_t C);
+
 /* norm.c --------------------------------------------------------------------------------- */
 /* y = w ⊙ x / sqrt(mean(x²) + eps); rstd[N] saved for backward */
 void RF(rmsnorm_fwd)(real *y, real *rstd, const real *x, const real *w, int64_t N, int64_t D, real eps);
