@@ -160,3 +160,14 @@ float *flat_tensors(const ttt_model *m, int grads) {
     }
     return p;
 }
+
+int fd_check_config(const ttt_config *c, uint64_t seed, int64_t B, int64_t L, int masked, int nonzero, const char *what) {
+    ttt_model *m = make_model(c, TTT_PREC_F64, seed);
+    if (!m) return 0;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)(B * L)), *tg = masked ? malloc(sizeof(int32_t) * (size_t)(B * L)) : NULL;
+    fd_inputs(ids, tg, B * L, c->vocab_size);
+    int ok = fd_check_model(m, ids, tg, B, L, masked, nonzero, what);
+    free(ids), free(tg);
+    ttt_model_free(m);
+    return ok;
+}
