@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "io/safetensors.h"
 #include "model/model.h"
 #include "test.h"
 
@@ -169,5 +170,42 @@ int fd_check_config(const ttt_config *c, uint64_t seed, int64_t B, int64_t L, in
     int ok = fd_check_model(m, ids, tg, B, L, masked, nonzero, what);
     free(ids), free(tg);
     ttt_model_free(m);
+    return ok;
+}
+
+int golden_same_outputs(const char *src, const char *one, const char *other, const char *what) {
+    char out[2][1200], p[1200], *log = NULL;
+    const char *dir[2] = {one, other};
+    for (int k = 0; k < 2; k++) {
+        snprintf(out[k], sizeof out[k], "%s.forward.st", dir[k]);
+        int rc = run_cmd(&log, "%s forward --model %s --input %s/expected.safetensors --output %s --grad --decode",
+                         test_ttt_bin, dir[k], src, out[k]);
+        if (rc != 0) test_fail("%s: ttt forward on %s: %s", what, dir[k], log);
+        free(log);
+        if (rc != 0) return 0;
+    }
+    st_file a, b, g;
+    snprintf(p, sizeof p, "%s/expected.safetensors", src);
+    if (st_open(&a, out[0]) != TTT_OK || st_open(&b, out[1]) != TTT_OK || st_open(&g, p) != TTT_OK) {
+        test_fail("%s: %s", what, ttt_last_error());
+        return 0;
+    }
+    int ok = a.n == b.n && a.n > 10;
+    if (!ok) test_fail("%s: %d and %d tensors", what, a.n, b.n);
+    for (int i = 0; i < a.n && ok; i++) {
+        const st_tensor *ta = &a.t[i], *tb = st_find(&b, ta->name);
+        float *x = malloc(sizeof(float) * (size_t)ta->numel), *y = malloc(sizeof(float) * (size_t)ta->numel);
+        ok = tb && tb->numel == ta->numel && st_read_f32(&a, ta, x, ta->numel) == TTT_OK &&
+             st_read_f32(&b, tb, y, tb->numel) == TTT_OK;
+        if (ok) ok = check_bits(ta->name, x, y, sizeof(float) * (size_t)ta->numel);
+        const st_tensor *tg = strcmp(ta->name, "logits") == 0 ? st_find(&g, "logits") : NULL;
+        if (ok && tg) {
+            float *r = malloc(sizeof(float) * (size_t)tg->numel);
+            ok = st_read_f32(&g, tg, r, tg->numel) == TTT_OK && check_rel_max(what, y, r, tg->numel, 5e-2);
+            free(r);
+        }
+        free(x), free(y);
+    }
+    st_close(&a), st_close(&b), st_close(&g);
     return ok;
 }

@@ -24,6 +24,10 @@ int fd_check_model(ttt_model *m, const int32_t *ids, const int32_t *targets, int
                    int nonzero, const char *what);
 /* ids and, when masked, training-style targets (every 5th left out), for fd_check_model */
 void fd_inputs(int32_t *ids, int32_t *tg, int64_t n, int64_t V);
+/* `ttt forward --grad --decode` on the golden case SRC's inputs (SRC/expected.safetensors)
+ * with the model directories ONE and OTHER: every output bit for bit the same, and the logits
+ * within 5e-2 of the golden ones (BF16 rounding); WHAT names the pair in messages. 1 if so. */
+int golden_same_outputs(const char *src, const char *one, const char *other, const char *what);
 /* fd_check_model of a float64 make_model(c, seed) on fd_inputs of B x L tokens */
 int fd_check_config(const ttt_config *c, uint64_t seed, int64_t B, int64_t L, int masked, int nonzero, const char *what);
 /* every parameter (grads 0) or gradient (grads 1) of m, flattened in parameter order, in a

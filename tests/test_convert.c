@@ -282,15 +282,13 @@ TEST(test_convert_shard_plan) {
 /* the golden case NAME as BF16 shards from convert == the model saved as one BF16 file (bit
  * for bit, forward with gradients and decode), near the golden logits */
 static int golden_converted(const char *name) {
-    char src[512], p[1200];
+    char src[512];
     snprintf(src, sizeof src, "%s/golden/%s", test_fixtures, name);
     ttt_model *m = NULL;
     EXPECT(ttt_model_load(src, NULL, &m) == TTT_OK, "%s", ttt_last_error());
-    char one[600], sh[600], o1[600], o2[600];
+    char one[600], sh[600];
     snprintf(one, sizeof one, "%s", tmp_path("cv_gold_one"));
     snprintf(sh, sizeof sh, "%s", tmp_path("cv_gold_sh"));
-    snprintf(o1, sizeof o1, "%s", tmp_path("cv_gold_one.st"));
-    snprintf(o2, sizeof o2, "%s", tmp_path("cv_gold_sh.st"));
     EXPECT(ttt_model_save(m, one, TTT_DTYPE_BF16) == TTT_OK, "%s", ttt_last_error());
     int64_t bytes = 2 * ttt_param_numel_total(m);
     ttt_model_free(m);
@@ -303,33 +301,7 @@ static int golden_converted(const char *name) {
     st_set s;
     EXPECT(st_set_open(&s, sh) == TTT_OK && s.nfiles >= 3, "%s: %d shards", name, s.nfiles);
     st_set_close(&s);
-    for (int k = 0; k < 2; k++) {
-        rc = run_cmd(&log, "%s forward --model %s --input %s/expected.safetensors --output %s --grad --decode", test_ttt_bin,
-                     k ? sh : one, src, k ? o2 : o1);
-        EXPECT(rc == 0, "%s: forward: %s", name, log);
-        free(log);
-    }
-    st_file a, b, g;
-    snprintf(p, sizeof p, "%s/expected.safetensors", src);
-    EXPECT(st_open(&a, o1) == TTT_OK && st_open(&b, o2) == TTT_OK && st_open(&g, p) == TTT_OK, "%s", ttt_last_error());
-    int ok = a.n == b.n && a.n > 10;
-    for (int i = 0; i < a.n && ok; i++) {
-        const st_tensor *ta = &a.t[i], *tb = st_find(&b, ta->name);
-        float *x = malloc(sizeof(float) * (size_t)ta->numel), *y = malloc(sizeof(float) * (size_t)ta->numel);
-        ok = tb && tb->numel == ta->numel && st_read_f32(&a, ta, x, ta->numel) == TTT_OK &&
-             st_read_f32(&b, tb, y, tb->numel) == TTT_OK;
-        if (ok) ok = check_bits(ta->name, x, y, sizeof(float) * (size_t)ta->numel);
-        const st_tensor *tg = strcmp(ta->name, "logits") == 0 ? st_find(&g, "logits") : NULL;
-        if (ok && tg) {
-            float *r = malloc(sizeof(float) * (size_t)tg->numel);
-            ok = st_read_f32(&g, tg, r, tg->numel) == TTT_OK &&
-                 check_rel_max("converted bf16 shards vs golden logits", y, r, tg->numel, 5e-2);
-            free(r);
-        }
-        free(x), free(y);
-    }
-    st_close(&a), st_close(&b), st_close(&g);
-    return ok;
+    return golden_same_outputs(src, one, sh, "converted bf16 shards vs one bf16 file, and vs the golden logits");
 }
 
 TEST(test_convert_golden_llama) { return golden_converted("llama_lm") ? TEST_PASS : TEST_FAIL; }

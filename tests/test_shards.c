@@ -67,7 +67,7 @@ static int write_sharded(const ttt_model *m, const char *src_dir, const char *ou
 
 /* the golden case NAME: sharded BF16 == single-file BF16 bit for bit, both near the golden logits */
 static int golden_sharded(const char *name) {
-    char src[512], one[512], out_one[600], out_sh[600], *log = NULL;
+    char src[512], one[512];
     snprintf(src, sizeof src, "%s/golden/%s", test_fixtures, name);
     ttt_model *m = NULL;
     EXPECT(ttt_model_load(src, NULL, &m) == TTT_OK, "%s", ttt_last_error());
@@ -77,37 +77,7 @@ static int golden_sharded(const char *name) {
     int ok = write_sharded(m, src, sh, 3, NULL);
     ttt_model_free(m);
     if (!ok) return 0;
-    char p[700];
-    snprintf(out_one, sizeof out_one, "%s", tmp_path("shard_one.st"));
-    snprintf(out_sh, sizeof out_sh, "%s", tmp_path("shard_three.st"));
-    for (int k = 0; k < 2; k++) {
-        int rc = run_cmd(&log, "%s forward --model %s --input %s/expected.safetensors --output %s --grad --decode",
-                         test_ttt_bin, k ? sh : one, src, k ? out_sh : out_one);
-        EXPECT(rc == 0, "%s: ttt forward on the %s layout: %s", name, k ? "sharded" : "single-file", log);
-        free(log);
-    }
-    st_file a, b, g;
-    snprintf(p, sizeof p, "%s/expected.safetensors", src);
-    EXPECT(st_open(&a, out_one) == TTT_OK && st_open(&b, out_sh) == TTT_OK && st_open(&g, p) == TTT_OK, "%s",
-           ttt_last_error());
-    EXPECT(a.n == b.n && a.n > 10, "%s: %d and %d tensors", name, a.n, b.n);
-    ok = 1;
-    for (int i = 0; i < a.n && ok; i++) {
-        const st_tensor *ta = &a.t[i], *tb = st_find(&b, ta->name);
-        float *x = malloc(sizeof(float) * (size_t)ta->numel), *y = malloc(sizeof(float) * (size_t)ta->numel);
-        ok = tb && tb->numel == ta->numel && st_read_f32(&a, ta, x, ta->numel) == TTT_OK &&
-             st_read_f32(&b, tb, y, tb->numel) == TTT_OK;
-        if (ok) ok = check_bits(ta->name, x, y, sizeof(float) * (size_t)ta->numel);
-        const st_tensor *tg = strcmp(ta->name, "logits") == 0 ? st_find(&g, "logits") : NULL;
-        if (ok && tg) {
-            float *r = malloc(sizeof(float) * (size_t)tg->numel);
-            ok = st_read_f32(&g, tg, r, tg->numel) == TTT_OK && check_rel_max("bf16 shards vs golden logits", y, r, tg->numel, 5e-2);
-            free(r);
-        }
-        free(x), free(y);
-    }
-    st_close(&a), st_close(&b), st_close(&g);
-    return ok;
+    return golden_same_outputs(src, one, sh, "bf16 shards vs one bf16 file, and vs the golden logits");
 }
 
 TEST(test_shards_golden_llama) { return golden_sharded("llama_lm") ? TEST_PASS : TEST_FAIL; }
