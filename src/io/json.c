@@ -64,11 +64,17 @@ ttt_status ttt_json_load(const char *path, size_t max_bytes, ttt_status code, cJ
     size_t len = 0;
     *out = NULL;
     TRY(ttt_read_file(path, max_bytes, &text, &len));
+    ttt_status s = ttt_json_parse(text, len, path, code, out);
+    free(text);
+    return s;
+}
+
+ttt_status ttt_json_parse(const char *text, size_t len, const char *path, ttt_status code, cJSON **out) {
+    *out = NULL;
     const char *endp = NULL;
     /* length includes the terminating NUL, which cJSON requires when checking for trailing bytes */
     cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &endp, 1);
     long at = endp ? (long)(endp - text) : -1L;
-    free(text);
     if (!root) return ttt_err(code, "%s: not valid JSON (error near byte %ld)", path, at);
     ttt_status s = cJSON_IsObject(root) ? ttt_json_check_unique(root, path, NULL)
                                         : ttt_err(code, "%s: expected a JSON object", path);

@@ -21,5 +21,8 @@ ttt_status ttt_json_check_unique(const cJSON *root, const char *file, const char
  * says, I/O errors as such) name the file and, for bad JSON, the byte near which it broke.
  * The caller frees *out with cJSON_Delete. */
 ttt_status ttt_json_load(const char *path, size_t max_bytes, ttt_status code, cJSON **out);
+/* The same for text[0, len) already read from PATH (text[len] must be NUL, as ttt_read_file
+ * leaves it); PATH only names it in messages. */
+ttt_status ttt_json_parse(const char *text, size_t len, const char *path, ttt_status code, cJSON **out);
 
 #endif

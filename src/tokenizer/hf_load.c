@@ -679,7 +679,14 @@ ttt_status hf_load(ttt_tok *t, const char *path) {
     ctx c = {path, h};
     if (!(h->json_path = strdup(path))) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     cJSON *root;
-    TRY(ttt_json_load(path, HF_MAX_JSON, TTT_ERR_FORMAT, &root));
+    char *buf;
+    size_t len;
+    TRY(ttt_read_file(path, HF_MAX_JSON, &buf, &len));
+    /* a name that identifies the file: its contents' hash */
+    snprintf(t->name, sizeof t->name, "hf-%016llx", (unsigned long long)strmap_hash(buf, len));
+    ttt_status ps = ttt_json_parse(buf, len, path, TTT_ERR_FORMAT, &root);
+    free(buf);
+    TRY(ps);
     hf_buf blob = {0};
     ttt_status s = TTT_OK;
     const cJSON *ver = item(root, "version");
@@ -697,12 +704,6 @@ ttt_status hf_load(ttt_tok *t, const char *path) {
     if (s != TTT_OK) return s;
 
     t->vocab_size = h->V;
-    /* a name that identifies the file: its contents' hash */
-    char *buf;
-    size_t len;
-    TRY(ttt_read_file(path, HF_MAX_JSON, &buf, &len));
-    snprintf(t->name, sizeof t->name, "hf-%016llx", (unsigned long long)strmap_hash(buf, len));
-    free(buf);
     return load_config(t, path);
 }
 
