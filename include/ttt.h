@@ -172,6 +172,15 @@ int64_t ttt_param_find(const ttt_model *m, const char *name);         /* -1 if a
 void ttt_param_get(const ttt_model *m, int64_t i, float *dst);
 void ttt_param_set(ttt_model *m, int64_t i, const float *src);
 void ttt_grad_get(const ttt_model *m, int64_t i, float *dst);
+/* The storage of parameter i (grad = 0) or of its gradient (grad = 1) itself, numel elements of
+ * *elem_bytes bytes (4: float32 model, 8: float64), for zero-copy views (Python's
+ * Model.parameters); NULL if i is out of range or no gradient was computed yet. Valid until the
+ * model is freed. Code writing through it calls ttt_model_set_options (bf16 copy). */
+const void *ttt_param_data(const ttt_model *m, int64_t i, int grad, int *elem_bytes);
+/* sizeof of a public struct by its name ("ttt_config", "ttt_options", "ttt_train_opts",
+ * "ttt_train_progress", "ttt_eval_result", "ttt_sampling", "ttt_tokfile", "ttt_text_stream",
+ * "ttt_rope_scaling"), 0 if unknown: lets bindings check their mirrors of the structs */
+size_t ttt_abi_sizeof(const char *type);
 
 /* Full-sequence forward (dual form). ids: [B, L] row-major, each in [0, V).
  * logits (nullable): [B, L, V]. loss (nullable): mean next-token cross-entropy over all

@@ -46,6 +46,18 @@ void ttt_text_stream_init(ttt_text_stream *ts, const char *stop);
 size_t ttt_text_stream_update(ttt_text_stream *ts, const char *text, size_t len, int final, size_t *from);
 void ttt_text_stream_free(ttt_text_stream *ts);
 
+/* The settings of `ttt generate` for the model directory DIR (NULL: a model without one):
+ * GIVEN (TTT_GIVEN_* bits) says which of *sp and *max_tokens the caller set explicitly; the
+ * others take generation_config.json's values as transformers reads them (see cmd_generate).
+ * eos (room for 32 ids) and *n_eos receive the end-of-sequence ids: generation_config.json's,
+ * else config.json's eos_token_id (an id or a list), else the tokenizer's EOS. ignored (nullable)
+ * receives the sampling fields of the file ttt does not apply. */
+enum { TTT_GIVEN_TEMPERATURE = 1, TTT_GIVEN_TOP_K = 2, TTT_GIVEN_TOP_P = 4, TTT_GIVEN_MAX_TOKENS = 8 };
+struct ttt_tok;
+ttt_status ttt_generate_settings(const char *dir, const ttt_config *cfg, const struct ttt_tok *tok,
+                                 int64_t prompt_len, int given, ttt_sampling *sp, int64_t *max_tokens,
+                                 int32_t *eos, int *n_eos, char *ignored, size_t ignored_cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -69,6 +69,11 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o, const char *train_pa
                      const char *val_path, const char *run_dir, int resume,
                      ttt_progress_fn progress, void *ctx);
 
+/* Called from a progress callback (on the thread running ttt_train): ttt_train stops after
+ * this step and returns TTT_ERR_ARG ("stopped by the progress callback"); the run directory keeps
+ * its latest complete checkpoint and `m` the weights of this step. */
+void ttt_train_request_stop(void);
+
 /* The latest complete checkpoint of a run directory (malloc'd path), or NULL with an error. */
 char *ttt_run_latest_checkpoint(const char *run_dir);
 

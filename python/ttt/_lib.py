@@ -100,3 +100,18 @@ def check(status, what=None):
         if what:
             msg = "%s: %s" % (what, msg)
         raise TTTError(msg, status)
+
+
+class ArgumentError(TTTError, ValueError):
+    """A bad argument refused on the Python side before any C call (wrong shape, id out of
+    range, bad option value): a TTTError (status TTT_ERR_ARG) and a ValueError."""
+
+    def __init__(self, message):
+        super().__init__(message, 4)
+
+
+class DTypeError(TTTError, TypeError):
+    """An array of the wrong dtype (refused, never reinterpreted): a TTTError and a TypeError."""
+
+    def __init__(self, message):
+        super().__init__(message, 4)

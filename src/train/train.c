@@ -39,6 +39,7 @@
 #include "io/fsutil.h"
 #include "model/family.h"
 #include "ops/optim.h"
+#include "py/ffi.h"
 #include "train/checkpoint.h"
 #include "ttt_tokenizer.h"
 #include "ttt_train.h"
@@ -416,6 +417,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     sg.m = m, sg.tf = &tf, sg.perm = perm, sg.cur_epoch = -1, sg.W = W, sg.L = L, sg.mb = mb, sg.A = A;
     sg.first = R * Al, sg.bos = bos, sg.in = in, sg.tg = tg, sg.shuffle = !o.no_shuffle, sg.seed = o.seed;
     sg.loss = mb_loss;
+    (void)ttt_train_stop_pending(); /* a request left from an earlier run does not count */
     while (s == TTT_OK && st.step < o.steps) {
         double t0 = now_s();
         int64_t k = st.step + 1; /* this update, counted from 1 */
@@ -480,6 +482,8 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
                              "\"tokens_per_s\": %.1f, \"elapsed_s\": %.2f}",
                              (long long)k, loss, lr, norm, p.tokens_per_s, p.elapsed_s);
             if (s == TTT_OK && progress && !o.quiet) progress(&p, ctx);
+            if (s == TTT_OK && ttt_train_stop_pending())
+                s = ttt_err(TTT_ERR_ARG, "training stopped at step %lld by the progress callback", (long long)k);
             if (s == TTT_OK && ckpt_due) {
                 free(ckpt_path);
                 ckpt_path = NULL;
