@@ -1,8 +1,8 @@
-/* bpe.h: the byte-pair merge loop shared by the tiktoken and Llama tokenizers. A word starts as
- * a list of symbols; repeatedly the adjacent pair with the lowest merge rank is replaced by
- * its merged token, the leftmost pair first among equal ranks, until no pair can merge.
- * Short words use a plain scan (O(n^2)), long ones a binary heap with lazy deletion
- * (O(n log n)); both give identical results. */
+/* bpe.h: the byte-pair merge loop of the tokenizer engine (hf_bpe.c) and the trainer. A word
+ * starts as a list of symbols; repeatedly the adjacent pair with the lowest merge rank is
+ * replaced by its merged token, the leftmost pair first among equal ranks, until no pair can
+ * merge. Short words use a plain scan (O(n^2)), long ones a binary heap with lazy deletion (O(n
+ * log n)); both give identical results. */
 #ifndef TTT_TOKENIZER_BPE_H
 #define TTT_TOKENIZER_BPE_H
 

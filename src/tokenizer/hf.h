@@ -12,7 +12,14 @@
  *                                  Strip, Metaspace
  *
  * Text is bytes: input that is not UTF-8 is accepted (an invalid byte counts as one character
- * of its own, which only byte-level or byte-fallback tokens can encode). */
+ * of its own, which only byte-level or byte-fallback tokens can encode).
+ *
+ * The built-in formats are configurations of this engine, built by thin loaders (hf_build.c):
+ * tiktoken rank files (tiktoken.c) and Llama-2's extracted vocabulary (llama.c). Four options
+ * exist for them, each a rule of those formats that tokenizer.json cannot state:
+ * rank_by_bytes (tiktoken's merge rule), special_on_request (special-token texts are ordinary
+ * text unless the caller allows them), space_key (Llama-2's spaces, with a literal U+2581 kept
+ * exact) and restart_after (Llama-2's decoding drops the dummy space again after each BOS). */
 #ifndef TTT_TOKENIZER_HF_H
 #define TTT_TOKENIZER_HF_H
 
@@ -108,7 +115,19 @@ struct hf_tok {
     strmap pairs;         /* 8-byte key (left id, right id) -> rank << 32 | merged id */
     int byte_level;       /* a ByteLevel pre-tokenizer: pieces are raw bytes */
     int byte_fallback, ignore_merges, fuse_unk;
+    /* tiktoken: two adjacent symbols merge when the bytes they span are a token, with that
+     * token's id as the rank (no merge table; ranks are ids) */
+    int rank_by_bytes;
     int32_t unk;          /* -1: none */
+    int32_t char_id[128]; /* the token of each ASCII character (no prefix/suffix, not byte-level), -1 */
+    /* every byte has a <0xNN> token and none is in a merge: no merge crosses a character that
+     * falls back to bytes, so words and segments may be cut next to one (Llama-2's newlines) */
+    int byte_cut;
+    /* Llama-2: the vocabulary's keys have U+2581 replaced by ' ', so that a space in the text
+     * is the piece's U+2581 (SentencePiece's escaping, applied to the vocabulary instead of the
+     * text) and a literal U+2581 in the text stays itself: it has no token and falls back to
+     * its bytes, which decode back to it */
+    int space_key;
     int32_t byte_id[256]; /* byte-level: the token of each byte; byte_fallback: <0xNN>, -1 */
     char *prefix, *suffix; /* continuing_subword_prefix, end_of_word_suffix ("" if none) */
     size_t prefix_len, suffix_len;
@@ -132,7 +151,12 @@ struct hf_tok {
     int has_decoder;
 
     hf_added_tok *added;
-    int64_t n_added;
+    int64_t n_added, cap_added;
+    /* added tokens that are special are matched in the text only with TTT_TOK_ALLOW_SPECIAL (the
+     * built-in formats; a tokenizer.json always matches them, as the library does) */
+    int special_on_request;
+    /* decoding restarts after this id: the decoders run afresh on what follows (-1: never) */
+    int32_t restart_after;
     strmap added_by_text; /* content -> index into added */
     hf_trie trie_raw, trie_norm; /* not normalized / normalized contents */
     int any_norm_added;
@@ -160,6 +184,23 @@ typedef struct hf_work {
 
 ttt_status hf_work_init(hf_work *w, const hf_tok *h);
 void hf_work_free(hf_work *w);
+
+/* hf_build.c: the steps of building a pipeline. hf_new allocates it as t->hf, hf_set_size its
+ * id tables (ids 0..V-1, room for n_keys vocabulary keys); the vocabulary goes straight into h->vocab (model key ->
+ * id) and the token texts through hf_set_text; merges into h->pairs; then hf_model_finish.
+ * Added tokens through hf_add_token (content copied), after the normalizers, then
+ * hf_added_finish. hf_push_* append a component (its strings are the pipeline's after the call,
+ * freed on failure too). */
+ttt_status hf_new(ttt_tok *t, hf_tok **out);
+ttt_status hf_set_size(hf_tok *h, int64_t V, int64_t n_keys);
+ttt_status hf_set_text(hf_tok *h, hf_buf *blob, int32_t id, const char *s, size_t n);
+ttt_status hf_add_regex(hf_tok *h, const char *pattern, const char *origin, int *index);
+ttt_status hf_push_norm(hf_tok *h, hf_norm n);
+ttt_status hf_push_pre(hf_tok *h, hf_pre p);
+ttt_status hf_push_dec(hf_tok *h, hf_dec d);
+ttt_status hf_model_finish(hf_tok *h);
+ttt_status hf_add_token(hf_tok *h, hf_buf *blob, const hf_added_tok *a, const char *origin);
+ttt_status hf_added_finish(hf_tok *h);
 
 /* hf_load.c: load PATH (a tokenizer.json) and the tokenizer_config.json next to it, if any */
 ttt_status hf_load(ttt_tok *t, const char *path);
@@ -204,8 +245,10 @@ ttt_status hf_decode(const ttt_tok *t, const int32_t *ids, int64_t n, int flags,
 uint32_t hf_byte_to_cp(unsigned char b);
 int hf_cp_to_byte(uint32_t cp);
 
-/* the cut characters of hf_tok.cut_pairs: U+2581 and '\n' */
-static inline int hf_cut_char(uint32_t cp) { return cp == 0x2581 || cp == '\n'; }
+/* the cut characters of hf_tok.cut_pairs: U+2581 and '\n' (and ' ' with space_key) */
+static inline int hf_cut_char(const hf_tok *h, uint32_t cp) {
+    return cp == 0x2581 || cp == '\n' || (cp == ' ' && h->space_key);
+}
 
 /* 1 if cp is White_Space (Rust's char::is_whitespace) */
 int hf_is_space(uint32_t cp);

@@ -10,7 +10,8 @@
  *   Strip         each token loses up to `start` leading and `stop` trailing `content` characters
  *   Metaspace     in each token the replacement becomes ' '; the first loses one leading ' '
  *                 (unless prepend_scheme is never)
- * The output is bytes: where the library would write U+FFFD for bytes that are not UTF-8
+ * With restart_after (Llama-2's BOS), the ids up to and including each such id are decoded on
+ * their own, and the results concatenated. The output is bytes: where the library would write U+FFFD for bytes that are not UTF-8
  * (ByteLevel, ByteFallback), the bytes themselves are kept, so that decoding inverts encoding
  * for any input and a stream of tokens can be decoded piece by piece. */
 #include <stdlib.h>
@@ -137,39 +138,55 @@ static ttt_status run_decoder(const hf_tok *h, hf_work *w, const hf_dec *d, cons
     return ttt_err(TTT_ERR_ARG, "unknown decoder");
 }
 
+/* the ids [0, n) through the decoders, appended to out */
+static ttt_status decode_run(const ttt_tok *t, hf_work *w, const int32_t *ids, int64_t first, int64_t n, int flags,
+                             hf_buf *out) {
+    const hf_tok *h = t->hf;
+    hf_pieces *cur = &w->pc[0];
+    cur->n = 0;
+    cur->text.n = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t id = ids[i];
+        if (id < 0 || id >= h->V || h->str_off[id] < 0)
+            return ttt_err(TTT_ERR_ARG, "token %lld is id %d, which %s does not have (ids are 0..%lld%s)",
+                           (long long)(first + i), id, t->name, (long long)h->V - 1,
+                           id >= 0 && id < h->V ? ", and this one is unassigned" : "");
+        if (h->is_special[id] && !(flags & TTT_TOK_DECODE_SPECIAL)) continue;
+        if (!h->has_decoder && cur->n > 0 && hf_pieces_add(cur, " ", 1, 0)) return OOM;
+        if (hf_pieces_add(cur, h->blob + h->str_off[id], (size_t)h->str_len[id], 0)) return OOM;
+    }
+    for (int i = 0; i < h->n_dec; i++) {
+        hf_pieces *nx = cur == &w->pc[0] ? &w->pc[1] : &w->pc[0];
+        TRY(run_decoder(h, w, &h->dec[i], cur, nx));
+        cur = nx;
+    }
+    for (int64_t i = 0; i < cur->n; i++)
+        if (hf_buf_put(out, TOK(cur, i), cur->v[i].len)) return OOM;
+    return TTT_OK;
+}
+
 ttt_status hf_decode(const ttt_tok *t, const int32_t *ids, int64_t n, int flags, char **text, size_t *len) {
     const hf_tok *h = t->hf;
     *text = NULL;
     if (len) *len = 0;
     hf_work w;
     TRY(hf_work_init(&w, h));
-    hf_pieces *cur = &w.pc[0];
-    ttt_status s = TTT_OK;
-    for (int64_t i = 0; i < n && s == TTT_OK; i++) {
-        int32_t id = ids[i];
-        if (id < 0 || id >= h->V || h->str_off[id] < 0) {
-            s = ttt_err(TTT_ERR_ARG, "token %lld is id %d, which %s does not have (ids are 0..%lld%s)", (long long)i, id,
-                        t->name, (long long)h->V - 1, id >= 0 && id < h->V ? ", and this one is unassigned" : "");
-            break;
-        }
-        if (h->is_special[id] && !(flags & TTT_TOK_DECODE_SPECIAL)) continue;
-        if (!h->has_decoder && cur->n > 0 && hf_pieces_add(cur, " ", 1, 0)) s = OOM;
-        if (s == TTT_OK && hf_pieces_add(cur, h->blob + h->str_off[id], (size_t)h->str_len[id], 0)) s = OOM;
-    }
-    for (int i = 0; i < h->n_dec && s == TTT_OK; i++) {
-        hf_pieces *nx = cur == &w.pc[0] ? &w.pc[1] : &w.pc[0];
-        s = run_decoder(h, &w, &h->dec[i], cur, nx);
-        cur = nx;
-    }
     hf_buf out = {0};
-    if (s == TTT_OK && hf_buf_put(&out, "", 0)) s = OOM;
-    for (int64_t i = 0; i < cur->n && s == TTT_OK; i++)
-        if (hf_buf_put(&out, TOK(cur, i), cur->v[i].len)) s = OOM;
+    ttt_status s = hf_buf_put(&out, "", 0) ? OOM : TTT_OK;
+    /* restart_after: each run of ids up to and including that id is decoded on its own */
+    for (int64_t b = 0; b < n && s == TTT_OK;) {
+        int64_t e = b;
+        while (e < n && ids[e] != h->restart_after) e++;
+        e = e < n ? e + 1 : n;
+        s = decode_run(t, &w, ids + b, b, e - b, flags, &out);
+        b = e;
+    }
     hf_work_free(&w);
     if (s != TTT_OK) {
         free(out.p);
         return s;
     }
+    out.p[out.n] = 0;
     *text = out.p;
     if (len) *len = out.n;
     return TTT_OK;

@@ -4,12 +4,14 @@
  * piece encoded by the BPE model. The sections of all documents are encoded in parallel on the
  * OpenMP threads (each with its own state and word cache) and joined in order, so the result
  * does not depend on the thread count. The post-processor's special tokens are added on request
- * (TTT_TOK_ADD_SPECIAL), as are BOS and EOS.
+ * (TTT_TOK_ADD_SPECIAL), as are BOS and EOS. With special_on_request (the built-in formats),
+ * added tokens are matched only when the caller allows special tokens.
  *
  * A long section is normalized whole and then cut into segments of about tok_segment_bytes
  * before a line that starts with an ASCII letter or digit, encoded in parallel too, where that
  * gives the same tokens:
- *   - without pre-tokenizers, where the BPE model would cut its word there anyway (hf_bpe.c);
+ *   - without pre-tokenizers, where the BPE model would cut its word there anyway (hf_bpe.c:
+ *     next to a cut character, or next to a newline that falls back to bytes);
  *   - when the first pre-tokenizer is a regex (an Isolated Split, or ByteLevel's): each segment
  *     takes the regex's pieces from its start, with all the text visible to lookaheads, until
  *     one would start at or after its end; where the last piece ran past the end, the next
@@ -98,6 +100,7 @@ static int seg_boundary(const hf_tok *h, int mode, const char *s, size_t i) {
     unsigned char c = (unsigned char)s[i];
     if (s[i - 1] != '\n' || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return 0;
     if (mode == 2) return 1;
+    if (h->byte_cut && h->char_id['\n'] < 0) return 1; /* a newline falls back to bytes */
     uint32_t key[2] = {'\n', c};
     int64_t v;
     return !strmap_get(&h->cut_pairs, key, sizeof key, &v) && strmap_get(&h->vocab, s + i, 1, &v) &&
@@ -156,12 +159,13 @@ ttt_status hf_encode_batch(const ttt_tok *t, const char *const *texts, const siz
     item_list w = {0};
     size_t total = 0;
     int oom = 0;
+    int match = !h->special_on_request || (flags & TTT_TOK_ALLOW_SPECIAL);
     for (int64_t d = 0; d < n_docs && !oom; d++) {
         const char *s = texts[d];
         size_t len = lens[d], pos = 0, b, e;
         int64_t k;
         total += len;
-        while (!oom && (k = hf_added_find(h, &h->trie_raw, s, len, pos, &b, &e)) >= 0) {
+        while (!oom && match && (k = hf_added_find(h, &h->trie_raw, s, len, pos, &b, &e)) >= 0) {
             if (b > pos) oom |= add_item(&w, (item){.doc = d, .b = pos, .e = b, .added = -1});
             oom |= add_item(&w, (item){.doc = d, .b = b, .e = e, .added = h->added[k].id});
             pos = e;

@@ -78,15 +78,7 @@ static char *dup_n(const char *s, size_t n) {
 }
 
 static ttt_status add_regex(const ctx *c, const char *pattern, int *index) {
-    hf_tok *h = c->h;
-    pretok *r = realloc(h->re, (size_t)(h->n_re + 1) * sizeof *r);
-    if (!r) return ttt_err(TTT_ERR_NOMEM, "out of memory");
-    h->re = r;
-    char name[300];
-    snprintf(name, sizeof name, "%s: regex /%.200s/", c->path, pattern);
-    TRY(pretok_compile(&h->re[h->n_re], pattern, name));
-    *index = h->n_re++;
-    return TTT_OK;
+    return hf_add_regex(c->h, pattern, c->path, index);
 }
 
 /* {"String": s} or {"Regex": r} */
@@ -174,11 +166,8 @@ static ttt_status parse_normalizer(const ctx *c, const cJSON *o, int depth) {
     }
     n.s_len = strlen(s);
     n.s = dup_n(s, n.s_len);
-    hf_norm *v = realloc(h->norm, (size_t)(h->n_norm + 1) * sizeof *v);
-    if (!v || !n.s) return free(n.s), free(n.pat.lit), ttt_err(TTT_ERR_NOMEM, "out of memory");
-    h->norm = v;
-    h->norm[h->n_norm++] = n;
-    return TTT_OK;
+    if (!n.s) return free(n.pat.lit), ttt_err(TTT_ERR_NOMEM, "out of memory");
+    return hf_push_norm(h, n);
 }
 
 static ttt_status parse_pretok(const ctx *c, const cJSON *o, int depth) {
@@ -237,11 +226,7 @@ static ttt_status parse_pretok(const ctx *c, const cJSON *o, int depth) {
                        "%s: pre_tokenizer \"%.40s\" is not supported (supported: Sequence, Split, ByteLevel, "
                        "Metaspace, Digits, Whitespace, WhitespaceSplit)", c->path, t);
     }
-    hf_pre *v = realloc(h->pre, (size_t)(h->n_pre + 1) * sizeof *v);
-    if (!v) return free(p.pat.lit), ttt_err(TTT_ERR_NOMEM, "out of memory");
-    h->pre = v;
-    h->pre[h->n_pre++] = p;
-    return TTT_OK;
+    return hf_push_pre(h, p);
 }
 
 static ttt_status parse_decoder(const ctx *c, const cJSON *o, int depth) {
@@ -297,11 +282,8 @@ static ttt_status parse_decoder(const ctx *c, const cJSON *o, int depth) {
     d.s_len = strlen(s);
     d.s = dup_n(s, d.s_len);
 add:;
-    hf_dec *v = realloc(h->dec, (size_t)(h->n_dec + 1) * sizeof *v);
-    if (!v || !d.s) return free(d.s), free(d.pat.lit), ttt_err(TTT_ERR_NOMEM, "out of memory");
-    h->dec = v;
-    h->dec[h->n_dec++] = d;
-    return TTT_OK;
+    if (!d.s) return free(d.pat.lit), ttt_err(TTT_ERR_NOMEM, "out of memory");
+    return hf_push_dec(h, d);
 }
 
 /* ---- the BPE model ------------------------------------------------------------------------------ */
@@ -321,12 +303,6 @@ static int model_key(const hf_tok *h, const char *s, size_t n, hf_buf *out) {
         i += (size_t)k;
     }
     return 1;
-}
-
-static ttt_status set_str(hf_tok *h, hf_buf *blob, int32_t id, const char *s, size_t n) {
-    h->str_off[id] = (int64_t)blob->n;
-    h->str_len[id] = (int32_t)n;
-    return hf_buf_put(blob, s, n) ? ttt_err(TTT_ERR_NOMEM, "out of memory") : TTT_OK;
 }
 
 static int32_t vocab_id(const hf_tok *h, const char *s, size_t n) {
@@ -375,13 +351,7 @@ static ttt_status parse_model(const ctx *c, const cJSON *m, const cJSON *added, 
         TRY(get_int(c, e, "added_tokens[]", "id", 0, HF_MAX_VOCAB - 1, -1, &id));
         if (id > max_id) max_id = id;
     }
-    h->V = max_id + 1;
-    h->str_off = malloc((size_t)h->V * sizeof *h->str_off);
-    h->str_len = calloc((size_t)h->V, sizeof *h->str_len);
-    h->is_special = calloc((size_t)h->V, 1);
-    if (!h->str_off || !h->str_len || !h->is_special || strmap_init(&h->vocab, nv + n_added))
-        return ttt_err(TTT_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < h->V; i++) h->str_off[i] = -1;
+    TRY(hf_set_size(h, max_id + 1, nv + n_added));
     hf_buf key = {0};
     ttt_status s = TTT_OK;
     cJSON_ArrayForEach(e, vocab) {
@@ -392,7 +362,7 @@ static ttt_status parse_model(const ctx *c, const cJSON *m, const cJSON *added, 
                      blob->p + h->str_off[id], e->string);
             break;
         }
-        if ((s = set_str(h, blob, id, e->string, n)) != TTT_OK) break;
+        if ((s = hf_set_text(h, blob, id, e->string, n)) != TTT_OK) break;
         if (model_key(h, e->string, n, &key) && strmap_put(&h->vocab, key.p, key.n, id)) {
             s = ttt_err(TTT_ERR_NOMEM, "out of memory");
             break;
@@ -454,31 +424,7 @@ static ttt_status parse_model(const ctx *c, const cJSON *m, const cJSON *added, 
         h->unk = vocab_id(h, unk, strlen(unk));
         if (h->unk < 0 && !h->byte_level) return FAIL("%s: model.unk_token \"%.40s\" is not in model.vocab", c->path, unk);
     }
-    for (int b = 0; b < 256; b++) {
-        char name[8];
-        unsigned char ch = (unsigned char)b;
-        snprintf(name, sizeof name, "<0x%02X>", b);
-        h->byte_id[b] = h->byte_level ? vocab_id(h, (const char *)&ch, 1)
-                        : h->byte_fallback ? vocab_id(h, name, 6) : -1;
-    }
-    /* words: the pairs of adjacent characters, one of them a cut character, inside tokens */
-    h->cut_words = !h->byte_level && !h->ignore_merges && !h->prefix_len && !h->suffix_len;
-    if (h->cut_words && strmap_init(&h->cut_pairs, 1024)) return ttt_err(TTT_ERR_NOMEM, "out of memory");
-    for (uint64_t k = 0; h->cut_words && k < h->vocab.cap; k++) {
-        const strmap_slot *sl = &h->vocab.slots[k];
-        if (!sl->hash) continue;
-        const char *p = (const char *)h->vocab.blob + sl->off;
-        uint32_t prev = 0xFFFFFFFFu, cp;
-        for (size_t i = 0; i < sl->len;) {
-            i += (size_t)hf_next_char(p, sl->len, i, &cp);
-            if (i > 0 && prev != 0xFFFFFFFFu && (hf_cut_char(prev) || hf_cut_char(cp))) {
-                uint32_t key[2] = {prev, cp};
-                if (strmap_put(&h->cut_pairs, key, sizeof key, 1)) return ttt_err(TTT_ERR_NOMEM, "out of memory");
-            }
-            prev = cp;
-        }
-    }
-    return TTT_OK;
+    return hf_model_finish(h);
 }
 
 /* ---- added tokens, the post-processor, tokenizer_config.json ------------------------------------ */
@@ -487,56 +433,29 @@ static ttt_status parse_added(const ctx *c, const cJSON *added, hf_buf *blob) {
     hf_tok *h = c->h;
     if (!added || cJSON_IsNull(added)) return TTT_OK;
     if (!cJSON_IsArray(added)) return FAIL("%s: \"added_tokens\" must be an array", c->path);
-    int64_t n = cJSON_GetArraySize(added);
+    int64_t n = cJSON_GetArraySize(added), i = 0;
     if (n > HF_MAX_ADDED) return FAIL("%s: %lld added_tokens; at most %d are supported", c->path, (long long)n, HF_MAX_ADDED);
-    h->added = calloc((size_t)(n ? n : 1), sizeof *h->added);
-    if (!h->added || strmap_init(&h->added_by_text, n) || strmap_init(&h->trie_raw.next, 64) ||
-        strmap_init(&h->trie_norm.next, 64))
-        return ttt_err(TTT_ERR_NOMEM, "out of memory");
     const cJSON *e;
     cJSON_ArrayForEach(e, added) {
-        hf_added_tok *a = &h->added[h->n_added];
+        hf_added_tok a = {0};
         const char *content = "";
         int64_t id = -1;
-        if (!cJSON_IsObject(e)) return FAIL("%s: added_tokens[%lld] must be an object", c->path, (long long)h->n_added);
+        if (!cJSON_IsObject(e)) return FAIL("%s: added_tokens[%lld] must be an object", c->path, (long long)i);
         TRY(get_int(c, e, "added_tokens[]", "id", 0, HF_MAX_VOCAB - 1, -1, &id));
-        if (id < 0) return FAIL("%s: added_tokens[%lld] has no \"id\"", c->path, (long long)h->n_added);
+        if (id < 0) return FAIL("%s: added_tokens[%lld] has no \"id\"", c->path, (long long)i);
         TRY(get_str(c, e, "added_tokens[]", "content", NULL, &content));
-        TRY(get_bool(c, e, "added_tokens[]", "special", 0, &a->special));
-        TRY(get_bool(c, e, "added_tokens[]", "lstrip", 0, &a->lstrip));
-        TRY(get_bool(c, e, "added_tokens[]", "rstrip", 0, &a->rstrip));
-        TRY(get_bool(c, e, "added_tokens[]", "single_word", 0, &a->single_word));
-        TRY(get_bool(c, e, "added_tokens[]", "normalized", !a->special, &a->normalized));
-        a->id = (int32_t)id;
-        a->len = strlen(content);
-        a->content = dup_n(content, a->len);
-        if (!a->content) return ttt_err(TTT_ERR_NOMEM, "out of memory");
-        h->n_added++;
-        if (a->len == 0) return FAIL("%s: added token %lld has empty content", c->path, (long long)id);
-        int64_t prev;
-        if (strmap_get(&h->added_by_text, content, a->len, &prev))
-            return FAIL("%s: added token \"%.40s\" is listed twice", c->path, content);
-        /* an id the vocabulary also has: the added content is what it decodes to, as in the library */
-        TRY(set_str(h, blob, (int32_t)id, content, a->len));
-        h->is_special[id] = (unsigned char)a->special;
-        if (strmap_put(&h->added_by_text, content, a->len, h->n_added - 1)) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+        TRY(get_bool(c, e, "added_tokens[]", "special", 0, &a.special));
+        TRY(get_bool(c, e, "added_tokens[]", "lstrip", 0, &a.lstrip));
+        TRY(get_bool(c, e, "added_tokens[]", "rstrip", 0, &a.rstrip));
+        TRY(get_bool(c, e, "added_tokens[]", "single_word", 0, &a.single_word));
+        TRY(get_bool(c, e, "added_tokens[]", "normalized", !a.special, &a.normalized));
+        a.id = (int32_t)id;
+        a.content = (char *)content;
+        a.len = strlen(content);
+        TRY(hf_add_token(h, blob, &a, c->path));
+        i++;
     }
-    /* tries: contents as written, and normalized ones as the normalizer leaves them */
-    for (int64_t i = 0; i < h->n_added; i++) {
-        hf_added_tok *a = &h->added[i];
-        if (a->normalized && h->n_norm > 0) {
-            hf_buf nb = {0};
-            ttt_status s = hf_normalize_string(h, a->content, a->len, &nb);
-            if (s == TTT_OK && nb.n > 0 && hf_trie_add(&h->trie_norm, nb.p, nb.n, (int32_t)i))
-                s = ttt_err(TTT_ERR_NOMEM, "out of memory");
-            free(nb.p);
-            TRY(s);
-            h->any_norm_added = 1;
-        } else if (hf_trie_add(&h->trie_raw, a->content, a->len, (int32_t)i)) {
-            return ttt_err(TTT_ERR_NOMEM, "out of memory");
-        }
-    }
-    return TTT_OK;
+    return hf_added_finish(h);
 }
 
 /* a token id by its text: added tokens first, then the vocabulary; -1 */
@@ -671,11 +590,9 @@ static ttt_status load_config(ttt_tok *t, const char *json_path) {
 /* ---- the whole file ------------------------------------------------------------------------------ */
 
 ttt_status hf_load(ttt_tok *t, const char *path) {
-    hf_tok *h = calloc(1, sizeof *h);
-    if (!h) return ttt_err(TTT_ERR_NOMEM, "out of memory");
-    t->hf = h;
+    hf_tok *h;
+    TRY(hf_new(t, &h));
     t->kind = TTT_TOK_HF;
-    h->re_bytelevel = -1;
     ctx c = {path, h};
     if (!(h->json_path = strdup(path))) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     cJSON *root;

@@ -1,7 +1,8 @@
-/* pretok.h: the pre-tokenizer of the tiktoken encodings: a PCRE2 regex (UTF + Unicode
- * properties, JIT-compiled when available) that cuts text into pieces before BPE. Input that
- * is not valid UTF-8 is allowed (PCRE2_MATCH_INVALID_UTF): bytes the pattern cannot match
- * become pieces of their own, so every byte ends up in exactly one piece. */
+/* pretok.h: the regexes of the tokenizer engine (Split patterns, the tiktoken encodings',
+ * GPT-2's): PCRE2 (UTF + Unicode properties, JIT-compiled when available), cutting text into
+ * pieces before BPE. Input that is not valid UTF-8 is allowed (PCRE2_MATCH_INVALID_UTF): bytes
+ * the pattern cannot match become pieces of their own, so every byte ends up in exactly one
+ * piece. */
 #ifndef TTT_TOKENIZER_PRETOK_H
 #define TTT_TOKENIZER_PRETOK_H
 

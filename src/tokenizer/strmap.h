@@ -1,5 +1,5 @@
 /* strmap.h: open-addressing hash map from byte strings to int64 values, with the keys copied
- * into one growing blob. Holds the tiktoken rank table, the Llama piece table and the
+ * into one growing blob. Holds the tokenizer engine's vocabularies and merge tables and the
  * per-thread caches of encoded words. Not thread-safe for writers; lookups on a map that is
  * no longer modified may run on many threads. */
 #ifndef TTT_TOKENIZER_STRMAP_H

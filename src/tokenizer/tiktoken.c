@@ -1,7 +1,13 @@
-/* tiktoken.c: byte-level BPE of the tiktoken encodings (r50k_base = GPT-2, p50k_base,
- * cl100k_base, o200k_base): the rank-file loader, the table of split patterns and special
- * tokens, and the encoder of one text segment (pre-tokenize with PCRE2, then merge the bytes of
- * each piece by rank, where a token's rank is also its id). */
+/* tiktoken.c: the tiktoken encodings (r50k_base = GPT-2, p50k_base, cl100k_base, o200k_base):
+ * the table of their split patterns and special tokens, and a thin loader of their rank files
+ * into a configuration of the tokenizer.json engine (hf.h):
+ *   pre-tokenizer  Split by the encoding's pattern (PCRE2), Isolated
+ *   model          byte-level BPE over raw bytes: a piece that is a token is that token
+ *                  (ignore_merges); otherwise adjacent symbols merge when the bytes they span
+ *                  are a token, the lowest rank first, where a token's rank is its id
+ *                  (rank_by_bytes: tiktoken's rule, no merge table)
+ *   added          the special tokens (ordinary text unless TTT_TOK_ALLOW_SPECIAL)
+ *   decoder        Fuse: the tokens' bytes, concatenated */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +15,8 @@
 
 #include "core/error.h"
 #include "io/fsutil.h"
+#include "tokenizer/hf.h"
 #include "tokenizer/tok_impl.h"
-#include "tokenizer/tok_state.h"
 
 /* Split patterns as published with the encodings (the forms in gpt-tokenizer@4.0.0's
  * src/encodingParams/constants.ts); special tokens and vocabulary sizes as in tiktoken. */
@@ -141,32 +147,23 @@ ttt_status tiktoken_load(ttt_tok *t, const char *path, const char *encoding_name
     }
     t->kind = TTT_TOK_TIKTOKEN;
     snprintf(t->name, sizeof t->name, "%s", enc->name);
-    t->vocab_size = enc->n_vocab;
+    int64_t V = enc->n_vocab;
+    t->vocab_size = V;
     t->bos = t->eos = enc->special[0].id; /* <|endoftext|> */
-    t->n_special = enc->n_special;
-    for (int i = 0; i < enc->n_special; i++) {
-        snprintf(t->special[i].text, sizeof t->special[i].text, "%s", enc->special[i].text);
-        t->special[i].id = enc->special[i].id;
-    }
 
     char *buf;
     size_t len;
     TRY(ttt_read_file(path, (size_t)64 << 20, &buf, &len));
-    ttt_status s = TTT_OK;
-    int64_t V = t->vocab_size;
+    hf_tok *h = NULL;
+    ttt_status s = hf_new(t, &h);
+    if (s == TTT_OK) s = hf_set_size(h, V, V);
     /* every token is at most as long as its base64 text, so len bytes hold all of them */
-    t->blob = malloc(len + (size_t)enc->n_special * 32 + 1);
-    t->piece_off = malloc((size_t)V * sizeof *t->piece_off);
-    t->piece_len = malloc((size_t)V * sizeof *t->piece_len);
-    if (!t->blob || !t->piece_off || !t->piece_len || strmap_init(&t->ranks, V)) {
-        free(buf);
-        return ttt_err(TTT_ERR_NOMEM, "%s: out of memory", path);
-    }
-    for (int64_t i = 0; i < V; i++) t->piece_off[i] = -1, t->piece_len[i] = 0;
-    size_t blob_n = 0;
+    unsigned char *tok = s == TTT_OK ? malloc(len + 1) : NULL;
+    hf_buf blob = {0};
+    if (s == TTT_OK && !tok) s = ttt_err(TTT_ERR_NOMEM, "%s: out of memory", path);
     int64_t line = 0, n_ranks = 0;
     size_t p = 0;
-    if (len == 0) s = ttt_err(TTT_ERR_FORMAT, "%s: empty file (expected lines 'BASE64 RANK')", path);
+    if (s == TTT_OK && len == 0) s = ttt_err(TTT_ERR_FORMAT, "%s: empty file (expected lines 'BASE64 RANK')", path);
     while (s == TTT_OK && p < len) {
         line++;
         size_t e = p;
@@ -180,7 +177,7 @@ ttt_status tiktoken_load(ttt_tok *t, const char *path, const char *encoding_name
             s = ttt_err(TTT_ERR_FORMAT, "%s:%lld: expected 'BASE64 RANK'", path, (long long)line);
         int64_t k = 0;
         if (s == TTT_OK) {
-            k = b64_decode(buf + p, sp - p, t->blob + blob_n);
+            k = b64_decode(buf + p, sp - p, tok);
             if (k <= 0)
                 s = ttt_err(TTT_ERR_FORMAT, "%s:%lld: invalid base64 token '%.*s'", path, (long long)line,
                             (int)(sp - p > 60 ? 60 : sp - p), buf + p);
@@ -200,111 +197,58 @@ ttt_status tiktoken_load(ttt_tok *t, const char *path, const char *encoding_name
         if (s == TTT_OK && rank >= V)
             s = ttt_err(TTT_ERR_FORMAT, "%s:%lld: rank %lld is outside %s's vocabulary of %lld ids (wrong file or --encoding?)",
                         path, (long long)line, (long long)rank, t->name, (long long)V);
-        for (int i = 0; s == TTT_OK && i < t->n_special; i++)
-            if (rank == t->special[i].id)
+        for (int i = 0; s == TTT_OK && i < enc->n_special; i++)
+            if (rank == enc->special[i].id)
                 s = ttt_err(TTT_ERR_FORMAT, "%s:%lld: rank %lld is the id of %s's special token %s (wrong file or --encoding?)",
-                            path, (long long)line, (long long)rank, t->name, t->special[i].text);
-        if (s == TTT_OK && t->piece_off[rank] >= 0)
+                            path, (long long)line, (long long)rank, t->name, enc->special[i].text);
+        if (s == TTT_OK && h->str_off[rank] >= 0)
             s = ttt_err(TTT_ERR_FORMAT, "%s:%lld: rank %lld appears twice", path, (long long)line, (long long)rank);
         int64_t dummy;
-        if (s == TTT_OK && strmap_get(&t->ranks, t->blob + blob_n, (size_t)k, &dummy))
+        if (s == TTT_OK && strmap_get(&h->vocab, tok, (size_t)k, &dummy))
             s = ttt_err(TTT_ERR_FORMAT, "%s:%lld: token '%.*s' appears twice (ranks %lld and %lld)", path,
                         (long long)line, (int)(sp - p > 60 ? 60 : sp - p), buf + p, (long long)dummy,
                         (long long)rank);
         if (s == TTT_OK) {
-            if (strmap_put(&t->ranks, t->blob + blob_n, (size_t)k, rank)) s = ttt_err(TTT_ERR_NOMEM, "%s: out of memory", path);
-            t->piece_off[rank] = (int64_t)blob_n;
-            t->piece_len[rank] = (int32_t)k;
-            blob_n += (size_t)k;
+            if (strmap_put(&h->vocab, tok, (size_t)k, rank) ||
+                hf_set_text(h, &blob, (int32_t)rank, (const char *)tok, (size_t)k) != TTT_OK)
+                s = ttt_err(TTT_ERR_NOMEM, "%s: out of memory", path);
             n_ranks++;
         }
         p = e + 1;
     }
     free(buf);
+    free(tok);
     if (s == TTT_OK && n_ranks != enc->n_ranks)
         s = ttt_err(TTT_ERR_FORMAT, "%s: %lld ranks, but %s has %lld (truncated file, or wrong --encoding?)",
                     path, (long long)n_ranks, t->name, (long long)enc->n_ranks);
-    for (int b = 0; s == TTT_OK && b < 256; b++) {
-        unsigned char c = (unsigned char)b;
-        int64_t r;
-        if (!strmap_get(&t->ranks, &c, 1, &r))
+    if (s == TTT_OK) {
+        h->byte_level = 1;
+        h->rank_by_bytes = 1;
+        h->ignore_merges = 1;
+        h->prefix = calloc(1, 1);
+        h->suffix = calloc(1, 1);
+        if (!h->prefix || !h->suffix || strmap_init(&h->pairs, 1)) s = ttt_err(TTT_ERR_NOMEM, "out of memory");
+    }
+    if (s == TTT_OK) s = hf_model_finish(h);
+    for (int b = 0; s == TTT_OK && b < 256; b++)
+        if (h->byte_id[b] < 0)
             s = ttt_err(TTT_ERR_FORMAT, "%s: no token for the single byte 0x%02X (a byte-level BPE rank file "
                         "needs all 256; truncated file?)", path, b);
-        else
-            t->byte_rank[b] = (int32_t)r;
+    /* the pipeline: the split pattern, the special tokens (they decode to their text), Fuse */
+    hf_pre pre = {.type = HFP_SPLIT, .pat.re = -1, .behavior = HFB_ISOLATED};
+    if (s == TTT_OK) s = hf_add_regex(h, enc->pattern, t->name, &pre.pat.re);
+    if (s == TTT_OK) s = hf_push_pre(h, pre);
+    for (int i = 0; s == TTT_OK && i < enc->n_special; i++) {
+        hf_added_tok a = {.content = (char *)enc->special[i].text, .len = strlen(enc->special[i].text),
+                          .id = enc->special[i].id, .special = 1};
+        s = hf_add_token(h, &blob, &a, path);
     }
-    /* special tokens decode to their text */
-    for (int i = 0; s == TTT_OK && i < t->n_special; i++) {
-        size_t n = strlen(t->special[i].text);
-        memcpy(t->blob + blob_n, t->special[i].text, n);
-        t->piece_off[t->special[i].id] = (int64_t)blob_n;
-        t->piece_len[t->special[i].id] = (int32_t)n;
-        blob_n += n;
-    }
-    if (s == TTT_OK) s = pretok_compile(&t->pre, enc->pattern, t->name);
+    if (s == TTT_OK) s = hf_added_finish(h);
+    if (h) h->special_on_request = 1;
+    hf_dec fuse = {.type = HFD_FUSE, .pat.re = -1, .s = calloc(1, 1)};
+    if (s == TTT_OK) s = fuse.s ? hf_push_dec(h, fuse) : ttt_err(TTT_ERR_NOMEM, "out of memory");
+    if (h) h->blob = blob.p;
+    else free(blob.p);
     return s;
 }
 
-/* the rank of the bytes spanned by a and b, which is also the id they merge into */
-static int64_t pair_rank(const void *ctx, const bpe_sym *a, const bpe_sym *b, int32_t *merged) {
-    const tok_state *st = ctx;
-    int64_t r;
-    if (!strmap_get(&st->tok->ranks, st->word + a->start, (size_t)(b->end - a->start), &r)) return BPE_NO_MERGE;
-    *merged = (int32_t)r;
-    return r;
-}
-
-typedef struct {
-    tok_state *st;
-    const unsigned char *text;
-} piece_ctx;
-
-static int encode_chunk(void *vctx, size_t b, size_t e);
-
-/* a piece longer than TOK_MAX_PIECE is merged in chunks cut before a UTF-8 lead byte */
-static int encode_piece(void *vctx, size_t b, size_t e) {
-    const unsigned char *text = ((piece_ctx *)vctx)->text;
-    while (e - b > TOK_MAX_PIECE) {
-        size_t cut = b + TOK_MAX_PIECE;
-        for (int k = 0; k < 3 && (text[cut] & 0xC0) == 0x80; k++) cut--;
-        if (encode_chunk(vctx, b, cut)) return -1;
-        b = cut;
-    }
-    return encode_chunk(vctx, b, e);
-}
-
-static int encode_chunk(void *vctx, size_t b, size_t e) {
-    piece_ctx *c = vctx;
-    tok_state *st = c->st;
-    const ttt_tok *t = st->tok;
-    const unsigned char *w = c->text + b;
-    size_t n = e - b;
-    int64_t r;
-    if (strmap_get(&t->ranks, w, n, &r)) { /* most pieces are a token of their own */
-        int32_t id = (int32_t)r;
-        return tok_out_push(st, &id, 1);
-    }
-    if (n > INT32_MAX / 2 || bpe_work_reserve(&st->bpe, (int64_t)n)) return -1;
-    for (size_t i = 0; i < n; i++) {
-        bpe_sym *s = &st->bpe.syms[i];
-        s->id = t->byte_rank[w[i]];
-        s->start = (int32_t)i;
-        s->end = (int32_t)i + 1;
-    }
-    st->word = w;
-    return tok_merge_cached(st, w, n, (int64_t)n, pair_rank);
-}
-
-ttt_status tiktoken_encode_segment(tok_state *st, const char *text, size_t len, size_t begin, size_t end,
-                                   size_t *stop) {
-    piece_ctx c = {st, (const unsigned char *)text};
-    return pretok_split(&st->tok->pre, &st->pst, text, len, begin, end, encode_piece, &c, stop);
-}
-
-/* A line that starts with an ASCII letter or digit nearly always starts a new piece (no
- * alternative of the four patterns matches a newline followed by one; but a lookahead such as
- * \s+(?!\S) still sees it, so the encoder checks that the previous segment ended there). */
-int tiktoken_boundary(const char *text, size_t i) {
-    unsigned char c = (unsigned char)text[i];
-    return text[i - 1] == '\n' && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
-}

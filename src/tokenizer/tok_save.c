@@ -21,6 +21,8 @@
 #include "tokenizer/tok_impl.h"
 #include "tokenizer/tokjson_write.h"
 
+#define TOK_MAX_SPECIAL 16 /* the built-in formats have at most 5 */
+
 #define OOM ttt_err(TTT_ERR_NOMEM, "out of memory while saving the tokenizer")
 
 static ttt_status copy_file(const char *from, const char *dir, const char *name) {
@@ -47,12 +49,13 @@ typedef struct {
 static int64_t limited_rank(const void *vctx, const bpe_sym *a, const bpe_sym *b, int32_t *merged) {
     const rank_ctx *c = vctx;
     int64_t r;
-    if (!strmap_get(&c->t->ranks, c->w + a->start, (size_t)(b->end - a->start), &r) || r >= c->limit) return BPE_NO_MERGE;
+    if (!strmap_get(&c->t->hf->vocab, c->w + a->start, (size_t)(b->end - a->start), &r) || r >= c->limit) return BPE_NO_MERGE;
     *merged = (int32_t)r;
     return r;
 }
 
 static ttt_status tiktoken_merges(const ttt_tok *t, int32_t (**out)[2], int64_t *n_out) {
+    const hf_tok *h = t->hf;
     int64_t V = t->vocab_size, n = 0;
     int32_t(*m)[2] = malloc((size_t)V * sizeof *m);
     bpe_work w;
@@ -60,14 +63,11 @@ static ttt_status tiktoken_merges(const ttt_tok *t, int32_t (**out)[2], int64_t 
     int32_t ids[1 << 10];
     if (!m) return OOM;
     for (int64_t r = 0; r < V; r++) {
-        if (t->piece_off[r] < 0 || t->piece_len[r] < 2) continue;
-        int special = 0;
-        for (int i = 0; i < t->n_special; i++) special |= t->special[i].id == r;
-        if (special) continue;
-        const unsigned char *p = t->blob + t->piece_off[r];
-        int64_t k = t->piece_len[r];
+        if (h->str_off[r] < 0 || h->str_len[r] < 2 || h->is_special[r]) continue;
+        const unsigned char *p = (const unsigned char *)h->blob + h->str_off[r];
+        int64_t k = h->str_len[r];
         if (k > (int64_t)(sizeof ids / sizeof ids[0]) || bpe_work_reserve(&w, k)) continue; /* no token is that long */
-        for (int64_t i = 0; i < k; i++) w.syms[i] = (bpe_sym){.id = t->byte_rank[p[i]], .start = (int32_t)i, .end = (int32_t)i + 1};
+        for (int64_t i = 0; i < k; i++) w.syms[i] = (bpe_sym){.id = h->byte_id[p[i]], .start = (int32_t)i, .end = (int32_t)i + 1};
         rank_ctx c = {t, p, r};
         int64_t parts = bpe_merge(&w, k, limited_rank, &c, ids);
         if (parts < 0) {
@@ -83,51 +83,57 @@ static ttt_status tiktoken_merges(const ttt_tok *t, int32_t (**out)[2], int64_t 
     return TTT_OK;
 }
 
+/* Llama-2: the merge table's entries in rank order */
+static ttt_status llama_merges(const ttt_tok *t, int32_t (**out)[2], int64_t *n_out) {
+    const strmap *pm = &t->hf->pairs;
+    int64_t maxr = -1;
+    for (uint64_t i = 0; i < pm->cap; i++)
+        if (pm->slots[i].hash && pm->slots[i].value >> 32 > maxr) maxr = pm->slots[i].value >> 32;
+    /* ranks are distinct: place each merge at its rank, then close the gaps */
+    int32_t(*m)[2] = malloc((size_t)(maxr + 2) * sizeof *m);
+    if (!m) return OOM;
+    for (int64_t i = 0; i <= maxr; i++) m[i][0] = -1;
+    for (uint64_t i = 0; i < pm->cap; i++) {
+        if (!pm->slots[i].hash) continue;
+        uint32_t ab[2];
+        memcpy(ab, pm->blob + pm->slots[i].off, sizeof ab);
+        int64_t r = pm->slots[i].value >> 32;
+        m[r][0] = (int32_t)ab[0], m[r][1] = (int32_t)ab[1];
+    }
+    int64_t k = 0;
+    for (int64_t i = 0; i <= maxr; i++)
+        if (m[i][0] >= 0) m[k][0] = m[i][0], m[k][1] = m[i][1], k++;
+    *out = m;
+    *n_out = k;
+    return TTT_OK;
+}
+
 /* ---- the spec of a built-in tokenizer ---------------------------------------------------------- */
 
 static ttt_status builtin_spec(const ttt_tok *t, tokjson_spec *sp, const char **vocab, size_t *vlen,
                                tokjson_special *spc, int32_t (**merges)[2]) {
+    const hf_tok *h = t->hf;
     int64_t V = t->vocab_size;
     memset(sp, 0, sizeof *sp);
     for (int64_t i = 0; i < V; i++) {
-        vocab[i] = t->piece_off[i] >= 0 ? (const char *)t->blob + t->piece_off[i] : NULL;
-        vlen[i] = t->piece_off[i] >= 0 ? (size_t)t->piece_len[i] : 0;
+        vocab[i] = h->str_off[i] >= 0 ? h->blob + h->str_off[i] : NULL;
+        vlen[i] = h->str_off[i] >= 0 ? (size_t)h->str_len[i] : 0;
     }
-    for (int i = 0; i < t->n_special; i++) {
-        spc[i] = (tokjson_special){t->special[i].text, strlen(t->special[i].text), t->special[i].id};
-        if (t->kind == TTT_TOK_TIKTOKEN) vocab[t->special[i].id] = NULL; /* only an added token */
+    int n_special = (int)(h->n_added < TOK_MAX_SPECIAL ? h->n_added : TOK_MAX_SPECIAL);
+    for (int i = 0; i < n_special; i++) {
+        spc[i] = (tokjson_special){h->added[i].content, h->added[i].len, h->added[i].id};
+        if (t->kind == TTT_TOK_TIKTOKEN) vocab[h->added[i].id] = NULL; /* only an added token */
     }
     sp->n_ids = V;
     sp->vocab = vocab;
     sp->vocab_len = vlen;
     sp->special = spc;
-    sp->n_special = t->n_special;
+    sp->n_special = n_special;
+    int64_t n = 0;
     if (t->kind == TTT_TOK_LLAMA) {
-        /* merges: the pair table's entries in rank order */
-        int64_t n = 0;
-        int32_t(*m)[2] = malloc((size_t)(t->pairs_cap ? t->pairs_cap : 1) * sizeof *m);
-        int64_t *rank = malloc((size_t)(t->pairs_cap ? t->pairs_cap : 1) * sizeof *rank);
-        if (!m || !rank) return free(m), free(rank), OOM;
-        for (uint32_t i = 0; i < t->pairs_cap; i++)
-            if (t->pairs[i].rank >= 0) {
-                m[n][0] = (int32_t)(t->pairs[i].key >> 16), m[n][1] = (int32_t)(t->pairs[i].key & 0xFFFF);
-                rank[n++] = t->pairs[i].rank;
-            }
-        /* ranks are distinct: place each merge at its rank, then close the gaps */
-        int64_t maxr = 0;
-        for (int64_t i = 0; i < n; i++) maxr = rank[i] > maxr ? rank[i] : maxr;
-        int32_t(*by)[2] = malloc((size_t)(maxr + 1) * sizeof *by);
-        if (!by) return free(m), free(rank), OOM;
-        for (int64_t i = 0; i <= maxr; i++) by[i][0] = -1;
-        for (int64_t i = 0; i < n; i++) by[rank[i]][0] = m[i][0], by[rank[i]][1] = m[i][1];
-        int64_t k = 0;
-        for (int64_t i = 0; i <= maxr; i++)
-            if (by[i][0] >= 0) m[k][0] = by[i][0], m[k][1] = by[i][1], k++;
-        free(by);
-        free(rank);
-        *merges = m;
-        sp->merges = (const int32_t(*)[2])m;
-        sp->n_merges = k;
+        TRY(llama_merges(t, merges, &n));
+        sp->merges = (const int32_t(*)[2]) * merges;
+        sp->n_merges = n;
         sp->kind = TOKJSON_SP_BPE;
         sp->unk_token = "<unk>";
         sp->bos_token = "<s>", sp->eos_token = "</s>", sp->config_unk_token = "<unk>";
@@ -135,7 +141,6 @@ static ttt_status builtin_spec(const ttt_tok *t, tokjson_spec *sp, const char **
         sp->ttt_name = t->name;
         return TTT_OK;
     }
-    int64_t n = 0;
     TRY(tiktoken_merges(t, merges, &n));
     sp->merges = (const int32_t(*)[2]) * merges;
     sp->n_merges = n;
@@ -157,6 +162,7 @@ ttt_status ttt_tok_save(const ttt_tok *t, const char *dir) {
         return t->hf->config_path ? copy_file(t->hf->config_path, dir, "tokenizer_config.json") : TTT_OK;
     }
     int64_t V = t->vocab_size;
+    if (t->hf->n_added > TOK_MAX_SPECIAL) return ttt_err(TTT_ERR_ARG, "saving the tokenizer: more than %d special tokens", TOK_MAX_SPECIAL);
     const char **vocab = malloc((size_t)V * sizeof *vocab);
     size_t *vlen = malloc((size_t)V * sizeof *vlen);
     tokjson_special spc[TOK_MAX_SPECIAL];

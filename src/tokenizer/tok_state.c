@@ -17,31 +17,22 @@ ttt_status tok_state_init(tok_state *st, const ttt_tok *t) {
     st->tok = t;
     bpe_work_init(&st->bpe);
     if (strmap_init(&st->cache, 4096)) return ttt_err(TTT_ERR_NOMEM, "out of memory");
-    if (t->kind == TTT_TOK_TIKTOKEN) {
-        TRY(pretok_state_init(&st->pst, &t->pre));
-        st->has_pst = 1;
+    st->hf = malloc(sizeof *st->hf);
+    if (!st->hf) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    ttt_status s = hf_work_init(st->hf, t->hf);
+    if (s != TTT_OK) {
+        free(st->hf);
+        st->hf = NULL;
     }
-    if (t->kind == TTT_TOK_HF) {
-        st->hf = malloc(sizeof *st->hf);
-        if (!st->hf) return ttt_err(TTT_ERR_NOMEM, "out of memory");
-        ttt_status s = hf_work_init(st->hf, t->hf);
-        if (s != TTT_OK) {
-            free(st->hf);
-            st->hf = NULL;
-            return s;
-        }
-    }
-    return TTT_OK;
+    return s;
 }
 
 void tok_state_free(tok_state *st) {
     bpe_work_free(&st->bpe);
-    if (st->has_pst) pretok_state_free(&st->pst);
     strmap_free(&st->cache);
     free(st->cache_ids);
     free(st->out);
     free(st->tmp);
-    free(st->key);
     if (st->hf) hf_work_free(st->hf);
     free(st->hf);
     memset(st, 0, sizeof *st);

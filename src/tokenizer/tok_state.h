@@ -1,7 +1,6 @@
-/* tok_state.h: the per-thread encoding state of the tokenizers (BPE scratch, pre-tokenizer
- * match data, the cache of merged words, the current segment's ids) and the helpers the
- * segment encoders (tiktoken.c, llama.c) build their output with; tokenizer.c gives each
- * encoding thread one. */
+/* tok_state.h: the per-thread encoding state of the tokenizer engine (BPE scratch, the
+ * pipeline's buffers, the cache of merged words, the current segment's ids) and the helpers the
+ * encoder (hf_*.c) builds its output with; hf_encode.c gives each encoding thread one. */
 #ifndef TTT_TOKENIZER_TOK_STATE_H
 #define TTT_TOKENIZER_TOK_STATE_H
 
@@ -16,8 +15,6 @@
 /* per-thread encoding state */
 typedef struct {
     bpe_work bpe;
-    pretok_state pst;
-    int has_pst;
     strmap cache;           /* word key -> (offset into cache_ids << 20 | count) */
     int32_t *cache_ids;
     int64_t cache_n, cache_cap;
@@ -25,11 +22,9 @@ typedef struct {
     int64_t out_n, out_cap;
     int32_t *tmp;           /* BPE output of one word */
     int64_t tmp_cap;
-    uint32_t *key;          /* Llama word key (initial ids) */
-    int64_t key_cap;
-    const unsigned char *word; /* tiktoken: the piece being merged (pair callback context) */
+    const unsigned char *word; /* the word being merged (rank_by_bytes: pair callback context) */
     const ttt_tok *tok;
-    struct hf_work *hf;     /* tokenizer.json: the pipeline's state (hf.h) */
+    struct hf_work *hf;     /* the pipeline's state (hf.h) */
 } tok_state;
 
 ttt_status tok_state_init(tok_state *st, const ttt_tok *t);
