@@ -82,3 +82,4 @@ static int run_python_tests(const char *pattern) {
 TEST(test_python_model) { return run_python_tests("test_model"); }
 TEST(test_python_text) { return run_python_tests("test_text"); }
 TEST(test_python_install) { return run_python_tests("test_install"); }
+TEST(test_python_golden) { return run_python_tests("test_golden"); }

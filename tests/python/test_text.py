@@ -187,6 +187,22 @@ class TestGenerate(unittest.TestCase):
         self.check("The", max_tokens=16, seed=2, temperature=0)
         self.check("Hello", max_tokens=20, seed=4, temperature=1.3, stop="e")
 
+    def test_model_directory_settings(self):
+        # the directory's own tokenizer.json (ttt init --tokenizer) and generation_config.json
+        # (sampling defaults, max_new_tokens, EOS ids): no settings given on either side
+        d = os.path.join(TMP, "model-gencfg")
+        run("init", "--preset", "ttt-linear-tiny", "--tokenizer", R50K, "--out", d, "--seed", "3")
+        with open(os.path.join(d, "generation_config.json"), "w") as f:
+            json.dump({"do_sample": True, "temperature": 0.7, "top_k": 20, "max_new_tokens": 12,
+                       "eos_token_id": [13, 50256]}, f)
+        m = ttt.Model.load(d)
+        for prompt, kw in (("Hello there", {}), ("A", {"seed": 9}), ("B", {"max_tokens": 5, "temperature": 0})):
+            args = ["generate", "--model", d, "--prompt", prompt, "--quiet"]
+            for k, v in kw.items():
+                args += ["--" + k.replace("_", "-"), str(v)]
+            cli = run(*args).stdout.decode("utf-8", "replace")
+            self.assertEqual(m.generate(prompt, stream=False, **kw) + "\n", cli, (prompt, kw))
+
     def test_errors(self):
         with self.assertRaises(ttt.TTTError):
             list(self.m.generate("x", tokenizer=R50K, top_p=0))
