@@ -5,6 +5,7 @@
 #                      that Debian's numpy and matplotlib are visible; PEP 668 forbids
 #                      installing into Debian's python3 itself). Use it with
 #                      $(BUILD)/venv/bin/python, or `. $(BUILD)/venv/bin/activate`.
+#   make python-test   runs tests/python with that environment against $(BUILD)
 #   make python-example  runs examples/python/train_tiny.py in that environment
 #                      (plot in $(BUILD)/train_tiny.png)
 PYTHON  ?= /usr/bin/python3
@@ -23,3 +24,8 @@ python: $(BUILD)/libttt.so
 
 python-example: python
 	$(PY_VENV)/bin/python examples/python/train_tiny.py --plot $(BUILD)/train_tiny.png
+
+# the Python tests (tests/python) with the installed package's interpreter, against $(BUILD)
+.PHONY: python-test
+python-test: python $(BUILD)/ttt
+	cd tests/python && TTT_LIB=$(abspath $(BUILD))/libttt.so TTT_BIN=$(abspath $(BUILD))/ttt $(abspath $(PY_VENV))/bin/python -m unittest test_model test_text test_golden test_install

@@ -16,10 +16,11 @@ from . import _structs  # noqa: F401  (prototypes and the struct layout check)
 from .model import Cache, Model
 from .tokenizer import Tokenizer
 from . import tokfile
-from .train import EvalResult, Progress, TrainResult, evaluate, train
+from .train import EvalResult, Progress, TrainResult, evaluate, latest_checkpoint, train
 
 Error = TTTError  # the name for the exception
 
 __version__ = "0.1.0"
 __all__ = ["Model", "Cache", "Tokenizer", "tokfile", "train", "evaluate", "Progress", "TrainResult", "EvalResult",
+           "latest_checkpoint",
            "TTTError", "Error", "ArgumentError", "DTypeError", "library_path", "__version__"]

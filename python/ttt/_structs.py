@@ -104,6 +104,8 @@ _PROTOS = [
     ("ttt_param_data", vp, [vp, i64, cint, P(cint)]),
     ("ttt_forward", cint, [vp, P(i32), i64, i64, P(C.c_float), P(dbl)]),
     ("ttt_zero_grad", cint, [vp]),
+    ("ttt_hidden_state", cint, [vp, i64, P(C.c_float)]),
+    ("ttt_keep_hidden_states", None, [vp, cint]),
     ("ttt_forward_backward", cint, [vp, P(i32), P(i32), i64, i64, cint, dbl, P(dbl)]),
     ("ttt_cache_create", cint, [vp, i64, P(vp)]),
     ("ttt_cache_reset", None, [vp]),

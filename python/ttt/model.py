@@ -269,6 +269,24 @@ class Model:
         check(lib.ttt_forward(self._h, _ptr(a, C.c_int32), B, L, _ptr(out, C.c_float), None))
         return out.reshape(shape[1:]) if one else out
 
+    def hidden_states(self, ids):
+        """The residual stream after each block of a forward pass: a list of num_hidden_layers+1
+        float32 arrays [B, L, D] (or [L, D] for 1-D ids); [0] is the embedding output."""
+        a, one = self._ids2d(ids)
+        B, L = a.shape
+        D = int(self._cfg_ptr.contents.hidden_size)
+        lib.ttt_keep_hidden_states(self._h, 1)
+        try:
+            check(lib.ttt_forward(self._h, _ptr(a, C.c_int32), B, L, None, None))
+            out = []
+            for i in range(int(self._cfg_ptr.contents.num_hidden_layers) + 1):
+                h = np.empty((B, L, D), dtype=np.float32)
+                check(lib.ttt_hidden_state(self._h, i, _ptr(h, C.c_float)))
+                out.append(h[0] if one else h)
+            return out
+        finally:
+            lib.ttt_keep_hidden_states(self._h, 0)
+
     def loss(self, ids, targets=None, per_sequence_mean=False):
         """Mean next-token cross-entropy (float). targets None: ids shifted by one, over all
         B*(L-1) positions (ttt_forward's loss). targets [B, L] (or [L]): the token each position

@@ -187,17 +187,26 @@ def train(model, data, callback=None, **opts):
         if state["exc"] is not None:
             raise state["exc"]
         check(st, "train")
-        ck = None
-        if not temp_run:
-            p = lib.ttt_run_latest_checkpoint(run.encode())
-            if p:
-                ck = C.string_at(p).decode()
-                S.free(p)
+        ck = None if temp_run else latest_checkpoint(run)
         step = len(losses)
         return TrainResult(steps=step, losses=losses, checkpoint=ck, run=None if temp_run else run,
                            val_loss=state["val"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def latest_checkpoint(run):
+    """The latest complete checkpoint (a model directory) of a run directory; TTTError if none.
+    To continue a run exactly: ttt.train(ttt.Model.load(ttt.latest_checkpoint(run)), data,
+    run=run, resume=True, <the same options>)."""
+    p = lib.ttt_run_latest_checkpoint(os.fspath(run).encode())
+    if not p:
+        from ._lib import last_error
+        raise TTTError("latest_checkpoint: %s" % (last_error() or "%s holds no complete checkpoint" % run), 1)
+    try:
+        return C.string_at(p).decode()
+    finally:
+        S.free(p)
 
 
 @dataclass

@@ -19,7 +19,8 @@ class TestForwardBackward(unittest.TestCase):
         cls.ids = np.random.RandomState(3).randint(0, 97, size=(2, 24)).astype(np.int32)
         inp, cls.out = os.path.join(TMP, "in.safetensors"), os.path.join(TMP, "out.safetensors")
         st_write(inp, {"input_ids": cls.ids})
-        run("forward", "--model", cls.dir, "--input", inp, "--output", cls.out, "--grad", "--decode")
+        run("forward", "--model", cls.dir, "--input", inp, "--output", cls.out, "--grad", "--decode",
+            "--hidden-states")
         cls.cli = st_read(cls.out)
         cls.m = ttt.Model.load(cls.dir)
 
@@ -32,6 +33,13 @@ class TestForwardBackward(unittest.TestCase):
         # 1-D ids: one sequence, logits [L, V]
         one = self.m.forward(self.ids[1].astype(np.int64))
         self.assertEqual(one.shape, (24, 97))
+
+    def test_hidden_states_bits_equal_cli(self):
+        hs = self.m.hidden_states(self.ids)
+        self.assertEqual(len(hs), self.m.config["num_hidden_layers"] + 1)
+        for i, h in enumerate(hs):
+            ref = self.cli["hidden_states.%d" % i]
+            self.assertTrue(np.array_equal(h, ref), "hidden_states.%d: %s" % (i, worst(h, ref)))
 
     def test_loss_equals_cli(self):
         loss = self.m.loss(self.ids)

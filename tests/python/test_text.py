@@ -119,6 +119,25 @@ class TestTrainEval(unittest.TestCase):
         for rec in ml:
             self.assertAlmostEqual(res.losses[rec["step"] - 1], rec["loss"], delta=1e-6)
 
+    def test_resume_equals_uninterrupted(self):
+        flags = dict(steps=4, seq_len=16, batch=2, lr=1e-2, seed=1, warmup=1)
+        full = ttt.Model.load(self.dir)
+        ttt.train(full, self.data, quiet=True, **flags)
+        run_dir = os.path.join(TMP, "run-resume")
+        part = ttt.Model.load(self.dir)
+        r1 = ttt.train(part, self.data, run=run_dir, stop_after=2, quiet=True, **flags)
+        self.assertEqual(r1.steps, 2)
+        ck = ttt.latest_checkpoint(run_dir)
+        self.assertEqual(ck, r1.checkpoint)
+        rest = ttt.Model.load(ck)
+        r2 = ttt.train(rest, self.data, run=run_dir, resume=True, quiet=True, **flags)
+        self.assertEqual(r2.steps, 2)
+        a, b = full.parameters(), rest.parameters()
+        for k in a:
+            self.assertTrue(np.array_equal(a[k], b[k]), "%s: %s" % (k, worst(a[k], b[k])))
+        with self.assertRaises(ttt.TTTError):
+            ttt.latest_checkpoint(os.path.join(TMP, "no-run"))
+
     def test_eval_equals_cli(self):
         m = ttt.Model.load(self.dir)
         r = ttt.evaluate(m, self.data, context=32, windows=20, batch=4, by_position=True)
