@@ -1,7 +1,12 @@
 """_structs.py: ctypes mirrors of the public structs of include/ttt*.h and the prototypes of the
-C functions the package calls. Each mirror's size is checked against the loaded library
-(ttt_abi_sizeof) at import, so a library built from other headers is refused with a clear
-ImportError instead of being read with the wrong layout."""
+C functions the package calls.
+
+Each mirror's size is checked against the loaded library (ttt_abi_sizeof) at import: a library
+whose struct is smaller than the mirror is refused with a clear ImportError. A newer library
+may have appended fields at the end of a struct (the C API only grows structs at their end);
+new(cls) therefore allocates max(the library's size, the mirror's) zeroed bytes, so that the
+library never writes or reads past the buffer, and the fields the mirror does not know keep
+the library's defaults (ttt_options_default, ttt_train_opts_default) or zero."""
 import ctypes as C
 
 from ._lib import lib
@@ -153,6 +158,28 @@ _PROTOS = [
 ]
 
 
+_LIB_SIZE = {}
+
+
+def new(cls, *values):
+    """A zeroed instance of mirror `cls` in a buffer as large as the library's struct."""
+    n = max(_LIB_SIZE.get(cls, 0), C.sizeof(cls))
+    buf = (C.c_char * n)()
+    obj = cls.from_buffer(buf)
+    obj._buf = buf
+    for (name, _), v in zip(cls._fields_, values):
+        setattr(obj, name, v)
+    return obj
+
+
+def copy(obj):
+    """A copy of a struct made by new() (the library's trailing fields included)."""
+    cls = type(obj)
+    out = new(cls)
+    C.memmove(C.addressof(out), C.addressof(obj), len(out._buf))
+    return out
+
+
 def _declare():
     missing = []
     for name, res, args in _PROTOS:
@@ -171,10 +198,11 @@ def _declare():
                        ("ttt_sampling", Sampling), ("ttt_tokfile", Tokfile), ("ttt_text_stream", TextStream),
                        ("ttt_rope_scaling", RopeScaling)]:
         n = lib.ttt_abi_sizeof(cname.encode())
-        if n != C.sizeof(cls):
+        if n < C.sizeof(cls):
             raise ImportError("ttt: struct %s has %d bytes in the loaded libttt.so but %d in the package's "
-                              "mirror (python/ttt/_structs.py): the library and the package come from "
-                              "different versions" % (cname, n, C.sizeof(cls)))
+                              "mirror (python/ttt/_structs.py): the library is older than the package "
+                              "(rebuild it)" % (cname, n, C.sizeof(cls)))
+        _LIB_SIZE[cls] = n
 
 
 _declare()

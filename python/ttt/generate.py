@@ -53,7 +53,7 @@ def generate(model, prompt, max_tokens=None, temperature=None, top_k=None, top_p
     if tok.vocab_size > cfg.vocab_size:
         raise TTTError("the tokenizer %s has %d tokens but the model only %d (vocab_size)" % (
             tok.name, tok.vocab_size, cfg.vocab_size), 4)
-    sp = S.Sampling(0.8, 0, 1.0)
+    sp = S.new(S.Sampling, 0.8, 0, 1.0)
     maxt = C.c_int64(128)
     given = 0
     if temperature is not None:
@@ -102,7 +102,7 @@ def _run(model, tok, pids, maxt, sp, seed, stop, eos_ids):
     V = int(model._cfg_ptr.contents.vocab_size)
     smp = C.c_void_p()
     check(lib.ttt_sampler_create(V, C.c_uint64(seed), C.byref(smp)))
-    ts = S.TextStream()
+    ts = S.new(S.TextStream)
     stop_buf = C.create_string_buffer(stop) if stop is not None else None
     # the stream keeps the pointer: stop_buf lives as long as this generator
     lib.ttt_text_stream_init(C.byref(ts), C.cast(stop_buf, C.c_void_p) if stop_buf is not None else None)

@@ -75,7 +75,7 @@ def _config_from_dict(d, base):
 
 
 def _options(precision="f32", threads=0, remat_group=0, reference_kernels=False, bf16=False, bf16_train=False):
-    o = S.Options()
+    o = S.new(S.Options)
     lib.ttt_options_default(C.byref(o))
     if precision not in ("f32", "f64"):
         raise ArgumentError("precision must be 'f32' or 'f64', got %r" % (precision,))
@@ -159,7 +159,7 @@ class Model:
         """A freshly initialised model (docs/design.md 3.4) from a preset name (`ttt init`'s
         presets, e.g. 'ttt-linear-tiny') and/or a config dict (Model.config's fields), plus field
         overrides as keywords (vocab_size=..., num_hidden_layers=...)."""
-        c = S.Config()
+        c = S.new(S.Config)
         if preset is not None:
             check(lib.ttt_config_preset(str(preset).encode(), C.byref(c)))
         elif config is None:
@@ -217,13 +217,13 @@ class Model:
 
     @property
     def precision(self):
-        o = S.Options()
+        o = S.new(S.Options)
         lib.ttt_model_get_options(self._h, C.byref(o))
         return "f64" if o.precision == 1 else "f32"
 
     def set_options(self, threads=None, remat_group=None, reference_kernels=None, bf16=None, bf16_train=None):
         """Change threads, recomputation group, kernels or bf16 settings (not the precision)."""
-        o = S.Options()
+        o = S.new(S.Options)
         lib.ttt_model_get_options(self._h, C.byref(o))
         if threads is not None:
             o.threads = _int_arg(threads, "threads", 0, 4096)
@@ -238,7 +238,7 @@ class Model:
         check(lib.ttt_model_set_options(self._h, C.byref(o)))
 
     def _options(self):
-        o = S.Options()
+        o = S.new(S.Options)
         lib.ttt_model_get_options(self._h, C.byref(o))
         return o
 

@@ -36,7 +36,7 @@ class TokenFile:
 
 def read(path, header_only=False):
     """Read and validate a token file; returns a TokenFile (ids empty with header_only)."""
-    tf = S.Tokfile()
+    tf = S.new(S.Tokfile)
     fn = lib.ttt_tokfile_read_header if header_only else lib.ttt_tokfile_read
     check(fn(os.fspath(path).encode(), C.byref(tf)))
     try:
@@ -78,7 +78,7 @@ def write(path, ids, vocab_size, doc_start=None, bos_id=-1, eos_id=-1, tokenizer
     name = str(tokenizer).encode()
     if len(name) >= 32:
         raise ArgumentError("tokenizer name %r: at most 31 bytes" % (tokenizer,))
-    tf = S.Tokfile()
+    tf = S.new(S.Tokfile)
     tf.version = 1
     tf.width = int(width)
     tf.n_tokens = a.shape[0]

@@ -100,7 +100,7 @@ def train(model, data, callback=None, **opts):
         raise DTypeError("train: model must be a ttt.Model")
     if callback is not None and not callable(callback):
         raise DTypeError("train: callback must be callable")
-    o = S.TrainOpts()
+    o = S.new(S.TrainOpts)
     lib.ttt_train_opts_default(C.byref(o))
     for k, (field, lo) in _TRAIN_INT.items():
         if k in opts:
@@ -139,7 +139,7 @@ def train(model, data, callback=None, **opts):
         o.generation_config = gen
 
     old = model._options()
-    new = S.Options.from_buffer_copy(old)
+    new = S.copy(old)
     new.threads = _int_arg(opts.get("threads", old.threads), "threads", 0, 4096)
     new.remat_group = _int_arg(opts.get("remat_group", 4), "remat_group", 0, 1 << 20)
     new.bf16_train = 1 if opts.get("bf16") else 0
@@ -242,10 +242,10 @@ def evaluate(model, data, **opts):
                             "bucket it with numpy")
     byp = np.zeros(L, np.float64)
     cnt = np.zeros(L, np.int64)
-    r = S.EvalResult()
+    r = S.new(S.EvalResult)
     old = model._options()
     if "threads" in opts:
-        new = S.Options.from_buffer_copy(old)
+        new = S.copy(old)
         new.threads = _int_arg(opts["threads"], "threads", 0, 4096)
         check(lib.ttt_model_set_options(model._h, C.byref(new)))
     tmp = tempfile.mkdtemp(prefix="ttt-eval-")
