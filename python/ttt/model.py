@@ -186,10 +186,10 @@ class Model:
             out[n.decode()] = (d.value or b"").decode()
             i += 1
 
-    def __del__(self):
+    def __del__(self, _free=lib.ttt_model_free):  # bound now: module globals may be gone at exit
         h = getattr(self, "_h", None)
         if h is not None and h.value:
-            lib.ttt_model_free(h)
+            _free(h)
             self._h = None
 
     def save(self, directory, dtype="f32"):
@@ -425,10 +425,10 @@ class Cache:
         check(lib.ttt_cache_create(model._h, self.batch, C.byref(h)))
         self._h = h
 
-    def __del__(self):
+    def __del__(self, _free=lib.ttt_cache_free):  # bound now: module globals may be gone at exit
         h = getattr(self, "_h", None)
         if h is not None and h.value:
-            lib.ttt_cache_free(h)
+            _free(h)
             self._h = None
 
     @property

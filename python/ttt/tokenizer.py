@@ -38,10 +38,10 @@ class Tokenizer:
         check(lib.ttt_tok_load(path.encode(), encoding.encode() if encoding else None, C.byref(h)))
         return cls(h.value, path)
 
-    def __del__(self):
+    def __del__(self, _free=lib.ttt_tok_free):  # bound now: module globals may be gone at exit
         h = getattr(self, "_h", None)
         if h is not None and h.value:
-            lib.ttt_tok_free(h)
+            _free(h)
             self._h = None
 
     @property

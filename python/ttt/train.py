@@ -54,7 +54,7 @@ class Progress:
 
 @dataclass
 class TrainResult:
-    steps: int               # the step reached
+    steps: int               # steps run by this call
     losses: list             # training loss of each step of this call
     checkpoint: str          # the latest complete checkpoint (a model directory), None for a temporary run
     run: str                 # the run directory (None when it was temporary and removed)
@@ -150,6 +150,9 @@ def train(model, data, callback=None, **opts):
     run = opts.get("run")
     temp_run = run is None
     run = os.path.join(tmp, "run") if temp_run else os.fspath(run)
+    parent = os.path.dirname(os.path.abspath(run))
+    if not temp_run and not os.path.isdir(parent):
+        os.makedirs(parent, exist_ok=True)  # the library creates the run directory, not its parents
     losses = []
     state = {"exc": None, "val": math.nan}
     log_every = o.log_every
