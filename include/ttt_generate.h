@@ -27,6 +27,10 @@ ttt_status ttt_sampling_check(const ttt_sampling *s);
 typedef struct ttt_sampler ttt_sampler;
 ttt_status ttt_sampler_create(int64_t V, uint64_t seed, ttt_sampler **out);
 void ttt_sampler_free(ttt_sampler *s);
+/* The sampler's random stream (xoshiro256** state), to continue a generation bit for bit
+ * (ttt generate --save-state / --load-state); an all-zero state is refused (TTT_ERR_ARG). */
+void ttt_sampler_get_rng(const ttt_sampler *s, uint64_t state[4]);
+ttt_status ttt_sampler_set_rng(ttt_sampler *s, const uint64_t state[4]);
 /* Draw a token id from logits [V] (deterministic for a given seed and sequence of calls). */
 int32_t ttt_sample(ttt_sampler *smp, const float *logits, int64_t V, const ttt_sampling *s);
 

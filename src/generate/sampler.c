@@ -46,6 +46,15 @@ void ttt_sampler_free(ttt_sampler *s) {
     free(s);
 }
 
+void ttt_sampler_get_rng(const ttt_sampler *s, uint64_t state[4]) { memcpy(state, s->rng.s, sizeof s->rng.s); }
+
+ttt_status ttt_sampler_set_rng(ttt_sampler *s, const uint64_t state[4]) {
+    if (!(state[0] | state[1] | state[2] | state[3]))
+        return ttt_err(TTT_ERR_ARG, "sampler: an all-zero xoshiro256** state never leaves zero");
+    memcpy(s->rng.s, state, sizeof s->rng.s);
+    return TTT_OK;
+}
+
 static const float *g_logits; /* qsort comparator context (sampling is single-threaded) */
 static int by_logit(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;

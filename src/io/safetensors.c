@@ -656,6 +656,14 @@ static ttt_status write_converted(ttt_atomic_file *af, const st_entry *e, int64_
     size_t es = st_dtype_size(e->dtype);
     if (e->src == ST_SRC_RAW) return ttt_atomic_write(af, e->data, (size_t)n * es);
     if (e->src == ST_SRC_TENSOR) return write_from_tensor(af, e, n);
+    if (e->src == ST_SRC_RUNS) { /* strided runs of raw bytes */
+        const st_runs *r = e->data;
+        TTT_ASSERT(r->run > 0 && n % r->run == 0);
+        ttt_status s = TTT_OK;
+        for (int64_t i = 0; i < n / r->run && s == TTT_OK; i++)
+            s = ttt_atomic_write(af, (const unsigned char *)r->base + (size_t)(i * r->stride) * es, (size_t)r->run * es);
+        return s;
+    }
     unsigned char *buf = malloc(chunk_bytes(n));
     if (!buf) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     ttt_status s = TTT_OK;

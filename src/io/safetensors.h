@@ -75,11 +75,17 @@ ttt_status st_read_as(const st_file *f, const st_tensor *t, int64_t first, int64
  * (ST_SRC_RAW), float32 / float64 values to be converted to the file dtype, or (ST_SRC_TENSOR)
  * an st_tensor_ref: a tensor of an open file, streamed in chunks through st_read_as (its
  * shape must equal the entry's). */
-typedef enum { ST_SRC_RAW, ST_SRC_F32, ST_SRC_F64, ST_SRC_TENSOR } st_src;
+typedef enum { ST_SRC_RAW, ST_SRC_F32, ST_SRC_F64, ST_SRC_TENSOR, ST_SRC_RUNS } st_src;
 typedef struct {
     const st_file *file;
     const st_tensor *tensor;
 } st_tensor_ref;
+/* ST_SRC_RUNS: the file dtype's own bytes in runs of `run` elements, run i at `base` plus
+ * i·stride elements (a tensor of a larger strided buffer; numel must be a multiple of run) */
+typedef struct {
+    const void *base;
+    int64_t run, stride;
+} st_runs;
 typedef struct {
     const char *name;
     st_dtype dtype;

@@ -14,6 +14,7 @@
  * key/value cache per layer that grows (doubling) with the context; prefill of any number of
  * tokens at any position goes through the same tiled attention against cache + new keys. */
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -379,7 +380,29 @@ static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_
     return TTT_OK;
 }
 
-const lm_arch_ops RF(lm_llama_ops) = {forward, cache_init, cache_reset, prefill};
+/* the state as named tensors (model.h): per layer the keys (after RoPE) and values of the
+ * filled positions, [B, nkv, pos, f] each (the cache holds cap ≥ pos rows per head) */
+static int64_t state_tensors(const ttt_model *m, ttt_cache *c, int64_t B, int64_t pos, lm_state_tensor *t,
+                             int64_t max) {
+    const ttt_dims *d = &m->dims;
+    int64_t n = 0, f = d->f;
+    char nm[64];
+    for (int64_t l = 0; l < d->layers; l++)
+        for (int kv = 0; kv < 2; kv++) {
+            snprintf(nm, sizeof nm, "layers.%lld.attn.%s", (long long)l, kv ? "v" : "k");
+            lm_state_add(t, &n, max, nm, c ? (kv ? cache_v(c, l) : cache_k(c, l)) : NULL, pos * f,
+                         c ? c->cap * f : pos * f, 4, B, d->nkv, pos, f);
+        }
+    return n;
+}
+
+/* room for pos positions and the next token (as prefill makes it) */
+static ttt_status state_reserve(ttt_cache *c, int64_t pos) {
+    TRY(check_positions(c->m, 0, pos, "load state"));
+    return cache_grow(c, pos + 1);
+}
+
+const lm_arch_ops RF(lm_llama_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, state_reserve};
 
 /* ------------------------------------------------------------------------------------------ */
 /* the family (model/family.h): config.json of Hugging Face's LlamaConfig, presets, flags,      */

@@ -8,6 +8,7 @@
  * Rows M = B·L. The scan's recomputation chunk is 16·remat_group steps (the TTT models'
  * mini-batch groups; default 64), 0 = the whole sequence; it never changes the numbers. */
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -187,7 +188,28 @@ static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_
     return TTT_OK;
 }
 
-const lm_arch_ops RF(lm_mamba_ops) = {forward, cache_init, cache_reset, prefill};
+/* the state as named tensors (model.h): per layer the last K−1 inputs of the convolution
+ * [B, K−1, E] and the SSM state h [B, E, N] */
+static int64_t state_tensors(const ttt_model *m, ttt_cache *c, int64_t B, int64_t pos, lm_state_tensor *t,
+                             int64_t max) {
+    (void)pos;
+    const ttt_dims *d = &m->dims;
+    int64_t n = 0, K1 = d->K - 1, E = d->I, N = d->N;
+    char nm[64];
+    for (int64_t l = 0; l < d->layers; l++) {
+        RF(mamba_cache) mc = {NULL, NULL};
+        if (c) mc = cache_layer(m, c, l);
+        if (K1 > 0) {
+            snprintf(nm, sizeof nm, "layers.%lld.conv_hist", (long long)l);
+            lm_state_add(t, &n, max, nm, mc.conv_hist, B * K1 * E, B * K1 * E, 3, B, K1, E, 0);
+        }
+        snprintf(nm, sizeof nm, "layers.%lld.ssm_state", (long long)l);
+        lm_state_add(t, &n, max, nm, mc.state, B * E * N, B * E * N, 3, B, E, N, 0);
+    }
+    return n;
+}
+
+const lm_arch_ops RF(lm_mamba_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* the family (model/family.h): config.json of Hugging Face's MambaConfig or of mamba_ssm,      */

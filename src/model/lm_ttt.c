@@ -6,6 +6,7 @@
  * Full-sequence forward (optionally keeping activations for the backward), the backward pass,
  * and the cached prefill / decode path. */
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -317,7 +318,47 @@ static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_
     return TTT_OK;
 }
 
-const lm_arch_ops RF(lm_ttt_ops) = {forward, cache_init, cache_reset, prefill};
+/* the state as named tensors (model.h): per layer the convolution histories [B, K−1, D] (when
+ * used), the inner weights at the start of the current mini-batch, W1 [B, nh, f, F], b1
+ * [B, nh, F] (MLP: W2 [B, nh, F, f], b2 [B, nh, f]), and the step-weighted gradient sums of
+ * the mini-batch so far, same shapes ("grad_sum."); the position within the mini-batch is
+ * c->pos mod b */
+static int64_t state_tensors(const ttt_model *m, ttt_cache *c, int64_t B, int64_t pos, lm_state_tensor *t,
+                             int64_t max) {
+    (void)pos;
+    const ttt_dims *d = &m->dims;
+    ttt_inner_dims id = {d->f, d->F, d->b, d->mlp};
+    int64_t S = ttt_state_size(&id), f = d->f, F = d->F, nh = d->nh, K1 = d->K - 1, D = d->D, n = 0;
+    /* offsets, runs and shapes of the parts of one (sequence, head)'s state */
+    const char *part[4] = {"W1", "b1", "W2", "b2"};
+    int64_t off[4] = {0, f * F, f * F + F, f * F + F + F * f}, run[4] = {f * F, F, F * f, f};
+    int64_t r0[4] = {f, F, F, f}, r1[4] = {F, 0, f, 0};
+    char nm[64];
+    for (int64_t l = 0; l < d->layers; l++) {
+        real *pc = NULL, *qk = NULL, *st[2] = {NULL, NULL};
+        if (c) {
+            RF(block_cache) bc = cache_block(m, c, l);
+            pc = bc.pc_hist, qk = bc.t.qk_hist, st[0] = bc.t.state, st[1] = bc.t.sums;
+        }
+        if (d->pre_conv && K1 > 0) {
+            snprintf(nm, sizeof nm, "layers.%lld.pre_conv.hist", (long long)l);
+            lm_state_add(t, &n, max, nm, pc, B * K1 * D, B * K1 * D, 3, B, K1, D, 0);
+        }
+        if (d->share_qk && K1 > 0) {
+            snprintf(nm, sizeof nm, "layers.%lld.qk_conv.hist", (long long)l);
+            lm_state_add(t, &n, max, nm, qk, B * K1 * D, B * K1 * D, 3, B, K1, D, 0);
+        }
+        for (int g = 0; g < 2; g++)
+            for (int k = 0; k < (d->mlp ? 4 : 2); k++) {
+                snprintf(nm, sizeof nm, "layers.%lld.ttt.%s%s", (long long)l, g ? "grad_sum." : "", part[k]);
+                lm_state_add(t, &n, max, nm, st[g] ? st[g] + off[k] : NULL, run[k], S, r1[k] ? 4 : 3, B, nh, r0[k],
+                             r1[k]);
+            }
+    }
+    return n;
+}
+
+const lm_arch_ops RF(lm_ttt_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* the family (model/family.h): config.json of ttt.py's TTTConfig, presets, flags, parameter   */

@@ -41,6 +41,35 @@ struct ttt_cache {
     size_t bytes;       /* bytes in use */
 };
 
+/* One tensor of a cache's state as ttt_cache_save writes it (cache_io.c): its name, shape,
+ * and where its elements lie in the cache: numel / run runs of `run` contiguous elements, run
+ * i starting `i·stride` elements after `data` (data NULL when only the shapes were asked for). */
+typedef struct {
+    char name[64];
+    int ndim;
+    int64_t shape[4];
+    void *data;
+    int64_t run, stride;
+} lm_state_tensor;
+
+/* state_tensors helper: describe tensor number *n (when *n < max) and count it */
+static inline void lm_state_add(lm_state_tensor *t, int64_t *n, int64_t max, const char *name, void *data,
+                                int64_t run, int64_t stride, int ndim, int64_t s0, int64_t s1, int64_t s2,
+                                int64_t s3) {
+    if (*n < max) {
+        lm_state_tensor *e = &t[*n];
+        size_t k = 0;
+        while (name[k] && k + 1 < sizeof e->name) e->name[k] = name[k], k++;
+        e->name[k] = 0;
+        e->ndim = ndim;
+        e->shape[0] = s0, e->shape[1] = s1, e->shape[2] = s2, e->shape[3] = s3;
+        e->data = data;
+        e->run = run;
+        e->stride = stride;
+    }
+    (*n)++;
+}
+
 /* What a family's model code provides (lm_ttt.c, lm_llama.c, lm_mamba.c), per precision. */
 struct lm_arch_ops {
     /* Full-sequence forward; with backward, gradients accumulate into m->g. targets NULL:
@@ -53,6 +82,14 @@ struct lm_arch_ops {
     void (*cache_reset)(ttt_cache *c);
     /* continue the cached sequences by L tokens (ids [B, L]); logits [B, L, V] nullable */
     ttt_status (*prefill)(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_t L, float *logits);
+    /* ---- state files (cache_io.c; NULL: the family's caches cannot be saved) ---- */
+    /* the state of a cache of B sequences at position pos as named tensors: fills
+     * t[0 .. min(n, max)) and returns n. c NULL: shapes only (nothing allocated, data NULL);
+     * else c->B == B and the cache holds pos positions (after state_reserve). */
+    int64_t (*state_tensors)(const ttt_model *m, ttt_cache *c, int64_t B, int64_t pos,
+                             lm_state_tensor *t, int64_t max);
+    /* make room in c for pos positions before a load (NULL: the size does not depend on pos) */
+    ttt_status (*state_reserve)(ttt_cache *c, int64_t pos);
 };
 
 /* Multiply the TTT inner learning rate η_base (the TTT-MLP warm-up during training). */

@@ -1,0 +1,537 @@
+/* cache_io.c: decoding caches saved to and loaded from state files (include/ttt_state.h), the
+ * model identity a state records (config hash, weights checksum, XXH64), and ttt_decode_multi.
+ *
+ * The file is a safetensors file. Tensors: the family's description of its cache
+ * (lm_arch_ops.state_tensors: names, shapes, strided runs inside the cache), in the model's
+ * precision (F32 or F64), a tensor with no element left out; and the caller's extras
+ * "extra.tokens" I32 [B, pos], "extra.logits" F32 [B, V], "extra.rng" I64 [B, 4]. __metadata__:
+ *   state_format "ttt-state", state_version "1", family (config.json model_type), precision
+ *   ("float32" | "float64"), config_hash and weights_checksum (16 hex digits), config (the
+ *   configuration as JSON, to name the fields that differ), params (scalars hashed),
+ *   batch B, position pos (decimal), ttt_version.
+ * A load checks, in this order: the format and version, the family, the precision, the config
+ * hash, the weights checksum, batch and position within limits, then every tensor against the
+ * family's description (names, dtypes, shapes; no tensor missing or extra) before the cache is
+ * allocated (so the file holds every byte the batch and position claim: a small file cannot
+ * ask for a large cache but through the family's fixed overheads, the batch capped at
+ * TTT_STATE_MAX_BATCH), then the values finite, the extras' token ids in the vocabulary and
+ * their RNG states not all zero. */
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/checked.h"
+#include "core/error.h"
+#include "core/parse.h"
+#include "io/safetensors.h"
+#include "model/family.h"
+#include "model/model.h"
+#include "ttt_state.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* XXH64 (Yann Collet's xxHash, 64-bit; the published algorithm)                             */
+
+#define P1 0x9E3779B185EBCA87ULL
+#define P2 0xC2B2AE3D27D4EB4FULL
+#define P3 0x165667B19E3779F9ULL
+#define P4 0x85EBCA77C2B2AE63ULL
+#define P5 0x27D4EB2F165667C5ULL
+
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t rd64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+static inline uint64_t rd32(const unsigned char *p) {
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+}
+static inline uint64_t xround(uint64_t acc, uint64_t in) { return rotl64(acc + in * P2, 31) * P1; }
+static inline uint64_t xmerge(uint64_t acc, uint64_t v) { return (acc ^ xround(0, v)) * P1 + P4; }
+
+uint64_t ttt_xxh64(const void *data, size_t n, uint64_t seed) {
+    const unsigned char *p = data, *end = p + n;
+    uint64_t h;
+    if (n >= 32) {
+        uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
+        for (; end - p >= 32; p += 32) {
+            v1 = xround(v1, rd64(p)), v2 = xround(v2, rd64(p + 8));
+            v3 = xround(v3, rd64(p + 16)), v4 = xround(v4, rd64(p + 24));
+        }
+        h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+        h = xmerge(xmerge(xmerge(xmerge(h, v1), v2), v3), v4);
+    } else {
+        h = seed + P5;
+    }
+    h += (uint64_t)n;
+    for (; end - p >= 8; p += 8) h = rotl64(h ^ xround(0, rd64(p)), 27) * P1 + P4;
+    if (end - p >= 4) h = rotl64(h ^ rd32(p) * P1, 23) * P2 + P3, p += 4;
+    for (; p < end; p++) h = rotl64(h ^ *p * P5, 11) * P1;
+    h ^= h >> 33, h *= P2, h ^= h >> 29, h *= P3, h ^= h >> 32;
+    return h;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* identity                                                                                   */
+
+/* the configuration as the family writes it (unformatted; no tokenizer name), malloc'd */
+static char *config_json(const ttt_config *cfg) {
+    const ttt_family *fam = ttt_family_of(cfg);
+    cJSON *r = cJSON_CreateObject();
+    if (!fam || !r) {
+        cJSON_Delete(r);
+        return NULL;
+    }
+    fam->write(r, cfg);
+    char *txt = cJSON_PrintUnformatted(r);
+    cJSON_Delete(r);
+    return txt;
+}
+
+uint64_t ttt_config_hash(const ttt_config *cfg) {
+    char *txt = config_json(cfg);
+    uint64_t h = txt ? ttt_xxh64(txt, strlen(txt), 0) : 0;
+    free(txt);
+    return h;
+}
+
+#define CHECKSUM_BLOCK ((size_t)1 << 20)
+
+uint64_t ttt_weights_checksum(const ttt_model *m) {
+    size_t bytes = (size_t)m->tab.total * m->elem, nb = (bytes + CHECKSUM_BLOCK - 1) / CHECKSUM_BLOCK;
+    unsigned char *hs = malloc(nb ? 8 * nb : 8);
+    if (!hs) return 0;
+    const unsigned char *w = m->w;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < (int64_t)nb; i++) {
+        size_t off = (size_t)i * CHECKSUM_BLOCK, len = bytes - off < CHECKSUM_BLOCK ? bytes - off : CHECKSUM_BLOCK;
+        uint64_t h = ttt_xxh64(w + off, len, 0);
+        for (int k = 0; k < 8; k++) hs[8 * i + k] = (unsigned char)(h >> (8 * k));
+    }
+    uint64_t h = ttt_xxh64(hs, 8 * nb, (uint64_t)bytes);
+    free(hs);
+    return h;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the family's description                                                                   */
+
+typedef struct {
+    lm_state_tensor *t;
+    int64_t n;         /* descriptions */
+    int64_t bytes;     /* of the tensors with elements */
+} state_desc;
+
+static void desc_free(state_desc *d) { free(d->t); }
+
+static int64_t numel_of(const lm_state_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        if (!ttt_i64_mul_ok(n, t->shape[i], &n)) return -1;
+    return n;
+}
+
+/* the description of a cache of B sequences at pos (c NULL: shapes only) */
+static ttt_status describe(const ttt_model *m, ttt_cache *c, int64_t B, int64_t pos, state_desc *d) {
+    memset(d, 0, sizeof *d);
+    int64_t n = m->ops->state_tensors(m, c, B, pos, NULL, 0);
+    d->t = calloc((size_t)(n > 0 ? n : 1), sizeof *d->t);
+    if (!d->t) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    d->n = m->ops->state_tensors(m, c, B, pos, d->t, n);
+    TTT_ASSERT(d->n == n);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = numel_of(&d->t[i]), b;
+        if (k < 0 || !ttt_i64_mul_ok(k, (int64_t)m->elem, &b) || !ttt_i64_add_ok(d->bytes, b, &d->bytes)) {
+            desc_free(d);
+            return ttt_err(TTT_ERR_ARG, "state: %lld sequences at position %lld make a state too large to hold",
+                           (long long)B, (long long)pos);
+        }
+    }
+    return TTT_OK;
+}
+
+static const char *family_name(const ttt_model *m) { return ttt_family_of(&m->cfg)->model_type; }
+static const char *family_title(const ttt_model *m) { return ttt_family_of(&m->cfg)->title; }
+
+/* ---------------------------------------------------------------------------------------- */
+/* save                                                                                       */
+
+ttt_status ttt_cache_save(const ttt_cache *c, const char *path) { return ttt_cache_save_ex(c, path, NULL); }
+
+ttt_status ttt_cache_save_ex(const ttt_cache *cc, const char *path, const ttt_state_extra *x) {
+    ttt_cache *c = (ttt_cache *)cc; /* the description points into it; nothing is written */
+    const ttt_model *m = c->m;
+    if (!m->ops->state_tensors)
+        return ttt_err(TTT_ERR_ARG, "%s: the %s family's caches cannot be saved (its code describes no state)", path,
+                       family_title(m));
+    if (c->pos < 1)
+        return ttt_err(TTT_ERR_ARG, "%s: the cache has seen no token yet (position 0): there is no state to save; "
+                       "a fresh cache is ttt_cache_create", path);
+    state_desc d;
+    TRY(describe(m, c, c->B, c->pos, &d));
+    st_entry *e = calloc((size_t)d.n + 3, sizeof *e);
+    st_runs *runs = calloc((size_t)d.n + 1, sizeof *runs);
+    if (!e || !runs) {
+        free(e), free(runs), desc_free(&d);
+        return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    }
+    st_dtype dt = m->elem == 8 ? ST_F64 : ST_F32;
+    int ne = 0;
+    for (int64_t i = 0; i < d.n; i++) {
+        const lm_state_tensor *t = &d.t[i];
+        if (numel_of(t) == 0) continue; /* nothing to write (and nothing read back) */
+        st_entry *q = &e[ne++];
+        q->name = t->name;
+        q->dtype = dt;
+        q->ndim = t->ndim;
+        memcpy(q->shape, t->shape, sizeof t->shape);
+        runs[i] = (st_runs){t->data, t->run, t->stride};
+        q->data = &runs[i];
+        q->src = ST_SRC_RUNS;
+    }
+    int64_t V = ttt_config_vocab_rows(&m->cfg);
+    if (x && x->tokens) e[ne++] = (st_entry){"extra.tokens", ST_I32, 2, {c->B, c->pos}, x->tokens, ST_SRC_RAW};
+    if (x && x->logits) e[ne++] = (st_entry){"extra.logits", ST_F32, 2, {c->B, V}, x->logits, ST_SRC_RAW};
+    if (x && x->rng) e[ne++] = (st_entry){"extra.rng", ST_I64, 2, {c->B, 4}, x->rng, ST_SRC_RAW};
+    char hc[20], hw[20], sb[24], sp[24], np[24];
+    snprintf(hc, sizeof hc, "%016" PRIx64, ttt_config_hash(&m->cfg));
+    snprintf(hw, sizeof hw, "%016" PRIx64, ttt_weights_checksum(m));
+    snprintf(sb, sizeof sb, "%lld", (long long)c->B);
+    snprintf(sp, sizeof sp, "%lld", (long long)c->pos);
+    snprintf(np, sizeof np, "%lld", (long long)m->tab.total);
+    char *cj = config_json(&m->cfg);
+    ttt_status s;
+    if (!cj) {
+        s = ttt_err(TTT_ERR_NOMEM, "out of memory");
+    } else {
+        const char *keys[] = {"state_format", "state_version", "family", "precision", "config_hash",
+                              "weights_checksum", "params", "batch", "position", "config", "ttt_version"};
+        const char *vals[] = {TTT_STATE_FORMAT, "1", family_name(m), m->elem == 8 ? "float64" : "float32", hc, hw,
+                              np, sb, sp, cj, TTT_VERSION};
+        s = st_write_meta(path, e, ne, keys, vals, (int)(sizeof keys / sizeof keys[0]));
+    }
+    free(cj), free(e), free(runs), desc_free(&d);
+    return s;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* load                                                                                       */
+
+/* the fields of two configurations that differ, "name: A (state) vs B (this model)", into buf */
+static void config_diff(const char *saved, const ttt_config *cfg, char *buf, size_t cap) {
+    buf[0] = 0;
+    cJSON *a = saved ? cJSON_Parse(saved) : NULL;
+    char *mine = config_json(cfg);
+    cJSON *b = mine ? cJSON_Parse(mine) : NULL;
+    free(mine);
+    if (!cJSON_IsObject(a) || !cJSON_IsObject(b)) {
+        cJSON_Delete(a), cJSON_Delete(b);
+        return;
+    }
+    size_t k = 0;
+    int shown = 0;
+    cJSON *it;
+    /* fields of the state's config missing or different here, then fields only here */
+    for (int side = 0; side < 2; side++) {
+        cJSON *from = side ? b : a;
+        cJSON_ArrayForEach(it, from) {
+            if (!it->string) continue;
+            cJSON *other = cJSON_GetObjectItemCaseSensitive(side ? a : b, it->string);
+            if (side && other) continue;
+            if (other && cJSON_Compare(it, other, 1)) continue;
+            char *va = cJSON_PrintUnformatted(side ? other : it), *vb = cJSON_PrintUnformatted(side ? it : other);
+            if (k + 1 < cap && shown < 6)
+                k += (size_t)snprintf(buf + k, cap - k, "%s%s %.40s in the state, %.40s in this model", shown ? "; " : "",
+                                      it->string, va ? va : "(absent)", vb ? vb : "(absent)");
+            else if (k + 1 < cap && shown == 6)
+                k += (size_t)snprintf(buf + k, cap - k, "; ...");
+            shown++;
+            free(va), free(vb);
+            if (k >= cap) k = cap - 1;
+        }
+    }
+    cJSON_Delete(a), cJSON_Delete(b);
+}
+
+static ttt_status meta_req(const st_file *f, const char *key, const char **out) {
+    *out = st_meta(f, key);
+    if (!*out) return ttt_err(TTT_ERR_FORMAT, "%s: the state's __metadata__ has no \"%s\"", f->path, key);
+    return TTT_OK;
+}
+
+static ttt_status meta_hex(const st_file *f, const char *key, uint64_t *out) {
+    const char *v;
+    TRY(meta_req(f, key, &v));
+    uint64_t h = 0;
+    int ok = strlen(v) == 16;
+    for (int i = 0; ok && i < 16; i++) {
+        char ch = v[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        ok = d >= 0;
+        h = h << 4 | (uint64_t)(d & 15);
+    }
+    if (!ok)
+        return ttt_err(TTT_ERR_FORMAT, "%s: __metadata__ \"%s\" must be 16 lowercase hex digits, got \"%.40s\"", f->path,
+                       key, v);
+    *out = h;
+    return TTT_OK;
+}
+
+/* the header checks that need no model: format, version, batch, position */
+static ttt_status check_header(const st_file *f, int64_t *B, int64_t *pos) {
+    const char *fmt = st_meta(f, "state_format"), *v;
+    if (!fmt || strcmp(fmt, TTT_STATE_FORMAT) != 0)
+        return ttt_err(TTT_ERR_FORMAT, "%s: not a ttt state file (its __metadata__ has %s%.40s%s, expected "
+                       "state_format \"%s\"; ttt generate --save-state writes one)", f->path,
+                       fmt ? "state_format \"" : "no state_format", fmt ? fmt : "", fmt ? "\"" : "", TTT_STATE_FORMAT);
+    TRY(meta_req(f, "state_version", &v));
+    int64_t ver;
+    if (!ttt_parse_i64_ok(v, 1, INT32_MAX, &ver))
+        return ttt_err(TTT_ERR_FORMAT, "%s: state_version must be a positive integer, got \"%.40s\"", f->path, v);
+    if (ver != TTT_STATE_VERSION)
+        return ttt_err(TTT_ERR_FORMAT, "%s: state format version %lld; this ttt reads version %d", f->path,
+                       (long long)ver, TTT_STATE_VERSION);
+    TRY(meta_req(f, "batch", &v));
+    if (!ttt_parse_i64_ok(v, 1, TTT_STATE_MAX_BATCH, B))
+        return ttt_err(TTT_ERR_FORMAT, "%s: batch must be an integer in [1, %d], got \"%.40s\"", f->path,
+                       TTT_STATE_MAX_BATCH, v);
+    TRY(meta_req(f, "position", &v));
+    if (!ttt_parse_i64_ok(v, 1, (int64_t)1 << 40, pos))
+        return ttt_err(TTT_ERR_FORMAT, "%s: position must be an integer in [1, 2^40], got \"%.40s\"", f->path, v);
+    return TTT_OK;
+}
+
+/* the model identity: family, precision, configuration, weights */
+static ttt_status check_identity(const st_file *f, const ttt_model *m) {
+    const char *fam, *prec, *mine = m->elem == 8 ? "float64" : "float32";
+    TRY(meta_req(f, "family", &fam));
+    if (strcmp(fam, family_name(m)) != 0)
+        return ttt_err(TTT_ERR_ARG, "%s: the state was saved from a model of family \"%.40s\", this model is %s (\"%s\")",
+                       f->path, fam, family_title(m), family_name(m));
+    if (!m->ops->state_tensors)
+        return ttt_err(TTT_ERR_ARG, "%s: the %s family's caches cannot be loaded (its code describes no state)",
+                       f->path, family_title(m));
+    TRY(meta_req(f, "precision", &prec));
+    if (strcmp(prec, mine) != 0)
+        return ttt_err(TTT_ERR_ARG, "%s: the state was saved by a model computing in %.20s, this one computes in %s "
+                       "(load the model with the same precision)", f->path, prec, mine);
+    uint64_t hc, hw;
+    TRY(meta_hex(f, "config_hash", &hc));
+    if (hc != ttt_config_hash(&m->cfg)) {
+        char diff[1024];
+        config_diff(st_meta(f, "config"), &m->cfg, diff, sizeof diff);
+        return ttt_err(TTT_ERR_ARG, "%s: the state was saved from a model with another configuration (config hash "
+                       "%016" PRIx64 ", this model's %016" PRIx64 ")%s%s", f->path, hc, ttt_config_hash(&m->cfg),
+                       diff[0] ? ": " : "", diff);
+    }
+    TRY(meta_hex(f, "weights_checksum", &hw));
+    uint64_t mw = ttt_weights_checksum(m);
+    if (hw != mw)
+        return ttt_err(TTT_ERR_ARG, "%s: the state was saved from a model with the same configuration but other "
+                       "weights (weights checksum %016" PRIx64 " in the state, %016" PRIx64 " of this model's "
+                       "parameters): a state continues only the weights it was computed with", f->path, hw, mw);
+    return TTT_OK;
+}
+
+static int is_extra(const char *name) {
+    return !strcmp(name, "extra.tokens") || !strcmp(name, "extra.logits") || !strcmp(name, "extra.rng");
+}
+
+/* every tensor of the file against the description: names, dtypes, shapes, none missing or
+ * extra; the extras' dtypes and shapes */
+static ttt_status check_tensors(const st_file *f, const state_desc *d, st_dtype dt, int64_t B, int64_t pos, int64_t V) {
+    int64_t want = 0;
+    char sa[96], sb[96];
+    for (int64_t i = 0; i < d->n; i++) {
+        const lm_state_tensor *t = &d->t[i];
+        if (numel_of(t) == 0) continue;
+        want++;
+        const st_tensor *ft = st_find(f, t->name);
+        if (!ft)
+            return ttt_err(TTT_ERR_FORMAT, "%s: the state has no tensor \"%s\" (a state of this model at batch %lld, "
+                           "position %lld holds it)", f->path, t->name, (long long)B, (long long)pos);
+        if (ft->dtype != dt)
+            return ttt_err(TTT_ERR_FORMAT, "%s: tensor \"%s\" is %s, expected %s", f->path, t->name,
+                           st_dtype_name(ft->dtype), st_dtype_name(dt));
+        if (ft->ndim != t->ndim || memcmp(ft->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim) != 0)
+            return ttt_err(TTT_ERR_FORMAT, "%s: tensor \"%s\" has shape %s, expected %s (batch %lld, position %lld)",
+                           f->path, t->name, st_shape_str(ft->shape, ft->ndim, sa, sizeof sa),
+                           st_shape_str(t->shape, t->ndim, sb, sizeof sb), (long long)B, (long long)pos);
+    }
+    for (int i = 0; i < f->n; i++) {
+        const st_tensor *ft = &f->t[i];
+        if (!is_extra(ft->name)) {
+            int found = 0;
+            for (int64_t j = 0; j < d->n && !found; j++) found = !strcmp(d->t[j].name, ft->name) && numel_of(&d->t[j]);
+            if (!found)
+                return ttt_err(TTT_ERR_FORMAT, "%s: unexpected tensor \"%.80s\" (not part of a state of this model at "
+                               "batch %lld, position %lld)", f->path, ft->name, (long long)B, (long long)pos);
+            continue;
+        }
+        int64_t s1 = !strcmp(ft->name, "extra.tokens") ? pos : !strcmp(ft->name, "extra.logits") ? V : 4;
+        st_dtype edt = !strcmp(ft->name, "extra.tokens") ? ST_I32 : !strcmp(ft->name, "extra.logits") ? ST_F32 : ST_I64;
+        int64_t es[2] = {B, s1};
+        if (ft->dtype != edt || ft->ndim != 2 || ft->shape[0] != B || ft->shape[1] != s1)
+            return ttt_err(TTT_ERR_FORMAT, "%s: tensor \"%s\" is %s %s, expected %s %s", f->path, ft->name,
+                           st_dtype_name(ft->dtype), st_shape_str(ft->shape, ft->ndim, sa, sizeof sa),
+                           st_dtype_name(edt), st_shape_str(es, 2, sb, sizeof sb));
+    }
+    (void)want;
+    return TTT_OK;
+}
+
+/* read one described tensor run by run into the cache, then check the values are finite */
+static ttt_status read_tensor(const st_file *f, const lm_state_tensor *t, st_dtype dt, size_t elem) {
+    const st_tensor *ft = st_find(f, t->name);
+    int64_t n = ft->numel;
+    for (int64_t i = 0; i * t->run < n; i++)
+        TRY(st_read_as(f, ft, i * t->run, t->run, (unsigned char *)t->data + (size_t)(i * t->stride) * elem, dt));
+    for (int64_t i = 0; i * t->run < n; i++) {
+        const unsigned char *r = (const unsigned char *)t->data + (size_t)(i * t->stride) * elem;
+        for (int64_t j = 0; j < t->run; j++) {
+            double v = elem == 8 ? ((const double *)r)[j] : (double)((const float *)r)[j];
+            if (!isfinite(v))
+                return ttt_err(TTT_ERR_NUMERIC, "%s: tensor \"%s\" element %lld is %g (a state holds finite numbers)",
+                               f->path, t->name, (long long)(i * t->run + j), v);
+        }
+    }
+    return TTT_OK;
+}
+
+static ttt_status read_extras(const st_file *f, const ttt_model *m, int64_t B, int64_t pos, ttt_state_extra *x) {
+    const st_tensor *t;
+    int64_t V = ttt_config_vocab_rows(&m->cfg);
+    if ((t = st_find(f, "extra.tokens")) != NULL) {
+        int64_t n = B * pos; /* = the tensor's numel, checked against the file by st_open */
+        x->tokens = malloc(sizeof(int32_t) * (size_t)n);
+        if (!x->tokens) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+        TRY(st_read_as(f, t, 0, n, x->tokens, ST_I32));
+        for (int64_t i = 0; i < n; i++)
+            if (x->tokens[i] < 0 || x->tokens[i] >= m->cfg.vocab_size)
+                return ttt_err(TTT_ERR_FORMAT, "%s: extra.tokens element %lld is %d, outside the vocabulary [0, %lld)",
+                               f->path, (long long)i, (int)x->tokens[i], (long long)m->cfg.vocab_size);
+    }
+    if ((t = st_find(f, "extra.logits")) != NULL) {
+        x->logits = malloc(sizeof(float) * (size_t)(B * V));
+        if (!x->logits) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+        TRY(st_read_as(f, t, 0, B * V, x->logits, ST_F32));
+        for (int64_t i = 0; i < B * V; i++)
+            if (!isfinite(x->logits[i]))
+                return ttt_err(TTT_ERR_NUMERIC, "%s: extra.logits element %lld is %g (finite logits expected)", f->path,
+                               (long long)i, (double)x->logits[i]);
+    }
+    if ((t = st_find(f, "extra.rng")) != NULL) {
+        x->rng = malloc(sizeof(uint64_t) * (size_t)(B * 4));
+        if (!x->rng) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+        TRY(st_read_as(f, t, 0, B * 4, x->rng, ST_I64));
+        for (int64_t b = 0; b < B; b++)
+            if (!(x->rng[4 * b] | x->rng[4 * b + 1] | x->rng[4 * b + 2] | x->rng[4 * b + 3]))
+                return ttt_err(TTT_ERR_FORMAT, "%s: extra.rng of sequence %lld is all zero (not a xoshiro256** state)",
+                               f->path, (long long)b);
+    }
+    return TTT_OK;
+}
+
+void ttt_state_extra_free(ttt_state_extra *x) {
+    if (!x) return;
+    free(x->tokens), free(x->logits), free(x->rng);
+    x->tokens = NULL, x->logits = NULL, x->rng = NULL;
+}
+
+ttt_status ttt_cache_load(ttt_model *m, const char *path, ttt_cache **out) { return ttt_cache_load_ex(m, path, out, NULL); }
+
+ttt_status ttt_cache_load_ex(ttt_model *m, const char *path, ttt_cache **out, ttt_state_extra *xo) {
+    *out = NULL;
+    ttt_state_extra x = {0};
+    if (xo) *xo = x;
+    st_file f;
+    TRY(st_open(&f, path));
+    int64_t B, pos, limit = ttt_config_max_context(&m->cfg);
+    ttt_cache *c = NULL;
+    state_desc d = {0};
+    st_dtype dt = m->elem == 8 ? ST_F64 : ST_F32;
+    ttt_status s = check_header(&f, &B, &pos);
+    if (s == TTT_OK) s = check_identity(&f, m);
+    if (s == TTT_OK && limit > 0 && pos > limit)
+        s = ttt_err(TTT_ERR_FORMAT, "%s: position %lld is past the model's longest context, %lld", path, (long long)pos,
+                    (long long)limit);
+    if (s == TTT_OK) s = describe(m, NULL, B, pos, &d);
+    if (s == TTT_OK) s = check_tensors(&f, &d, dt, B, pos, ttt_config_vocab_rows(&m->cfg));
+    desc_free(&d);
+    d.t = NULL;
+    if (s == TTT_OK) s = ttt_cache_create(m, B, &c);
+    if (s == TTT_OK && m->ops->state_reserve) s = m->ops->state_reserve(c, pos);
+    if (s == TTT_OK) {
+        c->pos = pos;
+        s = describe(m, c, B, pos, &d);
+    }
+    for (int64_t i = 0; s == TTT_OK && i < d.n; i++)
+        if (numel_of(&d.t[i]) > 0) s = read_tensor(&f, &d.t[i], dt, m->elem);
+    if (s == TTT_OK && xo) s = read_extras(&f, m, B, pos, &x);
+    desc_free(&d);
+    st_close(&f);
+    if (s != TTT_OK) {
+        ttt_cache_free(c);
+        ttt_state_extra_free(&x);
+        return s;
+    }
+    *out = c;
+    if (xo) *xo = x;
+    return TTT_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* describe                                                                                   */
+
+ttt_status ttt_state_describe(const char *path, FILE *fp) {
+    st_file f;
+    TRY(st_open(&f, path));
+    int64_t B, pos;
+    ttt_status s = check_header(&f, &B, &pos);
+    if (s != TTT_OK) {
+        st_close(&f);
+        return s;
+    }
+    const char *keys[] = {"family", "precision", "config_hash", "weights_checksum", "params", "ttt_version"};
+    fprintf(fp, "state: %s\n  format: %s version %d\n  batch: %lld sequence%s\n  position: %lld tokens seen\n", path,
+            TTT_STATE_FORMAT, TTT_STATE_VERSION, (long long)B, B > 1 ? "s" : "", (long long)pos);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = st_meta(&f, keys[i]);
+        fprintf(fp, "  %s: %.80s\n", keys[i], v ? v : "(absent)");
+    }
+    uint64_t bytes = 0, sb = 0;
+    int ns = 0;
+    for (int i = 0; i < f.n; i++) {
+        uint64_t b = f.t[i].end - f.t[i].begin;
+        bytes += b;
+        if (!is_extra(f.t[i].name)) sb += b, ns++;
+    }
+    fprintf(fp, "  cache: %d tensors, %llu bytes (%.2f MiB)\n", ns, (unsigned long long)sb, (double)sb / 1048576.0);
+    const char *ex[] = {"extra.tokens", "extra.logits", "extra.rng"};
+    const char *what[] = {"the token ids seen", "the next token's logits", "the samplers' random states"};
+    for (int i = 0; i < 3; i++)
+        if (st_find(&f, ex[i])) fprintf(fp, "  %s: %s\n", ex[i], what[i]);
+    fprintf(fp, "  file: %llu bytes of tensors\n", (unsigned long long)bytes);
+    st_close(&f);
+    return TTT_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* one decode step for many single-sequence caches                                            */
+
+ttt_status ttt_decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, const int32_t *ids, float *logits) {
+    if (n < 0) return ttt_err(TTT_ERR_ARG, "decode_multi: n must be >= 0, got %lld", (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        if (!caches[i] || caches[i]->m != m)
+            return ttt_err(TTT_ERR_ARG, "decode_multi: cache %lld belongs to another model", (long long)i);
+        if (caches[i]->B != 1)
+            return ttt_err(TTT_ERR_ARG, "decode_multi: cache %lld holds %lld sequences, expected 1", (long long)i,
+                           (long long)caches[i]->B);
+    }
+    int64_t V = ttt_config_vocab_rows(&m->cfg);
+    for (int64_t i = 0; i < n; i++)
+        TRY(ttt_decode_step(m, caches[i], ids + i, logits ? logits + i * V : NULL));
+    return TTT_OK;
+}
