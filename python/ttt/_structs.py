@@ -64,6 +64,12 @@ class EvalResult(C.Structure):
     _fields_ = [("nll_sum", dbl), ("count", i64), ("windows", i64), ("ppl", dbl)]
 
 
+class EvalResultAcc(C.Structure):
+    """ttt_eval_result of libraries that also count argmax-correct targets (used only when the
+    library's struct has exactly this size)."""
+    _fields_ = EvalResult._fields_ + [("correct", i64), ("accuracy", dbl)]
+
+
 class Sampling(C.Structure):
     _fields_ = [("temperature", dbl), ("top_k", i64), ("top_p", dbl)]
 

@@ -219,6 +219,7 @@ class EvalResult:
     nll_sum: float
     count: int
     windows: int
+    accuracy: float = None  # share of counted targets that are the argmax (libraries that count it)
     by_position: np.ndarray = None   # [context] mean NLL at each position (by_position=True)
     counts: np.ndarray = None        # [context] targets at each position
 
@@ -245,7 +246,8 @@ def evaluate(model, data, **opts):
                             "bucket it with numpy")
     byp = np.zeros(L, np.float64)
     cnt = np.zeros(L, np.int64)
-    r = S.new(S.EvalResult)
+    acc = S._LIB_SIZE.get(S.EvalResult) == C.sizeof(S.EvalResultAcc)
+    r = S.new(S.EvalResultAcc if acc else S.EvalResult)
     old = model._options()
     if "threads" in opts:
         new = S.copy(old)
@@ -255,13 +257,14 @@ def evaluate(model, data, **opts):
     try:
         path = _data_path(data, model, tmp, "eval")
         check(lib.ttt_evaluate(model._h, path.encode(), L, W, B, mask, byp.ctypes.data_as(C.POINTER(C.c_double)),
-                               cnt.ctypes.data_as(C.POINTER(C.c_int64)), C.byref(r)), "eval")
+                               cnt.ctypes.data_as(C.POINTER(C.c_int64)),
+                               C.cast(C.addressof(r), C.POINTER(S.EvalResult))), "eval")
     finally:
         if "threads" in opts:
             lib.ttt_model_set_options(model._h, C.byref(old))
         shutil.rmtree(tmp, ignore_errors=True)
     res = EvalResult(ppl=r.ppl, loss=r.nll_sum / r.count if r.count else math.nan, nll_sum=r.nll_sum,
-                     count=int(r.count), windows=int(r.windows))
+                     count=int(r.count), windows=int(r.windows), accuracy=r.accuracy if acc else None)
     if opts.get("by_position"):
         res.by_position, res.counts = byp, cnt
     return res

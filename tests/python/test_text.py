@@ -147,6 +147,11 @@ class TestTrainEval(unittest.TestCase):
         self.assertEqual("%.4f" % r.ppl, "%.4f" % ppl)
         self.assertEqual(r.windows, 20)
         self.assertAlmostEqual(float((r.by_position * r.counts).sum()), r.nll_sum, delta=1e-9 * r.nll_sum)
+        if r.accuracy is not None:  # libraries that count argmax-correct targets: recount them here
+            ids = ttt.tokfile.read(self.data).ids[:20 * 33].reshape(20, 33)
+            lg = m.forward(ids[:, :32])
+            want = float((lg.argmax(axis=2) == ids[:, 1:]).mean())
+            self.assertAlmostEqual(r.accuracy, want, delta=1e-12)
         # ids instead of a path: the same numbers
         r2 = ttt.evaluate(m, ttt.tokfile.read(self.data).ids, context=32, windows=20, batch=4)
         self.assertEqual(r2.ppl, r.ppl)
