@@ -138,11 +138,16 @@ typedef struct {
                                 attention, the scans, the norms and the loss stay float32
                                 (docs/design.md 5.4). Float32 models only.
                                 The bf16 copy of the weights is made again at every call. */
+    int copy_weights;        /* 1: ttt_model_load always copies the weights into memory of its
+                                own. 0 (default): a single model.safetensors holding only float32
+                                tensors is used in place from a private mapping of the file, for
+                                a float32 model (pages load on first use, and writes, such as
+                                training's, copy a page instead of reaching the file). */
 } ttt_options;
 
 void ttt_options_default(ttt_options *opt);
 
-/* Load config.json + model.safetensors from a directory. */
+/* Load config.json + model.safetensors (or its shards) from a directory. */
 ttt_status ttt_model_load(const char *dir, const ttt_options *opt, ttt_model **out);
 /* Create a freshly initialised model (docs/design.md 3.4) from a configuration and a seed. */
 ttt_status ttt_model_create(const ttt_config *cfg, uint64_t seed, const ttt_options *opt,
@@ -150,6 +155,8 @@ ttt_status ttt_model_create(const ttt_config *cfg, uint64_t seed, const ttt_opti
 /* Write config.json + model.safetensors into dir (created if missing), atomically per file. */
 ttt_status ttt_model_save(const ttt_model *m, const char *dir, ttt_file_dtype dtype);
 void ttt_model_free(ttt_model *m);
+/* 1 if the model's parameters lie in a mapping of its weights file (see copy_weights) */
+int ttt_model_in_place(const ttt_model *m);
 
 const ttt_config *ttt_model_config(const ttt_model *m);
 /* Change threads, recomputation group or kernels of a model (not its precision). */

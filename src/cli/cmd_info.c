@@ -19,8 +19,9 @@ static const char *base_name(const char *p) {
 }
 
 /* "weights:" the layout (one file, or N shards and the index), the tensors per dtype and their
- * bytes; "files:" the tokenizer and generation files of the directory */
-static int describe_files(const char *dir) {
+ * bytes, and whether the model uses the file in place; "files:" the tokenizer and generation
+ * files of the directory */
+static int describe_files(const char *dir, int in_place) {
     st_set s;
     if (st_set_open(&s, dir) != TTT_OK) return 1;
     int count[ST_BOOL + 1] = {0};
@@ -34,7 +35,8 @@ static int describe_files(const char *dir) {
     printf(" %d tensors:", s.n);
     for (int d = 0; d <= ST_BOOL; d++)
         if (count[d]) printf(" %d %s", count[d], st_dtype_name((st_dtype)d));
-    printf(", %llu bytes\n", (unsigned long long)bytes);
+    printf(", %llu bytes, %s\n", (unsigned long long)bytes,
+           in_place ? "used in place (mapped)" : "copied into memory");
     st_set_close(&s);
     static const char *const extra[] = {"tokenizer.json", "tokenizer_config.json", "generation_config.json",
                                         "special_tokens_map.json", "tokenizer.model", NULL};
@@ -71,7 +73,7 @@ int cmd_info(int argc, char **argv) {
     if (c->tokenizer[0]) printf("tokenizer:    %s (bos %lld, eos %lld)\n", c->tokenizer, (long long)c->bos_token_id,
                                 (long long)c->eos_token_id);
     printf("parameters:   %lld\n", (long long)ttt_param_numel_total(m));
-    if (describe_files(args_str(&a, "model", ""))) {
+    if (describe_files(args_str(&a, "model", ""), ttt_model_in_place(m))) {
         ttt_model_free(m);
         return cli_fail("info");
     }

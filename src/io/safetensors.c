@@ -290,6 +290,21 @@ ttt_status st_open(st_file *f, const char *path) {
     return s;
 }
 
+ttt_status st_map_private(const st_file *f, void **base, size_t *len) {
+    struct stat sb;
+    if (f->fd < 0 || f->file_size == 0 || f->file_size > SIZE_MAX)
+        return ttt_err(TTT_ERR_IO, "%s: cannot be mapped", f->path);
+    void *m = mmap(NULL, (size_t)f->file_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, f->fd, 0);
+    if (m == MAP_FAILED) return ttt_err(TTT_ERR_IO, "%s: cannot be mapped: %s", f->path, strerror(errno));
+    if (fstat(f->fd, &sb) != 0 || (uint64_t)sb.st_size != f->file_size) {
+        munmap(m, (size_t)f->file_size);
+        return ttt_err(TTT_ERR_IO, "%s: changed size since it was opened", f->path);
+    }
+    *base = m;
+    *len = (size_t)f->file_size;
+    return TTT_OK;
+}
+
 const char *st_meta(const st_file *f, const char *key) {
     for (int i = 0; i < f->nmeta; i++)
         if (f->meta_key[i] && strcmp(f->meta_key[i], key) == 0) return f->meta_val[i];

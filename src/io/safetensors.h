@@ -59,6 +59,14 @@ const char *st_meta(const st_file *f, const char *key);
 /* "[2, 37, 97]" into buf */
 const char *st_shape_str(const int64_t *shape, int ndim, char *buf, size_t len);
 
+/* A private writable mapping of the whole file, for using its data in place: writes stay in
+ * this process (copy on write) and never reach the file. *base + f->data_start is the data
+ * section; the caller unmaps it with munmap(*base, *len). TTT_ERR_IO when the file cannot be
+ * mapped or no longer has the size it had at st_open. Unlike st_read_*, a use of the mapping
+ * is not guarded against the file shrinking later (a SIGBUS): ttt replaces files atomically,
+ * so the mapped file itself never changes under a reader. */
+ttt_status st_map_private(const st_file *f, void **base, size_t *len);
+
 /* Read a float tensor (F64/F32/F16/BF16) converting to float32 or float64; n must equal
  * its numel. */
 ttt_status st_read_f32(const st_file *f, const st_tensor *t, float *dst, int64_t n);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/error.h"
 #include "io/fsutil.h"
@@ -80,8 +81,18 @@ ttt_status ttt_workspace_reserve(ttt_model *m, size_t bytes) {
 
 void ttt_model_set_inner_lr_mult(ttt_model *m, double mult) { m->dims.base_lr = m->cfg.ttt_base_lr * mult; }
 
+/* where the parameters live: a given buffer (the weights file in place) with every tensor where
+ * place() says, or (NULL) memory of the model's own */
+typedef struct {
+    param_place_fn place;
+    void *ctx;
+    void *w;                /* the buffer */
+    void *map;              /* the mapping it lies in, unmapped with the model */
+    size_t map_len;
+} model_layout;
+
 /* an empty model (parameters allocated, not set) for a validated config */
-static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, ttt_model **out) {
+static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, const model_layout *lay, ttt_model **out) {
     ttt_model *m = calloc(1, sizeof *m);
     if (!m) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     m->cfg = *cfg;
@@ -101,7 +112,8 @@ static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, ttt
     m->w_bf16_stale = 1;
     ttt_dims_from_config(&m->dims, cfg);
     m->elem = m->opt.precision == TTT_PREC_F64 ? 8 : 4;
-    ttt_status s = ttt_params_build(&m->tab, &m->offs, cfg);
+    ttt_status s = lay ? ttt_params_build_placed(&m->tab, &m->offs, cfg, lay->place, lay->ctx)
+                       : ttt_params_build(&m->tab, &m->offs, cfg);
     if (s != TTT_OK) {
         free(m);
         return s;
@@ -110,7 +122,9 @@ static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, ttt
     m->ops = fam->ops[m->elem == 8];
     size_t bytes;
     s = ttt_size_mul(&bytes, m->tab.total, 1, m->elem, "parameters");
-    if (s == TTT_OK) {
+    if (s == TTT_OK && lay) {
+        m->w = lay->w, m->w_map = lay->map, m->w_map_len = lay->map_len;
+    } else if (s == TTT_OK) {
         m->w = ttt_calloc(bytes, "parameters");
         if (!m->w) s = TTT_ERR_NOMEM;
     }
@@ -126,7 +140,8 @@ static ttt_status model_alloc(const ttt_config *cfg, const ttt_options *opt, ttt
 
 void ttt_model_free(ttt_model *m) {
     if (!m) return;
-    ttt_free(m->w);
+    if (m->w_map) munmap(m->w_map, m->w_map_len);
+    else ttt_free(m->w);
     ttt_free(m->w_bf16);
     ttt_free(m->g);
     ttt_free(m->priv);
@@ -140,7 +155,7 @@ ttt_status ttt_model_create(const ttt_config *cfg, uint64_t seed, const ttt_opti
                             ttt_model **out) {
     TRY(ttt_config_validate(cfg, "config"));
     ttt_model *m;
-    TRY(model_alloc(cfg, opt, &m));
+    TRY(model_alloc(cfg, opt, NULL, &m));
     ttt_init_params(m, seed);
     *out = m;
     return TTT_OK;
@@ -201,6 +216,25 @@ static ttt_status check_finite(const ttt_model *m, const param_info *p, const ch
     return TTT_OK;
 }
 
+/* In place: a float32 model whose weights are one file of float32 tensors only, each 4-byte
+ * aligned in the mapping (the header keeps the data section's start, the tensors their offsets
+ * within it); the parameter table then takes the file's layout (place_in_file). */
+static int in_place_ok(const ttt_options *opt, const st_set *st) {
+    if ((opt && (opt->precision != TTT_PREC_F32 || opt->copy_weights)) || st->nfiles != 1) return 0;
+    const st_file *f = &st->files[0];
+    if (!f->map || f->n == 0 || f->data_start % 4) return 0;
+    for (int i = 0; i < f->n; i++)
+        if (f->t[i].dtype != ST_F32 || f->t[i].begin % 4) return 0;
+    return 1;
+}
+
+static int64_t place_in_file(void *ctx, const char *name, int64_t numel) {
+    const st_tensor *t = st_set_find(ctx, name, NULL);
+    return t && t->numel == numel ? (int64_t)(t->begin / 4) : -1;
+}
+
+int ttt_model_in_place(const ttt_model *m) { return m->w_map != NULL; }
+
 ttt_status ttt_model_load(const char *dir, const ttt_options *opt, ttt_model **out) {
     char *cpath = ttt_path_join(dir, "config.json");
     if (!cpath) return ttt_err(TTT_ERR_NOMEM, "out of memory");
@@ -216,12 +250,22 @@ ttt_status ttt_model_load(const char *dir, const ttt_options *opt, ttt_model **o
     /* names and shapes first, from the headers alone: nothing sized by the config is allocated
      * before the files agree with it */
     s = check_tensors(&cfg, &st, cpath);
-    if (s == TTT_OK) s = model_alloc(&cfg, opt, &m);
+    model_layout lay = {place_in_file, &st, NULL, NULL, 0};
+    int in_place = s == TTT_OK && in_place_ok(opt, &st) && st_map_private(&st.files[0], &lay.map, &lay.map_len) == TTT_OK;
+    if (in_place) {
+        lay.w = (char *)lay.map + st.files[0].data_start;
+        s = model_alloc(&cfg, opt, &lay, &m);
+        if (s != TTT_OK) munmap(lay.map, lay.map_len);
+    } else if (s == TTT_OK) {
+        s = model_alloc(&cfg, opt, NULL, &m);
+    }
     for (int64_t i = 0; s == TTT_OK && i < m->tab.n; i++) {
         const param_info *p = &m->tab.p[i];
         const st_file *f = NULL;
         const st_tensor *t = st_set_find(&st, p->name, &f);
-        if (m->elem == 4)
+        if (in_place)
+            s = TTT_OK;
+        else if (m->elem == 4)
             s = st_read_f32(f, t, (float *)m->w + p->offset, p->numel);
         else
             s = st_read_f64(f, t, (double *)m->w + p->offset, p->numel);

@@ -19,6 +19,8 @@ struct ttt_model {
     const lm_arch_ops *ops; /* the family's code, in the model's precision */
     size_t elem;        /* sizeof(real): 4 or 8 */
     void *w;            /* parameters, tab.total elements */
+    void *w_map;        /* w lies in this private mapping of the weights file (in place), or NULL */
+    size_t w_map_len;
     void *g;            /* gradients, same layout (allocated on first use) */
     uint16_t *w_bf16;   /* bf16 copy of w for inference with opt.bf16_weights (or NULL) */
     int w_bf16_stale;   /* w changed since the copy was made */
@@ -28,6 +30,8 @@ struct ttt_model {
     int keep_hidden;
     int64_t hidden_B, hidden_L;
     double *nll_out;    /* when set, the loss step also writes each row's NLL here [B·L] */
+    int32_t *argmax_out;/* when set, the loss step also writes each row's argmax over the
+                           vocabulary here [B·L] (rows with a target; ties: the lowest id) */
     int64_t last_only_B;/* > 0: the head makes logits only for the last row of each of these
                            sequences (prefill for generation) */
 };

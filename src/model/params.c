@@ -1,6 +1,7 @@
 /* params.c: the parameter table of a model, the tensors of its model.safetensors with the
  * names and shapes of the family's reference implementation (built by the family's params
- * hook, design.md 3.5), laid out in one contiguous buffer; and the sizes of ttt_dims. */
+ * hook, design.md 3.5), laid out in one contiguous buffer, each tensor on a 64-byte boundary
+ * (or where a given layout puts it: a weights file used in place); and the sizes of ttt_dims. */
 #include "model/params.h"
 
 #include <stdarg.h>
@@ -52,7 +53,14 @@ static int64_t add_v(param_table *t, param_init init, double scale, int ndim, co
     p->offset = t->total;
     p->init = init;
     p->scale = scale;
-    int64_t padded;
+    int64_t padded, end;
+    if (t->place && !t->overflow) { /* the given layout: the buffer reaches the end of every tensor */
+        p->offset = t->place(t->place_ctx, p->name, p->numel);
+        if (p->offset < 0) t->misplaced = 1, p->offset = 0;
+        else if (!ttt_i64_add_ok(p->offset, p->numel, &end)) t->overflow = 1;
+        else if (end > t->total) t->total = end;
+        return p->offset;
+    }
     if (t->overflow || !ttt_i64_add_ok(p->numel, ALIGN_ELEMS - 1, &padded) ||
         !ttt_i64_add_ok(t->total, padded / ALIGN_ELEMS * ALIGN_ELEMS, &t->total)) {
         t->overflow = 1;
@@ -79,14 +87,22 @@ int64_t param_add_scaled(param_table *t, param_init init, double scale, int ndim
 }
 
 ttt_status ttt_params_build(param_table *t, ttt_lm_offs *o, const ttt_config *cfg) {
+    return ttt_params_build_placed(t, o, cfg, NULL, NULL);
+}
+
+ttt_status ttt_params_build_placed(param_table *t, ttt_lm_offs *o, const ttt_config *cfg, param_place_fn place,
+                                   void *ctx) {
     memset(t, 0, sizeof *t);
     memset(o, 0, sizeof *o);
+    t->place = place;
+    t->place_ctx = ctx;
     const ttt_family *f = ttt_family_of(cfg);
     if (!f) return ttt_err(TTT_ERR_CONFIG, "unknown model family %d", (int)cfg->arch);
     ttt_dims d;
     ttt_dims_from_config(&d, cfg);
     ttt_status s = f->params(t, o, &d, cfg);
     if (s == TTT_OK && t->nomem) s = ttt_err(TTT_ERR_NOMEM, "out of memory for the parameter table");
+    if (s == TTT_OK && t->misplaced) s = ttt_err(TTT_ERR_FORMAT, "a tensor of the model has no place in the given layout");
     for (int64_t i = 0; s == TTT_OK && !f->init_custom && i < t->n; i++)
         if (t->p[i].init == INIT_CUSTOM) /* a family's own rule needs its init_custom */
             s = ttt_err(TTT_ERR_CONFIG, "model family \"%s\": tensor '%s' has a custom initialisation but the "

@@ -24,12 +24,19 @@ typedef struct {
  * init_custom (model/family.h) */
 typedef enum { INIT_NORMAL, INIT_ZERO, INIT_ONE, INIT_UNIFORM, INIT_TRUNC_NORMAL, INIT_CUSTOM } param_init;
 
+/* Where a tensor lives when the buffer's layout is given (a weights file used in place): its
+ * offset in elements from the buffer's start, or -1 when it has none. */
+typedef int64_t (*param_place_fn)(void *ctx, const char *name, int64_t numel);
+
 typedef struct {
     param_info *p;
     int64_t n, cap;
     int64_t total;  /* elements */
     int overflow;   /* a count did not fit in int64 (ttt_params_build then fails) */
     int nomem;      /* the table could not grow */
+    param_place_fn place; /* NULL: each tensor at the next 64-byte boundary */
+    void *place_ctx;
+    int misplaced;  /* place() gave no offset for some tensor */
 } param_table;
 
 /* Offsets (elements) of the tensors every language model has, and the family's own (its
@@ -63,6 +70,9 @@ void ttt_dims_from_config(ttt_dims *d, const ttt_config *cfg);
 
 /* Build the table and the offsets for a config (any family: its params hook). */
 ttt_status ttt_params_build(param_table *t, ttt_lm_offs *o, const ttt_config *cfg);
+/* The same with every tensor where place() says (t->total: the end of the furthest one). */
+ttt_status ttt_params_build_placed(param_table *t, ttt_lm_offs *o, const ttt_config *cfg, param_place_fn place,
+                                   void *ctx);
 /* Append a tensor (name from a printf format) with its shape and initialisation; returns its
  * offset. Sizes are checked: a count beyond int64 sets t->overflow, a failed allocation
  * t->nomem (ttt_params_build then fails). The returned entry is t->p[t->n - 1]. */

@@ -245,8 +245,10 @@ ttt_status tiktoken_load(ttt_tok *t, const char *path, const char *encoding_name
     }
     if (s == TTT_OK) s = hf_added_finish(h);
     if (h) h->special_on_request = 1;
-    hf_dec fuse = {.type = HFD_FUSE, .pat.re = -1, .s = calloc(1, 1)};
-    if (s == TTT_OK) s = fuse.s ? hf_push_dec(h, fuse) : ttt_err(TTT_ERR_NOMEM, "out of memory");
+    if (s == TTT_OK) {
+        hf_dec fuse = {.type = HFD_FUSE, .pat.re = -1, .s = calloc(1, 1)};
+        s = fuse.s ? hf_push_dec(h, fuse) : ttt_err(TTT_ERR_NOMEM, "out of memory");
+    }
     if (h) h->blob = blob.p;
     else free(blob.p);
     return s;
