@@ -4,10 +4,10 @@ generate) and ttt.Cache (recurrent decoding) over the C API of include/ttt.h.
 Every C call goes through ctypes, which releases the GIL while the call runs; arrays passed to
 the library are C-contiguous int32 / float32 buffers checked here first (a wrong dtype or shape
 is refused, never reinterpreted)."""
-import codecs
 import ctypes as C
-import math
+import functools
 import os
+import threading
 
 import numpy as np
 
@@ -127,6 +127,18 @@ def as_ids(ids, name="ids", ndim=(1, 2)):
     return np.ascontiguousarray(a, dtype=np.int32)
 
 
+def _locked(method):
+    """Run a method under its model's lock: a model (its workspace, gradients, caches) serves
+    one call at a time; calls from several threads wait for each other instead of sharing the
+    buffers. Re-entrant, so a training callback may call the model on the training thread."""
+    @functools.wraps(method)
+    def wrapper(self, *a, **kw):
+        m = self if isinstance(self, Model) else self.model
+        with m._lock:
+            return method(self, *a, **kw)
+    return wrapper
+
+
 def _ptr(a, ctype):
     return a.ctypes.data_as(C.POINTER(ctype))
 
@@ -142,6 +154,7 @@ class Model:
         self._h = C.c_void_p(handle)
         self.directory = directory
         self._cfg_ptr = lib.ttt_model_config(self._h)
+        self._lock = threading.RLock()
 
     # ---- construction -----------------------------------------------------------------------
     @classmethod
@@ -192,6 +205,7 @@ class Model:
             _free(h)
             self._h = None
 
+    @_locked
     def save(self, directory, dtype="f32"):
         """Write config.json + model.safetensors into `directory` (created if missing; each file
         atomically). dtype: 'f32', 'f16', 'bf16' or 'f64'."""
@@ -221,6 +235,7 @@ class Model:
         lib.ttt_model_get_options(self._h, C.byref(o))
         return "f64" if o.precision == 1 else "f32"
 
+    @_locked
     def set_options(self, threads=None, remat_group=None, reference_kernels=None, bf16=None, bf16_train=None):
         """Change threads, recomputation group, kernels or bf16 settings (not the precision)."""
         o = S.new(S.Options)
@@ -251,6 +266,7 @@ class Model:
         return a, one
 
     # ---- computation -------------------------------------------------------------------------
+    @_locked
     def forward(self, ids, out=None):
         """Full-sequence forward (dual form). ids: [B, L] or [L] integer array; returns the
         logits, float32 [B, L, V] (or [L, V] for 1-D ids), written by the library directly into
@@ -269,6 +285,7 @@ class Model:
         check(lib.ttt_forward(self._h, _ptr(a, C.c_int32), B, L, _ptr(out, C.c_float), None))
         return out.reshape(shape[1:]) if one else out
 
+    @_locked
     def hidden_states(self, ids):
         """The residual stream after each block of a forward pass: a list of num_hidden_layers+1
         float32 arrays [B, L, D] (or [L, D] for 1-D ids); [0] is the embedding output."""
@@ -287,6 +304,7 @@ class Model:
         finally:
             lib.ttt_keep_hidden_states(self._h, 0)
 
+    @_locked
     def loss(self, ids, targets=None, per_sequence_mean=False):
         """Mean next-token cross-entropy (float). targets None: ids shifted by one, over all
         B*(L-1) positions (ttt_forward's loss). targets [B, L] (or [L]): the token each position
@@ -322,6 +340,7 @@ class Model:
             raise ArgumentError("targets: shape %s does not match ids %s" % (t.shape, (B, L) if not one else (L,)))
         return t
 
+    @_locked
     def forward_backward(self, ids, targets=None, per_sequence_mean=False, grad_scale=1.0):
         """Forward + exact backward: returns (loss, grads) with grads a dict {parameter name:
         float32 numpy array of its shape} of grad_scale * d loss / d parameter (copies; the
@@ -352,6 +371,7 @@ class Model:
     def parameter_names(self):
         return [name for _, name, _ in self._param_table()]
 
+    @_locked
     def parameters(self, copy=False):
         """{name: numpy array} of every tensor of the model, in file-key order. By default
         read-only zero-copy views of the library's own storage (float32, or float64 for a model
@@ -376,6 +396,7 @@ class Model:
             out[name] = a
         return out
 
+    @_locked
     def set_parameter(self, name, value):
         """Set one parameter from an array of its shape (converted to float32)."""
         i = lib.ttt_param_find(self._h, str(name).encode())
@@ -440,6 +461,7 @@ class Cache:
     def nbytes(self):
         return int(lib.ttt_cache_bytes(self._h))
 
+    @_locked
     def reset(self):
         lib.ttt_cache_reset(self._h)
 
@@ -454,6 +476,7 @@ class Cache:
             raise ArgumentError("ids: %d sequences but the cache holds %d" % (a.shape[0], self.batch))
         return a
 
+    @_locked
     def prefill(self, ids, last_only=False):
         """Feed L tokens per sequence (ids [B, L], or [L] for batch 1). Returns the logits,
         float32 [B, L, V], or with last_only=True only at the last position, [B, V]."""
@@ -468,6 +491,7 @@ class Cache:
             check(lib.ttt_prefill(self.model._h, self._h, _ptr(a, C.c_int32), L, _ptr(out, C.c_float)))
         return out
 
+    @_locked
     def decode_step(self, ids):
         """One token per sequence (an int for batch 1, or ids [B]); returns logits [B, V]."""
         if isinstance(ids, (int, np.integer)) and not isinstance(ids, bool):

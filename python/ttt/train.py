@@ -82,6 +82,13 @@ def _data_path(data, model, tmpdir, name):
 
 
 def train(model, data, callback=None, **opts):
+    if not isinstance(model, Model):
+        raise DTypeError("train: model must be a ttt.Model")
+    with model._lock:  # one call at a time on a model (see model._locked)
+        return _train(model, data, callback, **opts)
+
+
+def _train(model, data, callback=None, **opts):
     """Train `model` in place on `data` (a token file path, or ids: a 1-D integer array or a
     list of documents, written to a temporary token file) with the options of `ttt train`:
     steps, seq_len, batch, micro_batch, batch_tokens, lr, lr_end, warmup, schedule
@@ -225,6 +232,13 @@ class EvalResult:
 
 
 def evaluate(model, data, **opts):
+    if not isinstance(model, Model):
+        raise DTypeError("evaluate: model must be a ttt.Model")
+    with model._lock:
+        return _evaluate(model, data, **opts)
+
+
+def _evaluate(model, data, **opts):
     """Perplexity of `model` over non-overlapping windows of context+1 tokens of `data` (a
     token file path or ids), with the options of `ttt eval`: context (required), windows (0:
     all), batch, no_bos_mask, threads, precision (must be the model's); by_position=True also
@@ -268,3 +282,7 @@ def evaluate(model, data, **opts):
     if opts.get("by_position"):
         res.by_position, res.counts = byp, cnt
     return res
+
+
+train.__doc__ = _train.__doc__
+evaluate.__doc__ = _evaluate.__doc__

@@ -170,6 +170,24 @@ class TestErrors(unittest.TestCase):
         with self.assertRaises(ttt.ArgumentError):
             ttt.Cache(self.m, batch=2).decode_step(3)
 
+    def test_threads_share_a_model(self):
+        # calls from several threads take turns (the model's lock): every result is the serial one
+        ids = [np.random.RandomState(s).randint(0, 97, size=(2, 64 + 16 * s)) for s in range(3)]
+        ref = [self.m.forward(x) for x in ids]
+        bad = []
+
+        def work(k):
+            for _ in range(5):
+                if not np.array_equal(self.m.forward(ids[k]), ref[k]):
+                    bad.append(k)
+
+        ths = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        self.assertEqual(bad, [])
+
     def test_gil_released_during_forward(self):
         ids = np.random.RandomState(0).randint(0, 97, size=(8, 512))
         self.m.forward(ids)  # warm the workspace
