@@ -213,6 +213,18 @@ class TestGenerate(unittest.TestCase):
         self.check("The", max_tokens=16, seed=2, temperature=0)
         self.check("Hello", max_tokens=20, seed=4, temperature=1.3, stop="e")
 
+    def test_llama_context_limit(self):
+        # a Transformer stops at max_position_embeddings, as the command does
+        d = tiny_model("llama-gpt2", "llama-tiny", "--vocab", "50257", "--bos", "50256", "--eos", "50256",
+                       "--max-position", "12")
+        m = ttt.Model.load(d)
+        args = ["generate", "--model", d, "--tokenizer", R50K, "--prompt", "One two three", "--quiet",
+                "--max-tokens", "30", "--seed", "1"]
+        cli = run(*args).stdout.decode("utf-8", "replace")
+        text = m.generate("One two three", tokenizer=self.tok, max_tokens=30, seed=1, stream=False)
+        self.assertEqual(text + "\n", cli)
+        self.assertLessEqual(len(self.tok.encode(text)), 12 - 4 + 1)
+
     def test_model_directory_settings(self):
         # the directory's own tokenizer.json (ttt init --tokenizer) and generation_config.json
         # (sampling defaults, max_new_tokens, EOS ids): no settings given on either side
