@@ -18,18 +18,20 @@
 #include "io/fsutil.h"
 #include "ttt.h"
 #include "ttt_generate.h"
+#include "ttt_state.h"
 #include "ttt_tokenizer.h"
 
 static const flag_spec flags[] = {
     {"model", 1},   {"prompt", 1}, {"prompt-file", 1}, {"max-tokens", 1}, {"temperature", 1},
     {"top-k", 1},   {"top-p", 1},  {"seed", 1},        {"batch", 1},      {"stop", 1},
     {"tokenizer", 1}, {"threads", 1}, {"no-bos", 0},   {"quiet", 0},      {"bf16", 0},
-    {"chat", 0},    {NULL, 0}};
+    {"chat", 0},    {"save-state", 1}, {"load-state", 1}, {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt generate --model DIR (--prompt TEXT | --prompt-file FILE) [--max-tokens N]\n"
            "                    [--temperature T] [--top-k K] [--top-p P] [--seed S] [--batch N]\n"
-           "                    [--stop STRING] [--tokenizer PATH] [--chat] [--bf16]\n\n"
+           "                    [--stop STRING] [--tokenizer PATH] [--chat] [--bf16]\n"
+           "                    [--save-state FILE] [--load-state FILE]\n\n"
            "Prefills the prompt in one pass, then decodes token by token through the model's cache and\n"
            "streams the continuation to stdout. Stops at EOS (any of the model's EOS ids), at the stop\n"
            "string, or after N tokens.\n\n"
@@ -53,6 +55,14 @@ static void help(void) {
            "  --no-bos         do not start the prompt with the BOS token\n"
            "  --bf16           multiply by bfloat16 copies of the weights (float32 accumulation): about\n"
            "                   twice the decode speed, logits within about 1e-2 (docs/gemm.md)\n"
+           "  --save-state F   after generating, write the decoding state (the cache covering prompt and\n"
+           "                   generated tokens, the token ids, the next token's logits and the\n"
+           "                   sampler's random stream) to F (atomically; --batch 1)\n"
+           "  --load-state F   continue the text of a state file of this model: the prompt (optional)\n"
+           "                   is appended after the saved tokens (no BOS); without a prompt the next\n"
+           "                   token is drawn from the saved logits with the saved random stream, so\n"
+           "                   N tokens, --save-state, then M tokens with --load-state are bit for bit\n"
+           "                   the N + M tokens of one run (--seed S restarts the stream from S)\n"
            "Prints prompt and generated token counts, prefill and decode tokens/s and peak memory to\n"
            "stderr (--quiet: nothing).\n");
 }
@@ -96,8 +106,11 @@ int cmd_generate(int argc, char **argv) {
         return 0;
     }
     if (args_require(&a, "model")) return 2;
-    if (!args_has(&a, "prompt") == !args_has(&a, "prompt-file")) {
-        fprintf(stderr, "ttt generate: give exactly one of --prompt TEXT and --prompt-file FILE\n");
+    const char *load_state = args_str(&a, "load-state", NULL), *save_state = args_str(&a, "save-state", NULL);
+    int has_prompt = args_has(&a, "prompt") || args_has(&a, "prompt-file");
+    if ((args_has(&a, "prompt") && args_has(&a, "prompt-file")) || (!has_prompt && !load_state)) {
+        fprintf(stderr, "ttt generate: give exactly one of --prompt TEXT and --prompt-file FILE (or --load-state FILE "
+                        "to continue a saved text)\n");
         return 2;
     }
     ttt_sampling sp = {0.8, 0, 1.0};
@@ -113,6 +126,10 @@ int cmd_generate(int argc, char **argv) {
         args_int(&a, "threads", 0, 0, 4096, &thr))
         return 2;
     if (ttt_sampling_check(&sp) != TTT_OK) return cli_fail("generate");
+    if ((load_state || save_state) && B != 1) {
+        fprintf(stderr, "ttt generate: --save-state and --load-state work with --batch 1 (got --batch %lld)\n", (long long)B);
+        return 2;
+    }
     ttt_gen_flags given = {args_has(&a, "temperature"), args_has(&a, "top-k"), args_has(&a, "top-p"),
                            args_has(&a, "max-tokens")};
     int quiet = args_has(&a, "quiet");
@@ -131,6 +148,9 @@ int cmd_generate(int argc, char **argv) {
     ttt_cache *c = NULL;
     ttt_sampler **smp = NULL;
     ttt_text_stream *ts = NULL;
+    ttt_state_extra sx = {0};
+    int32_t *hist = NULL; /* --save-state: every token the cache has seen */
+    int64_t nhist = 0, P0 = 0;
     int rc = 0;
     if (ttt_model_load(mdir, &mo, &m) != TTT_OK) return cli_fail("generate");
     const ttt_config *cfg = ttt_model_config(m);
@@ -153,14 +173,34 @@ int cmd_generate(int argc, char **argv) {
         rc = 1;
         goto done;
     }
-    if (args_has(&a, "prompt")) {
+    if (load_state) { /* the saved cache, tokens, logits and random stream */
+        if (ttt_cache_load_ex(m, load_state, &c, &sx) != TTT_OK) {
+            rc = cli_fail("generate");
+            goto done;
+        }
+        if (!sx.tokens || (!has_prompt && (!sx.logits || !sx.rng))) {
+            fprintf(stderr, "ttt generate: %s holds no %s (a state of ttt generate --save-state has them)%s\n",
+                    load_state, !sx.tokens ? "token ids" : "logits and random stream to continue from",
+                    sx.tokens ? "; give --prompt to continue it with new text" : "");
+            rc = 2;
+            goto done;
+        }
+        P0 = ttt_cache_position(c);
+        if (args_has(&a, "seed") && !quiet)
+            fprintf(stderr, "ttt generate: note: --seed restarts the random stream; the one saved in %s is not used\n",
+                    load_state);
+    }
+    if (!has_prompt) {
+        prompt = strdup("");
+        plen = 0;
+    } else if (args_has(&a, "prompt")) {
         prompt = strdup(args_str(&a, "prompt", ""));
         plen = strlen(prompt);
     } else if (ttt_read_file(args_str(&a, "prompt-file", ""), (size_t)1 << 30, &prompt, &plen) != TTT_OK) {
         rc = cli_fail("generate");
         goto done;
     }
-    if (plen == 0) {
+    if (plen == 0 && has_prompt) {
         fprintf(stderr, "ttt generate: the prompt is empty (give some text to continue)\n");
         rc = 2;
         goto done;
@@ -182,29 +222,43 @@ int cmd_generate(int argc, char **argv) {
         plen = strlen(txt);
     }
     int64_t P;
-    int addbos = !chat && !args_has(&a, "no-bos") && ttt_tok_bos(tok) >= 0;
-    if (ttt_tok_encode(tok, prompt, plen, addbos ? TTT_TOK_ADD_BOS : 0, &pids, &P) != TTT_OK) {
+    int addbos = !chat && !load_state && !args_has(&a, "no-bos") && ttt_tok_bos(tok) >= 0;
+    if (!has_prompt) {
+        P = 0;
+        pids = malloc(sizeof(int32_t));
+    } else if (ttt_tok_encode(tok, prompt, plen, addbos ? TTT_TOK_ADD_BOS : 0, &pids, &P) != TTT_OK) {
         rc = cli_fail("generate");
         goto done;
     }
-    if (P <= (addbos ? 1 : 0)) {
+    if (has_prompt && P <= (addbos ? 1 : 0)) {
         fprintf(stderr, "ttt generate: the prompt encodes to no tokens\n");
         rc = 2;
         goto done;
     }
-    ttt_gen_config_apply(&gc, &given, P, &sp, &maxt);
+    ttt_gen_config_apply(&gc, &given, P0 + P, &sp, &maxt);
     int64_t limit = ttt_config_max_context(cfg); /* attention models have a context limit */
     if (limit > 0) {
-        if (P > limit) {
-            fprintf(stderr, "ttt generate: the prompt has %lld tokens, more than the model's limit of %lld "
-                    "(max_position_embeddings)\n", (long long)P, (long long)limit);
+        if (P0 + P > limit) {
+            fprintf(stderr, "ttt generate: the prompt has %lld tokens%s, more than the model's limit of %lld "
+                    "(max_position_embeddings)\n", (long long)(P0 + P), P0 ? " with the saved ones" : "", (long long)limit);
             rc = 2;
             goto done;
         }
-        if (P + maxt > limit) maxt = limit - P;
+        if (P0 + P + maxt > limit) maxt = limit - P0 - P;
+    }
+    if (save_state) {
+        hist = malloc(sizeof(int32_t) * (size_t)(P0 + P + maxt + 1));
+        if (!hist) {
+            fprintf(stderr, "ttt generate: out of memory\n");
+            rc = 1;
+            goto done;
+        }
+        if (P0) memcpy(hist, sx.tokens, sizeof(int32_t) * (size_t)P0);
+        if (P) memcpy(hist + P0, pids, sizeof(int32_t) * (size_t)P);
+        nhist = P0 + P;
     }
     int64_t V = cfg->vocab_size;
-    ids = malloc(sizeof(int32_t) * (size_t)(B * P));
+    ids = malloc(sizeof(int32_t) * (size_t)(B * P + 1));
     gen = malloc(sizeof(int32_t) * (size_t)(B * (maxt + 1)));
     logits = malloc(sizeof(float) * (size_t)(B * ttt_config_vocab_rows(cfg)));
     smp = calloc((size_t)B, sizeof *smp);
@@ -220,19 +274,22 @@ int cmd_generate(int argc, char **argv) {
     for (int64_t b = 0; b < B; b++) {
         memcpy(ids + b * P, pids, sizeof(int32_t) * (size_t)P);
         ttt_text_stream_init(&ts[b], args_str(&a, "stop", NULL));
-        if (ttt_sampler_create(V, (uint64_t)seed + (uint64_t)b, &smp[b]) != TTT_OK) {
+        if (ttt_sampler_create(V, (uint64_t)seed + (uint64_t)b, &smp[b]) != TTT_OK ||
+            (sx.rng && !args_has(&a, "seed") && ttt_sampler_set_rng(smp[b], sx.rng + 4 * b) != TTT_OK)) {
             rc = cli_fail("generate");
             free(ngen), free(done);
             goto done;
         }
     }
-    if (ttt_cache_create(m, B, &c) != TTT_OK) {
+    if (!c && ttt_cache_create(m, B, &c) != TTT_OK) {
         rc = cli_fail("generate");
         free(ngen), free(done);
         goto done;
     }
     double t0 = cli_now();
-    if (ttt_prefill_last(m, c, ids, P, logits) != TTT_OK) {
+    if (P == 0) /* the saved next-token logits */
+        memcpy(logits, sx.logits, sizeof(float) * (size_t)(B * ttt_config_vocab_rows(cfg)));
+    else if (ttt_prefill_last(m, c, ids, P, logits) != TTT_OK) {
         rc = cli_fail("generate");
         free(ngen), free(done);
         goto done;
@@ -252,7 +309,7 @@ int cmd_generate(int argc, char **argv) {
     }
     if (!gc.has_eos && n_eos == 0 && cfg->eos_token_id < 0 && ttt_tok_eos(tok) >= 0) eos_ids[n_eos++] = ttt_tok_eos(tok);
     int32_t eos = n_eos ? eos_ids[0] : -1;
-    int32_t last_prompt = pids[P - 1];
+    int32_t last_prompt = P ? pids[P - 1] : sx.tokens[P0 - 1];
     int64_t steps = 0, produced = 0;
     int32_t *col = malloc(sizeof(int32_t) * (size_t)B);
     int32_t *ctx = malloc(sizeof(int32_t) * (size_t)(maxt + 2));
@@ -317,7 +374,23 @@ int cmd_generate(int argc, char **argv) {
             rc = cli_fail("generate");
             break;
         }
+        if (hist) hist[nhist++] = col[0];
         steps++;
+    }
+    if (save_state && rc == 0) { /* the last drawn token goes into the cache, then the state is written */
+        if (maxt > 0 && produced + done[0] > 0) {
+            if (ttt_decode_step(m, c, col, logits) != TTT_OK) rc = cli_fail("generate");
+            hist[nhist++] = col[0];
+        }
+        uint64_t rng[4];
+        ttt_sampler_get_rng(smp[0], rng);
+        ttt_state_extra x = {hist, logits, rng};
+        if (rc == 0 && nhist != ttt_cache_position(c)) {
+            fprintf(stderr, "ttt generate: internal error: %lld tokens recorded for a cache at position %lld\n",
+                    (long long)nhist, (long long)ttt_cache_position(c));
+            rc = 1;
+        }
+        if (rc == 0 && ttt_cache_save_ex(c, save_state, &x) != TTT_OK) rc = cli_fail("generate");
     }
     double t2 = cli_now();
     for (int64_t b = 0; b < B && rc == 0; b++) { /* flush what was held back */
@@ -343,7 +416,8 @@ done:
     for (int64_t b = 0; ts && b < B; b++) ttt_text_stream_free(&ts[b]);
     free(smp), free(ts);
     ttt_cache_free(c);
-    free(logits), free(gen), free(ids), free(pids), free(prompt);
+    free(logits), free(gen), free(ids), free(pids), free(prompt), free(hist);
+    ttt_state_extra_free(&sx);
     model_tok_free(&mt);
     ttt_model_free(m);
     return rc;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli/args.h"
+#include "cli/cmd_state.h"
 #include "cli/commands.h"
 #include "io/fsutil.h"
 #include "io/st_set.h"
@@ -51,7 +52,7 @@ static int describe_files(const char *dir, int in_place) {
     return 0;
 }
 
-static const flag_spec flags[] = {{"model", 1}, {"tensors", 0}, {NULL, 0}};
+static const flag_spec flags[] = {{"model", 1}, {"tensors", 0}, {"state", 1}, {NULL, 0}};
 
 int cmd_info(int argc, char **argv) {
     args a;
@@ -61,9 +62,13 @@ int cmd_info(int argc, char **argv) {
                "Loads and checks the model directory and prints its configuration and parameter\n"
                "count, the weight files (one model.safetensors, or the index and its shards) with the\n"
                "tensors' dtypes, and the tokenizer and generation files present; --tensors also\n"
-               "lists every tensor with its shape.\n");
+               "lists every tensor with its shape.\n"
+               "       ttt info --state FILE [--model DIR]\n\n"
+               "Describes a state file (ttt generate --save-state): family, precision, batch, position,\n"
+               "model identity, tensors; with --model, whether it loads into that model.\n");
         return 0;
     }
+    if (args_has(&a, "state")) return cmd_info_state(args_str(&a, "state", ""), args_str(&a, "model", NULL));
     if (args_require(&a, "model")) return 2;
     ttt_model *m;
     if (ttt_model_load(args_str(&a, "model", ""), NULL, &m) != TTT_OK) return cli_fail("info");

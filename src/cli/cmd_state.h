@@ -1,0 +1,9 @@
+/* cmd_state.h: `ttt info --state FILE [--model DIR]` (cmd_state.c), what a state file holds. */
+#ifndef TTT_CLI_CMD_STATE_H
+#define TTT_CLI_CMD_STATE_H
+
+/* describe the state file PATH; with MODEL_DIR (nullable) also whether it loads into that
+ * model (the refusal's reason when not). Returns the exit status. */
+int cmd_info_state(const char *path, const char *model_dir);
+
+#endif
