@@ -40,7 +40,7 @@ class TestInstall(unittest.TestCase):
     def test_example_train_tiny(self):
         png = os.path.join(TMP, "train_tiny.png")
         r = subprocess.run([sys.executable, os.path.join(REPO, "examples", "python", "train_tiny.py"), "--plot", png,
-                            "--steps", "30"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=TMP)
+                            "--steps", "30", "--seq-len", "32", "--batch", "4"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=TMP)
         out = r.stdout.decode(errors="replace")
         if r.returncode != 0 and "No module named 'matplotlib'" in out:
             self.skipTest("matplotlib absent")
