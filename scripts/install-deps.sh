@@ -9,6 +9,8 @@ PKGS="gcc make libc6-dev libcjson-dev libopenblas-dev libpcre2-dev libutf8proc-d
 # libutf8proc-dev: Unicode normalization (NFC, NFKC) and character classes of tokenizer.json files
 # openmpi-bin, libopenmpi-dev: data-parallel training across processes (docs/distributed.md)
 PKGS="$PKGS openmpi-bin libopenmpi-dev"
+# python3-torch: Debian's PyTorch, for ttt.torch and its tests (tests/python/test_torch.py)
+PKGS="$PKGS python3-torch"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
