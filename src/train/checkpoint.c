@@ -553,17 +553,24 @@ ttt_status ckpt_read(const char *dir, ttt_model *m, train_state *st, const ckpt_
     ttt_model_get_options(m, &o);
     TRY(ttt_model_load(dir, &o, &c));
     ttt_status s = TTT_OK;
-    if (c->tab.total != m->tab.total || c->tab.n != m->tab.n || c->elem != m->elem)
+    /* the same tensors; their places may differ (a float32 checkpoint is used in place, in the
+     * file's layout: model.c), so the weights are copied tensor by tensor */
+    if (c->tab.n != m->tab.n || c->elem != m->elem)
         s = ttt_err(TTT_ERR_FORMAT, "%s: the checkpoint's model does not match the model being trained", dir);
     for (int64_t i = 0; s == TTT_OK && i < m->tab.n; i++)
-        if (strcmp(c->tab.p[i].name, m->tab.p[i].name) != 0 || c->tab.p[i].offset != m->tab.p[i].offset ||
+        if (strcmp(c->tab.p[i].name, m->tab.p[i].name) != 0 ||
             !same_shape(c->tab.p[i].shape, c->tab.p[i].ndim, m->tab.p[i].shape, m->tab.p[i].ndim))
             s = ttt_err(TTT_ERR_FORMAT, "%s: tensor %s does not match the model being trained", dir, m->tab.p[i].name);
     char *path = s == TTT_OK ? ttt_path_join(dir, "train_state.safetensors") : NULL;
     if (s == TTT_OK && !path) s = ttt_err(TTT_ERR_NOMEM, "out of memory");
     /* the state first: the weights change only when the whole checkpoint is good */
     if (s == TTT_OK) s = ckpt_read_state(path, m, st, ex);
-    if (s == TTT_OK) memcpy(m->w, c->w, (size_t)m->tab.total * m->elem);
+    for (int64_t i = 0; s == TTT_OK && i < m->tab.n; i++) {
+        const param_info *p = &m->tab.p[i], *q = &c->tab.p[i];
+        memcpy((char *)m->w + (size_t)p->offset * m->elem, (const char *)c->w + (size_t)q->offset * m->elem,
+               (size_t)p->numel * m->elem);
+    }
+    if (s == TTT_OK) m->w_bf16_stale = 1;
     free(path);
     ttt_model_free(c);
     return s;
