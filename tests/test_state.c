@@ -162,6 +162,8 @@ static const char *save_of(ttt_model *m, const char *name, int64_t B, int64_t L)
     return f;
 }
 
+static const char *patched(const char *src, const char *out, const char *from, const char *to);
+
 TEST(test_state_refuses_other_models) {
     ttt_model *a = model_of("ttt-linear-tiny", TTT_PREC_F32, 1);
     EXPECT(a, "%s", ttt_last_error());
@@ -212,6 +214,12 @@ TEST(test_state_refuses_other_models) {
     b = model_of("ttt-linear-tiny", TTT_PREC_F64, 1);
     if (!refused(b, f, "computes in float64", "float64")) return TEST_FAIL;
     ttt_model_free(b);
+    /* a TTT state's tensors do not depend on the position: another position is caught by the
+     * state checksum */
+    char pos7[] = "\"position\":\"7\"";
+    const char *t = patched(f, "state_pos", pos7, "\"position\":\"8\"");
+    EXPECT(t, "no position in %s", f);
+    if (!refused(a, t, "do not match its state_checksum", "position 7 -> 8")) return TEST_FAIL;
     /* position 0 has nothing to save */
     EXPECT(ttt_cache_create(a, 1, &c) == TTT_OK, "create");
     EXPECT(ttt_cache_save(c, tmp_path("state_empty")) == TTT_ERR_ARG && strstr(ttt_last_error(), "position 0"), "%s",
@@ -283,10 +291,16 @@ TEST(test_state_bad_files) {
         EXPECT(t, "case %zu: '%s' not in the file", k, cases[k].from);
         if (!refused(m, t, cases[k].needle, cases[k].to)) return TEST_FAIL;
     }
+    /* one bit of a value flipped (still finite): the state checksum */
+    d[n - 12] ^= 1;
+    const char *t = tmp_path("state_flip");
+    write_whole(t, d, n);
+    if (!refused(m, t, "do not match its state_checksum", "a flipped bit")) return TEST_FAIL;
+    d[n - 12] ^= 1;
     /* a NaN in the keys */
     float nan = NAN;
     memcpy(d + n - 8, &nan, 4);
-    const char *t = tmp_path("state_nan");
+    t = tmp_path("state_nan");
     write_whole(t, d, n);
     if (!refused(m, t, "is nan", "a NaN")) return TEST_FAIL;
     free(d);
@@ -303,7 +317,8 @@ TEST(test_state_bad_files) {
     fclose(fp);
     out = read_whole(tmp_path("state_desc.txt"), NULL);
     EXPECT(out && strstr(out, "batch: 2 sequences") && strstr(out, "position: 9 tokens") && strstr(out, "family: llama") &&
-           strstr(out, "cache: 4 tensors, 9216 bytes"), "%s", out ? out : "(none)");
+           strstr(out, "cache: 4 tensors, 9216 bytes") &&
+           strstr(out, "state_checksum: "), "%s", out ? out : "(none)");
     free(out);
     ttt_model_free(m);
     return TEST_PASS;

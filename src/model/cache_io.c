@@ -51,26 +51,84 @@ static inline uint64_t rd32(const unsigned char *p) {
 static inline uint64_t xround(uint64_t acc, uint64_t in) { return rotl64(acc + in * P2, 31) * P1; }
 static inline uint64_t xmerge(uint64_t acc, uint64_t v) { return (acc ^ xround(0, v)) * P1 + P4; }
 
-uint64_t ttt_xxh64(const void *data, size_t n, uint64_t seed) {
-    const unsigned char *p = data, *end = p + n;
-    uint64_t h;
-    if (n >= 32) {
-        uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
-        for (; end - p >= 32; p += 32) {
-            v1 = xround(v1, rd64(p)), v2 = xround(v2, rd64(p + 8));
-            v3 = xround(v3, rd64(p + 16)), v4 = xround(v4, rd64(p + 24));
-        }
-        h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
-        h = xmerge(xmerge(xmerge(xmerge(h, v1), v2), v3), v4);
-    } else {
-        h = seed + P5;
+/* streamed: XXH64 of the concatenation of every update */
+typedef struct {
+    uint64_t v[4], seed, total;
+    unsigned char mem[32];
+    size_t nmem;
+} xxh64_state;
+
+static void xxh_init(xxh64_state *x, uint64_t seed) {
+    memset(x, 0, sizeof *x);
+    x->seed = seed;
+    x->v[0] = seed + P1 + P2, x->v[1] = seed + P2, x->v[2] = seed, x->v[3] = seed - P1;
+}
+
+static void xxh_stripe(xxh64_state *x, const unsigned char *p) {
+    for (int i = 0; i < 4; i++) x->v[i] = xround(x->v[i], rd64(p + 8 * i));
+}
+
+static void xxh_update(xxh64_state *x, const void *data, size_t n) {
+    const unsigned char *p = data;
+    x->total += n;
+    if (x->nmem) {
+        size_t k = 32 - x->nmem < n ? 32 - x->nmem : n;
+        memcpy(x->mem + x->nmem, p, k);
+        x->nmem += k, p += k, n -= k;
+        if (x->nmem < 32) return;
+        xxh_stripe(x, x->mem);
+        x->nmem = 0;
     }
-    h += (uint64_t)n;
+    for (; n >= 32; p += 32, n -= 32) xxh_stripe(x, p);
+    memcpy(x->mem, p, n);
+    x->nmem = n;
+}
+
+static uint64_t xxh_digest(const xxh64_state *x) {
+    uint64_t h;
+    if (x->total >= 32) {
+        const uint64_t *v = x->v;
+        h = rotl64(v[0], 1) + rotl64(v[1], 7) + rotl64(v[2], 12) + rotl64(v[3], 18);
+        h = xmerge(xmerge(xmerge(xmerge(h, v[0]), v[1]), v[2]), v[3]);
+    } else {
+        h = x->seed + P5;
+    }
+    h += x->total;
+    const unsigned char *p = x->mem, *end = p + x->nmem;
     for (; end - p >= 8; p += 8) h = rotl64(h ^ xround(0, rd64(p)), 27) * P1 + P4;
     if (end - p >= 4) h = rotl64(h ^ rd32(p) * P1, 23) * P2 + P3, p += 4;
     for (; p < end; p++) h = rotl64(h ^ *p * P5, 11) * P1;
     h ^= h >> 33, h *= P2, h ^= h >> 29, h *= P3, h ^= h >> 32;
     return h;
+}
+
+uint64_t ttt_xxh64(const void *data, size_t n, uint64_t seed) {
+    xxh64_state x;
+    xxh_init(&x, seed);
+    xxh_update(&x, data, n);
+    return xxh_digest(&x);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the state checksum: XXH64 of every tensor's bytes (as the file stores them), the tensors in
+ * name order (strcmp), seeded with position · 8192 + batch                                 */
+
+typedef struct {
+    const char *name;
+    const unsigned char *base;
+    size_t run, stride; /* bytes */
+    int64_t nruns;
+} piece;
+
+static int cmp_piece(const void *a, const void *b) { return strcmp(((const piece *)a)->name, ((const piece *)b)->name); }
+
+static uint64_t pieces_checksum(piece *pc, int n, int64_t B, int64_t pos) {
+    qsort(pc, (size_t)n, sizeof *pc, cmp_piece);
+    xxh64_state x;
+    xxh_init(&x, (uint64_t)pos * 8192u + (uint64_t)B);
+    for (int i = 0; i < n; i++)
+        for (int64_t r = 0; r < pc[i].nruns; r++) xxh_update(&x, pc[i].base + (size_t)r * pc[i].stride, pc[i].run);
+    return xxh_digest(&x);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -195,7 +253,25 @@ ttt_status ttt_cache_save_ex(const ttt_cache *cc, const char *path, const ttt_st
     if (x && x->tokens) e[ne++] = (st_entry){"extra.tokens", ST_I32, 2, {c->B, c->pos}, x->tokens, ST_SRC_RAW};
     if (x && x->logits) e[ne++] = (st_entry){"extra.logits", ST_F32, 2, {c->B, V}, x->logits, ST_SRC_RAW};
     if (x && x->rng) e[ne++] = (st_entry){"extra.rng", ST_I64, 2, {c->B, 4}, x->rng, ST_SRC_RAW};
-    char hc[20], hw[20], sb[24], sp[24], np[24];
+    piece *pc = calloc((size_t)ne + 1, sizeof *pc);
+    if (!pc) {
+        free(e), free(runs), desc_free(&d);
+        return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < ne; i++) {
+        size_t es = st_dtype_size(e[i].dtype);
+        int64_t k = 1;
+        for (int j = 0; j < e[i].ndim; j++) k *= e[i].shape[j];
+        if (e[i].src == ST_SRC_RUNS) {
+            const st_runs *r = e[i].data;
+            pc[i] = (piece){e[i].name, r->base, (size_t)r->run * es, (size_t)r->stride * es, k / r->run};
+        } else {
+            pc[i] = (piece){e[i].name, e[i].data, (size_t)k * es, 0, 1};
+        }
+    }
+    char hc[20], hw[20], hs[20], sb[24], sp[24], np[24];
+    snprintf(hs, sizeof hs, "%016" PRIx64, pieces_checksum(pc, ne, c->B, c->pos));
+    free(pc);
     snprintf(hc, sizeof hc, "%016" PRIx64, ttt_config_hash(&m->cfg));
     snprintf(hw, sizeof hw, "%016" PRIx64, ttt_weights_checksum(m));
     snprintf(sb, sizeof sb, "%lld", (long long)c->B);
@@ -207,9 +283,10 @@ ttt_status ttt_cache_save_ex(const ttt_cache *cc, const char *path, const ttt_st
         s = ttt_err(TTT_ERR_NOMEM, "out of memory");
     } else {
         const char *keys[] = {"state_format", "state_version", "family", "precision", "config_hash",
-                              "weights_checksum", "params", "batch", "position", "config", "ttt_version"};
+                              "weights_checksum", "params", "batch", "position", "state_checksum", "config",
+                              "ttt_version"};
         const char *vals[] = {TTT_STATE_FORMAT, "1", family_name(m), m->elem == 8 ? "float64" : "float32", hc, hw,
-                              np, sb, sp, cj, TTT_VERSION};
+                              np, sb, sp, hs, cj, TTT_VERSION};
         s = st_write_meta(path, e, ne, keys, vals, (int)(sizeof keys / sizeof keys[0]));
     }
     free(cj), free(e), free(runs), desc_free(&d);
@@ -434,6 +511,68 @@ static ttt_status read_extras(const st_file *f, const ttt_model *m, int64_t B, i
     return TTT_OK;
 }
 
+static ttt_status checksum_mismatch(const st_file *f, uint64_t want, uint64_t got) {
+    return ttt_err(TTT_ERR_FORMAT, "%s: the state's tensors do not match its state_checksum (%016" PRIx64 " recorded, "
+                   "%016" PRIx64 " computed): the file was changed or damaged after it was written", f->path, want, got);
+}
+
+/* the state checksum of what was read (the cache's runs and the extras) against the file's */
+static ttt_status verify_checksum(const st_file *f, const state_desc *d, const ttt_state_extra *x, const ttt_model *m,
+                                  int64_t B, int64_t pos) {
+    uint64_t want;
+    TRY(meta_hex(f, "state_checksum", &want));
+    piece *pc = calloc((size_t)d->n + 3, sizeof *pc);
+    if (!pc) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    int n = 0;
+    for (int64_t i = 0; i < d->n; i++) {
+        const lm_state_tensor *t = &d->t[i];
+        int64_t k = numel_of(t);
+        if (k > 0) pc[n++] = (piece){t->name, t->data, (size_t)t->run * m->elem, (size_t)t->stride * m->elem, k / t->run};
+    }
+    int64_t V = ttt_config_vocab_rows(&m->cfg);
+    if (x->tokens) pc[n++] = (piece){"extra.tokens", (const unsigned char *)x->tokens, sizeof(int32_t) * (size_t)(B * pos), 0, 1};
+    if (x->logits) pc[n++] = (piece){"extra.logits", (const unsigned char *)x->logits, sizeof(float) * (size_t)(B * V), 0, 1};
+    if (x->rng) pc[n++] = (piece){"extra.rng", (const unsigned char *)x->rng, sizeof(uint64_t) * (size_t)(B * 4), 0, 1};
+    uint64_t got = pieces_checksum(pc, n, B, pos);
+    free(pc);
+    return got == want ? TTT_OK : checksum_mismatch(f, want, got);
+}
+
+/* the same from the file alone (every tensor read in name order) */
+static int cmp_tensor_name(const void *a, const void *b) {
+    return strcmp((*(const st_tensor *const *)a)->name, (*(const st_tensor *const *)b)->name);
+}
+
+static ttt_status verify_file_checksum(const st_file *f, int64_t B, int64_t pos) {
+    uint64_t want;
+    TRY(meta_hex(f, "state_checksum", &want));
+    const st_tensor **ord = malloc(sizeof *ord * (size_t)(f->n + 1));
+    unsigned char *buf = malloc((size_t)1 << 20);
+    if (!ord || !buf) {
+        free(ord), free(buf);
+        return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < f->n; i++) ord[i] = &f->t[i];
+    qsort(ord, (size_t)f->n, sizeof *ord, cmp_tensor_name);
+    xxh64_state h;
+    xxh_init(&h, (uint64_t)pos * 8192u + (uint64_t)B);
+    ttt_status s = TTT_OK;
+    for (int i = 0; i < f->n && s == TTT_OK; i++) {
+        const st_tensor *t = ord[i];
+        size_t es = st_dtype_size(t->dtype);
+        int64_t chunk = (int64_t)(((size_t)1 << 20) / es);
+        for (int64_t j = 0; j < t->numel && s == TTT_OK; j += chunk) {
+            int64_t k = t->numel - j < chunk ? t->numel - j : chunk;
+            s = st_read_as(f, t, j, k, buf, t->dtype);
+            if (s == TTT_OK) xxh_update(&h, buf, (size_t)k * es);
+        }
+    }
+    free(ord), free(buf);
+    if (s != TTT_OK) return s;
+    uint64_t got = xxh_digest(&h);
+    return got == want ? TTT_OK : checksum_mismatch(f, want, got);
+}
+
 void ttt_state_extra_free(ttt_state_extra *x) {
     if (!x) return;
     free(x->tokens), free(x->logits), free(x->rng);
@@ -469,7 +608,8 @@ ttt_status ttt_cache_load_ex(ttt_model *m, const char *path, ttt_cache **out, tt
     }
     for (int64_t i = 0; s == TTT_OK && i < d.n; i++)
         if (numel_of(&d.t[i]) > 0) s = read_tensor(&f, &d.t[i], dt, m->elem);
-    if (s == TTT_OK && xo) s = read_extras(&f, m, B, pos, &x);
+    if (s == TTT_OK) s = read_extras(&f, m, B, pos, &x);
+    if (s == TTT_OK) s = verify_checksum(&f, &d, &x, m, B, pos);
     desc_free(&d);
     st_close(&f);
     if (s != TTT_OK) {
@@ -478,7 +618,10 @@ ttt_status ttt_cache_load_ex(ttt_model *m, const char *path, ttt_cache **out, tt
         return s;
     }
     *out = c;
-    if (xo) *xo = x;
+    if (xo)
+        *xo = x;
+    else
+        ttt_state_extra_free(&x);
     return TTT_OK;
 }
 
@@ -490,11 +633,13 @@ ttt_status ttt_state_describe(const char *path, FILE *fp) {
     TRY(st_open(&f, path));
     int64_t B, pos;
     ttt_status s = check_header(&f, &B, &pos);
+    if (s == TTT_OK) s = verify_file_checksum(&f, B, pos);
     if (s != TTT_OK) {
         st_close(&f);
         return s;
     }
-    const char *keys[] = {"family", "precision", "config_hash", "weights_checksum", "params", "ttt_version"};
+    const char *keys[] = {"family", "precision", "config_hash", "weights_checksum", "state_checksum", "params",
+                          "ttt_version"};
     fprintf(fp, "state: %s\n  format: %s version %d\n  batch: %lld sequence%s\n  position: %lld tokens seen\n", path,
             TTT_STATE_FORMAT, TTT_STATE_VERSION, (long long)B, B > 1 ? "s" : "", (long long)pos);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
