@@ -15,6 +15,7 @@
 """
 import ctypes
 import importlib.util
+import math
 import os
 import sys
 import unittest
@@ -332,6 +333,18 @@ class TestModules(unittest.TestCase):
 
     def test_linear_no_share_qk_f64(self):
         self.compare("linear", torch.float64, 1e-11, 1e-9, share_qk=False, use_gate=False)
+
+
+class TestExample(unittest.TestCase):
+    def test_torch_ttt_layer_example(self):
+        """examples/python/torch_ttt_layer.py runs (3 optimizer steps) with finite losses"""
+        spec = importlib.util.spec_from_file_location("torch_ttt_layer", os.path.join(REPO, "examples", "python",
+                                                                                     "torch_ttt_layer.py"))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        first, last = mod.main(["--steps", "3", "--threads", "1"])
+        self.assertTrue(math.isfinite(first) and math.isfinite(last))
+        self.assertLess(abs(first - math.log(16)), 1.0)  # starts near chance
 
 
 if __name__ == "__main__":
