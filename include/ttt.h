@@ -188,6 +188,8 @@ const void *ttt_param_data(const ttt_model *m, int64_t i, int grad, int *elem_by
  * "ttt_train_progress", "ttt_eval_result", "ttt_sampling", "ttt_tokfile", "ttt_text_stream",
  * "ttt_rope_scaling"), 0 if unknown: lets bindings check their mirrors of the structs */
 size_t ttt_abi_sizeof(const char *type);
+/* offsetof(type, field) for the fields bindings mirror (the same struct names), -1 if unknown */
+int64_t ttt_abi_offsetof(const char *type, const char *field);
 
 /* Full-sequence forward (dual form). ids: [B, L] row-major, each in [0, V).
  * logits (nullable): [B, L, V]. loss (nullable): mean next-token cross-entropy over all

@@ -90,6 +90,7 @@ PROGRESS_FN = C.CFUNCTYPE(None, P(TrainProgress), vp)
 # prototypes: (name, restype, argtypes)
 _PROTOS = [
     ("ttt_abi_sizeof", sz, [cstr]),
+    ("ttt_abi_offsetof", i64, [cstr, cstr]),
     ("ttt_config_load", cint, [cstr, P(Config)]),
     ("ttt_config_validate", cint, [P(Config), cstr]),
     ("ttt_config_preset", cint, [cstr, P(Config)]),
@@ -208,6 +209,13 @@ def _declare():
             raise ImportError("ttt: struct %s has %d bytes in the loaded libttt.so but %d in the package's "
                               "mirror (python/ttt/_structs.py): the library is older than the package "
                               "(rebuild it)" % (cname, n, C.sizeof(cls)))
+        for fname, _ in cls._fields_:
+            want = getattr(cls, fname).offset
+            got = lib.ttt_abi_offsetof(cname.encode(), fname.encode())
+            if got != want:
+                raise ImportError("ttt: field %s.%s is at offset %d in the loaded libttt.so but %d in the "
+                                  "package's mirror (python/ttt/_structs.py): the library and the package come "
+                                  "from different versions" % (cname, fname, got, want))
         _LIB_SIZE[cls] = n
 
 
