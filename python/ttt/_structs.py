@@ -1,8 +1,9 @@
 """_structs.py: ctypes mirrors of the public structs of include/ttt*.h and the prototypes of the
 C functions the package calls.
 
-Each mirror's size is checked against the loaded library (ttt_abi_sizeof) at import: a library
-whose struct is smaller than the mirror is refused with a clear ImportError. A newer library
+Each mirror is checked against the loaded library at import (ttt_abi_sizeof, ttt_abi_offsetof
+of every field): a library whose struct is smaller than the mirror, or has a field elsewhere, is
+refused with a clear ImportError. A newer library
 may have appended fields at the end of a struct (the C API only grows structs at their end);
 new(cls) therefore allocates max(the library's size, the mirror's) zeroed bytes, so that the
 library never writes or reads past the buffer, and the fields the mirror does not know keep
@@ -187,6 +188,24 @@ def copy(obj):
     return out
 
 
+def check_layout(cname, cls):
+    """The library's size of struct `cname` after checking that mirror `cls` fits it: not larger,
+    and every field at the library's offset (ImportError otherwise)."""
+    n = lib.ttt_abi_sizeof(cname.encode())
+    if n < C.sizeof(cls):
+        raise ImportError("ttt: struct %s has %d bytes in the loaded libttt.so but %d in the package's "
+                          "mirror (python/ttt/_structs.py): the library is older than the package "
+                          "(rebuild it)" % (cname, n, C.sizeof(cls)))
+    for fname, _ in cls._fields_:
+        want = getattr(cls, fname).offset
+        got = lib.ttt_abi_offsetof(cname.encode(), fname.encode())
+        if got != want:
+            raise ImportError("ttt: field %s.%s is at offset %d in the loaded libttt.so but %d in the "
+                              "package's mirror (python/ttt/_structs.py): the library and the package come "
+                              "from different versions" % (cname, fname, got, want))
+    return n
+
+
 def _declare():
     missing = []
     for name, res, args in _PROTOS:
@@ -204,19 +223,7 @@ def _declare():
                        ("ttt_train_progress", TrainProgress), ("ttt_eval_result", EvalResult),
                        ("ttt_sampling", Sampling), ("ttt_tokfile", Tokfile), ("ttt_text_stream", TextStream),
                        ("ttt_rope_scaling", RopeScaling)]:
-        n = lib.ttt_abi_sizeof(cname.encode())
-        if n < C.sizeof(cls):
-            raise ImportError("ttt: struct %s has %d bytes in the loaded libttt.so but %d in the package's "
-                              "mirror (python/ttt/_structs.py): the library is older than the package "
-                              "(rebuild it)" % (cname, n, C.sizeof(cls)))
-        for fname, _ in cls._fields_:
-            want = getattr(cls, fname).offset
-            got = lib.ttt_abi_offsetof(cname.encode(), fname.encode())
-            if got != want:
-                raise ImportError("ttt: field %s.%s is at offset %d in the loaded libttt.so but %d in the "
-                                  "package's mirror (python/ttt/_structs.py): the library and the package come "
-                                  "from different versions" % (cname, fname, got, want))
-        _LIB_SIZE[cls] = n
+        _LIB_SIZE[cls] = check_layout(cname, cls)
 
 
 _declare()

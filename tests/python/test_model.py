@@ -170,6 +170,21 @@ class TestErrors(unittest.TestCase):
         with self.assertRaises(ttt.ArgumentError):
             ttt.Cache(self.m, batch=2).decode_step(3)
 
+    def test_struct_layout_check(self):
+        import ctypes as C
+        from ttt import _structs as S
+        self.assertEqual(S.check_layout("ttt_sampling", S.Sampling), C.sizeof(S.Sampling))
+
+        class Swapped(C.Structure):  # top_k and temperature exchanged
+            _fields_ = [("top_k", C.c_int64), ("temperature", C.c_double), ("top_p", C.c_double)]
+
+        class Longer(C.Structure):
+            _fields_ = S.Sampling._fields_ + [("extra", C.c_double)]
+
+        for bad in (Swapped, Longer):
+            with self.assertRaises(ImportError):
+                S.check_layout("ttt_sampling", bad)
+
     def test_threads_share_a_model(self):
         # calls from several threads take turns (the model's lock): every result is the serial one
         ids = [np.random.RandomState(s).randint(0, 97, size=(2, 64 + 16 * s)) for s in range(3)]
