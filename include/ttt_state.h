@@ -47,6 +47,11 @@ void ttt_state_extra_free(ttt_state_extra *x);
  * would, except against a model. */
 ttt_status ttt_state_describe(const char *path, FILE *fp);
 
+/* Bytes of the cache tensors of a state of B sequences at position pos for a configuration,
+ * computing in float32 (float64: twice as many), as ttt_cache_save writes them (the header and
+ * ttt_state_extra come on top); no model is made. */
+ttt_status ttt_state_bytes(const ttt_config *cfg, int64_t B, int64_t pos, uint64_t *bytes);
+
 /* The model identity a state records (docs: the state file format).
  * Config hash: XXH64 (seed 0) of the family's config.json fields as ttt writes them (cJSON,
  * unformatted; the tokenizer name left out). Weights checksum: the parameters as the model

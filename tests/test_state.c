@@ -324,6 +324,42 @@ TEST(test_state_bad_files) {
     return TEST_PASS;
 }
 
+/* ttt_state_bytes against the shapes worked by hand */
+TEST(test_state_bytes_by_hand) {
+    struct {
+        const char *preset;
+        int64_t B, pos;
+        uint64_t bytes;
+    } cases[] = {
+        /* 2 layers x (pre-conv and Q/K conv histories 2 x 3 x 64, W1 4 x 16 x 16 + b1 4 x 16, twice
+         * with the gradient sums) x B floats */
+        {"ttt-linear-tiny", 1, 7, 2 * (2 * 3 * 64 + 2 * (4 * 16 * 16 + 4 * 16)) * 4},
+        {"ttt-linear-tiny", 3, 900, 3 * 2 * (2 * 3 * 64 + 2 * (4 * 16 * 16 + 4 * 16)) * 4},
+        /* MLP: W1 16 x 64, b1 64, W2 64 x 16, b2 16 per head */
+        {"ttt-mlp-tiny", 1, 5, 2 * (2 * 3 * 64 + 2 * 4 * (16 * 64 + 64 + 64 * 16 + 16)) * 4},
+        /* Transformer backbone: no convolutions */
+        {"ttt-linear-tiny-tf", 2, 5, 2 * 2 * (2 * (4 * 16 * 16 + 4 * 16)) * 4},
+        /* 2 layers x K, V [B, 2 kv heads, pos, 16] */
+        {"llama-tiny", 2, 9, 2 * 2 * 2 * 2 * 9 * 16 * 4},
+        {"llama-tiny", 1, 1000, 2 * 2 * 2 * 1000 * 16 * 4},
+        /* 2 layers x (conv history 3 x 128, h 128 x 16) */
+        {"mamba-tiny", 1, 12345, 2 * (3 * 128 + 128 * 16) * 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ttt_config c;
+        uint64_t b = 0;
+        EXPECT(ttt_config_preset(cases[i].preset, &c) == TTT_OK, "%s", ttt_last_error());
+        EXPECT(ttt_state_bytes(&c, cases[i].B, cases[i].pos, &b) == TTT_OK, "%s", ttt_last_error());
+        EXPECT(b == cases[i].bytes, "%s, batch %lld, position %lld: %llu bytes, by hand %llu", cases[i].preset,
+               (long long)cases[i].B, (long long)cases[i].pos, (unsigned long long)b, (unsigned long long)cases[i].bytes);
+    }
+    ttt_config c;
+    uint64_t b;
+    ttt_config_preset("llama-tiny", &c);
+    EXPECT(ttt_state_bytes(&c, 0, 5, &b) == TTT_ERR_ARG && ttt_state_bytes(&c, 1, 0, &b) == TTT_ERR_ARG, "bad sizes");
+    return TEST_PASS;
+}
+
 static const char *gpt2_tokenizer(void) {
     static const char *p = "data/tok/r50k_base.tiktoken";
     struct stat st;

@@ -52,7 +52,7 @@ static int describe_files(const char *dir, int in_place) {
     return 0;
 }
 
-static const flag_spec flags[] = {{"model", 1}, {"tensors", 0}, {"state", 1}, {NULL, 0}};
+static const flag_spec flags[] = {{"model", 1}, {"tensors", 0}, {"state", 1}, {"state-size", 1}, {"preset", 1}, {NULL, 0}};
 
 int cmd_info(int argc, char **argv) {
     args a;
@@ -65,10 +65,14 @@ int cmd_info(int argc, char **argv) {
                "lists every tensor with its shape.\n"
                "       ttt info --state FILE [--model DIR]\n\n"
                "Describes a state file (ttt generate --save-state): family, precision, batch, position,\n"
-               "model identity, tensors; with --model, whether it loads into that model.\n");
+               "model identity, tensors; with --model, whether it loads into that model.\n"
+               "       ttt info --state-size N[,N...] (--model DIR | --preset NAME)\n\n"
+               "The bytes of one sequence's state at each context length N, from the configuration.\n");
         return 0;
     }
     if (args_has(&a, "state")) return cmd_info_state(args_str(&a, "state", ""), args_str(&a, "model", NULL));
+    if (args_has(&a, "state-size"))
+        return cmd_info_state_size(args_str(&a, "state-size", ""), args_str(&a, "model", NULL), args_str(&a, "preset", NULL));
     if (args_require(&a, "model")) return 2;
     ttt_model *m;
     if (ttt_model_load(args_str(&a, "model", ""), NULL, &m) != TTT_OK) return cli_fail("info");

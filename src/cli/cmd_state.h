@@ -6,4 +6,8 @@
  * model (the refusal's reason when not). Returns the exit status. */
 int cmd_info_state(const char *path, const char *model_dir);
 
+/* `ttt info --state-size N[,N...] (--model DIR | --preset NAME)`: the bytes of a state at each
+ * context length N (one sequence, float32). Returns the exit status. */
+int cmd_info_state_size(const char *list, const char *model_dir, const char *preset);
+
 #endif

@@ -213,6 +213,32 @@ static ttt_status describe(const ttt_model *m, ttt_cache *c, int64_t B, int64_t 
 static const char *family_name(const ttt_model *m) { return ttt_family_of(&m->cfg)->model_type; }
 static const char *family_title(const ttt_model *m) { return ttt_family_of(&m->cfg)->title; }
 
+ttt_status ttt_state_bytes(const ttt_config *cfg, int64_t B, int64_t pos, uint64_t *bytes) {
+    TRY(ttt_config_validate(cfg, "state size"));
+    const ttt_family *fam = ttt_family_of(cfg);
+    if (B < 1 || B > TTT_STATE_MAX_BATCH || pos < 1 || pos > (int64_t)1 << 40)
+        return ttt_err(TTT_ERR_ARG, "state size: batch must be in [1, %d] and position in [1, 2^40], got %lld and %lld",
+                       TTT_STATE_MAX_BATCH, (long long)B, (long long)pos);
+    if (!fam->ops[0]->state_tensors)
+        return ttt_err(TTT_ERR_ARG, "state size: the %s family's caches cannot be saved", fam->title);
+    /* the description needs the dimensions only: a model without parameters */
+    ttt_model *m = calloc(1, sizeof *m);
+    if (!m) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    m->cfg = *cfg;
+    ttt_dims_from_config(&m->dims, cfg);
+    m->elem = 4;
+    m->ops = fam->ops[0];
+    state_desc d;
+    ttt_status s = describe(m, NULL, B, pos, &d);
+    if (s == TTT_OK) {
+        *bytes = 0;
+        for (int64_t i = 0; i < d.n; i++) *bytes += (uint64_t)numel_of(&d.t[i]) * 4;
+        desc_free(&d);
+    }
+    free(m);
+    return s;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* save                                                                                       */
 
