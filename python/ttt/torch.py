@@ -134,6 +134,36 @@ def _prepare(mlp, mini_batch_size, XQ, XK, XV, eta, token_scale, ln_weight, ln_b
     return shape, [t.contiguous() for t in ts]
 
 
+class _SavedPool:
+    """Buffers for the forward's saved intermediates, reused across steps: a fresh buffer of
+    tens of MB costs its first touch on every call (page faults, about a third of a second for
+    one 125M-width layer at L = 2048), so a buffer the backward is done with is kept (up to
+    `cap_bytes` in all) and handed to the next forward of the same size and dtype."""
+
+    def __init__(self, cap_bytes=1 << 30):
+        self.cap, self.free, self.bytes = cap_bytes, {}, 0
+
+    def take(self, n, dtype):
+        lst = self.free.get((n, dtype))
+        if lst:
+            t = lst.pop()
+            self.bytes -= t.numel() * t.element_size()
+            return t
+        return torch.empty((n,), dtype=dtype)
+
+    def give(self, t):
+        nb = t.numel() * t.element_size()
+        if self.bytes + nb <= self.cap:
+            self.free.setdefault((t.numel(), t.dtype), []).append(t)
+            self.bytes += nb
+
+    def clear(self):
+        self.free, self.bytes = {}, 0
+
+
+saved_pool = _SavedPool()
+
+
 def _inputs_struct(ts):
     vals = [_ptr(t) for t in ts] + [None] * (11 - len(ts))
     return _Inputs(*vals)
@@ -156,7 +186,7 @@ def _forward(mlp, mini_batch_size, want_state, want_saved, *args):
         nsaved = lib.ttt_inner_saved_elems(ctypes.byref(shape))
         if nsaved < 0:
             check(4, "ttt_inner_saved_elems")
-        saved = torch.empty((nsaved,), dtype=ts[0].dtype)
+        saved = saved_pool.take(nsaved, ts[0].dtype)
     ins = _inputs_struct(ts)
     check(getattr(lib, "ttt_inner_forward_" + sfx)(ctypes.byref(shape), ctypes.byref(ins), _ptr(Z), _ptr(state),
                                                      _ptr(sums), _ptr(saved), nsaved),
@@ -211,6 +241,8 @@ class _InnerFunction(torch.autograd.Function):
                                                           _ptr(saved), nsaved, ctypes.byref(g)),
               "ttt_inner_backward_" + sfx)
         ctx.saved_buf = None
+        if saved is not None:
+            saved_pool.give(saved)
         out = [None if x is None else x.reshape(s) for x, s in zip(grads, ctx.in_shapes)]
         return (None, None) + tuple(out)
 
