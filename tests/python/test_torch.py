@@ -335,6 +335,152 @@ class TestModules(unittest.TestCase):
         self.compare("linear", torch.float64, 1e-11, 1e-9, share_qk=False, use_gate=False)
 
 
+# ------------------------------------------------------------------------------------------------
+# the golden TTT cases through a language model assembled in PyTorch around our layers
+
+GOLD = os.path.join(REPO, "tests", "fixtures", "golden")
+
+
+def st_read(path):
+    """{name: numpy array} of a safetensors file (written here: 8-byte header length, JSON, data)"""
+    import json
+    import struct
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    hdr = json.loads(raw[8:8 + n])
+    dt = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32}
+    out = {}
+    for k, v in hdr.items():
+        if k != "__metadata__":
+            a, b = v["data_offsets"]
+            out[k] = np.frombuffer(raw[8 + n + a:8 + n + b], dtype=dt[v["dtype"]]).reshape(v["shape"])
+    return out
+
+
+class RMSNorm(torch.nn.Module):
+    def __init__(self, d, eps):
+        super().__init__()
+        self.weight, self.eps = torch.nn.Parameter(torch.ones(d)), eps
+
+    def forward(self, x):  # w · x / sqrt(mean(x²) + eps)
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+
+
+class PreConv(torch.nn.Module):  # RMSNorm then a causal depthwise convolution over time
+    def __init__(self, c):
+        super().__init__()
+        d, k = c["hidden_size"], c["conv_kernel"]
+        self.norm = RMSNorm(d, c["rms_norm_eps"])
+        self.conv = torch.nn.Conv1d(d, d, k, groups=d, padding=k - 1, bias=True)
+
+    def forward(self, x):
+        return self.conv(self.norm(x).transpose(1, 2))[..., :x.shape[1]].transpose(1, 2)
+
+
+class SwiGLU(torch.nn.Module):
+    def __init__(self, d, h):
+        super().__init__()
+        self.gate_proj = torch.nn.Linear(d, h, bias=False)
+        self.up_proj = torch.nn.Linear(d, h, bias=False)
+        self.down_proj = torch.nn.Linear(h, d, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Block(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d = c["hidden_size"]
+        self.pre_conv = bool(c["pre_conv"])
+        if self.pre_conv:
+            self.conv = PreConv(c)
+        self.seq_norm = RMSNorm(d, c["rms_norm_eps"])
+        self.seq_modeling_block = (tt.TTTMLP if c["ttt_layer_type"] == "mlp" else tt.TTTLinear)(c)
+        self.ffn_norm = RMSNorm(d, c["rms_norm_eps"])
+        self.mlp = SwiGLU(d, c["intermediate_size"])
+
+    def forward(self, x):
+        if self.pre_conv:
+            x = x + self.conv(x)
+        x = x + self.seq_modeling_block(self.seq_norm(x))
+        return x + self.mlp(self.ffn_norm(x))
+
+
+class TinyLM(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.model = torch.nn.Module()
+        self.model.embed_tokens = torch.nn.Embedding(c["vocab_size"], c["hidden_size"])
+        self.model.layers = torch.nn.ModuleList([Block(c) for _ in range(c["num_hidden_layers"])])
+        self.model.norm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
+        self.tied = bool(c.get("tie_word_embeddings", True))
+        if not self.tied:
+            self.lm_head = torch.nn.Linear(c["hidden_size"], c["vocab_size"], bias=False)
+
+    def forward(self, ids):
+        h = self.model.embed_tokens(ids)
+        for blk in self.model.layers:
+            h = blk(h)
+        h = self.model.norm(h)
+        return h @ self.model.embed_tokens.weight.t() if self.tied else self.lm_head(h)
+
+
+class TestGoldenModel(unittest.TestCase):
+    """a TinyLM of our TTTLinear/TTTMLP modules (everything else plain PyTorch, written here)
+    loads a golden case's model.safetensors by name and gives its logits, loss and every
+    parameter gradient at the golden README's tolerances (float32: logits 5e-5, gradients 1e-4
+    of the tensor's largest element, loss 1e-5; the float64 case 1e-6 relative throughout)"""
+
+    def check(self, name):
+        import json
+        d = os.path.join(GOLD, name)
+        if not os.path.exists(os.path.join(d, "expected.safetensors")):
+            self.skipTest("%s absent" % d)
+        with open(os.path.join(d, "config.json")) as f:
+            c = json.load(f)
+        f64 = name.endswith("_f64")
+        dtype = torch.float64 if f64 else torch.float32
+        m = TinyLM(c)
+        sd = {k: torch.from_numpy(v.copy()) for k, v in st_read(os.path.join(d, "model.safetensors")).items()}
+        m.load_state_dict(sd, strict=True)
+        m = m.to(dtype)
+        e = st_read(os.path.join(d, "expected.safetensors"))
+        ids = torch.from_numpy(e["input_ids"].astype(np.int64))
+        logits = m(ids)
+        tl, tg, tls = (1e-6, 1e-6, 1e-6 * abs(float(e["loss"]))) if f64 else (5e-5, 1e-4, 1e-5)
+        ref = torch.from_numpy(e["logits"].copy())
+        rel = (logits.detach().double() - ref.double()).abs().max().item() / ref.abs().max().item()
+        self.assertLessEqual(rel, tl, "%s logits: max rel diff %.3g" % (name, rel))
+        V = logits.shape[-1]
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, V).double(), ids[:, 1:].reshape(-1))
+        self.assertLessEqual(abs(loss.item() - float(e["loss"])), tls, (name, loss.item(), float(e["loss"])))
+        loss.backward()
+        n = 0
+        for k, p in m.named_parameters():
+            ref = torch.from_numpy(e["grad." + k].copy()).double()
+            r = (p.grad.double() - ref).abs().max().item() / max(ref.abs().max().item(), 1e-30)
+            self.assertLessEqual(r, tg, "%s grad.%s: max rel diff %.3g" % (name, k, r))
+            n += 1
+        self.assertEqual(n, len([k for k in e if k.startswith("grad.")]))
+
+    def test_linear_mamba(self):
+        self.check("linear_mamba")
+
+    def test_mlp_mamba(self):
+        self.check("mlp_mamba")
+
+    def test_linear_tfbackbone(self):
+        self.check("linear_tfbackbone")
+
+    def test_mlp_tfbackbone(self):
+        self.check("mlp_tfbackbone")
+
+    def test_linear_mamba_f64(self):
+        self.check("linear_mamba_f64")
+
+
 class TestExample(unittest.TestCase):
     def test_torch_ttt_layer_example(self):
         """examples/python/torch_ttt_layer.py runs (3 optimizer steps) with finite losses"""
