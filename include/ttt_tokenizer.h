@@ -66,9 +66,9 @@ int32_t ttt_tok_special_id(const ttt_tok *t, const char *text);
 enum {
     TTT_TOK_ADD_BOS = 1,       /* prepend the BOS id */
     TTT_TOK_ADD_EOS = 2,       /* append the EOS id */
-    TTT_TOK_ALLOW_SPECIAL = 4, /* tiktoken: special-token texts in the input become their ids
-                                  (otherwise they are ordinary text); tokenizer.json always
-                                  matches its added tokens, as the library does */
+    TTT_TOK_ALLOW_SPECIAL = 4, /* tiktoken, Llama-2: special-token texts in the input become
+                                  their ids (otherwise they are ordinary text); tokenizer.json
+                                  always matches its added tokens, as the library does */
     TTT_TOK_ADD_SPECIAL = 8,   /* tokenizer.json: the post-processor's special tokens
                                   (TemplateProcessing), as the library's add_special_tokens */
 };

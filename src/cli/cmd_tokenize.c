@@ -64,8 +64,8 @@ static void tokenize_help(void) {
            "  --bos, --eos      add BOS / EOS around the text (--ids, --count)\n"
            "  --no-wrap         no BOS/EOS in the token file\n"
            "  --special         special-token texts such as <|endoftext|> in the input become their ids\n"
-           "                    (tiktoken; otherwise they are ordinary text; a tokenizer.json always\n"
-           "                    matches its added tokens, as the tokenizers library does)\n"
+           "                    (tiktoken, Llama-2's <unk> <s> </s>; otherwise they are ordinary text; a\n"
+           "                    tokenizer.json always matches its added tokens, as the library does)\n"
            "  --add-special     a tokenizer.json's post-processor tokens (TemplateProcessing: the BOS\n"
            "                    Llama-style files put first), as the library's add_special_tokens\n"
            "                    (--ids, --count)\n",
