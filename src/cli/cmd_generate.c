@@ -67,37 +67,6 @@ static void help(void) {
            "stderr (--quiet: nothing).\n");
 }
 
-static int exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-/* the tokenizer: --tokenizer, else the config's name looked up in the model directory, then the
- * directory's own tokenizer.json, then the name in data/tok */
-static ttt_status find_tokenizer(const char *flag, const char *model_dir, const char *name, model_tok *out) {
-    if (flag) return model_tok_load(flag, out);
-    int named = name && name[0], own = model_tok_in_dir(model_dir);
-    if (!named && !own)
-        return ttt_err(TTT_ERR_ARG, "%s/config.json names no tokenizer (\"ttt_tokenizer\") and the directory holds "
-                       "no tokenizer.json; give --tokenizer PATH", model_dir);
-    char cand[6][1200];
-    int n = 0;
-    if (named) {
-        snprintf(cand[n++], sizeof cand[0], "%s/tokenizer", model_dir);
-        snprintf(cand[n++], sizeof cand[0], "%s/%s.tiktoken", model_dir, name);
-        snprintf(cand[n++], sizeof cand[0], "%s/%s", model_dir, name);
-    }
-    if (own) snprintf(cand[n++], sizeof cand[0], "%s", model_dir);
-    if (named) {
-        snprintf(cand[n++], sizeof cand[0], "data/tok/%s.tiktoken", name);
-        snprintf(cand[n++], sizeof cand[0], "data/tok/%s", name);
-    }
-    for (int i = 0; i < n; i++)
-        if (exists(cand[i])) return model_tok_load(cand[i], out);
-    return ttt_err(TTT_ERR_ARG, "tokenizer \"%s\" of %s not found (looked in %s/ and data/tok/); give --tokenizer PATH",
-                   name, model_dir, model_dir);
-}
-
 int cmd_generate(int argc, char **argv) {
     args a;
     if (args_parse(&a, "generate", flags, argc, argv)) return 2;
@@ -154,7 +123,7 @@ int cmd_generate(int argc, char **argv) {
     int rc = 0;
     if (ttt_model_load(mdir, &mo, &m) != TTT_OK) return cli_fail("generate");
     const ttt_config *cfg = ttt_model_config(m);
-    if (find_tokenizer(args_str(&a, "tokenizer", NULL), mdir, cfg->tokenizer, &mt) != TTT_OK) {
+    if (model_tok_find(args_str(&a, "tokenizer", NULL), mdir, cfg->tokenizer, &mt) != TTT_OK) {
         rc = cli_fail("generate");
         goto done;
     }

@@ -21,6 +21,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a model on token files (AdamW, cosine schedule, checkpoints, resume)"},
     {"eval", cmd_eval, "perplexity and loss by position on a token file"},
     {"generate", cmd_generate, "continue a prompt: one prefill, then token-by-token decoding"},
+    {"serve", cmd_serve, "an OpenAI-compatible HTTP server with continuous batching and sessions"},
     {"bench", cmd_bench, "latency of prefill, decode and training against the machine's ceilings"},
     {"tokenize", cmd_tokenize, "text to token ids (GPT-2/tiktoken BPE or Llama-2 BPE)"},
     {"detokenize", cmd_detokenize, "token ids back to text"},

@@ -19,6 +19,10 @@ int model_tok_in_dir(const char *dir);
 /* Load the tokenizer at PATH (any path ttt_tok_load takes). */
 ttt_status model_tok_load(const char *path, model_tok *mt);
 void model_tok_free(model_tok *mt);
+/* The tokenizer of a model (ttt generate, ttt serve): FLAG (a --tokenizer path) when given, else
+ * the one the config names (NAME, may be "") looked up in MODEL_DIR, then the directory's own
+ * tokenizer.json, then NAME in data/tok/; an error says where it looked. */
+ttt_status model_tok_find(const char *flag, const char *model_dir, const char *name, model_tok *out);
 
 /* the name a model records for it (ttt_tok_name) */
 const char *model_tok_name(const model_tok *mt);

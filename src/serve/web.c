@@ -1,0 +1,38 @@
+/* web.c: the page at / of `ttt serve`: a prompt box, temperature and max tokens, and the
+ * continuation streamed from POST /v1/completions (server-sent events read with fetch). Static
+ * HTML and script in one string: no build step, no external resources. */
+#include "serve/serve.h"
+
+const char srv_web_page[] =
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ttt serve</title>\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<style>body{font-family:system-ui,sans-serif;max-width:50em;margin:2em auto;padding:0 1em}"
+    "textarea{width:100%;height:8em;font:inherit}#out{white-space:pre-wrap;border:1px solid #ccc;padding:.5em;"
+    "min-height:6em;font-family:monospace}label{margin-right:1em}#err{color:#b00}</style></head><body>\n"
+    "<h1>ttt serve</h1><p id=\"model\"></p>\n"
+    "<textarea id=\"prompt\">Once upon a time</textarea><br>\n"
+    "<label>temperature <input id=\"temp\" type=\"number\" value=\"0.8\" min=\"0\" max=\"2\" step=\"0.1\"></label>\n"
+    "<label>max tokens <input id=\"maxt\" type=\"number\" value=\"64\" min=\"0\" max=\"4096\"></label>\n"
+    "<label>API key <input id=\"key\" type=\"password\" size=\"12\"></label>\n"
+    "<button id=\"go\">Generate</button>\n"
+    "<p id=\"err\"></p><div id=\"out\"></div>\n"
+    "<script>\n"
+    "const $=id=>document.getElementById(id);\n"
+    "function hdr(){const h={'Content-Type':'application/json'};const k=$('key').value;if(k)h['Authorization']='Bearer '+k;return h;}\n"
+    "fetch('/v1/models',{headers:hdr()}).then(r=>r.json()).then(j=>{if(j.data)$('model').textContent='model: '+j.data[0].id;}).catch(()=>{});\n"
+    "$('go').onclick=async()=>{\n"
+    " $('out').textContent='';$('err').textContent='';$('go').disabled=true;\n"
+    " try{\n"
+    "  const body={model:'ttt',prompt:$('prompt').value,temperature:parseFloat($('temp').value),"
+    "max_tokens:parseInt($('maxt').value),stream:true};\n"
+    "  const r=await fetch('/v1/completions',{method:'POST',headers:hdr(),body:JSON.stringify(body)});\n"
+    "  if(!r.ok){const j=await r.json().catch(()=>({}));throw new Error((j.error&&j.error.message)||r.statusText);}\n"
+    "  const rd=r.body.getReader(),dec=new TextDecoder();let buf='';\n"
+    "  for(;;){const {value,done}=await rd.read();if(done)break;buf+=dec.decode(value,{stream:true});\n"
+    "   let i;while((i=buf.indexOf('\\n\\n'))>=0){const ev=buf.slice(0,i);buf=buf.slice(i+2);\n"
+    "    if(!ev.startsWith('data: '))continue;const d=ev.slice(6);if(d==='[DONE]')continue;\n"
+    "    const j=JSON.parse(d);if(j.error){$('err').textContent=j.error.message;continue;}\n"
+    "    for(const c of j.choices)$('out').textContent+=c.text;}}\n"
+    " }catch(e){$('err').textContent=String(e.message||e);}\n"
+    " $('go').disabled=false;};\n"
+    "</script></body></html>\n";
