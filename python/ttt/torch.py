@@ -23,6 +23,7 @@ ValueError naming the tensor. The library releases the GIL during its calls (cty
 torch.get_num_threads() threads.
 """
 import ctypes
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -206,6 +207,17 @@ def _unpack_state(mlp, state, f):
     return tuple(out)
 
 
+_grad_mode = threading.local()
+
+
+def _apply(fn, *args):
+    _grad_mode.enabled = torch.is_grad_enabled()
+    try:
+        return fn.apply(*args)
+    finally:
+        _grad_mode.enabled = True
+
+
 class _InnerFunction(torch.autograd.Function):
     """Shared forward/backward; subclasses fix `mlp`. Inputs after (mini_batch_size,
     return_state): XQ, XK, XV, eta, token_scale, ln_weight, ln_bias, W1, b1[, W2, b2]."""
@@ -213,7 +225,9 @@ class _InnerFunction(torch.autograd.Function):
 
     @staticmethod
     def _run_forward(ctx, mlp, mini_batch_size, return_state, *args):
-        need_grad = any(ctx.needs_input_grad[2:])
+        # ctx.needs_input_grad is set under torch.no_grad() too: the wrappers below record the
+        # grad mode of the caller (inside forward it is always off), so inference keeps no cache
+        need_grad = any(ctx.needs_input_grad[2:]) and getattr(_grad_mode, "enabled", True)
         shape, ts, Z, state, sums, saved = _forward(mlp, mini_batch_size, return_state, need_grad, *args)
         ctx.mlp, ctx.shape_ = mlp, shape
         ctx.in_shapes = [tuple(a.shape) for a in args if a is not None]
@@ -282,7 +296,7 @@ class TTTMLPFunction(_InnerFunction):
 def ttt_linear(XQ, XK, XV, eta, token_scale, ln_weight, ln_bias, W1, b1, mini_batch_size=16, return_state=False):
     """Z = the TTT-Linear inner loop (differentiable). return_state: also the final inner state as
     a dict {"W1_states", "b1_states", "W1_grad", "b1_grad"} of [B, H, ...] tensors (ttt.py's names)."""
-    r = TTTLinearFunction.apply(int(mini_batch_size), bool(return_state), XQ, XK, XV, eta, token_scale,
+    r = _apply(TTTLinearFunction, int(mini_batch_size), bool(return_state), XQ, XK, XV, eta, token_scale,
                                 ln_weight, ln_bias, W1, b1)
     return _with_state(0, r, XQ.shape[-1]) if return_state else r
 
@@ -290,7 +304,7 @@ def ttt_linear(XQ, XK, XV, eta, token_scale, ln_weight, ln_bias, W1, b1, mini_ba
 def ttt_mlp(XQ, XK, XV, eta, token_scale, ln_weight, ln_bias, W1, b1, W2, b2, mini_batch_size=16,
             return_state=False):
     """Z = the TTT-MLP inner loop (differentiable); return_state as ttt_linear (W1, b1, W2, b2)."""
-    r = TTTMLPFunction.apply(int(mini_batch_size), bool(return_state), XQ, XK, XV, eta, token_scale,
+    r = _apply(TTTMLPFunction, int(mini_batch_size), bool(return_state), XQ, XK, XV, eta, token_scale,
                              ln_weight, ln_bias, W1, b1, W2, b2)
     return _with_state(1, r, XQ.shape[-1]) if return_state else r
 
