@@ -64,8 +64,13 @@ uint64_t ttt_weights_checksum(const ttt_model *m);
 uint64_t ttt_xxh64(const void *data, size_t n, uint64_t seed);
 
 /* One decode step for n independent single-sequence caches (each created with B = 1, each at
- * its own position): ids [n] the next token of each, logits (nullable) [n, vocab rows].
- * Equal to ttt_decode_step on each cache alone (see the implementation for the tolerance). */
+ * its own position; no cache twice): ids [n] the next token of each, logits (nullable)
+ * [n, vocab rows]. Caches that may share a step (TTT: the same position mod mini_batch_size;
+ * Mamba: all) are gathered into one batch whose projections, MLPs and LM head are products over
+ * its rows, the inner loops and scans per sequence; the rest (and every Transformer cache)
+ * take ttt_decode_step alone. The logits equal ttt_decode_step's on each cache alone within
+ * 1e-5 (float32) / 1e-13 (float64) of the largest logit: a product over k rows may sum in
+ * another order than a one-row product (measured: TTT bit for bit, Mamba 2.9e-6 in float32). */
 ttt_status ttt_decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, const int32_t *ids, float *logits);
 
 #ifdef __cplusplus

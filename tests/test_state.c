@@ -429,3 +429,79 @@ TEST(test_state_generate_continuation) {
         return TEST_FAIL;
     return TEST_PASS;
 }
+
+/* ttt_decode_multi over 5 single-sequence caches at positions 3, 5, 19, 7, 35 (TTT: three of
+ * them at the same place in a mini-batch, so they decode as one batch; Mamba: all five) against
+ * ttt_decode_step on twin caches, for 6 steps. Batched products sum in another order than the
+ * one-row products of a single step: equal within TOL relative to the largest logit. */
+static int multi_matches(const char *preset, ttt_precision prec, double tol, double *worst) {
+    ttt_model *m = model_of(preset, prec, 21);
+    CHECK(m, "%s: %s", preset, ttt_last_error());
+    const int64_t n = 5, pre[5] = {3, 5, 19, 7, 35};
+    int64_t V = ttt_config_vocab_rows(ttt_model_config(m)), Vt = ttt_model_config(m)->vocab_size;
+    ttt_cache *a[5], *b[5];
+    int32_t ids[64];
+    for (int64_t i = 0; i < n; i++) {
+        random_ids(ids, pre[i], Vt, 30 + (uint64_t)i);
+        CHECK(ttt_cache_create(m, 1, &a[i]) == TTT_OK && ttt_cache_create(m, 1, &b[i]) == TTT_OK, "%s", ttt_last_error());
+        CHECK(ttt_prefill(m, a[i], ids, pre[i], NULL) == TTT_OK && ttt_prefill(m, b[i], ids, pre[i], NULL) == TTT_OK,
+              "%s", ttt_last_error());
+    }
+    float *la = malloc(sizeof(float) * (size_t)(n * V)), *lb = malloc(sizeof(float) * (size_t)V);
+    *worst = 0;
+    for (int step = 0; step < 6; step++) {
+        int32_t col[5];
+        random_ids(col, n, Vt, 100 + (uint64_t)step);
+        CHECK(ttt_decode_multi(m, a, n, col, la) == TTT_OK, "%s: %s", preset, ttt_last_error());
+        for (int64_t i = 0; i < n; i++) {
+            CHECK(ttt_decode_step(m, b[i], col + i, lb) == TTT_OK, "%s", ttt_last_error());
+            CHECK(ttt_cache_position(a[i]) == ttt_cache_position(b[i]), "%s: cache %lld at %lld, its twin at %lld", preset,
+                  (long long)i, (long long)ttt_cache_position(a[i]), (long long)ttt_cache_position(b[i]));
+            double mx = 0, dmax = 0;
+            int64_t at = 0;
+            for (int64_t v = 0; v < V; v++) {
+                double r = fabs((double)lb[v]), e = fabs((double)la[i * V + v] - (double)lb[v]);
+                if (r > mx) mx = r;
+                if (e > dmax) dmax = e, at = v;
+            }
+            double rel = dmax / (mx > 0 ? mx : 1);
+            if (rel > *worst) *worst = rel;
+            CHECK(rel <= tol, "%s: step %d, cache %lld (position %lld): logit %lld is %.9g, alone %.9g (%.3g of the "
+                  "largest, tolerance %.1g)", preset, step, (long long)i, (long long)ttt_cache_position(b[i]), (long long)at,
+                  (double)la[i * V + at], (double)lb[at], rel, tol);
+        }
+    }
+    for (int64_t i = 0; i < n; i++) ttt_cache_free(a[i]), ttt_cache_free(b[i]);
+    free(la), free(lb);
+    ttt_model_free(m);
+    return 1;
+}
+
+TEST(test_state_decode_multi_every_family) {
+    const char *presets[] = {"ttt-linear-tiny", "ttt-mlp-tiny", "ttt-linear-tiny-tf", "llama-tiny", "mamba-tiny"};
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        double w32, w64;
+        EXPECT(multi_matches(presets[i], TTT_PREC_F32, 1e-5, &w32), "%s (f32)", presets[i]);
+        EXPECT(multi_matches(presets[i], TTT_PREC_F64, 1e-13, &w64), "%s (f64)", presets[i]);
+        printf("  %-20s worst difference %.2g (f32), %.2g (f64) of the largest logit\n", presets[i], w32, w64);
+    }
+    /* bad calls */
+    ttt_model *m = model_of("mamba-tiny", TTT_PREC_F32, 1), *o = model_of("mamba-tiny", TTT_PREC_F32, 2);
+    ttt_cache *c[2], *two, *other;
+    int32_t id[2] = {1, 2};
+    EXPECT(ttt_cache_create(m, 1, &c[0]) == TTT_OK && ttt_cache_create(m, 2, &two) == TTT_OK &&
+           ttt_cache_create(o, 1, &other) == TTT_OK, "create");
+    c[1] = c[0];
+    EXPECT(ttt_decode_multi(m, c, 2, id, NULL) == TTT_ERR_ARG && strstr(ttt_last_error(), "same cache"), "%s",
+           ttt_last_error());
+    c[1] = two;
+    EXPECT(ttt_decode_multi(m, c, 2, id, NULL) == TTT_ERR_ARG && strstr(ttt_last_error(), "holds 2 sequences"), "%s",
+           ttt_last_error());
+    c[1] = other;
+    EXPECT(ttt_decode_multi(m, c, 2, id, NULL) == TTT_ERR_ARG && strstr(ttt_last_error(), "another model"), "%s",
+           ttt_last_error());
+    EXPECT(ttt_decode_multi(m, c, 0, id, NULL) == TTT_OK, "n = 0: %s", ttt_last_error());
+    ttt_cache_free(c[0]), ttt_cache_free(two), ttt_cache_free(other);
+    ttt_model_free(m), ttt_model_free(o);
+    return TEST_PASS;
+}

@@ -402,7 +402,9 @@ static ttt_status state_reserve(ttt_cache *c, int64_t pos) {
     return cache_grow(c, pos + 1);
 }
 
-const lm_arch_ops RF(lm_llama_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, state_reserve};
+/* (no batch_key: attention over caches of different lengths is not batched; a gather would
+ * copy whole key/value caches) */
+const lm_arch_ops RF(lm_llama_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, state_reserve, NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* the family (model/family.h): config.json of Hugging Face's LlamaConfig, presets, flags,      */

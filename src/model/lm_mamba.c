@@ -201,15 +201,21 @@ static int64_t state_tensors(const ttt_model *m, ttt_cache *c, int64_t B, int64_
         if (c) mc = cache_layer(m, c, l);
         if (K1 > 0) {
             snprintf(nm, sizeof nm, "layers.%lld.conv_hist", (long long)l);
-            lm_state_add(t, &n, max, nm, mc.conv_hist, B * K1 * E, B * K1 * E, 3, B, K1, E, 0);
+            lm_state_add(t, &n, max, nm, mc.conv_hist, K1 * E, K1 * E, 3, B, K1, E, 0);
         }
         snprintf(nm, sizeof nm, "layers.%lld.ssm_state", (long long)l);
-        lm_state_add(t, &n, max, nm, mc.state, B * E * N, B * E * N, 3, B, E, N, 0);
+        lm_state_add(t, &n, max, nm, mc.state, E * N, E * N, 3, B, E, N, 0);
     }
     return n;
 }
 
-const lm_arch_ops RF(lm_mamba_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, NULL};
+/* a step does not depend on the position */
+static int64_t batch_key(const ttt_model *m, int64_t pos) {
+    (void)m, (void)pos;
+    return 0;
+}
+
+const lm_arch_ops RF(lm_mamba_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, NULL, batch_key};
 
 /* ------------------------------------------------------------------------------------------ */
 /* the family (model/family.h): config.json of Hugging Face's MambaConfig or of mamba_ssm,      */

@@ -342,11 +342,11 @@ static int64_t state_tensors(const ttt_model *m, ttt_cache *c, int64_t B, int64_
         }
         if (d->pre_conv && K1 > 0) {
             snprintf(nm, sizeof nm, "layers.%lld.pre_conv.hist", (long long)l);
-            lm_state_add(t, &n, max, nm, pc, B * K1 * D, B * K1 * D, 3, B, K1, D, 0);
+            lm_state_add(t, &n, max, nm, pc, K1 * D, K1 * D, 3, B, K1, D, 0);
         }
         if (d->share_qk && K1 > 0) {
             snprintf(nm, sizeof nm, "layers.%lld.qk_conv.hist", (long long)l);
-            lm_state_add(t, &n, max, nm, qk, B * K1 * D, B * K1 * D, 3, B, K1, D, 0);
+            lm_state_add(t, &n, max, nm, qk, K1 * D, K1 * D, 3, B, K1, D, 0);
         }
         for (int g = 0; g < 2; g++)
             for (int k = 0; k < (d->mlp ? 4 : 2); k++) {
@@ -358,7 +358,11 @@ static int64_t state_tensors(const ttt_model *m, ttt_cache *c, int64_t B, int64_
     return n;
 }
 
-const lm_arch_ops RF(lm_ttt_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, NULL};
+/* a step depends on the position only through its place in the mini-batch (RoPE has period b,
+ * the token's step size τ and whether the mini-batch ends are indexed by pos mod b) */
+static int64_t batch_key(const ttt_model *m, int64_t pos) { return pos % m->dims.b; }
+
+const lm_arch_ops RF(lm_ttt_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, NULL, batch_key};
 
 /* ------------------------------------------------------------------------------------------ */
 /* the family (model/family.h): config.json of ttt.py's TTTConfig, presets, flags, parameter   */

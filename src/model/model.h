@@ -45,9 +45,11 @@ struct ttt_cache {
     size_t bytes;       /* bytes in use */
 };
 
-/* One tensor of a cache's state as ttt_cache_save writes it (cache_io.c): its name, shape,
- * and where its elements lie in the cache: numel / run runs of `run` contiguous elements, run
- * i starting `i·stride` elements after `data` (data NULL when only the shapes were asked for). */
+/* One tensor of a cache's state as ttt_cache_save writes it (cache_io.c): its name, shape
+ * (the batch first), and where its elements lie in the cache: numel / run runs of `run`
+ * contiguous elements, run i starting `i·stride` elements after `data` (data NULL when only
+ * the shapes were asked for). A run never spans two sequences, and `run` does not depend on
+ * the batch (ttt_decode_multi moves sequences run by run). */
 typedef struct {
     char name[64];
     int ndim;
@@ -94,6 +96,10 @@ struct lm_arch_ops {
                              lm_state_tensor *t, int64_t max);
     /* make room in c for pos positions before a load (NULL: the size does not depend on pos) */
     ttt_status (*state_reserve)(ttt_cache *c, int64_t pos);
+    /* ttt_decode_multi: single-sequence caches at positions with equal keys decode as one
+     * batch (their states gathered into a cache of that many sequences at position key);
+     * NULL: each cache decodes alone */
+    int64_t (*batch_key)(const ttt_model *m, int64_t pos);
 };
 
 /* Multiply the TTT inner learning rate η_base (the TTT-MLP warm-up during training). */

@@ -145,7 +145,7 @@ static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_
     return TTT_OK;
 }
 
-const lm_arch_ops RF(lm_toy_ops) = {forward, cache_init, cache_reset, prefill, NULL, NULL};
+const lm_arch_ops RF(lm_toy_ops) = {forward, cache_init, cache_reset, prefill, NULL, NULL, NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* the family: config.json, presets, flags, parameter table, bench cost, info, registration   */
