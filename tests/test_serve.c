@@ -111,6 +111,7 @@ static int serve_stop(server *sv) {
     }
     char *log = read_whole(sv->log, NULL);
     int ok = log && strstr(log, "ttt serve: stopped") && !strstr(log, "ERROR: AddressSanitizer") &&
+             !strstr(log, "ERROR: LeakSanitizer") &&
              !strstr(log, "runtime error");
     if (!ok) test_fail("ttt serve's log after SIGTERM: %s", log ? log : "(none)");
     free(log);
@@ -405,12 +406,56 @@ TEST(test_serve_sessions_continue) {
     return ok ? TEST_PASS : TEST_FAIL;
 }
 
+/* a session saved at SIGTERM continues after a restart exactly as without one; a session over
+ * --session-bytes is spilled to disk and reloaded */
+TEST(test_serve_sessions_on_disk) {
+    if (!gpt2()) return test_skip("data/tok/r50k_base.tiktoken is absent (make data fetches it)");
+    const char *md = serve_model("serve_disk", 0), *sd = tmp_path("serve_states");
+    EXPECT(md, "model");
+    char *out, flags[800], *r, *r2;
+    run_cmd(&out, "rm -rf %s && mkdir -p %s", sd, sd);
+    free(out);
+    snprintf(flags, sizeof flags, "--state-dir %s", sd);
+    server sv;
+    EXPECT(serve_start(&sv, md, flags), "start");
+    int ok = http(&sv, "POST", "/v1/completions", "{\"prompt\": [50256, 15496, 995, 11], \"max_tokens\": 0, \"session\": \"d1\"}",
+                  NULL, NULL) == 200;
+    ok &= serve_stop(&sv);
+    char p[800];
+    snprintf(p, sizeof p, "%s/d1.state", sd);
+    struct stat st;
+    EXPECT(ok && stat(p, &st) == 0, "no %s after SIGTERM", p);
+    snprintf(flags, sizeof flags, "--state-dir %s --session-bytes 1", sd);
+    EXPECT(serve_start(&sv, md, flags), "restart");
+    int s1 = http(&sv, "GET", "/v1/sessions/d1", NULL, NULL, &r);
+    ok = s1 == 200 && strstr(r, "\"location\":\"disk\"");
+    if (!ok) test_fail("the session after a restart: %d %s", s1, r ? r : "");
+    free(r);
+    http(&sv, "POST", "/v1/completions", "{\"prompt\": [703, 389, 345], \"max_tokens\": 8, \"temperature\": 0, \"session\": \"d1\"}",
+         NULL, &r);
+    http(&sv, "POST", "/v1/completions", "{\"prompt\": [50256, 15496, 995, 11, 703, 389, 345], \"max_tokens\": 8, "
+         "\"temperature\": 0}", NULL, &r2);
+    char *a = choice_text(r, 0, "text"), *b = choice_text(r2, 0, "text");
+    ok = ok && same_text("a session resumed from disk vs the whole prompt", a, b);
+    free(a), free(b), free(r), free(r2);
+    /* over --session-bytes 1: spilled again at once */
+    s1 = http(&sv, "GET", "/v1/sessions/d1", NULL, NULL, &r);
+    ok = ok && s1 == 200 && strstr(r, "\"location\":\"disk\"") && strstr(r, "\"tokens\":15");
+    if (!ok) test_fail("the session after its continuation: %d %s", s1, r ? r : "");
+    free(r);
+    ok = ok && http(&sv, "POST", "/v1/completions", "{\"prompt\": \" more\", \"max_tokens\": 2, \"session\": \"d1\"}", NULL,
+                    NULL) == 200;
+    ok = ok && http(&sv, "DELETE", "/v1/sessions/d1", NULL, NULL, NULL) == 200 && stat(p, &st) != 0;
+    ok &= serve_stop(&sv);
+    return ok ? TEST_PASS : TEST_FAIL;
+}
+
 TEST(test_serve_errors_keep_serving) {
     if (!gpt2()) return test_skip("data/tok/r50k_base.tiktoken is absent (make data fetches it)");
     const char *md = serve_model("serve_err", 0);
     EXPECT(md, "model");
     server sv;
-    EXPECT(serve_start(&sv, md, "--api-key sekrit --max-body 4096 --max-tokens-cap 100"), "start");
+    EXPECT(serve_start(&sv, md, "--api-key sekrit --max-body 4096 --max-tokens-cap 100 --body-timeout 1"), "start");
     const char *K = "-H 'Authorization: Bearer sekrit'";
     struct {
         const char *method, *path, *body, *hdr;
@@ -468,6 +513,22 @@ TEST(test_serve_errors_keep_serving) {
         ok = st == 413 && r && strstr(r, "--max-body");
         if (!ok) test_fail("oversized body: %d %s", st, r ? r : "");
         free(r), free(big);
+    }
+    /* a body sent at 40 bytes/s (slowloris): the connection is closed after --body-timeout 1
+     * (libmicrohttpd cannot send a status while a body arrives), long before the body's 10 s */
+    if (ok) {
+        char body[400], *out;
+        memset(body, ' ', sizeof body - 1);
+        body[sizeof body - 1] = 0;
+        memcpy(body, "{\"prompt\": \"hi\"}", 16);
+        const char *bf = tmp_path("serve_slow.json");
+        write_whole(bf, body, strlen(body));
+        double t0 = (double)time(NULL);
+        run_cmd(&out, "curl -s -o /dev/null -w '%%{http_code}' --limit-rate 40 %s --data-binary @%s %s/v1/completions", K,
+                bf, sv.url);
+        ok = atoi(out) == 0 && (double)time(NULL) - t0 < 8;
+        if (!ok) test_fail("a slow body: status %s after %.0f s (expected the connection closed)", out, (double)time(NULL) - t0);
+        free(out);
     }
     ok = ok && http(&sv, "POST", "/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 2}", K, NULL) == 200;
     ok &= serve_stop(&sv);

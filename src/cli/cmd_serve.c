@@ -1,6 +1,7 @@
 /* cmd_serve.c: `ttt serve`: load a model and its tokenizer as `ttt generate` does, take the
  * generation defaults of `ttt generate` for it (generation_config.json, EOS ids), and run the
  * OpenAI-compatible HTTP server of src/serve/ until SIGTERM or SIGINT. */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 static const flag_spec flags[] = {
     {"model", 1},        {"host", 1},        {"port", 1},          {"parallel", 1},    {"api-key", 1},
     {"state-dir", 1},    {"queue", 1},       {"max-tokens-cap", 1}, {"max-prompt", 1},  {"max-n", 1},
-    {"max-body", 1},     {"timeout", 1},     {"max-sessions", 1},   {"session-bytes", 1}, {"tokenizer", 1},
+    {"max-body", 1},     {"timeout", 1},     {"max-sessions", 1},   {"session-bytes", 1}, {"session-idle", 1}, {"body-timeout", 1}, {"tokenizer", 1},
     {"threads", 1},      {"name", 1},        {"bf16", 0},           {"quiet", 0},       {NULL, 0}};
 
 static void help(void) {
@@ -40,8 +41,12 @@ static void help(void) {
            "  --max-n N          most sequences (prompts x n) per request (default 16)\n"
            "  --max-body BYTES   largest request body (default 1048576; 413 above)\n"
            "  --timeout S        seconds a request may take from arrival to its last token (default 600)\n"
+           "  --body-timeout S   seconds the request body may take to arrive (default 20; 408 after)\n"
            "  --max-sessions N   sessions kept (default 1024); --session-bytes B their total state bytes\n"
-           "                     (default 1 GiB); past either the least recently used is dropped\n"
+           "                     (default 1 GiB, the states in RAM); past --max-sessions the least recently\n"
+           "                     used is dropped, past --session-bytes it is spilled to --state-dir (else dropped)\n"
+           "  --session-idle S   with --state-dir: sessions idle for S seconds are spilled (default 300);\n"
+           "                     SIGTERM spills all, and a server started on the same directory resumes them\n"
            "  --name NAME        the model's id in the API (default: the directory's name)\n"
            "  --tokenizer P, --threads N, --bf16   as for ttt generate\n"
            "  --quiet            no log lines but the listening address\n");
@@ -66,8 +71,17 @@ int cmd_serve(int argc, char **argv) {
         args_int(&a, "max-body", 1 << 20, 64, (int64_t)1 << 32, &mb) ||
         args_int(&a, "max-sessions", 1024, 0, 1 << 24, &ms) ||
         args_int(&a, "session-bytes", (int64_t)1 << 30, 0, INT64_MAX, &sb) || args_int(&a, "threads", 0, 0, 4096, &thr) ||
-        args_double(&a, "timeout", 600, &to))
+        args_double(&a, "timeout", 600, &to) || args_double(&a, "session-idle", 300, &o->session_idle_s) ||
+        args_double(&a, "body-timeout", 20, &o->body_timeout_s))
         return 2;
+    if (!(o->body_timeout_s > 0)) {
+        fprintf(stderr, "ttt serve: --body-timeout must be a number of seconds > 0, got %g\n", o->body_timeout_s);
+        return 2;
+    }
+    if (!(o->session_idle_s >= 0)) {
+        fprintf(stderr, "ttt serve: --session-idle must be a number of seconds >= 0, got %g\n", o->session_idle_s);
+        return 2;
+    }
     if (!(to > 0) || to > 86400 * 7) {
         fprintf(stderr, "ttt serve: --timeout must be a number of seconds in (0, 604800], got %g\n", to);
         return 2;
@@ -80,6 +94,11 @@ int cmd_serve(int argc, char **argv) {
     o->port = (int)port, o->parallel = par, o->queue_max = q, o->max_tokens_cap = cap, o->max_prompt = mp;
     o->max_n = mn, o->max_body = (size_t)mb, o->timeout_s = to, o->max_sessions = ms, o->session_bytes = (size_t)sb;
     o->quiet = args_has(&a, "quiet");
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, o->host, addr) != 1 && inet_pton(AF_INET6, o->host, addr) != 1) {
+        fprintf(stderr, "ttt serve: --host '%s' is not an IPv4 or IPv6 address (e.g. 127.0.0.1, 0.0.0.0, ::1)\n", o->host);
+        return 2;
+    }
     if (o->state_dir) {
         struct stat st;
         if (stat(o->state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -142,6 +161,7 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "ttt serve: out of memory\n");
         goto done;
     }
+    srv_sessions_scan(&s);
     rc = srv_http_run(&s);
     srv_sessions_free(&s);
 done:

@@ -1,6 +1,7 @@
 /* http.c: the HTTP layer of `ttt serve` on libmicrohttpd (one thread per connection): routes,
  * the optional bearer key (401), the request size cap (413, from Content-Length before the body
- * is read, or while it arrives), a deadline for receiving the body (408: slow-body clients),
+ * is read, or while it arrives), a deadline for receiving the body (slow-body clients: the
+ * connection is closed),
  * JSON replies, server-sent events for "stream": true, and graceful shutdown: SIGTERM or SIGINT
  * stops new generation requests (503), lets the scheduler finish the queued and running ones,
  * waits for their replies to be delivered, then stops the daemon. */
@@ -19,7 +20,6 @@
 
 #include "serve/serve.h"
 
-#define BODY_DEADLINE_S 20.0 /* the whole body must arrive within this */
 
 typedef struct {
     srv *s;
@@ -287,10 +287,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) { /* a piece of the body */
-        if (srv_now() - cc->t0 > BODY_DEADLINE_S) {
-            if (send_error(s, c, 408, "invalid_request_error", "request_timeout",
-                           "the request body arrived too slowly") == MHD_YES)
-                return MHD_YES;
+        if (srv_now() - cc->t0 > s->o.body_timeout_s) {
+            /* a body trickling in (slowloris): libmicrohttpd 0.9.75 cannot queue a reply while a
+             * body is being received, so the connection is closed */
+            if (!s->o.quiet) fprintf(stderr, "ttt serve: a request body took longer than --body-timeout: connection closed\n");
+            srv_metrics_response(s->metrics, 408);
             return MHD_NO;
         }
         cc->received += *upload_size;
@@ -425,6 +426,7 @@ int srv_http_run(srv *s) {
     signal(SIGINT, SIG_IGN);
     if (!s->o.quiet) fprintf(stderr, "ttt serve: signal %d: draining running requests\n", sig);
     srv_sched_drain(s); /* new requests get 503; queued and running ones finish */
+    srv_sessions_save_all(s);
     for (int i = 0; i < 1000; i++) { /* their replies reach the clients (at most 10 s) */
         pthread_mutex_lock(&inflight_mu);
         int64_t n = inflight;

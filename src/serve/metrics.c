@@ -29,9 +29,9 @@ void srv_metrics_response(srv_metrics *mt, int status) {
 
 char *srv_metrics_text(srv *s) {
     srv_metrics *mt = s->metrics;
-    int64_t ns;
+    int64_t ns, nd;
     size_t nb;
-    srv_sessions_counts(s, &ns, &nb);
+    srv_sessions_counts(s, &ns, &nd, &nb);
     srv_buf b = {0};
     char line[512];
     static const char *ep[SRV_EP_N] = {"completions", "chat_completions", "models", "sessions", "other"};
@@ -68,7 +68,7 @@ char *srv_metrics_text(srv *s) {
     L("# HELP ttt_queue_length Requests waiting for the batch.\n# TYPE ttt_queue_length gauge\nttt_queue_length %lld\n",
       (long long)mt->queue_len);
     L("# HELP ttt_sessions Sessions kept, by location.\n# TYPE ttt_sessions gauge\nttt_sessions{location=\"ram\"} %lld\n"
-      "ttt_sessions{location=\"disk\"} 0\n", (long long)ns);
+      "ttt_sessions{location=\"disk\"} %lld\n", (long long)ns, (long long)nd);
     L("# HELP ttt_session_bytes Bytes of the kept sessions' states in RAM.\n# TYPE ttt_session_bytes gauge\n"
       "ttt_session_bytes %zu\n", nb);
 #undef L

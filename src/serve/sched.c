@@ -516,6 +516,11 @@ static int seq_prefill(srv *s, srv_job *j, srv_seq *q, srv_error *e) {
                           "session '%s' is in use by another request", p->session);
             return -1;
         }
+        if (r == 500) {
+            srv_set_error(e, 500, "server_error", "session", "session_unreadable",
+                          "session '%s' cannot be read back from --state-dir: %s", p->session, s->session_error);
+            return -1;
+        }
     }
     if (q->sess) { /* continue: the pending token, then the prompt without its BOS */
         q->cache = q->sess->held;
@@ -650,12 +655,26 @@ static void *sched_main(void *arg) {
     float *logits = NULL;
     srv_seq **who = NULL;
     int64_t cap = 0;
+    double last_tick = srv_now();
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (!s->queue_head && !s->active && !s->stopping) pthread_cond_wait(&s->cv, &s->mu);
+        while (!s->queue_head && !s->active && !s->stopping) {
+            struct timespec ts; /* wake up now and then to spill idle sessions */
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+            if (srv_now() - last_tick > 1) break;
+        }
         if (s->stopping && !s->queue_head && !s->active) {
             pthread_mutex_unlock(&s->mu);
             break;
+        }
+        double tnow = srv_now();
+        if (tnow - last_tick > 1) {
+            pthread_mutex_unlock(&s->mu);
+            srv_sessions_tick(s);
+            pthread_mutex_lock(&s->mu);
+            last_tick = tnow;
         }
         /* admit: FIFO, while the batch has room (a job larger than the batch runs alone) */
         while (s->queue_head) {

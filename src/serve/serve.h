@@ -48,8 +48,10 @@ typedef struct {
     int64_t max_n;           /* n above it: 400 */
     size_t max_body;         /* request bytes above it: 413 */
     double timeout_s;        /* per request, from arrival to the last token */
+    double body_timeout_s;   /* the whole body must arrive within this (408) */
     int64_t max_sessions;    /* sessions kept */
-    size_t session_bytes;    /* bytes of all kept sessions' caches */
+    size_t session_bytes;    /* bytes of the kept sessions' caches in RAM */
+    double session_idle_s;   /* idle sessions spilled to --state-dir after this */
     int64_t default_max_tokens;
     int quiet;
 } srv_opts;
@@ -116,6 +118,7 @@ struct srv {
     int32_t eos[SRV_MAX_EOS];
     int n_eos;
     char chat_error[512];     /* why chat is refused ("" when the model has a chat template) */
+    char session_error[600];  /* why a spilled session could not be reloaded (scheduler thread) */
     /* scheduler */
     pthread_t thread;
     pthread_mutex_t mu;
@@ -165,6 +168,7 @@ struct srv_session {
     int64_t tokens;           /* tokens of the conversation so far */
     double last_used;
     int busy;                 /* a request is using it */
+    int on_disk;              /* spilled to --state-dir (cache NULL) */
     srv_session *next;
 };
 int srv_sessions_init(srv *s);
@@ -178,7 +182,12 @@ void srv_session_release(srv *s, const char *id, srv_session *se, ttt_cache *cac
 /* JSON of a session (malloc'd) or NULL if unknown; delete: 1 deleted, 0 unknown, -1 busy */
 char *srv_session_info(srv *s, const char *id);
 int srv_session_delete(srv *s, const char *id);
-void srv_sessions_counts(srv *s, int64_t *n, size_t *bytes);
+void srv_sessions_counts(srv *s, int64_t *in_ram, int64_t *on_disk, size_t *bytes);
+/* spill idle sessions (--session-idle) */
+void srv_sessions_tick(srv *s);
+/* every session in RAM to --state-dir (shutdown); the ones found there (start) */
+void srv_sessions_save_all(srv *s);
+void srv_sessions_scan(srv *s);
 
 /* metrics.c */
 typedef struct srv_metrics {

@@ -711,3 +711,5 @@ import cases_genconfig  # noqa: E402,F401
 
 # state files of ttt generate --save-state (their own file; it adds to CASES)
 import cases_state  # noqa: E402,F401
+# ttt serve's command line (its own file; it adds to CASES)
+import cases_serve  # noqa: E402,F401
