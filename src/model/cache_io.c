@@ -726,11 +726,14 @@ static ttt_status gather(ttt_cache *big, ttt_cache **cs, const int64_t *idx, int
     return s;
 }
 
-static int64_t *g_keys; /* qsort context (ttt_decode_multi is not re-entrant on one model anyway) */
+typedef struct {
+    int64_t key, i;
+} keyed;
+
 static int by_key(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    if (g_keys[x] != g_keys[y]) return g_keys[x] < g_keys[y] ? -1 : 1;
-    return (x > y) - (x < y);
+    const keyed *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
 }
 
 ttt_status ttt_decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, const int32_t *ids, float *logits) {
@@ -759,9 +762,15 @@ ttt_status ttt_decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, const i
         free(keys), free(idx), free(gid), free(lg);
         return ttt_err(TTT_ERR_NOMEM, "out of memory");
     }
-    for (int64_t i = 0; i < n; i++) keys[i] = m->ops->batch_key(m, caches[i]->pos), idx[i] = i;
-    g_keys = keys;
-    qsort(idx, (size_t)n, sizeof *idx, by_key);
+    keyed *kv = malloc(sizeof *kv * (size_t)n);
+    if (!kv) {
+        free(keys), free(idx), free(gid), free(lg);
+        return ttt_err(TTT_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t i = 0; i < n; i++) kv[i] = (keyed){m->ops->batch_key(m, caches[i]->pos), i};
+    qsort(kv, (size_t)n, sizeof *kv, by_key); /* groups of equal keys, each in the callers' order */
+    for (int64_t i = 0; i < n; i++) keys[i] = m->ops->batch_key(m, caches[i]->pos), idx[i] = kv[i].i;
+    free(kv);
     ttt_status s = TTT_OK;
     for (int64_t g0 = 0, g1; g0 < n && s == TTT_OK; g0 = g1) {
         for (g1 = g0 + 1; g1 < n && keys[idx[g1]] == keys[idx[g0]]; g1++) {
