@@ -70,7 +70,7 @@ static int serve_start(server *sv, const char *model, const char *extra) {
     snprintf(name, sizeof name, "serve_%d.log", count++);
     snprintf(sv->log, sizeof sv->log, "%s", tmp_path(name));
     char *out;
-    int rc = run_cmd(&out, "%s serve --model %s --port 0 %s >%s 2>&1 </dev/null & echo $!", test_ttt_bin, model, extra,
+    int rc = run_cmd(&out, "%s serve --model %s --port 0 --threads 1 %s >%s 2>&1 </dev/null & echo $!", test_ttt_bin, model, extra,
                      sv->log);
     sv->pid = rc == 0 ? atoi(out) : 0;
     free(out);
@@ -199,7 +199,7 @@ TEST(test_serve_completions_equal_generate) {
     server sv;
     EXPECT(serve_start(&sv, md, "--parallel 4"), "start");
     int ok = 1;
-    char *r, *g, *t, body[1024];
+    char *r, *g, *t, body[1024], *greedy = NULL;
     /* greedy and sampled, plain and streamed */
     const char *sets[][2] = {{"\"temperature\": 0", "--temperature 0"},
                              {"\"temperature\": 0.9, \"top_p\": 0.9, \"seed\": 5", "--temperature 0.9 --top-p 0.9 --seed 5"}};
@@ -224,25 +224,28 @@ TEST(test_serve_completions_equal_generate) {
         int done;
         t = stream_text(r, 0, 0, &done);
         ok = ok && st == 200 && done && same_text("streamed completion vs ttt generate", t, g);
-        free(r), free(t), free(g);
+        free(r), free(t);
+        if (k == 0) greedy = g;
+        else free(g);
     }
-    /* n = 3: choice i is the continuation of seed 5 + i */
+    /* n = 2: choice i is the continuation of seed 5 + i */
     if (ok) {
         http(&sv, "POST", "/v1/completions",
-             "{\"prompt\": \"Once\", \"max_tokens\": 6, \"temperature\": 1, \"seed\": 5, \"n\": 3}", NULL, &r);
-        for (int i = 0; i < 3 && ok; i++) {
+             "{\"prompt\": \"Once\", \"max_tokens\": 6, \"temperature\": 1, \"seed\": 5, \"n\": 2}", NULL, &r);
+        for (int i = 0; i < 2 && ok; i++) {
             char fl[200];
             snprintf(fl, sizeof fl, "--prompt Once --max-tokens 6 --temperature 1 --seed %d", 5 + i);
             g = generate(md, fl);
             t = choice_text(r, i, "text");
-            ok = same_text("n = 3", t, g);
+            ok = same_text("n = 2", t, g);
             free(g), free(t);
         }
         free(r);
     }
     /* a stop string from the middle of the greedy text: cut before its first occurrence, like --stop */
     if (ok) {
-        g = generate(md, "--prompt 'Hello world' --max-tokens 12 --temperature 0");
+        g = greedy;
+        greedy = NULL;
         char stop[8] = {0};
         memcpy(stop, g + 6, 4);
         snprintf(body, sizeof body, "{\"prompt\": \"Hello world\", \"max_tokens\": 12, \"temperature\": 0, \"stop\": [\"zzzz\", \"%s\"]}",
@@ -299,6 +302,7 @@ TEST(test_serve_completions_equal_generate) {
         if (!ok) test_fail("metrics: %s", r ? r : "(none)");
         free(r);
     }
+    free(greedy);
     ok &= serve_stop(&sv);
     return ok ? TEST_PASS : TEST_FAIL;
 }
@@ -486,6 +490,7 @@ TEST(test_serve_errors_keep_serving) {
         {"POST", "/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 2}", "-H 'Authorization: Bearer sekri'", 401,
          "invalid_api_key"},
         {"GET", "/health", NULL, "", 200, "ok"},
+        {"GET", "/", NULL, "", 200, "fetch('/v1/completions'"}, /* the page, without a key */
     };
     int ok = 1;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0] && ok; i++) {
@@ -531,6 +536,42 @@ TEST(test_serve_errors_keep_serving) {
         free(out);
     }
     ok = ok && http(&sv, "POST", "/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 2}", K, NULL) == 200;
+    ok &= serve_stop(&sv);
+    return ok ? TEST_PASS : TEST_FAIL;
+}
+
+/* a full queue answers 429 (OpenAI's rate-limit error) and the server goes on */
+TEST(test_serve_queue_full_429) {
+    if (!gpt2()) return test_skip("data/tok/r50k_base.tiktoken is absent (make data fetches it)");
+    const char *md = serve_model("serve_q", 0);
+    EXPECT(md, "model");
+    server sv;
+    EXPECT(serve_start(&sv, md, "--parallel 1 --queue 1"), "start");
+    const char *bf = tmp_path("serve_q.json");
+    const char *b = "{\"prompt\": \"Queue\", \"max_tokens\": 12, \"temperature\": 0}";
+    write_whole(bf, b, strlen(b));
+    char cmd[4096], *out;
+    int n = 0;
+    for (int i = 0; i < 8; i++)
+        n += snprintf(cmd + n, sizeof cmd - (size_t)n, "curl -s -o %s.%d -w '%%{http_code}\\n' --data-binary @%s %s/v1/completions & ",
+                      bf, i, bf, sv.url);
+    snprintf(cmd + n, sizeof cmd - (size_t)n, "wait");
+    run_cmd(&out, "%s", cmd);
+    int n200 = 0, n429 = 0;
+    for (char *p = out; *p; p++)
+        if (p == out || p[-1] == '\n') n200 += strncmp(p, "200", 3) == 0, n429 += strncmp(p, "429", 3) == 0;
+    int ok = n200 >= 1 && n429 >= 1 && n200 + n429 == 8;
+    if (!ok) test_fail("statuses of 8 clients on --parallel 1 --queue 1: %s", out);
+    free(out);
+    for (int i = 0; i < 8 && ok; i++) { /* a 429 has the OpenAI error body */
+        char p[700];
+        snprintf(p, sizeof p, "%s.%d", bf, i);
+        char *r = read_whole(p, NULL);
+        ok = r && (strstr(r, "\"choices\"") || strstr(r, "\"code\":\"queue_full\""));
+        if (!ok) test_fail("reply %d: %s", i, r ? r : "");
+        free(r);
+    }
+    ok = ok && http(&sv, "POST", "/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 2}", NULL, NULL) == 200;
     ok &= serve_stop(&sv);
     return ok ? TEST_PASS : TEST_FAIL;
 }

@@ -66,7 +66,7 @@ int cmd_serve(int argc, char **argv) {
     int64_t port, par, q, cap, mp, mn, mb, ms, sb, thr;
     double to;
     if (args_int(&a, "port", 8080, 0, 65535, &port) || args_int(&a, "parallel", 8, 1, 4096, &par) ||
-        args_int(&a, "queue", 64, 0, 1 << 20, &q) || args_int(&a, "max-tokens-cap", 4096, 0, (int64_t)1 << 30, &cap) ||
+        args_int(&a, "queue", 64, 1, 1 << 20, &q) || args_int(&a, "max-tokens-cap", 4096, 0, (int64_t)1 << 30, &cap) ||
         args_int(&a, "max-prompt", 32768, 1, (int64_t)1 << 30, &mp) || args_int(&a, "max-n", 16, 1, 4096, &mn) ||
         args_int(&a, "max-body", 1 << 20, 64, (int64_t)1 << 32, &mb) ||
         args_int(&a, "max-sessions", 1024, 0, 1 << 24, &ms) ||

@@ -319,7 +319,10 @@ static char *reply_json(srv *s, srv_job *j) {
                         while (src->child) cJSON_AddItemToArray(dst, cJSON_DetachItemViaPointer(src, src->child));
                     }
                     cJSON_Delete(g);
-                } else {
+                } else { /* offsets count from the prompt's start, as OpenAI's */
+                    char *e = echo_text(s, q);
+                    off = e ? strlen(e) : 0;
+                    free(e);
                     lo = lp_json_completion(s, q->lps, q->nsampled, j->p.logprobs, 0, &off);
                 }
                 cJSON_AddItemToObject(c, "logprobs", lo);
