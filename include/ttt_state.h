@@ -30,6 +30,9 @@ typedef struct {
     uint64_t *rng;    /* [B, 4]: the samplers' xoshiro256** states (ttt_sampler_get_rng) */
 } ttt_state_extra;
 
+/* The number of sequences of a cache. */
+int64_t ttt_cache_batch(const ttt_cache *c);
+
 /* Write the cache (position >= 1) into PATH atomically. */
 ttt_status ttt_cache_save(const ttt_cache *c, const char *path);
 /* Read a state written for model M into a new cache (*out, freed with ttt_cache_free). A state

@@ -424,6 +424,22 @@ TEST(test_state_generate_continuation) {
         return TEST_FAIL;
     if (!expect_cli_error("--batch 1", "generate --model %s --tokenizer %s --prompt x --batch 2 --save-state %s", md, tk, a))
         return TEST_FAIL;
+    /* a state of two sequences (the library writes any batch) */
+    {
+        ttt_model *mm;
+        EXPECT(ttt_model_load(md, NULL, &mm) == TTT_OK, "%s", ttt_last_error());
+        ttt_cache *c2;
+        int32_t ids2[6] = {1, 2, 3, 4, 5, 6};
+        EXPECT(ttt_cache_create(mm, 2, &c2) == TTT_OK && ttt_prefill(mm, c2, ids2, 3, NULL) == TTT_OK &&
+               ttt_cache_batch(c2) == 2, "%s", ttt_last_error());
+        ttt_state_extra x2 = {ids2, NULL, NULL};
+        EXPECT(ttt_cache_save_ex(c2, tmp_path("state_b2"), &x2) == TTT_OK, "%s", ttt_last_error());
+        ttt_cache_free(c2);
+        ttt_model_free(mm);
+    }
+    if (!expect_cli_error("holds 2 sequences", "generate --model %s --tokenizer %s --load-state %s --prompt x", md, tk,
+                          tmp_path("state_b2")))
+        return TEST_FAIL;
     if (!expect_cli_error("state_nonexistent", "generate --model %s --tokenizer %s --load-state %s", md, tk,
                           tmp_path("state_nonexistent")))
         return TEST_FAIL;

@@ -147,6 +147,12 @@ int cmd_generate(int argc, char **argv) {
             rc = cli_fail("generate");
             goto done;
         }
+        if (ttt_cache_batch(c) != 1) {
+            fprintf(stderr, "ttt generate: %s holds %lld sequences; ttt generate continues states of one sequence\n",
+                    load_state, (long long)ttt_cache_batch(c));
+            rc = 2;
+            goto done;
+        }
         if (!sx.tokens || (!has_prompt && (!sx.logits || !sx.rng))) {
             fprintf(stderr, "ttt generate: %s holds no %s (a state of ttt generate --save-state has them)%s\n",
                     load_state, !sx.tokens ? "token ids" : "logits and random stream to continue from",

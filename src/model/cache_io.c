@@ -242,6 +242,8 @@ ttt_status ttt_state_bytes(const ttt_config *cfg, int64_t B, int64_t pos, uint64
 /* ---------------------------------------------------------------------------------------- */
 /* save                                                                                       */
 
+int64_t ttt_cache_batch(const ttt_cache *c) { return c->B; }
+
 ttt_status ttt_cache_save(const ttt_cache *c, const char *path) { return ttt_cache_save_ex(c, path, NULL); }
 
 ttt_status ttt_cache_save_ex(const ttt_cache *cc, const char *path, const ttt_state_extra *x) {
