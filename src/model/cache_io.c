@@ -255,6 +255,9 @@ ttt_status ttt_cache_save_ex(const ttt_cache *cc, const char *path, const ttt_st
     if (c->pos < 1)
         return ttt_err(TTT_ERR_ARG, "%s: the cache has seen no token yet (position 0): there is no state to save; "
                        "a fresh cache is ttt_cache_create", path);
+    if (c->B > TTT_STATE_MAX_BATCH)
+        return ttt_err(TTT_ERR_ARG, "%s: the cache holds %lld sequences; a state file holds at most %d", path,
+                       (long long)c->B, TTT_STATE_MAX_BATCH);
     state_desc d;
     TRY(describe(m, c, c->B, c->pos, &d));
     st_entry *e = calloc((size_t)d.n + 3, sizeof *e);
