@@ -112,7 +112,7 @@ ttt_status ttt_tok_save(const ttt_tok *t, const char *dir);
 /* Token files                                                                                */
 
 #define TTT_TOKFILE_MAGIC "TTTTOKEN"
-#define TTT_TOKFILE_VERSION 1
+#define TTT_TOKFILE_VERSION 2 /* the newest version this build reads and writes (docs/data.md) */
 #define TTT_TOKFILE_HEADER_BYTES 128
 #define TTT_TOKFILE_NAME_BYTES 32
 
@@ -127,10 +127,13 @@ typedef struct {
     uint64_t checksum;   /* FNV-1a 64 over the token and document-offset bytes */
     int32_t *ids;        /* n_tokens ids (NULL after ttt_tokfile_read_header) */
     int64_t *doc_start;  /* n_docs offsets into ids, strictly increasing, first is 0 */
+    uint8_t *mask;       /* version 2: n_tokens loss-mask flags, 1 = token i counts when it is a
+                            target (predicted from token i-1), 0 = it does not; NULL in version 1
+                            files (every target counts) and after ttt_tokfile_read_header */
 } ttt_tokfile;
 
-/* Read and validate a whole token file: magic, version, width, exact size, checksum,
- * ids < vocab_size, document offsets. */
+/* Read and validate a whole token file: magic, version (1, or 2 with a per-token loss mask),
+ * width, exact size, checksum, ids < vocab_size, document offsets, mask padding. */
 ttt_status ttt_tokfile_read(const char *path, ttt_tokfile *out);
 /* Read and validate only the header (and the file size). */
 ttt_status ttt_tokfile_read_header(const char *path, ttt_tokfile *out);
@@ -143,7 +146,8 @@ ttt_status ttt_tokfile_check_model(const ttt_tokfile *tf, const ttt_config *cfg,
 ttt_status ttt_tokfile_parse(const void *data, size_t size, const char *origin, int header_only,
                              ttt_tokfile *out);
 /* Write atomically. width 0 picks 2 when vocab_size <= 65536, else 4; the checksum is
- * computed here. */
+ * computed here. With tf->mask (flags 0 or 1) the file is version 2, else version 1 (which
+ * older builds read too). */
 ttt_status ttt_tokfile_write(const char *path, const ttt_tokfile *tf);
 void ttt_tokfile_free(ttt_tokfile *tf);
 

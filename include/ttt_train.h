@@ -83,12 +83,17 @@ ttt_status ttt_forward_nll(ttt_model *m, const int32_t *ids, const int32_t *targ
                            int64_t L, double *nll);
 
 /* Evaluation over non-overlapping windows of L+1 tokens of a token file (targets equal to
- * BOS left out when mask_bos): perplexity = exp(Σ NLL / count). by_position (nullable, [L])
- * receives the mean NLL at each position and counts (nullable, [L]) the number of targets. */
+ * BOS left out when mask_bos; a file with a loss mask counts exactly the targets it flags):
+ * perplexity = exp(Σ NLL / count), accuracy = correct / count where a counted target is
+ * correct when it is the argmax of its logits (ties: the lowest id). by_position (nullable,
+ * [L]) receives the mean NLL at each position and counts (nullable, [L]) the number of
+ * targets. */
 typedef struct {
     double nll_sum;
     int64_t count, windows;
     double ppl;
+    int64_t correct;     /* counted targets that are the argmax of their logits */
+    double accuracy;     /* correct / count */
 } ttt_eval_result;
 
 ttt_status ttt_evaluate(ttt_model *m, const char *data_path, int64_t L, int64_t max_windows,

@@ -1,5 +1,6 @@
 /* cmd_eval.c: `ttt eval`: perplexity over non-overlapping windows of a token file (design.md 6),
- * optionally the loss by token position (log-spaced buckets, CSV) and a unigram baseline. */
+ * optionally the exact-match accuracy on the counted targets, the loss by token position
+ * (log-spaced buckets, CSV), a unigram baseline, and the results as a JSON object. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +16,23 @@
 
 static const flag_spec flags[] = {{"model", 1},       {"data", 1},     {"context", 1}, {"windows", 1},
                                   {"batch", 1},       {"by-position", 1}, {"buckets", 1}, {"unigram", 1},
-                                  {"no-bos-mask", 0}, {"threads", 1},  {"precision", 1}, {"ttt-stats", 1}, {NULL, 0}};
+                                  {"no-bos-mask", 0}, {"threads", 1},  {"precision", 1}, {"ttt-stats", 1},
+                                  {"accuracy", 0},    {"json", 1},     {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt eval --model DIR --data FILE.tok --context L [--windows N] [--batch B]\n"
-           "                [--by-position OUT.csv [--buckets K]] [--unigram TRAIN.tok]\n\n"
+           "                [--by-position OUT.csv [--buckets K]] [--unigram TRAIN.tok] [--accuracy]\n"
+           "                [--json OUT.json]\n\n"
            "Perplexity = exp(sum of NLL over the unmasked targets / their number) over non-overlapping\n"
            "windows of L+1 tokens (L inputs, L targets; targets equal to the model's bos_token_id left\n"
-           "out unless --no-bos-mask). Memory stays bounded at long context for every model type.\n\n"
+           "out unless --no-bos-mask). A token file with a loss mask (version 2, e.g. from 'ttt synth')\n"
+           "counts exactly the targets its mask flags. Memory stays bounded at long context for every\n"
+           "model type.\n\n"
+           "  --accuracy       also the exact-match accuracy: the share of the counted targets that are\n"
+           "                   the argmax of the model's logits (ties: the lowest id)\n"
+           "  --json F         also write the results as one JSON object to F (- for standard output):\n"
+           "                   perplexity, mean_loss, targets, windows, context, and with --accuracy\n"
+           "                   accuracy and correct\n"
            "  --by-position F  write the mean loss at each token position, in K (default 32) log-spaced\n"
            "                   buckets of positions, as CSV (position_start,position_end,mean_loss,targets)\n"
            "  --unigram T      also the perplexity of a unigram model (add-one smoothed counts of the\n"
@@ -139,7 +149,7 @@ static int unigram(const char *train, const char *data, int64_t L, int64_t W, in
     for (int64_t w = 0; w < Wt; w++)
         for (int64_t t = 0; t < L; t++) {
             int32_t y = te.ids[w * (L + 1) + t + 1];
-            if (bos >= 0 && y == bos) continue;
+            if (te.mask ? !te.mask[w * (L + 1) + t + 1] : bos >= 0 && y == bos) continue; /* the model's targets */
             sum += -log((cnt[y] + 1.0) / total);
             c++;
         }
@@ -147,6 +157,37 @@ static int unigram(const char *train, const char *data, int64_t L, int64_t W, in
     free(cnt);
     ttt_tokfile_free(&tr);
     ttt_tokfile_free(&te);
+    return 0;
+}
+
+/* a number as JSON: %.17g, or null when it is not finite (an empty evaluation) */
+static const char *jnum(char *buf, size_t n, double x) {
+    if (isfinite(x)) snprintf(buf, n, "%.17g", x);
+    else snprintf(buf, n, "null");
+    return buf;
+}
+
+/* the results as one JSON object, to PATH or "-" (stdout) */
+static int write_json(const char *path, const ttt_eval_result *r, int64_t L, int acc, double unigram_ppl) {
+    char buf[1024], x[3][40];
+    int n = snprintf(buf, sizeof buf, "{\"perplexity\": %s, \"mean_loss\": %s, \"targets\": %lld, \"windows\": %lld, "
+                     "\"context\": %lld", jnum(x[0], 40, r->ppl), jnum(x[1], 40, r->nll_sum / (double)r->count),
+                     (long long)r->count, (long long)r->windows, (long long)L);
+    if (acc)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, ", \"accuracy\": %s, \"correct\": %lld",
+                      jnum(x[2], 40, r->accuracy), (long long)r->correct);
+    if (!isnan(unigram_ppl))
+        n += snprintf(buf + n, sizeof buf - (size_t)n, ", \"unigram_perplexity\": %s", jnum(x[0], 40, unigram_ppl));
+    snprintf(buf + n, sizeof buf - (size_t)n, "}\n");
+    if (strcmp(path, "-") == 0) {
+        fputs(buf, stdout);
+        return 0;
+    }
+    ttt_atomic_file af;
+    if (ttt_atomic_open(&af, path) != TTT_OK) return cli_fail("eval");
+    ttt_atomic_write(&af, buf, strlen(buf));
+    if (ttt_atomic_commit(&af) != TTT_OK) return cli_fail("eval");
+    printf("results: %s\n", path);
     return 0;
 }
 
@@ -172,6 +213,12 @@ int cmd_eval(int argc, char **argv) {
         return 2;
     }
     mo.precision = strcmp(prec, "f64") == 0 ? TTT_PREC_F64 : TTT_PREC_F32;
+    const int want_acc = args_has(&a, "accuracy");
+    const char *json = args_str(&a, "json", NULL);
+    if (json && !json[0]) {
+        fprintf(stderr, "ttt eval: --json needs a file name (or - for standard output)\n");
+        return 2;
+    }
     ttt_model *m;
     if (ttt_model_load(args_str(&a, "model", ""), &mo, &m) != TTT_OK) return cli_fail("eval");
     int mask = !args_has(&a, "no-bos-mask");
@@ -194,6 +241,9 @@ int cmd_eval(int argc, char **argv) {
         printf("perplexity %.4f  (mean loss %.6f over %lld targets in %lld windows of %lld; %.0f tokens/s)\n", r.ppl,
                r.nll_sum / (double)r.count, (long long)r.count, (long long)r.windows, (long long)L,
                (double)(r.windows * L) / dt);
+        if (want_acc)
+            printf("accuracy %.6f  (%lld of %lld targets are the argmax of the logits)\n", r.accuracy,
+                   (long long)r.correct, (long long)r.count);
         const char *bp = args_str(&a, "by-position", NULL);
         if (bp && write_by_position(bp, byp, cnt, L, K) == 0) printf("loss by position: %s\n", bp);
         else if (bp) rc = 1;
@@ -206,6 +256,7 @@ int cmd_eval(int argc, char **argv) {
                          ttt_model_config(m), &up);
             if (rc == 0) printf("unigram perplexity %.4f (model / unigram = %.3f)\n", up, r.ppl / up);
         }
+        if (json && rc == 0) rc = write_json(json, &r, L, want_acc, up);
     }
     free(byp);
     free(cnt);

@@ -15,6 +15,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 /* print "ttt CMD: <library error message>" and return 1 */
 int cli_fail(const char *cmd);

@@ -27,6 +27,7 @@ static const command commands[] = {
     {"detokenize", cmd_detokenize, "token ids back to text"},
     {"data", cmd_data, "token files of every data split for one tokenizer (after make data)"},
     {"tokenizer", cmd_tokenizer, "train a BPE tokenizer on text files, write tokenizer.json (tokenizer train)"},
+    {"synth", cmd_synth, "synthetic token files with a loss mask (synth mqar: associative recall)"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -2,7 +2,7 @@
  *
  *   offset size  field (all little-endian)
  *        0    8  magic "TTTTOKEN"
- *        8    4  version (1)
+ *        8    4  version (1, or 2: a per-token loss mask follows the document offsets)
  *       12    4  token width in bytes (2 or 4)
  *       16    8  n_tokens
  *       24    8  n_docs
@@ -12,8 +12,13 @@
  *       48   32  tokenizer name, NUL-padded ("llama2", "r50k_base", ...)
  *       80    8  checksum: FNV-1a 64 over the bytes from offset 128 to the end
  *       88   40  reserved, zero
- *      128       n_tokens ids (uint16 or uint32), then n_docs uint64 document start offsets
- * The file size must be exactly 128 + n_tokens * width + n_docs * 8. */
+ *      128       n_tokens ids (uint16 or uint32), then n_docs uint64 document start offsets,
+ *                then (version 2 only) the loss mask: M = ceil(n_tokens / 8) bytes, the flag of
+ *                token i in bit (i mod 8) of byte floor(i / 8), unused high bits of the last byte 0
+ * The file size must be exactly 128 + n_tokens * width + n_docs * 8 (+ M in version 2).
+ * Mask flag 1: token i counts as a target (the prediction of token i from the tokens before
+ * it enters the loss and the accuracy), 0: it does not. Files without a mask are written as
+ * version 1, so the builds before version 2 still read them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +61,14 @@ static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n) {
 void ttt_tokfile_free(ttt_tokfile *tf) {
     free(tf->ids);
     free(tf->doc_start);
+    free(tf->mask);
     tf->ids = NULL;
     tf->doc_start = NULL;
+    tf->mask = NULL;
 }
+
+/* bytes of the version-2 loss mask of n tokens */
+static uint64_t mask_bytes(uint64_t n) { return n / 8 + (n % 8 != 0); }
 
 /* check the header h against the whole file's size and fill out's header fields */
 static ttt_status parse_header(const unsigned char *h, size_t have, uint64_t size, const char *origin,
@@ -71,9 +81,9 @@ static ttt_status parse_header(const unsigned char *h, size_t have, uint64_t siz
         return ttt_err(TTT_ERR_FORMAT, "%s: not a token file (the first 8 bytes are not \"%s\")", origin,
                        TTT_TOKFILE_MAGIC);
     uint32_t version = rd32(h + OFF_VERSION), width = rd32(h + OFF_WIDTH);
-    if (version != TTT_TOKFILE_VERSION)
-        return ttt_err(TTT_ERR_FORMAT, "%s: token-file version %u; this build reads version %d", origin, version,
-                       TTT_TOKFILE_VERSION);
+    if (version != 1 && version != 2)
+        return ttt_err(TTT_ERR_FORMAT, "%s: token-file version %u; this build reads versions 1 and %d", origin,
+                       version, TTT_TOKFILE_VERSION);
     if (width != 2 && width != 4)
         return ttt_err(TTT_ERR_FORMAT, "%s: token width %u bytes; expected 2 or 4", origin, width);
     uint64_t n_tok = rd64(h + OFF_NTOK), n_doc = rd64(h + OFF_NDOC), vocab = rd64(h + OFF_VOCAB);
@@ -91,14 +101,22 @@ static ttt_status parse_header(const unsigned char *h, size_t have, uint64_t siz
     for (int i = OFF_RESERVED; i < TTT_TOKFILE_HEADER_BYTES; i++)
         if (h[i])
             return ttt_err(TTT_ERR_FORMAT, "%s: reserved header byte %d is not zero", origin, i);
-    /* exact size, computed without overflow */
+    /* exact size, computed without overflow: payload = n_tok·width + n_doc·8 (+ ceil(n_tok/8)) */
     uint64_t payload = size - TTT_TOKFILE_HEADER_BYTES;
-    if (n_tok > payload / width || n_doc > (payload - n_tok * width) / 8 ||
-        n_tok * width + n_doc * 8 != payload)
+    uint64_t mbytes = version == 2 ? mask_bytes(n_tok) : 0;
+    if (n_tok > payload / width || mbytes > payload - n_tok * width ||
+        n_doc > (payload - n_tok * width - mbytes) / 8 || n_tok * width + n_doc * 8 + mbytes != payload) {
+        if (version == 2)
+            return ttt_err(TTT_ERR_FORMAT, "%s: %llu bytes, but the header says %llu tokens of %u bytes, %llu "
+                           "documents and a loss mask of %llu bytes (token-file version 2), i.e. %.0f bytes "
+                           "(truncated or corrupt file)", origin, (unsigned long long)size,
+                           (unsigned long long)n_tok, width, (unsigned long long)n_doc, (unsigned long long)mbytes,
+                           TTT_TOKFILE_HEADER_BYTES + (double)n_tok * width + (double)n_doc * 8 + (double)mbytes);
         return ttt_err(TTT_ERR_FORMAT, "%s: %llu bytes, but the header says %llu tokens of %u bytes and %llu "
                        "documents, i.e. %.0f bytes (truncated or corrupt file)", origin, (unsigned long long)size,
                        (unsigned long long)n_tok, width, (unsigned long long)n_doc,
                        TTT_TOKFILE_HEADER_BYTES + (double)n_tok * width + (double)n_doc * 8);
+    }
     if (n_tok > INT64_MAX / 8 || n_doc > INT64_MAX / 8)
         return ttt_err(TTT_ERR_FORMAT, "%s: counts too large", origin);
     if (n_doc > n_tok)
@@ -131,7 +149,8 @@ ttt_status ttt_tokfile_parse(const void *data, size_t size, const char *origin, 
                        "corrupt", origin, (unsigned long long)out->checksum, (unsigned long long)sum);
     out->ids = malloc((size_t)(n_tok ? n_tok : 1) * sizeof *out->ids);
     out->doc_start = malloc((size_t)(n_doc ? n_doc : 1) * sizeof *out->doc_start);
-    if (!out->ids || !out->doc_start) {
+    if (out->version == 2) out->mask = malloc((size_t)(n_tok ? n_tok : 1));
+    if (!out->ids || !out->doc_start || (out->version == 2 && !out->mask)) {
         ttt_tokfile_free(out);
         return ttt_err(TTT_ERR_NOMEM, "%s: out of memory for %llu tokens", origin, (unsigned long long)n_tok);
     }
@@ -155,6 +174,16 @@ ttt_status ttt_tokfile_parse(const void *data, size_t size, const char *origin, 
                            (unsigned long long)n_tok);
         }
         out->doc_start[i] = (int64_t)v;
+    }
+    if (out->version == 2) {
+        const unsigned char *mk = d + n_doc * 8;
+        uint64_t mb = mask_bytes(n_tok);
+        if (n_tok % 8 && mk[mb - 1] >> (n_tok % 8)) {
+            ttt_tokfile_free(out);
+            return ttt_err(TTT_ERR_FORMAT, "%s: the loss mask's last byte (0x%02x) has bits set past token %llu, the "
+                           "last one (corrupt file)", origin, mk[mb - 1], (unsigned long long)(n_tok - 1));
+        }
+        for (uint64_t i = 0; i < n_tok; i++) out->mask[i] = (uint8_t)(mk[i / 8] >> (i % 8) & 1);
     }
     return TTT_OK;
 }
@@ -214,8 +243,14 @@ ttt_status ttt_tokfile_write(const char *path, const ttt_tokfile *tf) {
             tf->doc_start[i] >= tf->n_tokens)
             return ttt_err(TTT_ERR_ARG, "%s: document %lld starts at %lld (starts must begin at 0 and increase)", path,
                            (long long)i, (long long)tf->doc_start[i]);
+    for (int64_t i = 0; tf->mask && i < tf->n_tokens; i++)
+        if (tf->mask[i] > 1)
+            return ttt_err(TTT_ERR_ARG, "%s: the loss mask of token %lld is %u; expected 0 or 1", path, (long long)i,
+                           tf->mask[i]);
 
-    size_t body_n = (size_t)tf->n_tokens * (size_t)width + (size_t)tf->n_docs * 8;
+    const uint32_t version = tf->mask ? 2 : 1;
+    size_t mbytes = tf->mask ? (size_t)mask_bytes((uint64_t)tf->n_tokens) : 0;
+    size_t body_n = (size_t)tf->n_tokens * (size_t)width + (size_t)tf->n_docs * 8 + mbytes;
     unsigned char *body = malloc(body_n ? body_n : 1);
     if (!body) return ttt_err(TTT_ERR_NOMEM, "%s: out of memory", path);
     for (int64_t i = 0; i < tf->n_tokens; i++) {
@@ -229,10 +264,13 @@ ttt_status ttt_tokfile_write(const char *path, const ttt_tokfile *tf) {
     }
     unsigned char *d = body + (size_t)tf->n_tokens * (size_t)width;
     for (int64_t i = 0; i < tf->n_docs; i++) wr64(d + 8 * i, (uint64_t)tf->doc_start[i]);
+    unsigned char *mk = d + (size_t)tf->n_docs * 8;
+    if (mbytes) memset(mk, 0, mbytes);
+    for (int64_t i = 0; tf->mask && i < tf->n_tokens; i++) mk[i / 8] |= (unsigned char)(tf->mask[i] << (i % 8));
 
     unsigned char h[TTT_TOKFILE_HEADER_BYTES] = {0};
     memcpy(h, TTT_TOKFILE_MAGIC, 8);
-    wr32(h + OFF_VERSION, TTT_TOKFILE_VERSION);
+    wr32(h + OFF_VERSION, version);
     wr32(h + OFF_WIDTH, (uint32_t)width);
     wr64(h + OFF_NTOK, (uint64_t)tf->n_tokens);
     wr64(h + OFF_NDOC, (uint64_t)tf->n_docs);

@@ -57,6 +57,19 @@ void RF(lm_head)(const ttt_model *m, RF(lm_io) *io, int64_t N, float *logits) {
     }
 }
 
+/* out[r] = argmax_v logits[r, v] (the lowest v among equal maxima; NaNs never win) for the
+ * rows with a target */
+static void RF(argmax_rows)(int32_t *out, const real *logits, const int32_t *tg, int64_t N, int64_t V) {
+    for (int64_t r = 0; r < N; r++) {
+        if (tg[r] < 0) continue;
+        const real *x = logits + r * V;
+        int64_t best = 0;
+        for (int64_t v = 1; v < V; v++)
+            if (x[v] > x[best] || (x[best] != x[best] && x[v] == x[v])) best = v;
+        out[r] = (int32_t)best;
+    }
+}
+
 double RF(lm_loss)(const ttt_model *m, RF(lm_io) *io, const int32_t *ids, const int32_t *targets,
                    int64_t B, int64_t L, int per_seq, int backward, double scale) {
     int64_t N = B * L, count = 0;
@@ -74,6 +87,7 @@ double RF(lm_loss)(const ttt_model *m, RF(lm_io) *io, const int32_t *ids, const 
     }
     const ttt_dims *d = &m->dims;
     if (!io->chunk) {
+        if (m->argmax_out) RF(argmax_rows)(m->argmax_out, io->logits, io->tg, N, d->V);
         double lv = RF(xent_fwd_bwd)(backward ? io->logits : NULL, io->logits, io->tg, io->wt, scale, N, d->V);
         if (m->nll_out) RF(xent_rows)(m->nll_out, io->logits, io->tg, N, d->V);
         return lv;
@@ -84,6 +98,7 @@ double RF(lm_loss)(const ttt_model *m, RF(lm_io) *io, const int32_t *ids, const 
         int64_t n = N - r0 < io->chunk ? N - r0 : io->chunk;
         RF(mm_nt)(io->logits, io->hf + r0 * d->D, P + m->offs.head, n, d->V, d->D, 0);
         RF(xent_rows)(io->nll + r0, io->logits, io->tg + r0, n, d->V);
+        if (m->argmax_out) RF(argmax_rows)(m->argmax_out + r0, io->logits, io->tg + r0, n, d->V);
     }
     double lv = 0;
     for (int64_t r = 0; r < N; r++)

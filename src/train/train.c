@@ -3,6 +3,11 @@
  *   windows of L+1 tokens (inputs = first L, targets = last L, targets equal to BOS left out),
  *   taken in a seeded shuffled order (a new permutation every epoch);
  *   loss = mean over micro-batches of (mean over sequences of each sequence's mean NLL);
+ *   a token file with a loss mask (version 2) instead counts exactly the targets its mask
+ *   flags (the BOS rule does not apply), and the loss is their mean over the whole step:
+ *     loss = Σ_a Σ_(counted t in a) NLL_t / C,  C = Σ_a c_a  (c_a counted targets of micro-batch a),
+ *   i.e. micro-batch a contributes (c_a / C)·(its own mean NLL), so the value does not depend
+ *   on the micro-batch size or the number of processes;
  *   global-norm clipping c = min(1, clip / (‖g‖ + 1e-6)); learning rate from the schedule
  *   (updates counted from 1); AdamW with decoupled weight decay on every parameter.
  * Checkpoints (checkpoint.h) make a resumed run continue bit for bit; with o.tokenizer each one
@@ -11,7 +16,8 @@
  * Data parallelism (docs/distributed.md, src/dist/dist.h): a step of A micro-batches is shared
  * by N ranks, rank r taking the contiguous micro-batches [r·A/N, (r+1)·A/N). The step's
  * gradient is a fixed sum over micro-batches, whoever computes them:
- *   g = T(0, A),  T(i, 1) = g_i = (1/A)·∇ loss of micro-batch i (computed into a zeroed buffer)
+ *   g = T(0, A),  T(i, 1) = g_i = (1/A)·∇ loss of micro-batch i (computed into a zeroed buffer;
+ *                 with a loss mask (c_i / C)·∇ of its mean NLL over its counted targets)
  *                 T(i, n) = T(i, n/2) + T(i + n/2, n/2)       n even
  *                 T(i, n) = T(i, n−1) + g_(i+n−1)             n odd
  * Each rank computes T over its own slice; for N a power of two the ranks' slices are subtrees
@@ -103,13 +109,28 @@ static void permutation(int64_t *perm, int64_t W, uint64_t seed, int64_t epoch, 
     }
 }
 
-/* inputs and targets of window w (targets equal to bos → −1) */
+/* inputs and targets of window w (targets equal to bos → −1; with a loss mask, the targets
+ * whose mask flag is 0 → −1 instead) */
 static void fill_window(const ttt_tokfile *tf, int64_t w, int64_t L, int32_t bos, int32_t *in, int32_t *tg) {
     const int32_t *src = tf->ids + w * (L + 1);
+    const uint8_t *mk = tf->mask ? tf->mask + w * (L + 1) : NULL;
     for (int64_t t = 0; t < L; t++) {
         in[t] = src[t];
-        tg[t] = bos >= 0 && src[t + 1] == bos ? -1 : src[t + 1];
+        if (mk) tg[t] = mk[t + 1] ? src[t + 1] : -1;
+        else tg[t] = bos >= 0 && src[t + 1] == bos ? -1 : src[t + 1];
     }
+}
+
+/* the targets the loss mask counts in each of the W windows of L+1 tokens; their total */
+static int64_t *window_counts(const ttt_tokfile *tf, int64_t W, int64_t L, int64_t *total) {
+    int64_t *c = malloc(sizeof(int64_t) * (size_t)(W > 0 ? W : 1));
+    *total = 0;
+    for (int64_t w = 0; c && w < W; w++) {
+        c[w] = 0;
+        for (int64_t t = 1; t <= L; t++) c[w] += tf->mask[w * (L + 1) + t];
+        *total += c[w];
+    }
+    return c;
 }
 
 typedef struct {
@@ -163,23 +184,48 @@ typedef struct {
     uint64_t seed;
     double *loss;       /* loss of each of this rank's micro-batches */
     void *tmp[64];      /* gradient-sized buffers of the tree, by depth (allocated on first use) */
+    /* with a loss mask: the counted targets of every window, of each of the step's A
+     * micro-batches (all ranks'), and of the whole step */
+    const int64_t *wcount;
+    int64_t *mb_count, step_count;
 } step_grad;
 
-/* out = g_a = (1/A)·∇ (loss of micro-batch a): windows base + a·mb + i, i < mb */
-static ttt_status grad_leaf(step_grad *c, int64_t a, void *out) {
-    for (int64_t i = 0; i < c->mb; i++) {
-        int64_t g = c->base + a * c->mb + i, epoch = g / c->W;
-        if (epoch != c->cur_epoch) {
-            permutation(c->perm, c->W, c->seed, epoch, c->shuffle);
-            c->cur_epoch = epoch;
-        }
-        fill_window(c->tf, c->perm[g % c->W], c->L, c->bos, c->in + i * c->L, c->tg + i * c->L);
+/* the window that global position g (windows consumed since the start) takes */
+static int64_t window_at(step_grad *c, int64_t g) {
+    int64_t epoch = g / c->W;
+    if (epoch != c->cur_epoch) {
+        permutation(c->perm, c->W, c->seed, epoch, c->shuffle);
+        c->cur_epoch = epoch;
     }
+    return c->perm[g % c->W];
+}
+
+/* with a loss mask: c_a for the step's micro-batches a < A and C = Σ c_a (every rank alike) */
+static void count_step(step_grad *c) {
+    c->step_count = 0;
+    for (int64_t a = 0; a < c->A; a++) {
+        c->mb_count[a] = 0;
+        for (int64_t i = 0; i < c->mb; i++) c->mb_count[a] += c->wcount[window_at(c, c->base + a * c->mb + i)];
+        c->step_count += c->mb_count[a];
+    }
+}
+
+/* out = g_a = (1/A)·∇ (loss of micro-batch a): windows base + a·mb + i, i < mb; with a loss
+ * mask g_a = (c_a / C)·∇ (mean NLL over its c_a counted targets) */
+static ttt_status grad_leaf(step_grad *c, int64_t a, void *out) {
+    for (int64_t i = 0; i < c->mb; i++)
+        fill_window(c->tf, window_at(c, c->base + a * c->mb + i), c->L, c->bos, c->in + i * c->L, c->tg + i * c->L);
     ttt_model *m = c->m;
     void *g0 = m->g; /* the model accumulates into m->g: point it at `out` for this call */
     m->g = out;
     memset(out, 0, (size_t)m->tab.total * m->elem);
-    ttt_status s = ttt_forward_backward(m, c->in, c->tg, c->mb, c->L, 1, 1.0 / (double)c->A, &c->loss[a - c->first]);
+    int per_seq = 1;
+    double scale = 1.0 / (double)c->A;
+    if (c->wcount) {
+        per_seq = 0;
+        scale = c->step_count ? (double)c->mb_count[a] / (double)c->step_count : 0.0;
+    }
+    ttt_status s = ttt_forward_backward(m, c->in, c->tg, c->mb, c->L, per_seq, scale, &c->loss[a - c->first]);
     m->g = g0;
     return s;
 }
@@ -286,12 +332,31 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     if (s == TTT_OK && W < 1)
         s = ttt_err(TTT_ERR_ARG, "%s: %lld tokens do not make one window of L+1 = %lld tokens", train_path,
                     (long long)tf.n_tokens, (long long)(L + 1));
+    /* a loss mask must count something in the windows used */
+    int64_t *wcount = NULL, mask_total = 0;
+    if (s == TTT_OK && tf.mask) {
+        wcount = window_counts(&tf, W, L, &mask_total);
+        if (!wcount) s = ttt_err(TTT_ERR_NOMEM, "out of memory");
+        else if (mask_total == 0)
+            s = ttt_err(TTT_ERR_ARG, "%s: its loss mask counts no target in its %lld windows of L+1 = %lld tokens "
+                        "(nothing to train on)", train_path, (long long)W, (long long)(L + 1));
+    }
     if (s == TTT_OK && val_path && R == 0) {
         s = ttt_tokfile_read(val_path, &vf);
         if (s == TTT_OK) s = ttt_tokfile_check_model(&vf, &m->cfg, val_path);
         if (s == TTT_OK && vf.n_tokens < L + 1)
             s = ttt_err(TTT_ERR_ARG, "%s: fewer tokens (%lld) than one window of %lld", val_path,
                         (long long)vf.n_tokens, (long long)(L + 1));
+        if (s == TTT_OK && vf.mask) {
+            int64_t Wv = vf.n_tokens / (L + 1), vt = 0;
+            if (Wv > o.val_windows) Wv = o.val_windows;
+            int64_t *vc = window_counts(&vf, Wv, L, &vt);
+            if (!vc) s = ttt_err(TTT_ERR_NOMEM, "out of memory");
+            else if (vt == 0)
+                s = ttt_err(TTT_ERR_ARG, "%s: its loss mask counts no target in the %lld validation windows of L+1 = "
+                            "%lld tokens", val_path, (long long)Wv, (long long)(L + 1));
+            free(vc);
+        }
     }
 
     /* settings a resume must keep (they fix which windows each step sees) */
@@ -315,7 +380,8 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     int32_t *in = malloc(sizeof(int32_t) * (size_t)(mb * L)), *tg = malloc(sizeof(int32_t) * (size_t)(mb * L));
     int64_t *perm = malloc(sizeof(int64_t) * (size_t)(W > 0 ? W : 1));
     double *mb_loss = malloc(sizeof(double) * (size_t)(Al + 1)), *all_loss = malloc(sizeof(double) * (size_t)(N * (Al + 1)));
-    if (s == TTT_OK && (!st.m || !st.v || !in || !tg || !perm || !mb_loss || !all_loss))
+    int64_t *mb_count = malloc(sizeof(int64_t) * (size_t)A);
+    if (s == TTT_OK && (!st.m || !st.v || !in || !tg || !perm || !mb_loss || !all_loss || !mb_count))
         s = ttt_err(TTT_ERR_NOMEM, "out of memory for the optimizer state");
     if (s == TTT_OK) s = ttt_zero_grad(m);
     char *latest = NULL;
@@ -405,6 +471,9 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
                      "\"allreduce_bytes\": %zu}",
                      (long long)o.steps, (long long)L, (long long)o.batch, o.lr, (long long)ttt_param_numel_total(m),
                      (long long)tf.n_tokens, (long long)mb, N, N > 1 ? pbytes : (size_t)0);
+    if (s == TTT_OK && !resume && tf.mask)
+        metrics_line(&rf, "{\"event\": \"loss_mask\", \"counted_targets\": %lld, \"windows\": %lld}",
+                     (long long)mask_total, (long long)W);
     if (s == TTT_OK && resume)
         metrics_line(&rf, "{\"event\": \"resume\", \"step\": %lld, \"ranks\": %d}", (long long)st.step, N);
     const ttt_family *fam = ttt_family_of(&m->cfg);
@@ -417,6 +486,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     sg.m = m, sg.tf = &tf, sg.perm = perm, sg.cur_epoch = -1, sg.W = W, sg.L = L, sg.mb = mb, sg.A = A;
     sg.first = R * Al, sg.bos = bos, sg.in = in, sg.tg = tg, sg.shuffle = !o.no_shuffle, sg.seed = o.seed;
     sg.loss = mb_loss;
+    sg.wcount = wcount, sg.mb_count = mb_count;
     (void)ttt_train_stop_pending(); /* a request left from an earlier run does not count */
     while (s == TTT_OK && st.step < o.steps) {
         double t0 = now_s();
@@ -424,6 +494,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
         if (mlp_warm) ttt_model_set_inner_lr_mult(m, inner_lr_mult(k, o.warmup));
         /* this rank's micro-batches, then every rank's status and losses (one exchange) */
         sg.base = st.windows;
+        if (sg.wcount) count_step(&sg);
         s = grad_tree(&sg, sg.first, Al, m->g, 0);
         if (mlp_warm) ttt_model_set_inner_lr_mult(m, 1.0);
         if (s == TTT_ERR_NUMERIC) s = stop_not_finite(run_dir, k, "loss");
@@ -447,7 +518,11 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
         }
         if (s != TTT_OK) break;
         double loss = 0;
-        for (int64_t a = 0; a < A; a++) loss += all_loss[(a / Al) * (Al + 1) + a % Al] / (double)A;
+        for (int64_t a = 0; a < A; a++) {
+            double la = all_loss[(a / Al) * (Al + 1) + a % Al];
+            /* with a loss mask, (c_a / C)·(micro-batch a's mean) sums to the step's mean */
+            loss += sg.wcount ? (sg.step_count ? la * (double)mb_count[a] / (double)sg.step_count : 0.0) : la / (double)A;
+        }
         /* the rest of the tree over the ranks' gradients */
         dist_allreduce_sum(m->g, m->tab.total, m->elem);
         double sq = m->elem == 8 ? sumsq_f64(m->g, m->tab.total) : sumsq_f32(m->g, m->tab.total);
@@ -500,7 +575,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     free(ckpt_path);
     free(latest);
     ckpt_tokenizer_free(&ctok);
-    free(in), free(tg), free(perm), free(mb_loss), free(all_loss);
+    free(in), free(tg), free(perm), free(mb_loss), free(all_loss), free(mb_count), free(wcount);
     ttt_free(st.m), ttt_free(st.v);
     ttt_tokfile_free(&tf);
     ttt_tokfile_free(&vf);
