@@ -541,6 +541,14 @@ static int seq_prefill(srv *s, srv_job *j, srv_seq *q, srv_error *e) {
         memcpy(feed, pids, sizeof(int32_t) * (size_t)P);
         nf = P;
     }
+    if (s->max_context > 0 && ttt_cache_position(q->cache) + nf + p->max_tokens > s->max_context) {
+        srv_set_error(e, 400, "invalid_request_error", "max_tokens", "context_length_exceeded",
+                      "the session's %lld tokens, the prompt's %lld and max_tokens %lld exceed the model's context of "
+                      "%lld tokens", (long long)ttt_cache_position(q->cache), (long long)nf, (long long)p->max_tokens,
+                      (long long)s->max_context);
+        free(feed);
+        return -1;
+    }
     q->prompt_tokens = nf;
     q->last_prompt = feed[nf - 1];
     if (ttt_tok_decode(s->tok, &q->last_prompt, 1, 0, &q->base, &q->baselen) != TTT_OK) q->base = NULL, q->baselen = 0;
