@@ -73,9 +73,14 @@ static int mqar(int argc, char **argv) {
 }
 
 int cmd_synth(int argc, char **argv) {
-    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+    if (argc < 1) {
+        fprintf(stderr, "ttt synth: give a task: ttt synth mqar --pairs K --seq-len L --vocab V --examples N --out "
+                "FILE (see ttt synth --help)\n");
+        return 2;
+    }
+    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
         help();
-        return argc < 1 ? 2 : 0;
+        return 0;
     }
     if (strcmp(argv[0], "mqar") == 0) return mqar(argc - 1, argv + 1);
     fprintf(stderr, "ttt synth: unknown task '%s'; the tasks are: mqar (see ttt synth --help)\n", argv[0]);

@@ -709,6 +709,9 @@ import cases_modeltok  # noqa: E402,F401
 # generation_config.json, chat templates and Llama config fields (their own file; it adds to CASES)
 import cases_genconfig  # noqa: E402,F401
 
+# ttt synth mqar and token files with a loss mask (their own file; it adds to CASES)
+import cases_synth  # noqa: E402,F401
+
 # state files of ttt generate --save-state (their own file; it adds to CASES)
 import cases_state  # noqa: E402,F401
 # ttt serve's command line (its own file; it adds to CASES)
