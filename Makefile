@@ -112,7 +112,8 @@ install: all
 	install -m 755 $(BUILD)/libttt.so $(DESTDIR)$(PREFIX)/lib/libttt.so
 	install -m 644 include/ttt.h $(DESTDIR)$(PREFIX)/include/ttt.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBS_PRIVATE@|$(LDLIBS)|g' ttt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ttt.pc
-	install -m 644 include/ttt_train.h include/ttt_generate.h include/ttt_tokenizer.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/ttt_train.h include/ttt_generate.h include/ttt_tokenizer.h include/ttt_state.h \
+	    include/ttt_inner_loop.h $(DESTDIR)$(PREFIX)/include/
 
 clean:
 	rm -rf build build-debug build-portable

@@ -1,7 +1,7 @@
 /* test_torch.c: runs the PyTorch tests of ttt.torch (tests/python/test_torch.py, unittest)
  * against this build's libttt.so: gradcheck of the inner-loop autograd functions in float64,
  * float32 against a pure-PyTorch primal-form reference written in the test, the error paths of
- * the C API (include/ttt_layer.h), and the nn.Modules against the authors' ttt.py when
+ * the C API (include/ttt_inner_loop.h), and the nn.Modules against the authors' ttt.py when
  * TTT_PY=/path/to/ttt.py is set (those skip otherwise). Skips when no python3 with torch is
  * found (TTT_PYTHON, /usr/bin/python3, python3 on PATH). In the sanitizer build the ASan
  * runtime is preloaded into python (leak checks off: the interpreter's and PyTorch's own

@@ -1,4 +1,4 @@
-/* test_ttt_layer_api.c: the public inner-loop API (include/ttt_layer.h) from C, so the
+/* test_ttt_layer_api.c: the public inner-loop API (include/ttt_inner_loop.h) from C, so the
  * sanitizer build runs it too (the PyTorch tests, test_torch, run in the release build):
  *   - backward (float64) against central finite differences of loss = Σ dz ⊙ z, for sampled
  *     entries of every input, TTT-Linear and TTT-MLP, with a trailing partial mini-batch;
@@ -13,7 +13,7 @@
 
 #include "test.h"
 #include "ttt.h"
-#include "ttt_layer.h"
+#include "ttt_inner_loop.h"
 
 typedef struct {
     ttt_inner_shape s;

@@ -2,7 +2,7 @@
 layers of the authors' ttt.py (test-time-training/ttt-lm-pytorch) built on it.
 
   TTTLinearFunction / TTTMLPFunction   torch.autograd.Function over ttt_inner_forward_f32/_f64
-                                       and ttt_inner_backward_f32/_f64 (include/ttt_layer.h)
+                                       and ttt_inner_backward_f32/_f64 (include/ttt_inner_loop.h)
   ttt_linear(...), ttt_mlp(...)        the same, as functions (with optional final state)
   TTTLinear / TTTMLP                   nn.Modules with the parameters and names of ttt.py's
                                        TTTLinear / TTTMLP, so a state dict moves between them
@@ -35,7 +35,7 @@ __all__ = ["TTTLinearFunction", "TTTMLPFunction", "ttt_linear", "ttt_mlp", "TTTL
            "TTTError"]
 
 # ------------------------------------------------------------------------------------------------
-# the C API (include/ttt_layer.h)
+# the C API (include/ttt_inner_loop.h)
 
 _P = ctypes.c_void_p
 

@@ -1,4 +1,4 @@
-/* ttt_inner_api.c: the public inner-loop API of include/ttt_layer.h over the layer's scan
+/* ttt_inner_api.c: the public inner-loop API of include/ttt_inner_loop.h over the layer's scan
  * (layers/ttt_scan.h): shape validation with checked sizes, the work space, the backward's
  * fixed-order reduction of the per-(sequence, head) partial gradients of the shared inputs
  * (W0, τ, γ, β). The scan picks the kernel family per shape (fused float kernels for b <= 16,
@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "layers/ttt_scan.h"
-#include <ttt_layer.h> /* include/ (src/layers/ttt_layer.h is the block layer) */
+#include "ttt_inner_loop.h"
 
 #if TTT_REAL == 32
 typedef ttt_inner_inputs_f32 api_in;

@@ -1,4 +1,4 @@
-/* ttt_layer.h: the inner loop of one TTT layer (TTT-Linear or TTT-MLP) as a stand-alone,
+/* ttt_inner_loop.h: the inner loop of one TTT layer (TTT-Linear or TTT-MLP) as a stand-alone,
  * differentiable operation: the fused dual-form forward over a sequence of mini-batches and
  * its exact backward, in float32 and float64 (docs/design.md 2.3-2.11). This is the cut the
  * authors' ttt.py `TTTBase.ttt()` computes: everything between the Q/K/V projections (with
@@ -20,8 +20,8 @@
  *   W1 [H, f, F], b1 [H, F]     initial inner weights W0 (shared by the B sequences);
  *   W2 [H, F, f], b2 [H, f]     MLP only (F = 4f); NULL for Linear (F = f)
  * Outputs: z [B, L, H, f]; optionally the final inner state for decoding. */
-#ifndef TTT_LAYER_API_H
-#define TTT_LAYER_API_H
+#ifndef TTT_INNER_LOOP_H
+#define TTT_INNER_LOOP_H
 
 #include <stdint.h>
 
