@@ -10,7 +10,11 @@
 
 Errors of the library raise ttt.TTTError (alias ttt.Error) carrying its message
 (ttt_last_error()); arguments refused before any C call raise its subclasses ArgumentError
-(also a ValueError) and DTypeError (also a TypeError)."""
+(also a ValueError) and DTypeError (also a TypeError).
+
+With PyTorch installed, `import ttt.torch` gives TTTLinear / TTTMLP (the authors' ttt.py
+parameter names) and the autograd functions over the library's fused inner loop; it is not
+imported here, so the package works without PyTorch."""
 from ._lib import ArgumentError, DTypeError, TTTError, check, lib, library_path
 from . import _structs  # noqa: F401  (prototypes and the struct layout check)
 from .model import Cache, Model
