@@ -1,7 +1,7 @@
 # fuzz.mk: libFuzzer runs over the file readers (not part of the default test suite).
 #   make fuzz                   every harness for FUZZ_SECONDS (default 60) each
 #   make fuzz FUZZ=tokfile      one harness: tokfile tiktoken llama encode safetensors config st_index
-#                               train_state latest hfjson genconfig
+#                               train_state latest hfjson genconfig state
 # Builds libttt with clang, AddressSanitizer and UndefinedBehaviorSanitizer into build-fuzz/,
 # seeds each corpus from data/ and a tiny model (when present), and stops at the first crash;
 # the input that crashed is saved as build-fuzz/crashes/NAME-crash-*. Every crash found so far
@@ -9,7 +9,7 @@
 .PHONY: fuzz fuzz-lib fuzz-seeds
 
 FUZZ_SECONDS ?= 60
-FUZZ ?= tokfile tiktoken llama encode safetensors config train_state latest st_index hfjson genconfig
+FUZZ ?= tokfile tiktoken llama encode safetensors config train_state latest st_index hfjson genconfig state
 FUZZ_BUILD := build-fuzz
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -25,7 +25,7 @@ $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_util.h fuzz-lib
 
 # seeds: small valid inputs made from the fetched data and a tiny model (skipped when absent)
 fuzz-seeds: $(BUILD)/ttt
-	@set -e; S=$(FUZZ_BUILD)/seeds; rm -rf $$S; for h in tokfile tiktoken llama encode safetensors config train_state latest st_index hfjson genconfig; do mkdir -p $$S/$$h; done; \
+	@set -e; S=$(FUZZ_BUILD)/seeds; rm -rf $$S; for h in tokfile tiktoken llama encode safetensors config train_state latest st_index hfjson genconfig state; do mkdir -p $$S/$$h; done; \
 	printf '{"do_sample": true, "temperature": 0.7, "top_k": 40, "top_p": 0.9, "max_new_tokens": 20, "eos_token_id": [2, 7]}' > $$S/genconfig/gen; \
 	printf '{"bos_token": {"content": "<s>"}, "eos_token": "</s>", "chat_template": "{%% for message in messages %%}<|im_start|>{{ message.content }}<|im_end|>{%% endfor %%}"}' > $$S/genconfig/chat; \
 	for f in tests/fixtures/hf/*.json; do cp $$f $$S/hfjson/; done; \
@@ -53,6 +53,9 @@ fuzz: fuzz-seeds $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ))
 	    if [ $$h = train_state ]; then \
 	        TTT_FUZZ_SEED_OUT=$(FUZZ_BUILD)/seeds/train_state/valid $(FUZZ_BUILD)/fuzz_train_state >/dev/null 2>&1 \
 	            || { echo "fuzz: cannot write the train_state seed"; exit 1; }; fi; \
+	    if [ $$h = state ]; then \
+	        TTT_FUZZ_SEED_OUT=$(FUZZ_BUILD)/seeds/state $(FUZZ_BUILD)/fuzz_state >/dev/null 2>&1 \
+	            || { echo "fuzz: cannot write the state seeds"; exit 1; }; fi; \
 	    echo "fuzz: $$h for $(FUZZ_SECONDS) s"; \
 	    $(FUZZ_BUILD)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 -max_len=65536 \
 	        -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$h- \
