@@ -3,14 +3,15 @@
  * the file's layout (tensors in name order, unpadded). Checked against the same file copied
  * into memory (copy_weights = 1) for every family: the parameters, the logits and the
  * gradients are bit for bit the same; a write to the parameters (ttt_param_set, as training
- * does) stays in the process and the file keeps its bytes; BF16 files, shards and float64
- * models are copied. */
+ * does) stays in the process and the file keeps its bytes; the weights checksum of state files
+ * is the same; BF16 files, shards and float64 models are copied. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models.h"
 #include "test.h"
+#include "ttt_state.h"
 
 static int same_floats(const float *a, const float *b, int64_t n, const char *what) {
     for (int64_t i = 0; i < n; i++)
@@ -50,6 +51,9 @@ static int compare_family(const char *preset) {
     EXPECT(a && b && file0, "%s: load", preset);
     EXPECT(ttt_model_in_place(a) && !ttt_model_in_place(b), "%s: in place %d / %d (expected 1 / 0)", preset,
            ttt_model_in_place(a), ttt_model_in_place(b));
+    /* the weights' identity (state files) does not depend on their layout */
+    EXPECT(ttt_weights_checksum(a) == ttt_weights_checksum(b), "%s: weights checksum %016llx in place, %016llx copied",
+           preset, (unsigned long long)ttt_weights_checksum(a), (unsigned long long)ttt_weights_checksum(b));
     int64_t n = ttt_param_numel_total(a), V = c.vocab_size, B = 2, L = 40;
     float *pa = flat_tensors(a, 0), *pb = flat_tensors(b, 0);
     int ok = pa && pb && same_floats(pa, pb, n, "parameters");

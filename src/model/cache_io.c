@@ -157,19 +157,36 @@ uint64_t ttt_config_hash(const ttt_config *cfg) {
 
 #define CHECKSUM_BLOCK ((size_t)1 << 20)
 
+/* The parameters' values, whatever their layout in memory (a model used in place from its
+ * file has the file's, a copied one 64-byte-aligned tensors): each tensor in parameter-table
+ * order cut into blocks of at most 1 MiB, every block hashed (in parallel), then the blocks'
+ * hashes hashed with the total byte count as the seed. */
 uint64_t ttt_weights_checksum(const ttt_model *m) {
-    size_t bytes = (size_t)m->tab.total * m->elem, nb = (bytes + CHECKSUM_BLOCK - 1) / CHECKSUM_BLOCK;
-    unsigned char *hs = malloc(nb ? 8 * nb : 8);
-    if (!hs) return 0;
-    const unsigned char *w = m->w;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < (int64_t)nb; i++) {
-        size_t off = (size_t)i * CHECKSUM_BLOCK, len = bytes - off < CHECKSUM_BLOCK ? bytes - off : CHECKSUM_BLOCK;
-        uint64_t h = ttt_xxh64(w + off, len, 0);
-        for (int k = 0; k < 8; k++) hs[8 * i + k] = (unsigned char)(h >> (8 * k));
+    int64_t nb = 0;
+    size_t bytes = 0;
+    for (int64_t t = 0; t < m->tab.n; t++) {
+        size_t len = (size_t)m->tab.p[t].numel * m->elem;
+        nb += (int64_t)((len + CHECKSUM_BLOCK - 1) / CHECKSUM_BLOCK);
+        bytes += len;
     }
-    uint64_t h = ttt_xxh64(hs, 8 * nb, (uint64_t)bytes);
+    unsigned char *hs = malloc(nb ? 8 * (size_t)nb : 8);
+    struct { const unsigned char *p; size_t len; } *blk = malloc((size_t)(nb ? nb : 1) * sizeof *blk);
+    if (!hs || !blk) return free(hs), free(blk), 0;
+    int64_t k = 0;
+    for (int64_t t = 0; t < m->tab.n; t++) {
+        const unsigned char *w = (const unsigned char *)m->w + (size_t)m->tab.p[t].offset * m->elem;
+        size_t len = (size_t)m->tab.p[t].numel * m->elem;
+        for (size_t off = 0; off < len; off += CHECKSUM_BLOCK, k++)
+            blk[k].p = w + off, blk[k].len = len - off < CHECKSUM_BLOCK ? len - off : CHECKSUM_BLOCK;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < nb; i++) {
+        uint64_t h = ttt_xxh64(blk[i].p, blk[i].len, 0);
+        for (int b = 0; b < 8; b++) hs[8 * i + b] = (unsigned char)(h >> (8 * b));
+    }
+    uint64_t h = ttt_xxh64(hs, 8 * (size_t)nb, (uint64_t)bytes);
     free(hs);
+    free(blk);
     return h;
 }
 
@@ -307,7 +324,7 @@ ttt_status ttt_cache_save_ex(const ttt_cache *cc, const char *path, const ttt_st
     snprintf(hw, sizeof hw, "%016" PRIx64, ttt_weights_checksum(m));
     snprintf(sb, sizeof sb, "%lld", (long long)c->B);
     snprintf(sp, sizeof sp, "%lld", (long long)c->pos);
-    snprintf(np, sizeof np, "%lld", (long long)m->tab.total);
+    snprintf(np, sizeof np, "%lld", (long long)ttt_param_numel_total(m));
     char *cj = config_json(&m->cfg);
     ttt_status s;
     if (!cj) {
