@@ -44,3 +44,10 @@ bench-bf16: $(BUILD)/bench/bf16_accuracy
 .PHONY: bf16-train-check
 bf16-train-check: $(BUILD)/ttt
 	@sh scripts/bf16-train-check.sh $(BUILD)/ttt
+
+# the same question against the noise of the seeds: float32 and bf16 for each of SEEDS
+# (default "1 2 3"), mean and range (scripts/bf16-seeds-check.sh; resumable, RUN=runs/bf16-seeds)
+#   make bf16-seeds-check [SEEDS="1 2 3"]
+.PHONY: bf16-seeds-check
+bf16-seeds-check: $(BUILD)/ttt
+	@sh scripts/bf16-seeds-check.sh $(BUILD)/ttt
