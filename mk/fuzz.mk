@@ -35,6 +35,7 @@ fuzz-seeds: $(BUILD)/ttt
 	if [ -d data/tok/llama2 ]; then \
 	    $(BUILD)/ttt tokenize --tokenizer data/tok/llama2 --text "Hello, world" --output $$S/tokfile/llama.tok 2>/dev/null; \
 	    $(BUILD)/ttt tokenize --tokenizer data/tok/o200k_base.tiktoken --text "Hello" --output $$S/tokfile/o200k.tok 2>/dev/null; \
+	    $(BUILD)/ttt synth mqar --pairs 2 --seq-len 16 --vocab 64 --examples 4 --out $$S/tokfile/mqar.tok 2>/dev/null; \
 	    { printf '\000'; head -n 400 data/tok/r50k_base.tiktoken; } > $$S/tiktoken/r50k_head; \
 	    { printf '\002'; head -n 400 data/tok/cl100k_base.tiktoken; } > $$S/tiktoken/cl100k_head; \
 	    head -n 300 data/tok/llama2/vocab.txt > $$S/v.tmp; \
