@@ -1,4 +1,4 @@
-"""test_torch.py: ttt.torch (run by tests/test_torch.c; skipped when PyTorch is not installed).
+"""test_torch.py: ttt.torch (run by tests/test_python.c, TEST test_torch; skipped when PyTorch is not installed).
 
   * torch.autograd.gradcheck of TTTLinearFunction / TTTMLPFunction in float64 (the library's
     float64 path), with a trailing partial mini-batch, and for TTT-Linear with a mini-batch
