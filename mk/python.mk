@@ -28,4 +28,4 @@ python-example: python
 # the Python tests (tests/python) with the installed package's interpreter, against $(BUILD)
 .PHONY: python-test
 python-test: python $(BUILD)/ttt
-	cd tests/python && TTT_LIB=$(abspath $(BUILD))/libttt.so TTT_BIN=$(abspath $(BUILD))/ttt $(abspath $(PY_VENV))/bin/python -m unittest test_model test_text test_golden test_install
+	cd tests/python && TTT_LIB=$(abspath $(BUILD))/libttt.so TTT_BIN=$(abspath $(BUILD))/ttt $(abspath $(PY_VENV))/bin/python -m pytest -q test_model.py test_text.py test_golden.py test_install.py

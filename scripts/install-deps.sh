@@ -9,8 +9,9 @@ PKGS="gcc make libc6-dev libcjson-dev libopenblas-dev libpcre2-dev libutf8proc-d
 # libutf8proc-dev: Unicode normalization (NFC, NFKC) and character classes of tokenizer.json files
 # openmpi-bin, libopenmpi-dev: data-parallel training across processes (docs/distributed.md)
 PKGS="$PKGS openmpi-bin libopenmpi-dev"
-# python3-torch: Debian's PyTorch, for ttt.torch and its tests (tests/python/test_torch.py)
-PKGS="$PKGS python3-torch"
+# python3-torch: Debian's PyTorch, for ttt.torch and its tests (tests/python/test_torch.py);
+# python3-pytest runs the Python tests (tests/python, from tests/test_python.c)
+PKGS="$PKGS python3-torch python3-pytest"
 # libmicrohttpd-dev: the HTTP server of ttt serve; curl: its tests drive it (tests/test_serve.c)
 PKGS="$PKGS libmicrohttpd-dev curl"
 missing=""

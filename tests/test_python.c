@@ -1,4 +1,5 @@
-/* test_python.c: runs the Python tests (tests/python/test_*.py, unittest) against this build's
+/* test_python.c: runs the Python tests (tests/python/test_*.py, unittest classes) with pytest
+ * (Debian's python3-pytest; `python3 -m unittest` where pytest is missing) against this build's
  * libttt.so and ttt command, and fails when they fail.
  *   - The package's tests (test_model, test_text, test_install, test_golden) check it against
  *     the command line bit for bit (forward logits, loss, gradients, decode logits, generated
@@ -36,7 +37,7 @@ static void asan_runtime(char *buf, size_t cap) {
     if (buf[0] != '/' || access(buf, R_OK) != 0) buf[0] = 0;
 }
 
-/* `python -m unittest -v MODULE` in tests/python with this build's library and command; the
+/* `python -m pytest MODULE.py` in tests/python with this build's library and command; the
  * interpreter must import MODULES (else the test skips, saying INSTALL) */
 static int run_unittest(const char *module, const char *modules, const char *install) {
     char pre[1100] = "";
@@ -65,25 +66,34 @@ static int run_unittest(const char *module, const char *modules, const char *ins
     const char *tmp = tmp_path(module);
     char *out = NULL;
     /* two threads at most: the machine's cores are shared with the rest of the suite */
+    int pytest = has_modules(py, "pytest");
     int rc = run_cmd(&out,
-                     "mkdir -p %s && cd tests/python && %sOMP_NUM_THREADS=2 TTT_LIB=%s TTT_BIN=%s TTT_TMP=%s %s -m "
-                     "unittest -v %s 2>&1",
-                     tmp, pre, lib, bin, tmp, py, module);
+                     "mkdir -p %s && cd tests/python && %sOMP_NUM_THREADS=2 TTT_LIB=%s TTT_BIN=%s TTT_TMP=%s %s -m %s %s%s "
+                     "2>&1",
+                     tmp, pre, lib, bin, tmp, py, pytest ? "pytest -q -rs -p no:cacheprovider" : "unittest -v", module,
+                     pytest ? ".py" : "");
     if (rc != 0) {
-        test_fail("python -m unittest %s failed (exit %d):\n%s", module, rc, out ? out : "");
+        test_fail("python -m %s %s failed (exit %d):\n%s", pytest ? "pytest" : "unittest", module, rc, out ? out : "");
         free(out);
         return TEST_FAIL;
     }
-    /* a summary line per test file ("Ran N tests ... OK") */
-    const char *ran = out ? strstr(out, "\nRan ") : NULL;
-    if (!ran) {
-        test_fail("python -m unittest %s: no test ran:\n%s", module, out ? out : "");
+    /* the summary: pytest's "N passed[, M skipped] in T s", unittest's "Ran N tests in T s" */
+    const char *sum = NULL;
+    if (out && pytest)
+        for (const char *p = strstr(out, " passed"); p; p = strstr(p + 1, " passed")) sum = p;
+    if (sum)
+        while (sum > out && sum[-1] != '\n') sum--;
+    if (!sum && out && !pytest) sum = strstr(out, "\nRan ");
+    if (!sum) {
+        test_fail("python -m %s %s: no test ran:\n%s", pytest ? "pytest" : "unittest", module, out ? out : "");
         free(out);
         return TEST_FAIL;
     }
-    printf("    %s: %.*s\n", module, (int)strcspn(ran + 1, "\n"), ran + 1);
-    const char *sk = strstr(out, "skipped ");
-    if (sk) printf("    (%.*s)\n", (int)strcspn(sk, "\n"), sk);
+    if (*sum == '\n') sum++;
+    printf("    %s: %.*s\n", module, (int)strcspn(sum, "\n"), sum);
+    for (const char *sk = out; (sk = strstr(sk, "SKIPPED")) != NULL; sk++) printf("    (%.*s)\n", (int)strcspn(sk, "\n"), sk);
+    if (!pytest && strstr(out, "skipped "))
+        printf("    (%.*s)\n", (int)strcspn(strstr(out, "skipped "), "\n"), strstr(out, "skipped "));
     free(out);
     return TEST_PASS;
 }
