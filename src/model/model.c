@@ -236,6 +236,7 @@ static int64_t place_in_file(void *ctx, const char *name, int64_t numel) {
 int ttt_model_in_place(const ttt_model *m) { return m->w_map != NULL; }
 
 ttt_status ttt_model_load(const char *dir, const ttt_options *opt, ttt_model **out) {
+    if (!dir || !out) return ttt_err(TTT_ERR_ARG, "model_load: %s is NULL", dir ? "out" : "the model directory");
     char *cpath = ttt_path_join(dir, "config.json");
     if (!cpath) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     ttt_config cfg;
@@ -502,4 +503,13 @@ ttt_status ttt_prefill_last(ttt_model *m, ttt_cache *c, const int32_t *ids, int6
 
 ttt_status ttt_decode_step(ttt_model *m, ttt_cache *c, const int32_t *ids, float *logits) {
     return ttt_prefill(m, c, ids, 1, logits);
+}
+
+ttt_status ttt_model_decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, const int32_t *ids, float *logits) {
+    TRY(check_ids(m, ids, n, 1, "decode"));
+    apply_options(m);
+    TRY(bf16_begin(m, 0));
+    ttt_status s = m->ops->decode_multi(m, caches, n, ids, logits);
+    bf16_end();
+    return s;
 }
