@@ -446,14 +446,16 @@ TEST(test_state_generate_continuation) {
     return TEST_PASS;
 }
 
-/* ttt_decode_multi over 5 single-sequence caches at positions 3, 5, 19, 7, 35 (TTT: three of
- * them at the same place in a mini-batch, so they decode as one batch; Mamba: all five) against
+/* ttt_decode_multi over 5 single-sequence caches at positions 3, 5, 19, 61, 35 (TTT: three of
+ * them at the same place in a mini-batch, so they decode as one batch; Mamba: all five; the
+ * Transformer: all five at their own positions, the one at 61 growing its key/value cache past
+ * 64 positions on the way) against
  * ttt_decode_step on twin caches, for 6 steps. Batched products sum in another order than the
  * one-row products of a single step: equal within TOL relative to the largest logit. */
 static int multi_matches(const char *preset, ttt_precision prec, double tol, double *worst) {
     ttt_model *m = model_of(preset, prec, 21);
     CHECK(m, "%s: %s", preset, ttt_last_error());
-    const int64_t n = 5, pre[5] = {3, 5, 19, 7, 35};
+    const int64_t n = 5, pre[5] = {3, 5, 19, 61, 35};
     int64_t V = ttt_config_vocab_rows(ttt_model_config(m)), Vt = ttt_model_config(m)->vocab_size;
     ttt_cache *a[5], *b[5];
     int32_t ids[64];

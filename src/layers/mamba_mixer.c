@@ -338,9 +338,12 @@ static void make_A(real *A, const real *A_log, int64_t n) {
     for (int64_t i = 0; i < n; i++) A[i] = -exp(A_log[i]);
 }
 
-void RF(mamba_mixer_forward)(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_act) *a, RF(mamba_tmp) *t,
-                             const real *x, real *y, int64_t B, int64_t L, RF(mamba_cache) *cache) {
-    TTT_PROF_SCOPE(TTT_PROF_MAMBA_FWD, 0);
+/* The mixer over the B × L rows of x. The sequences continue either one cache of B sequences
+ * (cache; NULL and rows NULL: fresh sequences) or, L = 1, B caches of one sequence each (rows:
+ * row i continues rows[i]; the convolution and the scan run per row). */
+static void mixer_forward(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_act) *a, RF(mamba_tmp) *t,
+                          const real *x, real *y, int64_t B, int64_t L, RF(mamba_cache) *cache,
+                          RF(mamba_cache) *rows) {
     int64_t M = B * L, D = d->D, E = d->I, N = d->N, R = d->R, K = d->K;
     /* [u⁰; z] = x · in_projᵀ + bias */
     RF(mm_nt)(a->u0, x, w->in_proj, M, E, D, 0);
@@ -350,8 +353,15 @@ void RF(mamba_mixer_forward)(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_a
         RF(bias_add)(a->z, w->in_proj_b + E, M, E);
     }
     /* u = silu(conv(u⁰)), the conv continuing the cached history */
-    RF(dwconv_fwd)(a->uc, a->u0, cache ? cache->conv_hist : NULL, w->conv_w, w->conv_b, B, L, E, K);
-    if (cache) RF(dwconv_hist_update)(cache->conv_hist, a->u0, B, L, E, K);
+    if (rows) {
+        for (int64_t i = 0; i < B; i++) {
+            RF(dwconv_fwd)(a->uc + i * E, a->u0 + i * E, rows[i].conv_hist, w->conv_w, w->conv_b, 1, 1, E, K);
+            RF(dwconv_hist_update)(rows[i].conv_hist, a->u0 + i * E, 1, 1, E, K);
+        }
+    } else {
+        RF(dwconv_fwd)(a->uc, a->u0, cache ? cache->conv_hist : NULL, w->conv_w, w->conv_b, B, L, E, K);
+        if (cache) RF(dwconv_hist_update)(cache->conv_hist, a->u0, B, L, E, K);
+    }
 #pragma omp parallel for schedule(static) if (TTT_PAR(M * E))
     for (int64_t i = 0; i < M * E; i++) t->u[i] = silu(a->uc[i]);
     /* [δ; B; C] = u · x_projᵀ */
@@ -365,9 +375,18 @@ void RF(mamba_mixer_forward)(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_a
         for (int64_t c = 0; c < E; c++) a->dt[m * E + c] = softplus(a->dt[m * E + c] + w->dt_b[c]);
     /* s = scan(Δ, A, B, C, u) */
     make_A(t->A, w->A_log, E * N);
-    RF(scan_args) s = make_scan(d, a, t, B, L);
-    if (cache) s.state = cache->state;
-    scan_forward(&s, t);
+    if (rows) {
+        for (int64_t i = 0; i < B; i++) {
+            RF(scan_args) s = make_scan(d, a, t, 1, 1);
+            s.u += i * E, s.dt += i * E, s.Bm += i * N, s.Cm += i * N, s.s += i * E;
+            s.state = rows[i].state;
+            scan_forward(&s, t);
+        }
+    } else {
+        RF(scan_args) s = make_scan(d, a, t, B, L);
+        if (cache) s.state = cache->state;
+        scan_forward(&s, t);
+    }
     /* g = (s + D ⊙ u) ⊙ silu(z);  y = g · out_projᵀ + bias */
 #pragma omp parallel for schedule(static) if (TTT_PAR(M * E))
     for (int64_t m = 0; m < M; m++)
@@ -377,6 +396,18 @@ void RF(mamba_mixer_forward)(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_a
         }
     RF(mm_nt)(y, t->g, w->out_proj, M, D, E, 0);
     if (w->out_proj_b) RF(bias_add)(y, w->out_proj_b, M, D);
+}
+
+void RF(mamba_mixer_forward)(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_act) *a, RF(mamba_tmp) *t,
+                             const real *x, real *y, int64_t B, int64_t L, RF(mamba_cache) *cache) {
+    TTT_PROF_SCOPE(TTT_PROF_MAMBA_FWD, 0);
+    mixer_forward(d, w, a, t, x, y, B, L, cache, NULL);
+}
+
+void RF(mamba_mixer_forward_rows)(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_act) *a, RF(mamba_tmp) *t,
+                                  const real *x, real *y, int64_t n, RF(mamba_cache) *caches) {
+    TTT_PROF_SCOPE(TTT_PROF_MAMBA_FWD, 0);
+    mixer_forward(d, w, a, t, x, y, n, 1, NULL, caches);
 }
 
 void RF(mamba_mixer_backward)(const ttt_dims *d, const RF(mamba_w) *w, const RF(mamba_w) *gw,

@@ -86,6 +86,11 @@ int64_t RF(mamba_tmp_bind)(RF(mamba_tmp) *t, real *p, const ttt_dims *d, int64_t
  * else the tokens continue the cached sequences and the cache is updated. */
 void RF(mamba_mixer_forward)(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_act) *a, RF(mamba_tmp) *t,
                              const real *x, real *y, int64_t B, int64_t L, RF(mamba_cache) *cache);
+/* One token for each of n sequences (decode of a running batch): row i of x continues
+ * caches[i], a cache of one sequence. The projections run over all n rows; the convolution
+ * and the scan per row, as mamba_mixer_forward with B = L = 1 runs them. */
+void RF(mamba_mixer_forward_rows)(const ttt_dims *d, const RF(mamba_w) *w, RF(mamba_act) *a, RF(mamba_tmp) *t,
+                                  const real *x, real *y, int64_t n, RF(mamba_cache) *caches);
 
 /* dx [M, D] = d y/d x · dy (overwritten); parameter gradients accumulate into gw. Needs the
  * activations of a training forward of the same x (fresh sequences). */

@@ -46,42 +46,79 @@ static void step_sizes(const ttt_dims *d, const RF(block_w) *w, const RF(ttt_lay
     }
 }
 
-void RF(ttt_layer_forward)(const ttt_dims *d, const RF(block_w) *w, RF(ttt_layer_act) *a,
-                           RF(ttt_layer_tmp) *tmp, const real *x, real *out, int64_t B, int64_t L,
-                           int64_t pos0, RF(ttt_layer_cache) *cache) {
-    int64_t N = B * L, D = d->D, nh = d->nh;
-    /* Mamba backbone: u = x Wqᵀ, Q = conv_q(u), K = conv_k(u); else Q = x Wqᵀ, K = x Wkᵀ */
+/* The products of the layer's input, row by row (no position, no state):
+ *   Mamba backbone: u = x Wqᵀ (Q, K follow from it by the convolutions); else Q = x Wqᵀ,
+ *   K = x Wkᵀ;  V = x Wvᵀ;  lr_{t,h} = η_base · sigmoid(x_t·θ_h + β_h) / f */
+static void in_products(const ttt_dims *d, const RF(block_w) *w, RF(ttt_layer_act) *a, RF(ttt_layer_tmp) *tmp,
+                        const real *x, int64_t N) {
+    int64_t D = d->D, nh = d->nh;
     if (d->share_qk) {
         RF(mm_nt)(a->u, x, w->q, N, D, D, 0);
-        const real *hist = cache ? cache->qk_hist : NULL;
-        RF(dwconv_fwd)(a->Q, a->u, hist, w->cq_w, w->cq_b, B, L, D, d->K);
-        RF(dwconv_fwd)(a->K, a->u, hist, w->ck_w, w->ck_b, B, L, D, d->K);
-        if (cache) RF(dwconv_hist_update)(cache->qk_hist, a->u, B, L, D, d->K);
     } else {
         RF(mm_nt)(a->Q, x, w->q, N, D, D, 0);
         RF(mm_nt)(a->K, x, w->k, N, D, D, 0);
     }
     RF(mm_nt)(a->V, x, w->v, N, D, D, 0);
-    /* RoPE at position p mod b, interleaved pairs */
-    RF(rope_interleaved)(a->Q, tmp->rope_cs, B, L, nh, d->f, pos0, d->b, 0);
-    RF(rope_interleaved)(a->K, tmp->rope_cs, B, L, nh, d->f, pos0, d->b, 0);
-    /* lr_{t,h} = η_base · sigmoid(x_t·θ_h + β_h) / f */
     RF(mm_nt)(a->lrs, x, w->lr_w, N, nh, D, 0);
     for (int64_t r = 0; r < N; r++)
         for (int64_t h = 0; h < nh; h++)
             /* ablation "fixed inner lr": the gate is held at zero, every token steps with η_base·σ(0)/f */
             a->lrs[r * nh + h] = d->fixed_lr_gate ? RC(0.5) : RF(sigmoid)(a->lrs[r * nh + h] + w->lr_b[h]);
     step_sizes(d, w, a, tmp, N);
-    RF(ttt_scan_args) s = scan_args(d, w, a, tmp, B, L, pos0, cache);
-    RF(ttt_scan_forward)(&s);
-    if (tmp->stats && !cache) RF(ttt_scan_stats)(&s, tmp->stats);
-    /* Y = post_norm(Z) [⊙ gelu(x Wgᵀ)];  out = Y Woᵀ */
+}
+
+/* Q = conv_q(u), K = conv_k(u) (Mamba backbone, continuing hist) and RoPE at position p mod b
+ * (interleaved pairs), for the B × L rows starting at row r0 */
+static void qk_positions(const ttt_dims *d, const RF(block_w) *w, RF(ttt_layer_act) *a, RF(ttt_layer_tmp) *tmp,
+                         int64_t r0, int64_t B, int64_t L, int64_t pos0, real *hist) {
+    int64_t D = d->D;
+    real *Q = a->Q + r0 * D, *K = a->K + r0 * D;
+    if (d->share_qk) {
+        const real *u = a->u + r0 * D;
+        RF(dwconv_fwd)(Q, u, hist, w->cq_w, w->cq_b, B, L, D, d->K);
+        RF(dwconv_fwd)(K, u, hist, w->ck_w, w->ck_b, B, L, D, d->K);
+        if (hist) RF(dwconv_hist_update)(hist, u, B, L, D, d->K);
+    }
+    RF(rope_interleaved)(Q, tmp->rope_cs, B, L, d->nh, d->f, pos0, d->b, 0);
+    RF(rope_interleaved)(K, tmp->rope_cs, B, L, d->nh, d->f, pos0, d->b, 0);
+}
+
+/* Y = post_norm(Z) [⊙ gelu(x Wgᵀ)];  out = Y Woᵀ */
+static void out_products(const ttt_dims *d, const RF(block_w) *w, RF(ttt_layer_act) *a, const real *x, real *out,
+                         int64_t N) {
+    int64_t D = d->D;
     RF(layernorm_fwd)(a->ln, a->pmean, a->prstd, a->Z, w->post_w, w->post_b, N, D, POST_NORM_EPS);
     if (d->use_gate) {
         RF(mm_nt)(a->gpre, x, w->g, N, D, D, 0);
         RF(gelu_gate_fwd)(a->Y, a->ln, a->gpre, N * D);
     }
     RF(mm_nt)(out, d->use_gate ? a->Y : a->ln, w->o, N, D, D, 0);
+}
+
+void RF(ttt_layer_forward)(const ttt_dims *d, const RF(block_w) *w, RF(ttt_layer_act) *a,
+                           RF(ttt_layer_tmp) *tmp, const real *x, real *out, int64_t B, int64_t L,
+                           int64_t pos0, RF(ttt_layer_cache) *cache) {
+    int64_t N = B * L;
+    in_products(d, w, a, tmp, x, N);
+    qk_positions(d, w, a, tmp, 0, B, L, pos0, cache ? cache->qk_hist : NULL);
+    RF(ttt_scan_args) s = scan_args(d, w, a, tmp, B, L, pos0, cache);
+    RF(ttt_scan_forward)(&s);
+    if (tmp->stats && !cache) RF(ttt_scan_stats)(&s, tmp->stats);
+    out_products(d, w, a, x, out, N);
+}
+
+void RF(ttt_layer_forward_rows)(const ttt_dims *d, const RF(block_w) *w, RF(ttt_layer_act) *a,
+                                RF(ttt_layer_tmp) *tmp, const real *x, real *out, int64_t n,
+                                const int64_t *pos, RF(ttt_layer_cache) *caches) {
+    int64_t D = d->D, nh = d->nh;
+    in_products(d, w, a, tmp, x, n);
+    for (int64_t i = 0; i < n; i++) {
+        qk_positions(d, w, a, tmp, i, 1, 1, pos[i], caches[i].qk_hist);
+        RF(ttt_scan_args) s = scan_args(d, w, a, tmp, 1, 1, pos[i], &caches[i]);
+        s.Q += i * D, s.K += i * D, s.V += i * D, s.lr += i * nh, s.Z += i * D;
+        RF(ttt_scan_forward)(&s);
+    }
+    out_products(d, w, a, x, out, n);
 }
 
 void RF(ttt_layer_backward)(const ttt_dims *d, const RF(block_w) *w, const RF(block_w) *gw,

@@ -79,6 +79,13 @@ void RF(ttt_layer_forward)(const ttt_dims *d, const RF(block_w) *w, RF(ttt_layer
                            RF(ttt_layer_tmp) *tmp, const real *x, real *out, int64_t B, int64_t L,
                            int64_t pos0, RF(ttt_layer_cache) *cache);
 
+/* One token for each of n sequences (decode of a running batch): row i of x continues
+ * caches[i] (a cache of one sequence) at position pos[i]. The products run over all n rows;
+ * the convolutions, RoPE and the scan per row, as ttt_layer_forward with B = L = 1 runs them. */
+void RF(ttt_layer_forward_rows)(const ttt_dims *d, const RF(block_w) *w, RF(ttt_layer_act) *a,
+                                RF(ttt_layer_tmp) *tmp, const real *x, real *out, int64_t n,
+                                const int64_t *pos, RF(ttt_layer_cache) *caches);
+
 /* dx += d out/d x · dout; parameter gradients accumulated into gw. */
 void RF(ttt_layer_backward)(const ttt_dims *d, const RF(block_w) *w, const RF(block_w) *gw,
                             const RF(ttt_layer_act) *a, RF(ttt_layer_tmp) *tmp, const real *x,

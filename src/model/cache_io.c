@@ -714,50 +714,9 @@ ttt_status ttt_state_describe(const char *path, FILE *fp) {
 /* ---------------------------------------------------------------------------------------- */
 /* one decode step for many single-sequence caches                                            */
 
-/* Caches whose positions have the same batch key (TTT: position mod mini_batch_size; Mamba:
- * all) decode together: their states are gathered, run by run through the family's state
- * description, into one cache of k sequences at position key, which takes one step
- * (ttt_prefill of one token: every projection, MLP and the LM head a product over k rows, the
- * inner loops / scans per sequence), and scattered back. A group of one, and every cache of a
- * family without a key (the Transformer), takes ttt_decode_step alone. */
-static ttt_status gather(ttt_cache *big, ttt_cache **cs, const int64_t *idx, int64_t k, int back) {
-    ttt_model *m = big->m;
-    state_desc db, d1;
-    TRY(describe(m, big, k, big->pos, &db));
-    ttt_status s = TTT_OK;
-    for (int64_t j = 0; j < k && s == TTT_OK; j++) {
-        ttt_cache *c = cs[idx[j]];
-        s = describe(m, c, 1, c->pos, &d1);
-        for (int64_t t = 0; t < db.n && s == TTT_OK; t++) {
-            const lm_state_tensor *a = &db.t[t], *b = &d1.t[t];
-            int64_t r1 = numel_of(b) / (b->run ? b->run : 1);
-            TTT_ASSERT(a->run == b->run && numel_of(a) == k * numel_of(b));
-            for (int64_t r = 0; r < r1; r++) {
-                unsigned char *pb = (unsigned char *)a->data + (size_t)((j * r1 + r) * a->stride) * m->elem;
-                unsigned char *p1 = (unsigned char *)b->data + (size_t)(r * b->stride) * m->elem;
-                size_t bytes = (size_t)a->run * m->elem;
-                if (back)
-                    memcpy(p1, pb, bytes);
-                else
-                    memcpy(pb, p1, bytes);
-            }
-        }
-        if (s == TTT_OK) desc_free(&d1);
-    }
-    desc_free(&db);
-    return s;
-}
-
-typedef struct {
-    int64_t key, i;
-} keyed;
-
-static int by_key(const void *a, const void *b) {
-    const keyed *x = a, *y = b;
-    if (x->key != y->key) return x->key < y->key ? -1 : 1;
-    return (x->i > y->i) - (x->i < y->i);
-}
-
+/* The family's decode_multi steps all caches at once, each at its own position (products over
+ * the n rows, attention / convolutions / scans per cache in place); a family without one (a
+ * test family) steps each cache alone. */
 ttt_status ttt_decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, const int32_t *ids, float *logits) {
     if (n < 0 || (n > 0 && (!caches || !ids)))
         return ttt_err(TTT_ERR_ARG, "decode_multi: n must be >= 0 with caches and ids, got %lld", (long long)n);
@@ -772,51 +731,8 @@ ttt_status ttt_decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, const i
                 return ttt_err(TTT_ERR_ARG, "decode_multi: caches %lld and %lld are the same cache", (long long)j,
                                (long long)i);
     }
+    if (m->ops->decode_multi && n > 1) return ttt_model_decode_multi(m, caches, n, ids, logits);
     int64_t V = ttt_config_vocab_rows(&m->cfg);
-    if (!m->ops->batch_key || !m->ops->state_tensors || n == 1) {
-        for (int64_t i = 0; i < n; i++) TRY(ttt_decode_step(m, caches[i], ids + i, logits ? logits + i * V : NULL));
-        return TTT_OK;
-    }
-    int64_t *keys = malloc(sizeof(int64_t) * (size_t)n), *idx = malloc(sizeof(int64_t) * (size_t)n);
-    int32_t *gid = malloc(sizeof(int32_t) * (size_t)n);
-    float *lg = logits ? malloc(sizeof(float) * (size_t)(n * V)) : NULL;
-    if (!keys || !idx || !gid || (logits && !lg)) {
-        free(keys), free(idx), free(gid), free(lg);
-        return ttt_err(TTT_ERR_NOMEM, "out of memory");
-    }
-    keyed *kv = malloc(sizeof *kv * (size_t)n);
-    if (!kv) {
-        free(keys), free(idx), free(gid), free(lg);
-        return ttt_err(TTT_ERR_NOMEM, "out of memory");
-    }
-    for (int64_t i = 0; i < n; i++) kv[i] = (keyed){m->ops->batch_key(m, caches[i]->pos), i};
-    qsort(kv, (size_t)n, sizeof *kv, by_key); /* groups of equal keys, each in the callers' order */
-    for (int64_t i = 0; i < n; i++) keys[i] = m->ops->batch_key(m, caches[i]->pos), idx[i] = kv[i].i;
-    free(kv);
-    ttt_status s = TTT_OK;
-    for (int64_t g0 = 0, g1; g0 < n && s == TTT_OK; g0 = g1) {
-        for (g1 = g0 + 1; g1 < n && keys[idx[g1]] == keys[idx[g0]]; g1++) {
-        }
-        int64_t k = g1 - g0;
-        if (k == 1) {
-            int64_t i = idx[g0];
-            s = ttt_decode_step(m, caches[i], ids + i, logits ? logits + i * V : NULL);
-            continue;
-        }
-        ttt_cache *big;
-        s = ttt_cache_create(m, k, &big);
-        if (s != TTT_OK) break;
-        big->pos = keys[idx[g0]];
-        for (int64_t j = 0; j < k; j++) gid[j] = ids[idx[g0 + j]];
-        s = gather(big, caches, idx + g0, k, 0);
-        if (s == TTT_OK) s = ttt_decode_step(m, big, gid, lg);
-        if (s == TTT_OK) s = gather(big, caches, idx + g0, k, 1);
-        for (int64_t j = 0; j < k && s == TTT_OK; j++) {
-            caches[idx[g0 + j]]->pos++;
-            if (logits) memcpy(logits + idx[g0 + j] * V, lg + j * V, sizeof(float) * (size_t)V);
-        }
-        ttt_cache_free(big);
-    }
-    free(keys), free(idx), free(gid), free(lg);
-    return s;
+    for (int64_t i = 0; i < n; i++) TRY(ttt_decode_step(m, caches[i], ids + i, logits ? logits + i * V : NULL));
+    return TTT_OK;
 }

@@ -15,6 +15,7 @@
  * tokens at any position goes through the same tiled attention against cache + new keys. */
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -380,6 +381,83 @@ static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_
     return TTT_OK;
 }
 
+/* One decode step of n single-sequence caches, each at its own position p_i (the server's
+ * running batch): the projections, the MLP and the head are products of n rows (one pass over
+ * each weight matrix for the whole batch); RoPE at p_i, the cache write and the attention of
+ * the one query against its own p_i + 1 keys run per sequence, as a decode step alone runs them:
+ *   q_i, k_i, v_i = x_i Wqᵀ, x_i Wkᵀ, x_i Wvᵀ;  K_i[p_i] = RoPE(k_i, p_i), V_i[p_i] = v_i;
+ *   o_i = softmax(RoPE(q_i, p_i) K_i[0..p_i]ᵀ / sqrt(f)) V_i[0..p_i]. */
+static void block_decode_multi(const ttt_model *m, const RF(llama_w) *w, RF(llama_act) *a, RF(llama_ws) *ws,
+                               ttt_cache **cs, int64_t n, int64_t l, const real *rope) {
+    const ttt_dims *d = &m->dims;
+    int64_t D = d->D, I = d->I, f = d->f, QD = d->nh * f, KD = d->nkv * f;
+    real eps = (real)d->rms_eps, *h = ws->h, *tmp = ws->tmp;
+    RF(rmsnorm_fwd)(a->xa, a->rs_a, h, w->in_norm, n, D, eps);
+    RF(mm_nt)(ws->q, a->xa, w->q, n, QD, D, 0);
+    RF(mm_nt)(ws->k, a->xa, w->k, n, KD, D, 0);
+    RF(mm_nt)(ws->v, a->xa, w->v, n, KD, D, 0);
+    RF(bias_add)(ws->q, w->bq, n, QD);
+    RF(bias_add)(ws->k, w->bk, n, KD);
+    RF(bias_add)(ws->v, w->bv, n, KD);
+    for (int64_t i = 0; i < n; i++) {
+        ttt_cache *c = cs[i];
+        int64_t p = c->pos, ld = c->cap * f;
+        real *Kc = cache_k(c, l), *Vc = cache_v(c, l);
+        RF(rope_half_split)(a->Qh + i * QD, f, ws->q + i * QD, rope + i * f, 1, 1, d->nh, f);
+        RF(rope_half_split)(Kc + p * f, ld, ws->k + i * KD, rope + i * f, 1, 1, d->nkv, f);
+        RF(rope_half_split)(Vc + p * f, ld, ws->v + i * KD, NULL, 1, 1, d->nkv, f);
+        attn_dims ad = attn_of(d, 1, 1, p + 1, ld, ws->nthreads);
+        RF(attn_forward)(a->O + i * QD, a->lse + i * d->nh, a->Qh + i * QD, Kc, Vc, &ad, ws->scr);
+    }
+    RF(mm_nt)(tmp, a->O, w->o, n, D, QD, 0);
+    RF(bias_add)(tmp, w->bo, n, D);
+    RF(vec_add)(h, tmp, n * D);
+    RF(rmsnorm_fwd)(a->xf, a->rs_f, h, w->post_norm, n, D, eps);
+    RF(mm_nt)(a->ga, a->xf, w->mg, n, I, D, 0);
+    RF(mm_nt)(a->up, a->xf, w->mu, n, I, D, 0);
+    RF(bias_add)(a->ga, w->bg, n, I);
+    RF(bias_add)(a->up, w->bu, n, I);
+    RF(swiglu_fwd)(a->mm, a->ga, a->up, n * I);
+    RF(mm_nt)(tmp, a->mm, w->md, n, D, I, 0);
+    RF(bias_add)(tmp, w->bd, n, D);
+    RF(vec_add)(h, tmp, n * D);
+}
+
+/* ids[i] continues caches[i] (each holding one sequence); logits [n, V] nullable */
+static ttt_status decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, const int32_t *ids, float *logits) {
+    const ttt_dims *d = &m->dims;
+    for (int64_t i = 0; i < n; i++) {
+        TRY(check_positions(m, caches[i]->pos, 1, "decode"));
+        TRY(cache_grow(caches[i], caches[i]->pos + 2));
+    }
+    size_t bytes;
+    TRY(ttt_size_mul(&bytes, n, d->f, sizeof(real), "decode batch"));
+    real *rope = malloc(bytes);
+    if (!rope) return ttt_err(TTT_ERR_NOMEM, "out of memory (RoPE table of %lld sequences)", (long long)n);
+    RF(llama_act) blk;
+    RF(llama_ws) ws;
+    ttt_status s = ws_prepare(m, &ws, &blk, n, 1, 0, 1, 0);
+    if (s != TTT_OK) {
+        free(rope);
+        return s;
+    }
+    /* row i: position p_i of a sequence of p_i + 1 tokens (what dynamic scaling sees alone) */
+    rope_params rp = rope_of(m);
+    for (int64_t i = 0; i < n; i++)
+        RF(rope_half_table_scaled)(rope + i * d->f, caches[i]->pos, 1, d->f, &rp, caches[i]->pos + 1);
+    real *P = (real *)m->w;
+    RF(lm_embed)(m, &ws.io, ids, n);
+    for (int64_t l = 0; l < d->layers; l++) {
+        RF(llama_w) w;
+        bind(&w, P, BLK(m, l));
+        block_decode_multi(m, &w, &blk, &ws, caches, n, l, rope);
+    }
+    if (logits) RF(lm_head)(m, &ws.io, n, logits);
+    for (int64_t i = 0; i < n; i++) caches[i]->pos++;
+    free(rope);
+    return TTT_OK;
+}
+
 /* the state as named tensors (model.h): per layer the keys (after RoPE) and values of the
  * filled positions, [B, nkv, pos, f] each (the cache holds cap ≥ pos rows per head) */
 static int64_t state_tensors(const ttt_model *m, ttt_cache *c, int64_t B, int64_t pos, lm_state_tensor *t,
@@ -402,9 +480,8 @@ static ttt_status state_reserve(ttt_cache *c, int64_t pos) {
     return cache_grow(c, pos + 1);
 }
 
-/* (no batch_key: attention over caches of different lengths is not batched; a gather would
- * copy whole key/value caches) */
-const lm_arch_ops RF(lm_llama_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, state_reserve, NULL};
+const lm_arch_ops RF(lm_llama_ops) = {forward,       cache_init,    cache_reset, prefill,
+                                      state_tensors, state_reserve, decode_multi};
 
 /* ------------------------------------------------------------------------------------------ */
 /* the family (model/family.h): config.json of Hugging Face's LlamaConfig, presets, flags,      */

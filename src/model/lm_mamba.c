@@ -9,6 +9,7 @@
  * mini-batch groups; default 64), 0 = the whole sequence; it never changes the numbers. */
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -106,9 +107,10 @@ static ttt_status cache_init(ttt_cache *c) {
 /* ------------------------------------------------------------------------------------------ */
 /* blocks                                                                                      */
 
-/* h += Mixer(RMSNorm(h; norm)) */
+/* h += Mixer(RMSNorm(h; norm)). rows (L = 1): row i continues rows[i], a cache of one
+ * sequence (ttt_decode_multi); else mc, a cache of B sequences (NULL: fresh ones). */
 static void block_forward(const ttt_model *m, int64_t l, RF(mblock_act) *a, RF(mamba_ws) *ws, int64_t B,
-                          int64_t L, int train, RF(mamba_cache) *mc) {
+                          int64_t L, int train, RF(mamba_cache) *mc, RF(mamba_cache) *rows) {
     const ttt_dims *d = &m->dims;
     int64_t M = B * L, D = d->D;
     real *P = (real *)m->w;
@@ -117,7 +119,10 @@ static void block_forward(const ttt_model *m, int64_t l, RF(mblock_act) *a, RF(m
     RF(mamba_w_bind)(&w, P, o);
     if (train) memcpy(a->h_in, ws->h, sizeof(real) * (size_t)(M * D));
     RF(rmsnorm_fwd)(a->xn, a->rs, ws->h, P + o->norm, M, D, (real)d->rms_eps);
-    RF(mamba_mixer_forward)(d, &w, &a->mx, &ws->mt, a->xn, ws->out, B, L, mc);
+    if (rows)
+        RF(mamba_mixer_forward_rows)(d, &w, &a->mx, &ws->mt, a->xn, ws->out, B, rows);
+    else
+        RF(mamba_mixer_forward)(d, &w, &a->mx, &ws->mt, a->xn, ws->out, B, L, mc);
     RF(vec_add)(ws->h, ws->out, M * D);
 }
 
@@ -156,7 +161,7 @@ static ttt_status forward(ttt_model *m, const int32_t *ids, const int32_t *targe
     RF(lm_embed)(m, &ws.io, ids, M);
     RF(lm_save_hidden)(m, ws.h, 0, M);
     for (int64_t l = 0; l < d->layers; l++) {
-        block_forward(m, l, &ws.blk[backward ? l : 0], &ws, B, L, backward, NULL);
+        block_forward(m, l, &ws.blk[backward ? l : 0], &ws, B, L, backward, NULL, NULL);
         RF(lm_save_hidden)(m, ws.h, l + 1, M);
     }
     RF(lm_head)(m, &ws.io, M, logits);
@@ -181,10 +186,29 @@ static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_
     RF(lm_embed)(m, &ws.io, ids, M);
     for (int64_t l = 0; l < d->layers; l++) {
         RF(mamba_cache) mc = cache_layer(m, c, l);
-        block_forward(m, l, &ws.blk[0], &ws, B, L, 0, &mc);
+        block_forward(m, l, &ws.blk[0], &ws, B, L, 0, &mc, NULL);
     }
     if (logits) RF(lm_head)(m, &ws.io, M, logits);
     c->pos += L;
+    return TTT_OK;
+}
+
+/* ids[i] continues caches[i] (each of one sequence) by one token; logits [n, V] nullable */
+static ttt_status decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, const int32_t *ids, float *logits) {
+    const ttt_dims *d = &m->dims;
+    RF(mblock_act) blk;
+    RF(mamba_ws) ws;
+    TRY(ws_prepare(m, &ws, &blk, n, 1, 0));
+    RF(mamba_cache) *rows = malloc(sizeof *rows * (size_t)n);
+    if (!rows) return ttt_err(TTT_ERR_NOMEM, "out of memory (a decode batch of %lld sequences)", (long long)n);
+    RF(lm_embed)(m, &ws.io, ids, n);
+    for (int64_t l = 0; l < d->layers; l++) {
+        for (int64_t i = 0; i < n; i++) rows[i] = cache_layer(m, caches[i], l);
+        block_forward(m, l, &ws.blk[0], &ws, n, 1, 0, NULL, rows);
+    }
+    if (logits) RF(lm_head)(m, &ws.io, n, logits);
+    for (int64_t i = 0; i < n; i++) caches[i]->pos++;
+    free(rows);
     return TTT_OK;
 }
 
@@ -209,13 +233,7 @@ static int64_t state_tensors(const ttt_model *m, ttt_cache *c, int64_t B, int64_
     return n;
 }
 
-/* a step does not depend on the position */
-static int64_t batch_key(const ttt_model *m, int64_t pos) {
-    (void)m, (void)pos;
-    return 0;
-}
-
-const lm_arch_ops RF(lm_mamba_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, NULL, batch_key};
+const lm_arch_ops RF(lm_mamba_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, NULL, decode_multi};
 
 /* ------------------------------------------------------------------------------------------ */
 /* the family (model/family.h): config.json of Hugging Face's MambaConfig or of mamba_ssm,      */

@@ -7,6 +7,7 @@
  * and the cached prefill / decode path. */
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -183,11 +184,24 @@ static void cache_reset(ttt_cache *c) {
 /* ------------------------------------------------------------------------------------------ */
 /* blocks                                                                                      */
 
+/* h += down(silu(x Wgᵀ) ⊙ (x Wuᵀ)),  x = RMSNorm_ffn(h), over N rows */
+static void ffn_forward(const ttt_model *m, const RF(block_w) *w, RF(block_act) *a, RF(lm_ws) *ws, int64_t N) {
+    const ttt_dims *d = &m->dims;
+    int64_t D = d->D, I = d->I;
+    real *h = ws->h, *tmp = ws->tmp;
+    RF(rmsnorm_fwd)(a->xf, a->rs_f, h, w->ffn_norm, N, D, (real)d->rms_eps);
+    RF(mm_nt)(a->ga, a->xf, w->mg, N, I, D, 0);
+    RF(mm_nt)(a->up, a->xf, w->mu, N, I, D, 0);
+    RF(swiglu_fwd)(a->mm, a->ga, a->up, N * I);
+    RF(mm_nt)(tmp, a->mm, w->md, N, D, I, 0);
+    RF(vec_add)(h, tmp, N * D);
+}
+
 static void block_forward(const ttt_model *m, const RF(block_w) *w, RF(block_act) *a,
                           RF(lm_ws) *ws, int64_t B, int64_t L, int train, int64_t pos0,
                           RF(block_cache) *bc) {
     const ttt_dims *d = &m->dims;
-    int64_t N = B * L, D = d->D, I = d->I;
+    int64_t N = B * L, D = d->D;
     real eps = (real)d->rms_eps, *h = ws->h, *tmp = ws->tmp;
     size_t ND = sizeof(real) * (size_t)(N * D);
     if (d->pre_conv) { /* h += conv(RMSNorm_conv(h)) */
@@ -203,13 +217,30 @@ static void block_forward(const ttt_model *m, const RF(block_w) *w, RF(block_act
     RF(ttt_layer_forward)(d, w, &a->t, &ws->lt, a->xs, tmp, B, L, pos0, bc ? &bc->t : NULL);
     RF(vec_add)(h, tmp, N * D);
     if (train) memcpy(a->h2, h, ND);
-    /* h += down(silu(x Wgᵀ) ⊙ (x Wuᵀ)),  x = RMSNorm_ffn(h) */
-    RF(rmsnorm_fwd)(a->xf, a->rs_f, h, w->ffn_norm, N, D, eps);
-    RF(mm_nt)(a->ga, a->xf, w->mg, N, I, D, 0);
-    RF(mm_nt)(a->up, a->xf, w->mu, N, I, D, 0);
-    RF(swiglu_fwd)(a->mm, a->ga, a->up, N * I);
-    RF(mm_nt)(tmp, a->mm, w->md, N, D, I, 0);
-    RF(vec_add)(h, tmp, N * D);
+    ffn_forward(m, w, a, ws, N);
+}
+
+/* One token for each of n single-sequence caches (ttt_decode_multi): row i continues bc[i]
+ * at position pos[i]. The norms and products run over the n rows; the convolutions and the
+ * TTT layer's per-sequence part per row (ttt_layer_forward_rows); lc [n] is scratch. */
+static void block_forward_rows(const ttt_model *m, const RF(block_w) *w, RF(block_act) *a, RF(lm_ws) *ws,
+                               int64_t n, const int64_t *pos, RF(block_cache) *bc, RF(ttt_layer_cache) *lc) {
+    const ttt_dims *d = &m->dims;
+    int64_t D = d->D;
+    real eps = (real)d->rms_eps, *h = ws->h, *tmp = ws->tmp;
+    if (d->pre_conv) { /* h += conv(RMSNorm_conv(h)) */
+        RF(rmsnorm_fwd)(a->xc, a->rs_c, h, w->pc_norm, n, D, eps);
+        for (int64_t i = 0; i < n; i++) {
+            RF(dwconv_fwd)(tmp + i * D, a->xc + i * D, bc[i].pc_hist, w->pc_w, w->pc_b, 1, 1, D, d->K);
+            RF(dwconv_hist_update)(bc[i].pc_hist, a->xc + i * D, 1, 1, D, d->K);
+        }
+        RF(vec_add)(h, tmp, n * D);
+    }
+    RF(rmsnorm_fwd)(a->xs, a->rs_s, h, w->seq_norm, n, D, eps);
+    for (int64_t i = 0; i < n; i++) lc[i] = bc[i].t;
+    RF(ttt_layer_forward_rows)(d, w, &a->t, &ws->lt, a->xs, tmp, n, pos, lc);
+    RF(vec_add)(h, tmp, n * D);
+    ffn_forward(m, w, a, ws, n);
 }
 
 /* dh: gradient w.r.t. the block's output residual in, w.r.t. its input residual out */
@@ -318,6 +349,34 @@ static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_
     return TTT_OK;
 }
 
+/* ids[i] continues caches[i] (each of one sequence) by one token; logits [n, V] nullable */
+static ttt_status decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, const int32_t *ids, float *logits) {
+    const ttt_dims *d = &m->dims;
+    RF(block_act) blk;
+    RF(lm_ws) ws;
+    TRY(ws_prepare(m, &ws, &blk, n, 1, 0));
+    int64_t *pos = malloc(sizeof(int64_t) * (size_t)n);
+    RF(block_cache) *bc = malloc(sizeof *bc * (size_t)n);
+    RF(ttt_layer_cache) *lc = malloc(sizeof *lc * (size_t)n);
+    if (!pos || !bc || !lc) {
+        free(pos), free(bc), free(lc);
+        return ttt_err(TTT_ERR_NOMEM, "out of memory (a decode batch of %lld sequences)", (long long)n);
+    }
+    for (int64_t i = 0; i < n; i++) pos[i] = caches[i]->pos;
+    real *P = (real *)m->w;
+    RF(lm_embed)(m, &ws.io, ids, n);
+    for (int64_t l = 0; l < d->layers; l++) {
+        RF(block_w) w;
+        RF(block_w_bind)(&w, P, BLK(m, l));
+        for (int64_t i = 0; i < n; i++) bc[i] = cache_block(m, caches[i], l);
+        block_forward_rows(m, &w, &ws.blk[0], &ws, n, pos, bc, lc);
+    }
+    if (logits) RF(lm_head)(m, &ws.io, n, logits);
+    for (int64_t i = 0; i < n; i++) caches[i]->pos++;
+    free(pos), free(bc), free(lc);
+    return TTT_OK;
+}
+
 /* the state as named tensors (model.h): per layer the convolution histories [B, K−1, D] (when
  * used), the inner weights at the start of the current mini-batch, W1 [B, nh, f, F], b1
  * [B, nh, F] (MLP: W2 [B, nh, F, f], b2 [B, nh, f]), and the step-weighted gradient sums of
@@ -360,9 +419,7 @@ static int64_t state_tensors(const ttt_model *m, ttt_cache *c, int64_t B, int64_
 
 /* a step depends on the position only through its place in the mini-batch (RoPE has period b,
  * the token's step size τ and whether the mini-batch ends are indexed by pos mod b) */
-static int64_t batch_key(const ttt_model *m, int64_t pos) { return pos % m->dims.b; }
-
-const lm_arch_ops RF(lm_ttt_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, NULL, batch_key};
+const lm_arch_ops RF(lm_ttt_ops) = {forward, cache_init, cache_reset, prefill, state_tensors, NULL, decode_multi};
 
 /* ------------------------------------------------------------------------------------------ */
 /* the family (model/family.h): config.json of ttt.py's TTTConfig, presets, flags, parameter   */

@@ -96,11 +96,16 @@ struct lm_arch_ops {
                              lm_state_tensor *t, int64_t max);
     /* make room in c for pos positions before a load (NULL: the size does not depend on pos) */
     ttt_status (*state_reserve)(ttt_cache *c, int64_t pos);
-    /* ttt_decode_multi: single-sequence caches at positions with equal keys decode as one
-     * batch (their states gathered into a cache of that many sequences at position key);
-     * NULL: each cache decodes alone */
-    int64_t (*batch_key)(const ttt_model *m, int64_t pos);
+    /* ttt_decode_multi: one step of n single-sequence caches, each at its own position, ids
+     * and logits [n] / [n, V] (nullable), the products over all n rows and the per-sequence
+     * parts (attention, convolutions, scans) on each cache in place; ids are checked, the
+     * caches are distinct caches of m. NULL: each cache takes ttt_decode_step alone. */
+    ttt_status (*decode_multi)(ttt_model *m, ttt_cache **caches, int64_t n, const int32_t *ids, float *logits);
 };
+
+/* ttt_decode_multi through the family's own decode_multi (checks ids, applies the options and
+ * the bf16 region as ttt_decode_step does); caches already checked by the caller */
+ttt_status ttt_model_decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, const int32_t *ids, float *logits);
 
 /* Multiply the TTT inner learning rate η_base (the TTT-MLP warm-up during training). */
 void ttt_model_set_inner_lr_mult(ttt_model *m, double mult);
