@@ -78,8 +78,10 @@ done
 
 # ---- 1b. npm packages pinned by the sha256 of their tarball ([npm] in data-sha256.txt): the
 # official OpenAI SDK for Node (no dependencies), the client the ttt serve tests drive the server
-# with (tests/serve/openai_sdk.js); the tarball stays in pkg/ for the check, unpacked beside it
-NPM_PINNED="openai@6.9.1"
+# with (tests/serve/openai_sdk.js), and playwright-core (no dependencies, no browser download),
+# which drives Debian's chromium over the page of ttt serve (tests/serve/web_page.js); the
+# tarball stays in pkg/ for the check, unpacked beside it
+NPM_PINNED="openai@6.9.1 playwright-core@1.65.2"
 for spec in $NPM_PINNED; do
     dir=$(echo "$spec" | sed -e 's#^@##' -e 's#/#-#' -e 's#@#-#')
     [ -f "$P/$dir.tgz" ] && continue

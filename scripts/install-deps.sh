@@ -14,6 +14,9 @@ PKGS="$PKGS openmpi-bin libopenmpi-dev"
 PKGS="$PKGS python3-torch python3-pytest"
 # libmicrohttpd-dev: the HTTP server of ttt serve; curl: its tests drive it (tests/test_serve.c)
 PKGS="$PKGS libmicrohttpd-dev curl"
+# chromium, fonts-dejavu-core: headless Chromium loads the page of ttt serve, and a screenshot
+# shows the streamed text (tests/test_serve_web.c, driven by npm playwright-core)
+PKGS="$PKGS chromium fonts-dejavu-core"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
