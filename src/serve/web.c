@@ -1,11 +1,12 @@
-/* web.c: the page at / of `ttt serve`: a prompt box, temperature and max tokens, and the
+/* web.c: the page at / of `ttt serve`: a prompt box, temperature, max tokens and seed, and the
  * continuation streamed from POST /v1/completions (server-sent events read with fetch). Static
- * HTML and script in one string: no build step, no external resources. */
+ * HTML and script in one string: no build step, no external resources. When a stream has ended
+ * the output box gets data-done="ok" (or "error"), which tests/serve/web_page.js waits for. */
 #include "serve/serve.h"
 
 const char srv_web_page[] =
     "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ttt serve</title>\n"
-    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">\n"
     "<style>body{font-family:system-ui,sans-serif;max-width:50em;margin:2em auto;padding:0 1em}"
     "textarea{width:100%;height:8em;font:inherit}#out{white-space:pre-wrap;border:1px solid #ccc;padding:.5em;"
     "min-height:6em;font-family:monospace}label{margin-right:1em}#err{color:#b00}</style></head><body>\n"
@@ -13,6 +14,7 @@ const char srv_web_page[] =
     "<textarea id=\"prompt\">Once upon a time</textarea><br>\n"
     "<label>temperature <input id=\"temp\" type=\"number\" value=\"0.8\" min=\"0\" max=\"2\" step=\"0.1\"></label>\n"
     "<label>max tokens <input id=\"maxt\" type=\"number\" value=\"64\" min=\"0\" max=\"4096\"></label>\n"
+    "<label>seed <input id=\"seed\" type=\"number\" step=\"1\" placeholder=\"random\" style=\"width:6em\"></label>\n"
     "<label>API key <input id=\"key\" type=\"password\" size=\"12\"></label>\n"
     "<button id=\"go\">Generate</button>\n"
     "<p id=\"err\"></p><div id=\"out\"></div>\n"
@@ -21,10 +23,11 @@ const char srv_web_page[] =
     "function hdr(){const h={'Content-Type':'application/json'};const k=$('key').value;if(k)h['Authorization']='Bearer '+k;return h;}\n"
     "fetch('/v1/models',{headers:hdr()}).then(r=>r.json()).then(j=>{if(j.data)$('model').textContent='model: '+j.data[0].id;}).catch(()=>{});\n"
     "$('go').onclick=async()=>{\n"
-    " $('out').textContent='';$('err').textContent='';$('go').disabled=true;\n"
+    " const o=$('out');o.textContent='';o.removeAttribute('data-done');$('err').textContent='';$('go').disabled=true;\n"
     " try{\n"
     "  const body={model:'ttt',prompt:$('prompt').value,temperature:parseFloat($('temp').value),"
     "max_tokens:parseInt($('maxt').value),stream:true};\n"
+    "  const sd=$('seed').value.trim();if(sd!=='')body.seed=parseInt(sd);\n"
     "  const r=await fetch('/v1/completions',{method:'POST',headers:hdr(),body:JSON.stringify(body)});\n"
     "  if(!r.ok){const j=await r.json().catch(()=>({}));throw new Error((j.error&&j.error.message)||r.statusText);}\n"
     "  const rd=r.body.getReader(),dec=new TextDecoder();let buf='';\n"
@@ -32,7 +35,7 @@ const char srv_web_page[] =
     "   let i;while((i=buf.indexOf('\\n\\n'))>=0){const ev=buf.slice(0,i);buf=buf.slice(i+2);\n"
     "    if(!ev.startsWith('data: '))continue;const d=ev.slice(6);if(d==='[DONE]')continue;\n"
     "    const j=JSON.parse(d);if(j.error){$('err').textContent=j.error.message;continue;}\n"
-    "    for(const c of j.choices)$('out').textContent+=c.text;}}\n"
+    "    for(const c of j.choices)o.textContent+=c.text;}}\n"
     " }catch(e){$('err').textContent=String(e.message||e);}\n"
-    " $('go').disabled=false;};\n"
+    " $('go').disabled=false;o.setAttribute('data-done',$('err').textContent?'error':'ok');};\n"
     "</script></body></html>\n";
