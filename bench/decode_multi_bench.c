@@ -59,6 +59,7 @@ int main(int argc, char **argv) {
         if (ttt_prefill(m, a[i], ids, len, NULL) != TTT_OK || ttt_prefill(m, b[i], ids, len, NULL) != TTT_OK)
             return fail("prefill");
     }
+    int64_t differ = 0;
     for (int s = -1; s < steps; s++) {
         for (int i = 0; i < n; i++) col[i] = (int32_t)((uint64_t)((s + 2) * 40503u + (uint64_t)i * 977u) % (uint64_t)c.vocab_size);
         double t0 = now();
@@ -68,6 +69,9 @@ int main(int argc, char **argv) {
             if (ttt_decode_step(m, b[i], col + i, lb) != TTT_OK) return fail("decode_step");
         double t2 = now();
         if (s >= 0) tm[s] = t1 - t0, tl[s] = t2 - t1;
+        /* the last sequence's logits, batched against alone */
+        for (int64_t v = 0; v < V; v++)
+            if (la[(int64_t)(n - 1) * V + v] != lb[v]) differ++;
     }
     qsort(tm, (size_t)steps, sizeof *tm, cmp);
     qsort(tl, (size_t)steps, sizeof *tl, cmp);
@@ -75,6 +79,8 @@ int main(int argc, char **argv) {
     printf("%s, %d sequences at positions %lld + %lld i, median of %d steps: decode_multi %.2f ms, "
            "loop of decode_step %.2f ms, %.2fx\n",
            preset, n, P, (long long)stride, steps, 1e3 * mm, 1e3 * ml, ml / mm);
+    printf("  logits of the last sequence batched vs alone: %lld of %lld differ\n", (long long)differ,
+           (long long)(V * (steps + 1)));
     for (int i = 0; i < n; i++) ttt_cache_free(a[i]), ttt_cache_free(b[i]);
     free(a), free(b), free(ids), free(col), free(la), free(lb), free(tm), free(tl);
     ttt_model_free(m);

@@ -71,9 +71,9 @@ uint64_t ttt_xxh64(const void *data, size_t n, uint64_t seed);
  * [n, vocab rows]. All n step together, every cache read and written in place: the
  * projections, MLPs and LM head are products over the n rows; the attention (each query
  * against its own cache), the convolutions, the TTT inner-loop steps and the Mamba scans run
- * per sequence at its own position. The logits equal ttt_decode_step's on each cache alone
- * within 1e-5 (float32) / 1e-13 (float64) of the largest logit: a product over n rows may sum
- * in another order than a one-row product (measured: at most 2.4e-6 in float32, 0 in float64). */
+ * per sequence at its own position. The logits are bit for bit ttt_decode_step's on each cache
+ * alone, whatever else the batch holds (the products take a matrix-vector path whose sums do
+ * not depend on the other rows; float64: BLAS, bit for bit on the tests' models). */
 ttt_status ttt_decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, const int32_t *ids, float *logits);
 
 #ifdef __cplusplus

@@ -509,7 +509,9 @@ ttt_status ttt_model_decode_multi(ttt_model *m, ttt_cache **caches, int64_t n, c
     TRY(check_ids(m, ids, n, 1, "decode"));
     apply_options(m);
     TRY(bf16_begin(m, 0));
+    ttt_gemv_batch_exact = 1; /* each sequence's bits as decoded alone (ops/kernels.h) */
     ttt_status s = m->ops->decode_multi(m, caches, n, ids, logits);
+    ttt_gemv_batch_exact = 0;
     bf16_end();
     return s;
 }

@@ -185,7 +185,7 @@ void mm_nt_bf16(float *C, const float *A, const uint16_t *Bh, int64_t M, int64_t
             }
         return;
     }
-    if (M > ttt_gemv_max_m) { /* the panels of the float32 path, each one single-threaded oneDNN call */
+    if (!ttt_gemv_rows(M)) { /* the panels of the float32 path, each one single-threaded oneDNN call */
         bf16_panels(C, Ah, K, 1, Bh, 1, K, M, N, K, acc);
     } else {
         int64_t nb = (N + BF16_BLOCK - 1) / BF16_BLOCK;

@@ -16,6 +16,7 @@ int ttt_gemm_lib = TTT_GEMM_DNNL;
 int ttt_gemm_lib = TTT_GEMM_OPENBLAS;
 #endif
 int ttt_gemv_max_m = TTT_GEMV_MAX_M;
+_Thread_local int ttt_gemv_batch_exact = 0;
 ttt_bf16_region ttt_bf16_active = {NULL, 0, NULL, NULL};
 
 extern void openblas_set_num_threads(int num_threads);

@@ -30,6 +30,12 @@ int ttt_gemm_select(const char *name);
  * instead of calling the GEMM library. */
 #define TTT_GEMV_MAX_M 4
 extern int ttt_gemv_max_m;
+/* Set (on the calling thread) around ttt_decode_multi: every mm_nt product takes the
+ * matrix-vector path whatever its number of rows. That path sums each output in an order that
+ * does not depend on the other rows, so a sequence decoded in a batch gets the bits it gets
+ * decoded alone (and still streams each weight matrix once for the whole batch). */
+extern _Thread_local int ttt_gemv_batch_exact;
+static inline int ttt_gemv_rows(int64_t M) { return M <= ttt_gemv_max_m || ttt_gemv_batch_exact; }
 
 /* bf16 products (src/ops/bf16.c): while a region is active, mm_nt and mm_nn products whose B
  * (a weight matrix) lies inside [lo, lo + n) read the bfloat16 copy at the same offset

@@ -96,7 +96,7 @@ void RF(mm_nt)(real *C, const real *A, const real *B, int64_t M, int64_t N, int6
             mm_nt_bf16(C, A, Bh, M, N, K, acc);
             return;
         }
-        if (M <= ttt_gemv_max_m) {
+        if (ttt_gemv_rows(M)) {
             gemv_nt_f32(C, A, B, M, N, K, acc);
             return;
         }
