@@ -8,12 +8,16 @@
  *   - the same requests served alone: 6 concurrent clients each get that reply;
  *   - a session continued with new tokens equals the whole sequence sent at once;
  *   - the status codes of bad requests (400 bad JSON / types / ranges, 401 key, 404 session and
- *     route, 413 body), while the server keeps answering; SIGTERM drains a running stream. */
+ *     route, 413 body), while the server keeps answering; SIGTERM drains a running stream;
+ *   - a client that never reads its stream does not hold up another request. */
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -573,6 +577,61 @@ TEST(test_serve_queue_full_429) {
     }
     ok = ok && http(&sv, "POST", "/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 2}", NULL, NULL) == 200;
     ok &= serve_stop(&sv);
+    return ok ? TEST_PASS : TEST_FAIL;
+}
+
+/* a client that sends a streaming request and never reads (its receive buffer set to 1 KiB, so
+ * the server's writes to it block once the socket's buffers fill): another request served
+ * meanwhile completes, with the reply it gets alone, and the server answers /health; after the
+ * reader goes away the server stops cleanly. If the scheduler wrote to sockets itself, the
+ * second request would wait for the first's 3000 tokens to be read, i.e. for ever. */
+TEST(test_serve_slow_reader_does_not_stall) {
+    if (!gpt2()) return test_skip("data/tok/r50k_base.tiktoken is absent (make data fetches it)");
+    const char *md = serve_model("serve_slow_reader", 0);
+    EXPECT(md, "model");
+    server sv;
+    EXPECT(serve_start(&sv, md, "--parallel 4"), "start");
+    const char *quick = "{\"prompt\": \"Meanwhile\", \"max_tokens\": 12, \"temperature\": 0.8, \"seed\": 3}";
+    char *alone = NULL, *under = NULL;
+    int ok = http(&sv, "POST", "/v1/completions", quick, NULL, &alone) == 200;
+    if (!ok) test_fail("the request alone: %s", alone ? alone : "");
+    int fd = socket(AF_INET, SOCK_STREAM, 0), small = 1024;
+    ok = ok && fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0;
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)sv.port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok = ok && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (ok) {
+        const char *body = "{\"prompt\": \"Never read\", \"max_tokens\": 3000, \"temperature\": 1, \"seed\": 1, "
+                           "\"stream\": true}";
+        char req[512];
+        int n = snprintf(req, sizeof req,
+                         "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+        ok = write(fd, req, (size_t)n) == n;
+        if (!ok) test_fail("could not send the streaming request");
+    } else {
+        test_fail("could not connect a raw socket to port %d", sv.port);
+    }
+    sleep_ms(500); /* the stream is running and its socket buffers fill */
+    time_t t0 = time(NULL);
+    int st = ok ? http(&sv, "POST", "/v1/completions", quick, "--max-time 60", &under) : 0;
+    int el = (int)(time(NULL) - t0);
+    if (ok && (st != 200 || el > 30)) {
+        test_fail("a request beside a client that does not read: status %d after %d s", st, el);
+        ok = 0;
+    }
+    char *ta = ok ? choice_text(alone, 0, "text") : NULL, *tu = ok ? choice_text(under, 0, "text") : NULL;
+    if (ok && (!ta || !tu || strcmp(ta, tu) != 0)) {
+        test_fail("beside the non-reading client the reply is \"%s\", alone \"%s\"", tu ? tu : "(none)", ta ? ta : "(none)");
+        ok = 0;
+    }
+    ok = ok && http(&sv, "GET", "/health", NULL, NULL, NULL) == 200;
+    if (fd >= 0) close(fd);
+    sleep_ms(200);
+    ok &= serve_stop(&sv);
+    free(alone), free(under), free(ta), free(tu);
     return ok ? TEST_PASS : TEST_FAIL;
 }
 
