@@ -223,23 +223,50 @@ static ttt_status cache_init(ttt_cache *c) {
 /* ------------------------------------------------------------------------------------------ */
 /* blocks                                                                                      */
 
-/* h += Attn(RMSNorm_in(h)); h += MLP(RMSNorm_post(h)). With a cache (Kc, Vc: this layer's
- * K and V blocks, ldk = cap·f) the new keys and values are written at positions pos0.. and
- * the queries attend to all pos0 + L of them. */
-static void block_forward(const ttt_model *m, const RF(llama_w) *w, RF(llama_act) *a, RF(llama_ws) *ws,
-                          int64_t B, int64_t L, int train, int64_t pos0, real *Kc, real *Vc, int64_t ldk) {
+/* x = RMSNorm(h; input_layernorm);  q = x Wqᵀ + bq, k = x Wkᵀ + bk, v = x Wvᵀ + bv (N rows) */
+static void qkv_products(const ttt_model *m, const RF(llama_w) *w, RF(llama_act) *a, RF(llama_ws) *ws, int64_t N) {
     const ttt_dims *d = &m->dims;
-    int64_t N = B * L, D = d->D, I = d->I, f = d->f, QD = d->nh * f, KD = d->nkv * f;
-    real eps = (real)d->rms_eps, *h = ws->h, *tmp = ws->tmp;
-    if (train) memcpy(a->h1, h, sizeof(real) * (size_t)(N * D));
-    /* x = RMSNorm(h; input_layernorm);  q = x Wqᵀ + bq, k = x Wkᵀ + bk, v = x Wvᵀ + bv */
-    RF(rmsnorm_fwd)(a->xa, a->rs_a, h, w->in_norm, N, D, eps);
+    int64_t D = d->D, QD = d->nh * d->f, KD = d->nkv * d->f;
+    RF(rmsnorm_fwd)(a->xa, a->rs_a, ws->h, w->in_norm, N, D, (real)d->rms_eps);
     RF(mm_nt)(ws->q, a->xa, w->q, N, QD, D, 0);
     RF(mm_nt)(ws->k, a->xa, w->k, N, KD, D, 0);
     RF(mm_nt)(ws->v, a->xa, w->v, N, KD, D, 0);
     RF(bias_add)(ws->q, w->bq, N, QD);
     RF(bias_add)(ws->k, w->bk, N, KD);
     RF(bias_add)(ws->v, w->bv, N, KD);
+}
+
+/* h += O Woᵀ + bo;  h += down(silu(x Wgᵀ + bg) ⊙ (x Wuᵀ + bu)) + bd,
+ * x = RMSNorm(h; post_attention_layernorm) (N rows; train: keep the residual h2) */
+static void out_and_mlp(const ttt_model *m, const RF(llama_w) *w, RF(llama_act) *a, RF(llama_ws) *ws, int64_t N,
+                        int train) {
+    const ttt_dims *d = &m->dims;
+    int64_t D = d->D, I = d->I, QD = d->nh * d->f;
+    real *h = ws->h, *tmp = ws->tmp;
+    RF(mm_nt)(tmp, a->O, w->o, N, D, QD, 0);
+    RF(bias_add)(tmp, w->bo, N, D);
+    RF(vec_add)(h, tmp, N * D);
+    if (train) memcpy(a->h2, h, sizeof(real) * (size_t)(N * D));
+    RF(rmsnorm_fwd)(a->xf, a->rs_f, h, w->post_norm, N, D, (real)d->rms_eps);
+    RF(mm_nt)(a->ga, a->xf, w->mg, N, I, D, 0);
+    RF(mm_nt)(a->up, a->xf, w->mu, N, I, D, 0);
+    RF(bias_add)(a->ga, w->bg, N, I);
+    RF(bias_add)(a->up, w->bu, N, I);
+    RF(swiglu_fwd)(a->mm, a->ga, a->up, N * I);
+    RF(mm_nt)(tmp, a->mm, w->md, N, D, I, 0);
+    RF(bias_add)(tmp, w->bd, N, D);
+    RF(vec_add)(h, tmp, N * D);
+}
+
+/* h += Attn(RMSNorm_in(h)); h += MLP(RMSNorm_post(h)). With a cache (Kc, Vc: this layer's
+ * K and V blocks, ldk = cap·f) the new keys and values are written at positions pos0.. and
+ * the queries attend to all pos0 + L of them. */
+static void block_forward(const ttt_model *m, const RF(llama_w) *w, RF(llama_act) *a, RF(llama_ws) *ws,
+                          int64_t B, int64_t L, int train, int64_t pos0, real *Kc, real *Vc, int64_t ldk) {
+    const ttt_dims *d = &m->dims;
+    int64_t N = B * L, D = d->D, f = d->f;
+    if (train) memcpy(a->h1, ws->h, sizeof(real) * (size_t)(N * D));
+    qkv_products(m, w, a, ws, N);
     /* per head: Q = RoPE(q), K = RoPE(k), V = v (into the cache after its pos0 filled rows) */
     real *Kb = Kc ? Kc : a->Kh, *Vb = Vc ? Vc : a->Vh;
     int64_t ld = Kc ? ldk : L * f, p0 = Kc ? pos0 : 0;
@@ -249,21 +276,7 @@ static void block_forward(const ttt_model *m, const RF(llama_w) *w, RF(llama_act
     /* O = softmax(Q Kᵀ / sqrt(f), causal) V */
     attn_dims ad = attn_of(d, B, L, p0 + L, ld, ws->nthreads);
     RF(attn_forward)(a->O, a->lse, a->Qh, Kb, Vb, &ad, ws->scr);
-    /* h += O Woᵀ + bo */
-    RF(mm_nt)(tmp, a->O, w->o, N, D, QD, 0);
-    RF(bias_add)(tmp, w->bo, N, D);
-    RF(vec_add)(h, tmp, N * D);
-    if (train) memcpy(a->h2, h, sizeof(real) * (size_t)(N * D));
-    /* h += down(silu(x Wgᵀ + bg) ⊙ (x Wuᵀ + bu)) + bd,  x = RMSNorm(h; post_attention_layernorm) */
-    RF(rmsnorm_fwd)(a->xf, a->rs_f, h, w->post_norm, N, D, eps);
-    RF(mm_nt)(a->ga, a->xf, w->mg, N, I, D, 0);
-    RF(mm_nt)(a->up, a->xf, w->mu, N, I, D, 0);
-    RF(bias_add)(a->ga, w->bg, N, I);
-    RF(bias_add)(a->up, w->bu, N, I);
-    RF(swiglu_fwd)(a->mm, a->ga, a->up, N * I);
-    RF(mm_nt)(tmp, a->mm, w->md, N, D, I, 0);
-    RF(bias_add)(tmp, w->bd, N, D);
-    RF(vec_add)(h, tmp, N * D);
+    out_and_mlp(m, w, a, ws, N, train);
 }
 
 /* dh: gradient w.r.t. the block's output residual in, w.r.t. its input residual out */
@@ -390,15 +403,8 @@ static ttt_status prefill(ttt_model *m, ttt_cache *c, const int32_t *ids, int64_
 static void block_decode_multi(const ttt_model *m, const RF(llama_w) *w, RF(llama_act) *a, RF(llama_ws) *ws,
                                ttt_cache **cs, int64_t n, int64_t l, const real *rope) {
     const ttt_dims *d = &m->dims;
-    int64_t D = d->D, I = d->I, f = d->f, QD = d->nh * f, KD = d->nkv * f;
-    real eps = (real)d->rms_eps, *h = ws->h, *tmp = ws->tmp;
-    RF(rmsnorm_fwd)(a->xa, a->rs_a, h, w->in_norm, n, D, eps);
-    RF(mm_nt)(ws->q, a->xa, w->q, n, QD, D, 0);
-    RF(mm_nt)(ws->k, a->xa, w->k, n, KD, D, 0);
-    RF(mm_nt)(ws->v, a->xa, w->v, n, KD, D, 0);
-    RF(bias_add)(ws->q, w->bq, n, QD);
-    RF(bias_add)(ws->k, w->bk, n, KD);
-    RF(bias_add)(ws->v, w->bv, n, KD);
+    int64_t f = d->f, QD = d->nh * f, KD = d->nkv * f;
+    qkv_products(m, w, a, ws, n);
     for (int64_t i = 0; i < n; i++) {
         ttt_cache *c = cs[i];
         int64_t p = c->pos, ld = c->cap * f;
@@ -409,18 +415,7 @@ static void block_decode_multi(const ttt_model *m, const RF(llama_w) *w, RF(llam
         attn_dims ad = attn_of(d, 1, 1, p + 1, ld, ws->nthreads);
         RF(attn_forward)(a->O + i * QD, a->lse + i * d->nh, a->Qh + i * QD, Kc, Vc, &ad, ws->scr);
     }
-    RF(mm_nt)(tmp, a->O, w->o, n, D, QD, 0);
-    RF(bias_add)(tmp, w->bo, n, D);
-    RF(vec_add)(h, tmp, n * D);
-    RF(rmsnorm_fwd)(a->xf, a->rs_f, h, w->post_norm, n, D, eps);
-    RF(mm_nt)(a->ga, a->xf, w->mg, n, I, D, 0);
-    RF(mm_nt)(a->up, a->xf, w->mu, n, I, D, 0);
-    RF(bias_add)(a->ga, w->bg, n, I);
-    RF(bias_add)(a->up, w->bu, n, I);
-    RF(swiglu_fwd)(a->mm, a->ga, a->up, n * I);
-    RF(mm_nt)(tmp, a->mm, w->md, n, D, I, 0);
-    RF(bias_add)(tmp, w->bd, n, D);
-    RF(vec_add)(h, tmp, n * D);
+    out_and_mlp(m, w, a, ws, n, 0);
 }
 
 /* ids[i] continues caches[i] (each holding one sequence); logits [n, V] nullable */
