@@ -8,12 +8,14 @@
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +30,8 @@ typedef struct {
     int too_big, started;
     double t0;
 } conn_ctx;
+
+#define CONN_IDLE_S 30 /* libmicrohttpd closes a connection idle this long (but for a body: below) */
 
 static pthread_mutex_t inflight_mu = PTHREAD_MUTEX_INITIALIZER;
 static int64_t inflight; /* generation requests whose replies are not delivered yet */
@@ -68,7 +72,7 @@ static enum MHD_Result send_error(srv *s, struct MHD_Connection *c, int status, 
 static int key_ok(srv *s, struct MHD_Connection *c) {
     if (!s->o.api_key) return 1;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) != 0) return 0;
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return 0; /* the scheme is case-insensitive (RFC 9110 11.1) */
     h += 7;
     size_t a = strlen(h), b = strlen(s->o.api_key);
     unsigned char d = (unsigned char)(a != b);
@@ -251,6 +255,19 @@ static enum MHD_Result sessions(srv *s, struct MHD_Connection *c, const char *me
 
 /* ---- the access handler ------------------------------------------------------------------ */
 
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind, (void)value;
+    if (strcasecmp(key, "Content-Length") == 0) ++*(int *)cls;
+    return MHD_YES;
+}
+
+/* while a body arrives, the connection may stay silent only until the body's deadline (else a
+ * client that sends part of a body and stops would hold its thread for CONN_IDLE_S) */
+static void body_deadline(struct MHD_Connection *c, double left_s) {
+    unsigned t = left_s >= CONN_IDLE_S ? CONN_IDLE_S : left_s < 1 ? 1 : (unsigned)ceil(left_s);
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, t);
+}
+
 static int endpoint_of(const char *url) {
     if (strcmp(url, "/v1/completions") == 0) return SRV_EP_COMPLETIONS;
     if (strcmp(url, "/v1/chat/completions") == 0) return SRV_EP_CHAT;
@@ -271,6 +288,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cc->t0 = srv_now();
         *con_cls = cc;
         srv_metrics_request(s->metrics, endpoint_of(url));
+        /* libmicrohttpd takes the first of several Content-Length headers and lets
+         * Transfer-Encoding override one: a framing that another hop may read otherwise (request
+         * smuggling, RFC 9112 6.3) is refused, and the connection closed */
+        int n_cl = 0;
+        MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &n_cl);
+        if (n_cl > 1 || (n_cl && MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding")))
+            return send_error(s, c, 400, "invalid_request_error", NULL,
+                              n_cl > 1 ? "the request has more than one Content-Length header"
+                                       : "the request has both Content-Length and Transfer-Encoding");
+        body_deadline(c, s->o.body_timeout_s);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end;
@@ -298,10 +325,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (cc->received > s->o.max_body) cc->too_big = 1;
         else srv_buf_put(&cc->body, upload, *upload_size);
         *upload_size = 0;
+        body_deadline(c, s->o.body_timeout_s - (srv_now() - cc->t0));
         return MHD_YES;
     }
     if (cc->started) return MHD_YES;
     cc->started = 1;
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)CONN_IDLE_S); /* the body is in */
     if (cc->too_big) {
         char msg[160];
         snprintf(msg, sizeof msg, "the request body is larger than this server's limit of %zu bytes (--max-body)",
@@ -309,15 +338,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return send_error(s, c, 413, "invalid_request_error", "request_too_large", msg);
     }
     if (cc->body.failed) return send_error(s, c, 500, "server_error", NULL, "out of memory");
-    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-    if (strcmp(url, "/") == 0 && get) return send_buf(c, 200, "text/html; charset=utf-8", srv_web_page, strlen(srv_web_page));
-    if (strcmp(url, "/health") == 0 && get) {
+    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0, head = strcmp(method, "HEAD") == 0;
+    if (strcmp(url, "/") == 0 && (get || head))
+        return send_buf(c, 200, "text/html; charset=utf-8", srv_web_page, strlen(srv_web_page));
+    if (strcmp(url, "/health") == 0 && (get || head)) {
         pthread_mutex_lock(&s->mu);
         int stopping = s->stopping;
         pthread_mutex_unlock(&s->mu);
         return send_json(c, stopping ? 503 : 200, stopping ? "{\"status\":\"shutting_down\"}" : "{\"status\":\"ok\"}");
     }
     int ep = endpoint_of(url);
+    if (strcmp(url, "/") == 0 || strcmp(url, "/health") == 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "method %.8s is not allowed on %s (use GET)", method, url);
+        return send_error(NULL, c, 405, "invalid_request_error", "method_not_allowed", msg);
+    }
     int known = ep != SRV_EP_OTHER || strcmp(url, "/metrics") == 0;
     if (!known) {
         char msg[300];
@@ -343,9 +378,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls, (void)c, (void)toe;
+    (void)c;
+    srv *s = cls;
     conn_ctx *cc = *con_cls;
     if (!cc) return;
+    if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED && !cc->started) { /* a body that stopped arriving */
+        if (!s->o.quiet) fprintf(stderr, "ttt serve: a request body took longer than --body-timeout: connection closed\n");
+        srv_metrics_response(s->metrics, 408);
+    }
     srv_buf_free(&cc->body);
     free(cc);
     *con_cls = NULL;
@@ -407,7 +447,7 @@ int srv_http_run(srv *s) {
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+        (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_IDLE_S, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "ttt serve: cannot listen on %s port %d: %s (is the port in use?)\n", s->o.host, s->o.port,
                 strerror(errno));

@@ -25,26 +25,32 @@ void srv_set_error(srv_error *e, int status, const char *type, const char *param
     va_end(ap);
 }
 
+/* the length of the well-formed UTF-8 sequence at u[i] (no NUL, overlong form or surrogate), or 0 */
+static size_t utf8_seq(const unsigned char *u, size_t i, size_t n) {
+    unsigned c = u[i];
+    size_t need = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    int ok = need > 0 && i + need <= n && !(need == 1 && c == 0);
+    for (size_t j = 1; ok && j < need; j++) ok = (u[i + j] & 0xC0) == 0x80;
+    if (ok && need == 2) ok = c >= 0xC2;
+    if (ok && need == 3) {
+        unsigned cp = ((c & 15u) << 12) | ((u[i + 1] & 63u) << 6) | (u[i + 2] & 63u);
+        ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+    }
+    if (ok && need == 4) {
+        unsigned cp = ((c & 7u) << 18) | ((u[i + 1] & 63u) << 12) | ((u[i + 2] & 63u) << 6) | (u[i + 3] & 63u);
+        ok = cp >= 0x10000 && cp <= 0x10FFFF;
+    }
+    return ok ? need : 0;
+}
+
 char *srv_utf8_clean(const char *s, size_t n) {
     char *o = malloc(n * 3 + 1);
     if (!o) return NULL;
     size_t k = 0;
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        unsigned c = u[i];
-        size_t need = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = need > 0 && i + need <= n && !(need == 1 && c == 0);
-        for (size_t j = 1; ok && j < need; j++) ok = (u[i + j] & 0xC0) == 0x80;
-        if (ok && need == 2) ok = c >= 0xC2;
-        if (ok && need == 3) {
-            unsigned cp = ((c & 15u) << 12) | ((u[i + 1] & 63u) << 6) | (u[i + 2] & 63u);
-            ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
-        }
-        if (ok && need == 4) {
-            unsigned cp = ((c & 7u) << 18) | ((u[i + 1] & 63u) << 12) | ((u[i + 2] & 63u) << 6) | (u[i + 3] & 63u);
-            ok = cp >= 0x10000 && cp <= 0x10FFFF;
-        }
-        if (ok) {
+        size_t need = utf8_seq(u, i, n);
+        if (need) {
             memcpy(o + k, s + i, need);
             k += need, i += need;
         } else {
@@ -290,6 +296,17 @@ int srv_parse_request(srv *s, int kind, const char *body, size_t len, srv_params
     p->n = 1;
     p->sp = s->def_sp;
     p->max_tokens = s->def_max_tokens;
+    /* JSON text is UTF-8 (RFC 8259); cJSON would pass invalid bytes to the tokenizer, and it
+     * ends a string at a NUL (a raw one or the escape \u0000): "a\u0000b" would become "a" */
+    const unsigned char *u = (const unsigned char *)body;
+    for (size_t i = 0; i < len;) {
+        if (u[i] == 0) return BAD(NULL, "the request body holds a NUL byte (at byte %zu)", i);
+        if (u[i] == '\\' && i + 5 < len && memcmp(body + i + 1, "u0000", 5) == 0)
+            return BAD(NULL, "a string of the request holds \\u0000 (at byte %zu): NUL characters are not accepted", i);
+        size_t k = u[i] == '\\' && i + 1 < len ? 2 : utf8_seq(u, i, len);
+        if (!k) return BAD(NULL, "the request body is not valid UTF-8 (at byte %zu)", i);
+        i += k;
+    }
     const char *endp = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &endp, 0);
     if (!root) {
@@ -297,6 +314,11 @@ int srv_parse_request(srv *s, int kind, const char *body, size_t len, srv_params
         return BAD(NULL, "the request body is not valid JSON (error near byte %zu)", at);
     }
     int rc = -1;
+    while (endp && endp < body + len && (*endp == ' ' || *endp == '\t' || *endp == '\n' || *endp == '\r')) endp++;
+    if (endp && endp < body + len) {
+        BAD(NULL, "the request body is not valid JSON (data after the JSON value at byte %zu)", (size_t)(endp - body));
+        goto out;
+    }
     if (!cJSON_IsObject(root)) {
         BAD(NULL, "the request body must be a JSON object");
         goto out;
