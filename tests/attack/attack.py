@@ -11,7 +11,9 @@ directory, and is classified as one of
   hang                ran past the timeout
   silent wrong        exit 0 where an error was expected, or output that failed its check
   unclear error       a failure without the expected message (or where success was expected)
-The run fails on anything but the expected class. A canary directory next to the work tree
+http_serve.py adds a scenario of hostile HTTP requests against a live `ttt serve` per binary
+(status codes, OpenAI error bodies, the server serving on throughout, a clean SIGTERM), its case
+ids serve-http-*, classified the same way. The run fails on anything but the expected class. A canary directory next to the work tree
 is checksummed before and after: nothing may touch it.
 """
 import argparse
@@ -30,6 +32,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cases import CASES, OK  # noqa: E402
 from lib import Ctx, Fixtures, pattern_ids, tokfile  # noqa: E402
+import http_serve  # noqa: E402
 
 SAN_RX = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|UndefinedBehaviorSanitizer")
 ENV_SAN = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:allocator_may_return_null=1",
@@ -320,6 +323,8 @@ class Runner:
         t0 = time.time()
         for c in cases:
             self.run_case(c)
+        for bname, ttt, timeout, env in self.bins:  # a live server per binary (--only selects its cases too)
+            http_serve.run(self, bname, ttt, timeout, env)
         if not self.args.only:
             for bname, ttt, timeout, env in self.bins:
                 self.scenario_concurrent(bname, ttt, timeout, env)

@@ -3,8 +3,10 @@ the table of cases.py: flags out of range or malformed, a state directory that i
 file, an unknown flag, a model without a tokenizer or a missing model. Each must be refused with a
 message naming what was wrong before the server listens (a case that started serving would hang
 and fail). The hostile HTTP requests (bad JSON, wrong types, huge max_tokens, unknown sessions,
-wrong keys, oversized and slow bodies) need a live server and are in tests/test_serve.c
-(test_serve_errors_keep_serving), which checks each status code while the server keeps serving."""
+wrong keys, oversized and slow bodies, broken framing, ...) need a live server: they are the
+serve-http-* cases of http_serve.py, sent over raw sockets to a server per binary, each with its
+status code while the server keeps serving (tests/test_serve.c's test_serve_errors_keep_serving
+checks a subset through curl)."""
 from cases import case
 
 S = "serve --model {m} --port 0 "
