@@ -4,7 +4,25 @@
 # another seed. About 2-4 minutes on 2 quiet cores.
 #   make study-mqar-quick                     (MQAR_K, MQAR_L, MQAR_V, MQAR_STEPS, MQAR_LR override)
 # Results in $(BUILD)/mqar-quick/: the runs, eval-<family>.json, and summary.txt (the table).
-.PHONY: study-mqar-quick
+#
+# The MQAR study (issue 20, scripts/study-mqar.py): the four families at widths 64-256, K 4-64,
+# L 256, vocabulary 8192, 2 layers, a learning-rate sweep per family; resumable (a finished run's
+# results/mqar/runs/<key>.json is kept), it prints its expected time before it starts.
+#   make study-mqar                    the full grid (MQAR_GRID=quick: widths 64/128, K 4/16/64,
+#                                      2 learning rates, about 70 minutes on 2 cores)
+#   make study-mqar MQAR_ARGS=--dry-run  the runs left and their expected time only
+#   make study-mqar-redraw             summary.csv, table.md, mqar.png and the table in
+#                                      docs/results.md from the committed results/mqar/runs/
+.PHONY: study-mqar-quick study-mqar study-mqar-redraw
+
+MQAR_GRID ?= full
+MQAR_ARGS ?=
+
+study-mqar: $(BUILD)/ttt
+	/usr/bin/python3 scripts/study-mqar.py --grid $(MQAR_GRID) --ttt $(BUILD)/ttt --threads $(MQAR_THREADS) $(MQAR_ARGS)
+
+study-mqar-redraw:
+	/usr/bin/python3 scripts/study-mqar.py --redraw
 
 MQAR_K ?= 4
 MQAR_L ?= 64
