@@ -361,7 +361,7 @@ def table_md(runs):
     wall = sum(r["train_seconds"] + r["eval_seconds"] for r in runs)
     cpu = sum((r["train_cpu_seconds"] + r["eval_cpu_seconds"]) / r["threads"] for r in runs)
     status = (f"{len(runs)} runs finished: {hms(wall)} of training and evaluation by the clock, "
-              f"{hms(cpu)} of CPU time per thread (what 2 quiet cores would take)")
+              f"{hms(cpu)} of CPU time per thread")
     for name in ("quick", "full"):
         if name in plans:
             p = plans[name]
