@@ -203,7 +203,19 @@ def timings(a, combos):
             cache[key] = {x: min(mm[x] for mm in m) for x in m[0]}
             os.makedirs(WORK, exist_ok=True)
             write_json_atomic(path, cache)
-    return {c: cache[f"{c[0]}-w{c[1]}-L{c[2]}-b{c[3]}-t{a.threads}"] for c in combos}
+    out = {c: cache[f"{c[0]}-w{c[1]}-L{c[2]}-b{c[3]}-t{a.threads}"] for c in combos}
+    # where runs of the same family, width, L and batch have finished, their median time is
+    # the better estimate (the probes are a few steps and the machine is shared)
+    done = {}
+    for r in load_runs():
+        c = (r["family"], r["width"], r["seq_len"], r["batch"])
+        if c in out and r["threads"] == a.threads:
+            done.setdefault(c, []).append(r)
+    for c, rs in done.items():
+        med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+        out[c] = {"per_step_s": med([r["train_seconds"] / r["steps"] for r in rs]), "fixed_s": 0.0,
+                  "eval_s": med([r["eval_seconds"] for r in rs]), "from_runs": len(rs)}
+    return out
 
 
 def expected_s(tm, steps):
@@ -374,8 +386,9 @@ def table_md(runs):
         ks = sorted({r["pairs"] for r in rs})
         lines.append(f"\nL = {L}, vocabulary {VOCAB}, {steps} steps of {batch} sequences ({steps * batch} training "
                      f"examples, each once), {TEST_EXAMPLES} held-out examples of another seed. Each cell: the "
-                     "held-out accuracy at the best learning rate tried (in brackets). State: the bytes of one "
-                     "sequence's state at L tokens (the KV cache for the Transformer), float32.\n\n")
+                     "held-out accuracy at the best learning rate tried (in brackets); guessing among the "
+                     f"{VOCAB // 2} values gives {2 / VOCAB:.4f}. State: the bytes of one sequence's state at L "
+                     "tokens (the KV cache for the Transformer), float32.\n\n")
         lines.append("| family | width | parameters | state bytes | " + " | ".join(f"K = {k}" for k in ks)
                      + " | learning rates tried |\n")
         lines.append("|---|---:|---:|---:|" + "---:|" * len(ks) + "---|\n")
@@ -390,58 +403,65 @@ def table_md(runs):
                 b, lrs = c
                 tried.update(lrs)
                 par, sb = b["parameters"], b["state_bytes"]
-                cells.append(f"{b['accuracy']:.3f} ({b['lr']})")
+                cells.append(f"{b['accuracy']:.4f} ({b['lr']})")
             lines.append(f"| {LABEL.get(fam, fam)} | {w} | {par:,} | {sb:,} | " + " | ".join(cells) + " | "
                          + ", ".join(sorted(tried, key=float)) + " |\n")
     return "".join(lines)
 
 
 def plot(runs, path):
+    """Three panels from the largest group of runs (one L and budget), each point the best
+    learning rate: accuracy against width (one line per family and K: the largest K solid, the
+    smaller ones dashed and dotted), against K at the widest width, and against the bytes of one
+    sequence's state (per family and K as in the first)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    from matplotlib.lines import Line2D
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
     if runs:
         (L, steps, batch), rs = groups(runs)[0]
         best = best_cells(rs)
-        kmax = max(r["pairs"] for r in rs)
-        wmax = max(r["width"] for r in rs)
+        ks = sorted({r["pairs"] for r in rs})
+        ws = sorted({r["width"] for r in rs})
+        kmax, wmax = ks[-1], ws[-1]
+        styles = ["-", "--", ":", "-.", (0, (1, 3))]
+        style = {k: styles[min(i, len(styles) - 1)] for i, k in enumerate(reversed(ks))}
         fams = sorted({r["family"] for r in rs}, key=fam_order)
         for fam in fams:
-            col, lab = COLOR.get(fam), LABEL.get(fam, fam)
-            pts = sorted((w, b["accuracy"], b["state_bytes"]) for (f, w, LL, s, bb, k), (b, _) in best.items()
-                         if f == fam and k == kmax)
+            col = COLOR.get(fam)
+            for k in ks:
+                pts = sorted((w, b["accuracy"], b["state_bytes"]) for (f, w, LL, s, bb, kk), (b, _) in best.items()
+                             if f == fam and kk == k)
+                if pts:
+                    lw = 2.0 if k == kmax else 1.2
+                    axes[0].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ls=style[k], lw=lw, color=col)
+                    axes[2].plot([p[2] for p in pts], [p[1] for p in pts], marker="o", ls=style[k], lw=lw, color=col)
+            pts = sorted((k, b["accuracy"]) for (f, w, LL, s, bb, k), (b, _) in best.items() if f == fam and w == wmax)
             if pts:
-                axes[0].plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=col, label=lab)
-                axes[2].plot([p[2] for p in pts], [p[1] for p in pts], "o-", color=col,
-                             label=lab + " (" + ", ".join(f"w{p[0]}: {p[2]:,} B" for p in pts) + ")")
-            pts = sorted((k, b["accuracy"]) for (f, w, LL, s, bb, k), (b, _) in best.items()
-                         if f == fam and w == wmax)
-            if pts:
-                axes[1].plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=col, label=lab)
+                axes[1].plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=col)
         top = min(1.02, max(0.1, 1.15 * max(r["accuracy"] for r in rs)))
         axes[0].set_xscale("log", base=2)
-        ws = sorted({r["width"] for r in rs})
         axes[0].set_xticks(ws, [str(w) for w in ws])
         axes[0].set_xlabel("model width")
-        axes[0].set_title(f"accuracy against width, K = {kmax}")
+        axes[0].set_title(f"accuracy against width (K = {kmax} solid)")
         axes[1].set_xscale("log", base=2)
-        ks = sorted({r["pairs"] for r in rs})
         axes[1].set_xticks(ks, [str(k) for k in ks])
         axes[1].set_xlabel("key-value pairs K")
         axes[1].set_title(f"accuracy against K, width {wmax}")
         axes[2].set_xscale("log")
-        axes[2].set_xlabel("bytes of one sequence's state at L (Transformer: KV cache)")
-        axes[2].set_title(f"accuracy against state size, K = {kmax}")
+        axes[2].set_xlabel("bytes of one sequence's state at L (Transformer: its KV cache)")
+        axes[2].set_title("accuracy against state size")
         for ax in axes:
             ax.set_ylabel("held-out accuracy (best learning rate)")
             ax.set_ylim(-0.02 * top, top)
             ax.grid(alpha=0.3, which="both")
-        axes[0].legend()
-        axes[1].legend()
-        axes[2].legend(fontsize=7)
-        fig.suptitle(f"MQAR, 2 layers, vocabulary {VOCAB}, L = {L}, {steps} steps x {batch} sequences")
-    fig.tight_layout()
+        fam_h = [Line2D([], [], color=COLOR.get(f), marker="o", label=LABEL.get(f, f)) for f in fams]
+        k_h = [Line2D([], [], color="0.3", ls=style[k], label=f"K = {k}") for k in reversed(ks)]
+        fig.legend(handles=fam_h + k_h, loc="lower center", ncol=len(fam_h) + len(k_h), fontsize=9, frameon=False)
+        fig.suptitle(f"MQAR, 2 layers, vocabulary {VOCAB}, L = {L}, {steps} steps x {batch} sequences "
+                     f"({steps * batch} training examples)")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
     return path
@@ -480,6 +500,10 @@ def redraw(doc=DOC):
 
 def git_commit(msg):
     """Commits results/mqar/ alone (git commit -- PATH: nothing else staged goes in)."""
+    st = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "results/mqar"], capture_output=True,
+                        text=True)
+    if st.returncode == 0 and not st.stdout.strip():
+        return True  # nothing new
     for attempt in (0, 1):
         a = subprocess.run(["git", "-C", ROOT, "add", "--", "results/mqar"], capture_output=True, text=True)
         c = subprocess.run(["git", "-C", ROOT, "commit", "-q", "-m", msg, "--", "results/mqar"],
@@ -562,8 +586,9 @@ def main():
     for c in combos:
         t = tm[c]
         n = sum(1 for r in pending if (r["family"], r["width"], r["seq_len"]) == c[:3])
+        src = f"median of {t['from_runs']} finished runs" if "from_runs" in t else "measured"
         print(f"  {c[0]:16s} width {c[1]:4d} L {c[2]:4d}: {t['per_step_s']:.3f} s/step + {t['fixed_s']:.1f} s, "
-              f"eval {t['eval_s']:.1f} s; {n} runs, {hms(n * expected_s(t, a.steps))}")
+              f"eval {t['eval_s']:.1f} s ({src}); {n} runs, {hms(n * expected_s(t, a.steps))}")
     for r in pending:
         print(f"  {r['key']}  ~{r['expected_s']:.0f} s")
     print(f"expected time of the {len(pending)} runs to do: {hms(total)}", flush=True)
@@ -583,6 +608,9 @@ def main():
             "steps": a.steps, "batch": a.batch, "vocab": VOCAB,
             "measured_on": datetime.date.today().isoformat(),
             "seconds_per_step": {f"{c[0]}-w{c[1]}-L{c[2]}-b{c[3]}": round(tm[c]["per_step_s"], 4) for c in combos},
+            "seconds_per_step_from": {f"{c[0]}-w{c[1]}-L{c[2]}-b{c[3]}": (
+                f"median of {tm[c]['from_runs']} finished runs" if "from_runs" in tm[c] else "a probe of 2 and 12 steps")
+                for c in combos},
         })
 
     stop = {"now": False}
@@ -611,7 +639,7 @@ def main():
         done += 1
         print(f"    accuracy {out['accuracy']:.4f}, test loss {out['test_loss']:.3f}, train {out['train_seconds']:.0f} s"
               f" ({out['train_cpu_seconds'] / a.threads:.0f} s of CPU per thread; expected {r['expected_s']:.0f} s)", flush=True)
-        if a.commit_every and done % a.commit_every == 0:
+        if a.commit_every and done % a.commit_every == 0 and i + 1 < len(pending):
             redraw(a.doc)
             git_commit(f"results/mqar: {len(load_runs())} MQAR runs (study-mqar.py --grid {a.grid}, in progress)")
     redraw(a.doc)
