@@ -62,6 +62,8 @@ const char *tiny_model(const char *name, const char *extra_flags);
 /* a token file tmp_path(name) of n ids below vocab (a fixed pattern, moved along by shift),
  * recording tokenizer name TOKENIZER (may be ""); NULL on failure (reported) */
 const char *tiny_tokens(const char *name, int64_t n, int64_t vocab, const char *tokenizer, int shift);
+/* the number after "KEY": in a JSON text (as `ttt eval --json` writes it), or NAN */
+double json_num(const char *js, const char *key);
 /* fixture path: test_fixtures/name */
 const char *fixture(const char *name);
 

@@ -303,13 +303,6 @@ TEST(test_synth_tokfile_mask_format) {
 }
 
 /* a value from a one-line JSON object: "key": number */
-static double json_num(const char *js, const char *key) {
-    char k[64];
-    snprintf(k, sizeof k, "\"%s\": ", key);
-    const char *p = js ? strstr(js, k) : NULL;
-    return p ? strtod(p + strlen(k), NULL) : NAN;
-}
-
 /* `ttt eval --accuracy --json` of MODEL on FILE (context L) against an oracle from `ttt forward`
  * logits (float32 on disk) in double: mean NLL = Σ (logsumexp − logit_y) / count over the
  * targets the mask counts (or, without a mask, every target but the model's BOS), and the

@@ -186,3 +186,10 @@ const char *tiny_tokens(const char *name, int64_t n, int64_t vocab, const char *
     if (!ok) test_fail("writing %s: %s", p, ttt_last_error());
     return ok ? p : NULL;
 }
+
+double json_num(const char *js, const char *key) {
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\": ", key);
+    const char *p = js ? strstr(js, k) : NULL;
+    return p ? strtod(p + strlen(k), NULL) : NAN;
+}

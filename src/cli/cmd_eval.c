@@ -1,6 +1,7 @@
 /* cmd_eval.c: `ttt eval`: perplexity over non-overlapping windows of a token file (design.md 6),
- * optionally the exact-match accuracy on the counted targets, the loss by token position
- * (log-spaced buckets, CSV), a unigram baseline, and the results as a JSON object. */
+ * optionally the exact-match accuracy on the counted targets, bits per byte (comparable across
+ * vocabularies), the loss by token position (log-spaced buckets, CSV), a unigram baseline, and
+ * the results as a JSON object. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_tok.h"
 #include "model/family.h"
 #include "io/fsutil.h"
 #include "ttt.h"
@@ -17,12 +19,13 @@
 static const flag_spec flags[] = {{"model", 1},       {"data", 1},     {"context", 1}, {"windows", 1},
                                   {"batch", 1},       {"by-position", 1}, {"buckets", 1}, {"unigram", 1},
                                   {"no-bos-mask", 0}, {"threads", 1},  {"precision", 1}, {"ttt-stats", 1},
-                                  {"accuracy", 0},    {"json", 1},     {NULL, 0}};
+                                  {"accuracy", 0},    {"json", 1},     {"bits-per-byte", 0},
+                                  {"tokenizer", 1},   {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt eval --model DIR --data FILE.tok --context L [--windows N] [--batch B]\n"
            "                [--by-position OUT.csv [--buckets K]] [--unigram TRAIN.tok] [--accuracy]\n"
-           "                [--json OUT.json]\n\n"
+           "                [--bits-per-byte [--tokenizer PATH]] [--json OUT.json]\n\n"
            "Perplexity = exp(sum of NLL over the unmasked targets / their number) over non-overlapping\n"
            "windows of L+1 tokens (L inputs, L targets; targets equal to the model's bos_token_id left\n"
            "out unless --no-bos-mask). A token file with a loss mask (version 2, e.g. from 'ttt synth')\n"
@@ -32,7 +35,14 @@ static void help(void) {
            "                   the argmax of the model's logits (ties: the lowest id)\n"
            "  --json F         also write the results as one JSON object to F (- for standard output):\n"
            "                   perplexity, mean_loss, targets, windows, context, and with --accuracy\n"
-           "                   accuracy and correct\n"
+           "                   accuracy and correct, with --bits-per-byte bytes and bits_per_byte\n"
+           "  --bits-per-byte  also bits per byte, comparable across vocabularies: the summed NLL of the\n"
+           "                   counted targets in bits over the bytes of text they stand for (each target's\n"
+           "                   bytes as the tokenizer decodes it after another token, a word's leading\n"
+           "                   space included, or alone right after BOS; BOS, EOS and other special tokens\n"
+           "                   count none: a whole document counts its text's bytes). The tokenizer is\n"
+           "                   the model's (its directory's tokenizer.json) or --tokenizer PATH, and must\n"
+           "                   be the one that made the token file; with --unigram, the unigram's too\n"
            "  --by-position F  write the mean loss at each token position, in K (default 32) log-spaced\n"
            "                   buckets of positions, as CSV (position_start,position_end,mean_loss,targets)\n"
            "  --unigram T      also the perplexity of a unigram model (add-one smoothed counts of the\n"
@@ -117,6 +127,94 @@ static int ttt_stats(ttt_model *m, const char *data, int64_t L, int64_t W, int64
     return rc;
 }
 
+/* Bytes of text per id, two tables: after[y] = |decode(p y)| - |decode(p)| for an ordinary
+ * token p, so that a Metaspace or SentencePiece word keeps its leading space (decoding y alone
+ * drops it), and alone[y] = |decode(y)|, for a target right after BOS (a document's first token,
+ * whose dummy-prefix space is not in the text). Special tokens decode to nothing and count 0.
+ * NAN for an id the tokenizer cannot decode. b holds 2V doubles: after, then alone. */
+static double *bytes_per_id(const ttt_tok *tok, int64_t V) {
+    int32_t *pre = NULL;
+    int64_t np = 0;
+    char *txt = NULL;
+    size_t base = 0, len = 0;
+    double *b = NULL;
+    if (ttt_tok_encode(tok, "a", 1, 0, &pre, &np) != TTT_OK || np < 1 ||
+        ttt_tok_decode(tok, pre + np - 1, 1, 0, &txt, &base) != TTT_OK) {
+        fprintf(stderr, "ttt eval: --bits-per-byte: the tokenizer cannot encode and decode \"a\": %s\n", ttt_last_error());
+        free(pre);
+        return NULL;
+    }
+    free(txt);
+    if (!(b = malloc(sizeof(double) * 2 * (size_t)V))) {
+        fprintf(stderr, "ttt eval: out of memory\n");
+        free(pre);
+        return NULL;
+    }
+    int32_t two[2] = {pre[np - 1], 0};
+    for (int64_t y = 0; y < V; y++) {
+        two[1] = (int32_t)y;
+        b[y] = ttt_tok_decode(tok, two, 2, 0, &txt, &len) == TTT_OK ? (double)(len - base) : NAN;
+        free(txt);
+        b[V + y] = ttt_tok_decode(tok, two + 1, 1, 0, &txt, &len) == TTT_OK ? (double)len : NAN;
+        free(txt);
+        txt = NULL;
+    }
+    free(pre);
+    return b;
+}
+
+/* The bytes of text the counted targets stand for (the windows and mask of ttt_evaluate), with
+ * the tokenizer that made the token file (FLAG: --tokenizer, else the model directory's). */
+static int target_bytes(const char *flag, const char *model_dir, const ttt_config *cfg, const char *data, int64_t L,
+                        int64_t W, int32_t bos, double *bytes) {
+    model_tok mt;
+    if (model_tok_find(flag, model_dir, cfg->tokenizer, &mt) != TTT_OK) {
+        fprintf(stderr, "ttt eval: --bits-per-byte needs the tokenizer of the token file: %s\n", ttt_last_error());
+        return 1;
+    }
+    ttt_tokfile te;
+    if (ttt_tokfile_read(data, &te) != TTT_OK) {
+        model_tok_free(&mt);
+        return cli_fail("eval");
+    }
+    int rc = 0;
+    const char *name = ttt_tok_name(mt.tok);
+    int64_t V = ttt_tok_vocab_size(mt.tok);
+    if (te.tokenizer[0] && strcmp(te.tokenizer, name) != 0) {
+        fprintf(stderr, "ttt eval: --bits-per-byte: %s was made by tokenizer \"%s\", but %s is \"%s\" (give the "
+                "token file's tokenizer with --tokenizer)\n", data, te.tokenizer, mt.from, name);
+        rc = 2;
+    } else if (te.vocab_size > V) {
+        fprintf(stderr, "ttt eval: --bits-per-byte: %s has ids up to %lld but the tokenizer %s has %lld\n", data,
+                (long long)te.vocab_size, mt.from, (long long)V);
+        rc = 2;
+    }
+    double *b = rc ? NULL : bytes_per_id(mt.tok, V);
+    if (!rc && !b) rc = 1;
+    int64_t Wt = te.n_tokens / (L + 1);
+    if (W > 0 && W < Wt) Wt = W;
+    const int32_t tbos = ttt_tok_bos(mt.tok);
+    double sum = 0;
+    for (int64_t w = 0; !rc && w < Wt; w++)
+        for (int64_t t = 0; !rc && t < L; t++) {
+            int64_t i = w * (L + 1) + t + 1;
+            int32_t y = te.ids[i];
+            if (te.mask ? !te.mask[i] : bos >= 0 && y == bos) continue; /* the model's targets */
+            double by = te.ids[i - 1] == tbos ? b[V + y] : b[y];
+            if (isnan(by)) {
+                fprintf(stderr, "ttt eval: --bits-per-byte: target %lld of %s is id %d, which %s cannot decode: %s\n",
+                        (long long)i, data, y, mt.from, ttt_last_error());
+                rc = 1;
+            }
+            sum += by;
+        }
+    *bytes = sum;
+    free(b);
+    ttt_tokfile_free(&te);
+    model_tok_free(&mt);
+    return rc;
+}
+
 /* unigram perplexity on the same windows/targets as the model */
 static int unigram(const char *train, const char *data, int64_t L, int64_t W, int32_t bos, const ttt_config *cfg,
                    double *ppl) {
@@ -168,7 +266,8 @@ static const char *jnum(char *buf, size_t n, double x) {
 }
 
 /* the results as one JSON object, to PATH or "-" (stdout) */
-static int write_json(const char *path, const ttt_eval_result *r, int64_t L, int acc, double unigram_ppl) {
+static int write_json(const char *path, const ttt_eval_result *r, int64_t L, int acc, double unigram_ppl, double bytes,
+                      double unigram_bpb) {
     char buf[1024], x[3][40];
     int n = snprintf(buf, sizeof buf, "{\"perplexity\": %s, \"mean_loss\": %s, \"targets\": %lld, \"windows\": %lld, "
                      "\"context\": %lld", jnum(x[0], 40, r->ppl), jnum(x[1], 40, r->nll_sum / (double)r->count),
@@ -178,6 +277,11 @@ static int write_json(const char *path, const ttt_eval_result *r, int64_t L, int
                       jnum(x[2], 40, r->accuracy), (long long)r->correct);
     if (!isnan(unigram_ppl))
         n += snprintf(buf + n, sizeof buf - (size_t)n, ", \"unigram_perplexity\": %s", jnum(x[0], 40, unigram_ppl));
+    if (!isnan(bytes))
+        n += snprintf(buf + n, sizeof buf - (size_t)n, ", \"bytes\": %.0f, \"bits_per_byte\": %s", bytes,
+                      jnum(x[1], 40, r->nll_sum / log(2.0) / bytes));
+    if (!isnan(unigram_bpb))
+        n += snprintf(buf + n, sizeof buf - (size_t)n, ", \"unigram_bits_per_byte\": %s", jnum(x[2], 40, unigram_bpb));
     snprintf(buf + n, sizeof buf - (size_t)n, "}\n");
     if (strcmp(path, "-") == 0) {
         fputs(buf, stdout);
@@ -256,7 +360,27 @@ int cmd_eval(int argc, char **argv) {
                          ttt_model_config(m), &up);
             if (rc == 0) printf("unigram perplexity %.4f (model / unigram = %.3f)\n", up, r.ppl / up);
         }
-        if (json && rc == 0) rc = write_json(json, &r, L, want_acc, up);
+        /* bits per byte = sum of NLL (nats) / ln 2 / bytes of the counted targets; the unigram's
+         * from its mean NLL ln(ppl) over the same targets */
+        double bytes = NAN, ubpb = NAN;
+        if (args_has(&a, "bits-per-byte") && rc == 0) {
+            rc = target_bytes(args_str(&a, "tokenizer", NULL), args_str(&a, "model", ""), ttt_model_config(m),
+                              args_str(&a, "data", ""), L, W,
+                              mask ? (int32_t)ttt_model_config(m)->bos_token_id : -1, &bytes);
+            if (rc == 0 && !(bytes > 0)) {
+                fprintf(stderr, "ttt eval: --bits-per-byte: the counted targets stand for no bytes of text\n");
+                rc = 1;
+            }
+            if (rc == 0) {
+                printf("bits per byte %.6f  (%.0f bytes of text in the %lld targets, %.3f bytes per target)\n",
+                       r.nll_sum / log(2.0) / bytes, bytes, (long long)r.count, bytes / (double)r.count);
+                if (!isnan(up)) {
+                    ubpb = log(up) * (double)r.count / log(2.0) / bytes;
+                    printf("unigram bits per byte %.6f\n", ubpb);
+                }
+            }
+        }
+        if (json && rc == 0) rc = write_json(json, &r, L, want_acc, up, bytes, ubpb);
     }
     free(byp);
     free(cnt);
