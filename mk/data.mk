@@ -4,10 +4,13 @@
 #   make data-tokens TOKENIZER=NAME    token files of every split into data/tokens/NAME/ and their
 #                                      sha256; NAME: llama2 (default), r50k_base (= gpt2), p50k_base,
 #                                      cl100k_base, o200k_base, or all
+#   make data-bpe                      byte-level BPE vocabularies of 4096 and 8192 ids trained on the
+#                                      training split (data/tok/bpe4096/, bpe8192/, pinned by sha256)
+#                                      and their token files (data/tokens/bpe4096/, bpe8192/)
 #   make bench-tokenizer               our tokenizers against npm gpt-tokenizer,
 #                                      llama-tokenizer-js and, for tokenizer.json files,
 #                                      @lenml/tokenizers (node), MB/s and ratio (BENCH_REPS=5)
-.PHONY: data data-tokens bench-tokenizer
+.PHONY: data data-tokens data-bpe bench-tokenizer
 
 TOKENIZER ?= llama2
 BENCH_REPS ?= 5
@@ -15,6 +18,9 @@ TOKENIZERS_ALL := r50k_base p50k_base cl100k_base o200k_base llama2
 
 data:
 	@scripts/fetch-data.sh
+
+data-bpe: $(BUILD)/ttt data
+	@scripts/train-bpe.sh $(BUILD)/ttt
 
 data-tokens: $(BUILD)/ttt data
 	@set -e; for t in $(if $(filter all,$(TOKENIZER)),$(TOKENIZERS_ALL),$(TOKENIZER)); do \

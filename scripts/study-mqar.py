@@ -32,11 +32,12 @@ import json
 import math
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,15 +60,19 @@ HEAD_DIM = 32
 TEST_EXAMPLES = 1000
 TRAIN_SEED, TEST_SEED, INIT_SEED = 1, 2, 1
 
-# The grids. quick is the first slice of full (the same budget and a subset of its learning
-# rates), so the full grid reuses its runs.
+# The grids, each with its budget (steps x batch, every example seen once). quick is the first
+# slice of full (the same budget and a subset of its learning rates), so the full grid reuses
+# its runs. short is the first grid run (L 256, 600 x 16): no model reached the phase change
+# within it (best 0.12); a probe then showed a 2-layer width-64 Transformer and TTT-Linear pass it
+# between 500 and 1250 steps of 32 at L 64 (docs/results.md), hence quick's budget.
 GRIDS = {
-    "quick": dict(widths=[64, 128], pairs=[4, 16, 64], seq_len=[256],
+    "quick": dict(widths=[64, 128], pairs=[4, 8, 16], seq_len=[64], steps=2000, batch=32,
                   lrs={f: ["3e-3", "1e-2"] for f in FAMILIES}),
-    "full": dict(widths=[64, 128, 256], pairs=[4, 8, 16, 32, 64], seq_len=[256],
+    "full": dict(widths=[64, 128, 256], pairs=[4, 8, 16], seq_len=[64], steps=2000, batch=32,
                  lrs={f: ["1e-3", "3e-3", "1e-2"] for f in FAMILIES}),
+    "short": dict(widths=[64, 128], pairs=[4, 16, 64], seq_len=[256], steps=600, batch=16,
+                  lrs={f: ["3e-3", "1e-2"] for f in FAMILIES}),
 }
-STEPS, BATCH = 600, 16
 
 
 def fmt_lr(x):
@@ -94,15 +99,32 @@ def ttt_bin(a):
     return a.ttt
 
 
+def run_once(cmd):
+    """Runs cmd; returns (returncode, stdout, stderr, CPU seconds of the child and its threads),
+    the CPU time from wait4, so that concurrent runs (--jobs) each count their own."""
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+        pr = subprocess.Popen(cmd, stdout=fo, stderr=fe)
+        _, status, ru = os.wait4(pr.pid, 0)
+        pr.returncode = os.waitstatus_to_exitcode(status)
+        fo.seek(0), fe.seek(0)
+        return (pr.returncode, fo.read().decode(errors="replace"), fe.read().decode(errors="replace"),
+                ru.ru_utime + ru.ru_stime)
+
+
 def run_cmd(cmd, retry=True, cleanup=None):
     """Runs cmd; on failure waits and tries once more (build/ttt may be briefly missing or not
-    executable while another engineer relinks it). Returns the CompletedProcess."""
+    executable while another engineer relinks it). Returns a CompletedProcess whose cpu_s is the
+    CPU seconds of the tries."""
+    cpu = 0.0
     for attempt in (0, 1):
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode == 0 or not retry or attempt == 1:
+        rc, out, err, c = run_once(cmd)
+        cpu += c
+        p = subprocess.CompletedProcess(cmd, rc, out, err)
+        p.cpu_s = cpu
+        if rc == 0 or not retry or attempt == 1:
             return p
-        sys.stderr.write(f"study-mqar: {' '.join(cmd[:3])}... failed (rc {p.returncode}): "
-                         f"{(p.stderr or '').strip()[-300:]}; retrying in 10 s\n")
+        sys.stderr.write(f"study-mqar: {' '.join(cmd[:3])}... failed (rc {rc}): "
+                         f"{(err or '').strip()[-300:]}; retrying in 10 s\n")
         time.sleep(10)
         if cleanup:
             cleanup()
@@ -144,17 +166,12 @@ def eval_cmd(a, model, test, L, out_json):
             "--json", out_json, "--threads", str(a.threads)]
 
 
-def cpu_children():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def timed(cmd, what, cleanup=None):
     """Runs cmd (retried once); returns (wall seconds, CPU seconds of the child). The machine is
-    shared: the CPU seconds divided by the threads are the time on 2 quiet cores."""
-    t0, c0 = time.monotonic(), cpu_children()
-    must(run_cmd(cmd, cleanup=cleanup), what)
-    return time.monotonic() - t0, cpu_children() - c0
+    shared: the CPU seconds divided by the threads are the time on quiet cores."""
+    t0 = time.monotonic()
+    p = must(run_cmd(cmd, cleanup=cleanup), what)
+    return time.monotonic() - t0, p.cpu_s
 
 
 def timed_train(a, cmd, rundir):
@@ -357,11 +374,12 @@ def write_summary(runs):
 
 
 def groups(runs):
-    """The (L, steps, batch) budgets present, the largest number of runs first."""
+    """The (L, steps, batch) budgets present, the largest budget (steps x batch) first, then the
+    one with the most runs."""
     g = {}
     for r in runs:
         g.setdefault((r["seq_len"], r["steps"], r["batch"]), []).append(r)
-    return sorted(g.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return sorted(g.items(), key=lambda kv: (-kv[0][1] * kv[0][2], -len(kv[1]), kv[0]))
 
 
 def table_md(runs):
@@ -374,13 +392,13 @@ def table_md(runs):
     cpu = sum((r["train_cpu_seconds"] + r["eval_cpu_seconds"]) / r["threads"] for r in runs)
     status = (f"{len(runs)} runs finished: {hms(wall)} of training and evaluation by the clock, "
               f"{hms(cpu)} of CPU time per thread")
-    for name in ("quick", "full"):
+    for name in ("quick", "full", "short"):
         if name in plans:
             p = plans[name]
             keys = set(p["runs"])
             done = sum(1 for r in runs if r["key"] in keys)
             status += (f"; {name} grid: {done} of {len(keys)} runs done (expected {hms(p['expected_s'])}"
-                       f" on {p['threads']} threads, measured {p['measured_on']})")
+                       f" on {p.get('jobs', 1)} x {p['threads']} threads, measured {p['measured_on']})")
     lines.append(status + ".\n")
     for (L, steps, batch), rs in groups(runs):
         ks = sorted({r["pairs"] for r in rs})
@@ -530,9 +548,10 @@ def main():
     p.add_argument("--pairs", help="comma list of K")
     p.add_argument("--seq-len", help="comma list of L (a K with 4K > L is left out at that L)")
     p.add_argument("--lrs", help="comma list of learning rates, the same for every family")
-    p.add_argument("--steps", type=int, default=STEPS)
-    p.add_argument("--batch", type=int, default=BATCH)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, help="training steps (default: the grid's)")
+    p.add_argument("--batch", type=int, help="sequences per step (default: the grid's)")
+    p.add_argument("--threads", type=int, default=2, help="threads of each run")
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time (each with --threads)")
     p.add_argument("--ttt", default=os.path.join(ROOT, "build", "ttt"))
     p.add_argument("--dry-run", action="store_true", help="print the runs and the expected time, run nothing")
     p.add_argument("--redraw", action="store_true", help="only the table and chart from results/mqar/runs/*.json")
@@ -548,6 +567,10 @@ def main():
         return 0
 
     g = GRIDS[a.grid]
+    a.steps = a.steps or g["steps"]
+    a.batch = a.batch or g["batch"]
+    if a.steps < 1 or a.batch < 1 or a.jobs < 1 or a.threads < 1:
+        p.error("--steps, --batch, --jobs and --threads must be at least 1")
     fams = csv_list(a.families) if a.families else FAMILIES
     for f in fams:
         if f not in FAMILIES:
@@ -569,7 +592,7 @@ def main():
                                          seq_len=L, pairs=k, lr=lr))
     pending = [r for r in plan if not os.path.exists(os.path.join(RUNS, r["key"] + ".json"))]
     print(f"MQAR grid {a.grid}: {len(plan)} runs, {len(plan) - len(pending)} already done, {len(pending)} to run "
-          f"({a.steps} steps of {a.batch} sequences, vocabulary {VOCAB}, {a.threads} threads)")
+          f"({a.steps} steps of {a.batch} sequences, vocabulary {VOCAB}, {a.jobs} x {a.threads} threads)")
     if not pending:
         for o in redraw(a.doc):
             print(o)
@@ -579,7 +602,7 @@ def main():
     combos = sorted({(r["family"], r["width"], r["seq_len"], a.batch) for r in pending},
                     key=lambda c: (c[1], c[2], fam_order(c[0])))
     tm = timings(a, combos)
-    total = 0.0
+    total = 0.0  # seconds of one run after another; --jobs J runs take about total / J
     for r in pending:
         r["expected_s"] = expected_s(tm[(r["family"], r["width"], r["seq_len"], a.batch)], a.steps)
         total += r["expected_s"]
@@ -591,7 +614,7 @@ def main():
               f"eval {t['eval_s']:.1f} s ({src}); {n} runs, {hms(n * expected_s(t, a.steps))}")
     for r in pending:
         print(f"  {r['key']}  ~{r['expected_s']:.0f} s")
-    print(f"expected time of the {len(pending)} runs to do: {hms(total)}", flush=True)
+    print(f"expected time of the {len(pending)} runs to do: {hms(total / a.jobs)} ({a.jobs} at a time)", flush=True)
     if a.dry_run:
         return 0
 
@@ -604,7 +627,8 @@ def main():
     keys = [r["key"] for r in plan]
     if old.get("runs") != keys:  # a new plan; a resumed sitting keeps the first estimate
         write_json_atomic(plan_path, {
-            "grid": a.grid, "runs": keys, "expected_s": round(total, 1), "threads": a.threads,
+            "grid": a.grid, "runs": keys, "expected_s": round(total / a.jobs, 1), "threads": a.threads,
+            "jobs": a.jobs,
             "steps": a.steps, "batch": a.batch, "vocab": VOCAB,
             "measured_on": datetime.date.today().isoformat(),
             "seconds_per_step": {f"{c[0]}-w{c[1]}-L{c[2]}-b{c[3]}": round(tm[c]["per_step_s"], 4) for c in combos},
@@ -624,24 +648,52 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
 
     t_start = time.monotonic()
-    done = 0
-    left = total
-    for i, r in enumerate(pending):
-        if stop["now"]:
-            break
-        el = time.monotonic() - t_start
-        if a.max_minutes and el + r["expected_s"] > a.max_minutes * 60:
-            print(f"study-mqar: {hms(el)} spent; the next run would pass --max-minutes {a.max_minutes:g}: stopping")
-            break
-        print(f"[{i + 1}/{len(pending)}] {r['key']} (about {hms(left)} left) ...", flush=True)
-        out = do_run(a, r)
-        left -= r["expected_s"]
-        done += 1
-        print(f"    accuracy {out['accuracy']:.4f}, test loss {out['test_loss']:.3f}, train {out['train_seconds']:.0f} s"
-              f" ({out['train_cpu_seconds'] / a.threads:.0f} s of CPU per thread; expected {r['expected_s']:.0f} s)", flush=True)
-        if a.commit_every and done % a.commit_every == 0 and i + 1 < len(pending):
-            redraw(a.doc)
-            git_commit(f"results/mqar: {len(load_runs())} MQAR runs (study-mqar.py --grid {a.grid}, in progress)")
+    lock = threading.Lock()
+    todo = iter(enumerate(pending))
+    st = {"done": 0, "left": total, "error": None}
+
+    def worker():
+        while True:
+            with lock:
+                if stop["now"] or st["error"]:
+                    return
+                nxt = next(todo, None)
+                if nxt is None:
+                    return
+                i, r = nxt
+                el = time.monotonic() - t_start
+                if a.max_minutes and el + r["expected_s"] / a.jobs > a.max_minutes * 60:
+                    print(f"study-mqar: {hms(el)} spent; the next run would pass --max-minutes {a.max_minutes:g}: "
+                          "stopping", flush=True)
+                    stop["now"] = True
+                    return
+                print(f"[{i + 1}/{len(pending)}] {r['key']} (about {hms(st['left'] / a.jobs)} left) ...", flush=True)
+            try:
+                out = do_run(a, r)
+            except Exception as e:  # noqa: BLE001 (reported and re-raised by the main thread)
+                with lock:
+                    st["error"] = e
+                return
+            with lock:
+                st["left"] -= r["expected_s"]
+                st["done"] += 1
+                print(f"    {r['key']}: accuracy {out['accuracy']:.4f}, test loss {out['test_loss']:.3f}, train "
+                      f"{out['train_seconds']:.0f} s ({out['train_cpu_seconds'] / a.threads:.0f} s of CPU per thread;"
+                      f" expected {r['expected_s']:.0f} s)", flush=True)
+                if a.commit_every and st["done"] % a.commit_every == 0 and st["done"] < len(pending):
+                    redraw(a.doc)
+                    git_commit(f"results/mqar: {len(load_runs())} MQAR runs (study-mqar.py --grid {a.grid}, "
+                               "in progress)")
+
+    workers = [threading.Thread(target=worker) for _ in range(min(a.jobs, len(pending)))]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    done = st["done"]
+    if st["error"]:
+        redraw(a.doc)
+        raise st["error"]
     redraw(a.doc)
     print(f"study-mqar: {done} runs in {hms(time.monotonic() - t_start)} this sitting; "
           f"{len(pending) - done} of the grid left")
