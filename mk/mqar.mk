@@ -5,11 +5,13 @@
 #   make study-mqar-quick                     (MQAR_K, MQAR_L, MQAR_V, MQAR_STEPS, MQAR_LR override)
 # Results in $(BUILD)/mqar-quick/: the runs, eval-<family>.json, and summary.txt (the table).
 #
-# The MQAR study (issue 20, scripts/study-mqar.py): the four families at widths 64-256, K 4-64,
-# L 256, vocabulary 8192, 2 layers, a learning-rate sweep per family; resumable (a finished run's
-# results/mqar/runs/<key>.json is kept), it prints its expected time before it starts.
-#   make study-mqar                    the full grid (MQAR_GRID=quick: widths 64/128, K 4/16/64,
-#                                      2 learning rates, about 70 minutes on 2 cores)
+# The MQAR study (issue 20, scripts/study-mqar.py): the four families at widths 64-256, K 4-16,
+# L 64, vocabulary 8192, 2 layers, 2000 steps of 32, a learning-rate sweep per family; resumable
+# (a finished run's results/mqar/runs/<key>.json is kept), it prints its expected time before it
+# starts; MQAR_JOBS runs at a time, each on MQAR_JOB_THREADS threads (2 x 1 on 2 cores).
+#   make study-mqar                    the full grid (MQAR_GRID=quick: widths 64/128, K 4/8/16,
+#                                      2 learning rates, 48 runs, about 1 h 40 min on 2 cores;
+#                                      MQAR_GRID=short: the first grid, L 256, 600 x 16)
 #   make study-mqar MQAR_ARGS=--dry-run  the runs left and their expected time only
 #   make study-mqar-redraw             summary.csv, table.md, mqar.png and the table in
 #                                      docs/results.md from the committed results/mqar/runs/
@@ -17,9 +19,12 @@
 
 MQAR_GRID ?= full
 MQAR_ARGS ?=
+MQAR_JOBS ?= 2
+MQAR_JOB_THREADS ?= 1
 
 study-mqar: $(BUILD)/ttt
-	/usr/bin/python3 scripts/study-mqar.py --grid $(MQAR_GRID) --ttt $(BUILD)/ttt --threads $(MQAR_THREADS) $(MQAR_ARGS)
+	/usr/bin/python3 scripts/study-mqar.py --grid $(MQAR_GRID) --ttt $(BUILD)/ttt --jobs $(MQAR_JOBS) \
+	    --threads $(MQAR_JOB_THREADS) $(MQAR_ARGS)
 
 study-mqar-redraw:
 	/usr/bin/python3 scripts/study-mqar.py --redraw
