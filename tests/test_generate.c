@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/rng.h"
 #include "models.h"
 #include "test.h"
 #include "ttt_generate.h"
@@ -79,6 +80,81 @@ TEST(test_sampler_greedy_and_determinism) {
     ttt_sampling bad[] = {{-0.1, 0, 1}, {NAN, 0, 1}, {1, -1, 1}, {1, 0, 0}, {1, 0, 1.5}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) EXPECT(ttt_sampling_check(&bad[i]) == TTT_ERR_ARG, "bad %zu", i);
     return TEST_PASS;
+}
+
+/* The oracle of the candidate order: qsort by (logit descending, id ascending), then the same
+ * softmax, top-k, top-p and draw as ttt_sample, from a copy of the sampler's random stream. */
+static const float *oracle_lg;
+static int oracle_cmp(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    if (oracle_lg[x] != oracle_lg[y]) return oracle_lg[x] > oracle_lg[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+static int32_t oracle_sample(ttt_rng *r, const float *lg, int64_t V, const ttt_sampling *s, int32_t *idx, double *p) {
+    for (int64_t v = 0; v < V; v++) idx[v] = (int32_t)v;
+    oracle_lg = lg;
+    qsort(idx, (size_t)V, sizeof(int32_t), oracle_cmp);
+    int64_t n = s->top_k > 0 && s->top_k < V ? s->top_k : V;
+    double mx = lg[idx[0]], z = 0;
+    for (int64_t i = 0; i < n; i++) z += p[i] = exp(((double)lg[idx[i]] - mx) / s->temperature);
+    if (s->top_p < 1) {
+        double cum = 0;
+        int64_t keep = n;
+        for (int64_t i = 0; i < n; i++)
+            if ((cum += p[i] / z) >= s->top_p) {
+                keep = i + 1;
+                break;
+            }
+        n = keep, z = 0;
+        for (int64_t i = 0; i < n; i++) z += p[i];
+    }
+    double u = ttt_rng_uniform(r) * z, acc = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (u < (acc += p[i])) return idx[i];
+    return idx[n - 1];
+}
+
+/* ttt_sample's radix-sorted candidates give the draws of the comparison sort, token for token:
+ * logits with many ties (a few levels), both zeros, negatives, large and tiny magnitudes */
+TEST(test_sampler_order_matches_sort) {
+    const int64_t V = 3000;
+    float *lg = malloc(sizeof(float) * V);
+    int32_t *idx = malloc(sizeof(int32_t) * V);
+    double *p = malloc(sizeof(double) * V);
+    ttt_rng g;
+    ttt_rng_seed(&g, 11);
+    const ttt_sampling set[] = {{1.0, 0, 1.0}, {0.7, 0, 0.9}, {1.3, 50, 1.0}, {0.5, 7, 0.6}, {2.0, 0, 0.3}};
+    int ok = 1;
+    for (int round = 0; round < 6 && ok; round++) {
+        for (int64_t v = 0; v < V; v++) {
+            double u = ttt_rng_uniform(&g);
+            float x = round % 2 ? (float)((int)(u * 9) - 4) * 0.5f : (float)(ttt_rng_normal(&g) * 3.0);
+            if (v % 97 == 0) x = -0.0f;
+            if (v % 89 == 0) x = 0.0f;
+            if (round == 4 && v % 5 == 0) x = 1e-30f * (float)(v % 3) - 3e-38f;
+            if (round == 5) x = v % 2 ? 1.0e4f : -1.0e4f;
+            lg[v] = x;
+        }
+        for (size_t k = 0; k < sizeof set / sizeof set[0] && ok; k++) {
+            ttt_sampler *s;
+            EXPECT(ttt_sampler_create(V, 100 + k, &s) == TTT_OK, "create");
+            for (int d = 0; d < 200; d++) {
+                ttt_rng r;
+                ttt_sampler_get_rng(s, r.s);
+                int32_t want = oracle_sample(&r, lg, V, &set[k], idx, p), got = ttt_sample(s, lg, V, &set[k]);
+                if (got != want) {
+                    test_fail("round %d, setting %zu (T %g, top-k %lld, top-p %g), draw %d: sampled %d, the sort's "
+                              "order gives %d (logits %g and %g)", round, k, set[k].temperature,
+                              (long long)set[k].top_k, set[k].top_p, d, got, want, (double)lg[got], (double)lg[want]);
+                    ok = 0;
+                    break;
+                }
+            }
+            ttt_sampler_free(s);
+        }
+    }
+    free(lg), free(idx), free(p);
+    return ok ? TEST_PASS : TEST_FAIL;
 }
 
 /* frequencies of 40000 draws against the renormalised probabilities of the allowed set:

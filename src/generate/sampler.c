@@ -1,6 +1,8 @@
 /* sampler.c: next-token sampling: greedy, or softmax(logits / T) restricted to the top-k and
  * then to the smallest top-p set (ordered by probability, ties by id), drawn with a seeded
- * splitmix64/xoshiro stream. */
+ * splitmix64/xoshiro stream. The candidates are ordered by a stable radix sort of the logits
+ * (O(V), no comparator context), the same order as sorting by (logit descending, id
+ * ascending). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,8 @@
 struct ttt_sampler {
     ttt_rng rng;
     int64_t V;
-    int32_t *idx;
+    int32_t *idx, *idx2; /* the candidate order, and the radix sort's other buffer */
+    uint32_t *key, *key2;
     double *p;
 };
 
@@ -29,8 +32,11 @@ ttt_status ttt_sampler_create(int64_t V, uint64_t seed, ttt_sampler **out) {
     if (!s) return ttt_err(TTT_ERR_NOMEM, "out of memory");
     s->V = V;
     s->idx = malloc(sizeof(int32_t) * (size_t)V);
+    s->idx2 = malloc(sizeof(int32_t) * (size_t)V);
+    s->key = malloc(sizeof(uint32_t) * (size_t)V);
+    s->key2 = malloc(sizeof(uint32_t) * (size_t)V);
     s->p = malloc(sizeof(double) * (size_t)V);
-    if (!s->idx || !s->p) {
+    if (!s->idx || !s->idx2 || !s->key || !s->key2 || !s->p) {
         ttt_sampler_free(s);
         return ttt_err(TTT_ERR_NOMEM, "out of memory");
     }
@@ -42,6 +48,9 @@ ttt_status ttt_sampler_create(int64_t V, uint64_t seed, ttt_sampler **out) {
 void ttt_sampler_free(ttt_sampler *s) {
     if (!s) return;
     free(s->idx);
+    free(s->idx2);
+    free(s->key);
+    free(s->key2);
     free(s->p);
     free(s);
 }
@@ -55,11 +64,38 @@ ttt_status ttt_sampler_set_rng(ttt_sampler *s, const uint64_t state[4]) {
     return TTT_OK;
 }
 
-static const float *g_logits; /* qsort comparator context (sampling is single-threaded) */
-static int by_logit(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    if (g_logits[x] != g_logits[y]) return g_logits[x] > g_logits[y] ? -1 : 1;
-    return (x > y) - (x < y);
+/* Order idx[0..V) by (logit descending, id ascending): the key of a finite float x is its bit
+ * pattern made to compare as an unsigned integer in the order of -x (both zeros the same key, as
+ * they compare equal), sorted by a stable LSD radix sort of 4 passes of 8 bits starting from the
+ * ids in ascending order, so equal logits keep ascending ids. The callers reject non-finite
+ * logits. */
+static void order_candidates(ttt_sampler *smp, const float *logits, int64_t V) {
+    uint32_t *k = smp->key, *k2 = smp->key2;
+    int32_t *ix = smp->idx, *ix2 = smp->idx2;
+    for (int64_t v = 0; v < V; v++) {
+        float x = logits[v] == 0 ? 0.0f : logits[v];
+        uint32_t b;
+        memcpy(&b, &x, sizeof b);
+        uint32_t asc = (b & 0x80000000u) ? ~b : b | 0x80000000u; /* ascending in x */
+        k[v] = ~asc;                                            /* ascending in -x */
+        ix[v] = (int32_t)v;
+    }
+    for (int shift = 0; shift < 32; shift += 8) {
+        int64_t cnt[257] = {0};
+        for (int64_t v = 0; v < V; v++) cnt[((k[v] >> shift) & 255u) + 1]++;
+        if (cnt[((k[0] >> shift) & 255u) + 1] == V) continue; /* every key has this byte: nothing moves */
+        for (int d = 0; d < 256; d++) cnt[d + 1] += cnt[d];
+        for (int64_t v = 0; v < V; v++) {
+            int64_t at = cnt[(k[v] >> shift) & 255u]++;
+            k2[at] = k[v];
+            ix2[at] = ix[v];
+        }
+        uint32_t *tk = k;
+        k = k2, k2 = tk;
+        int32_t *ti = ix;
+        ix = ix2, ix2 = ti;
+    }
+    if (ix != smp->idx) memcpy(smp->idx, ix, sizeof(int32_t) * (size_t)V);
 }
 
 int32_t ttt_sample(ttt_sampler *smp, const float *logits, int64_t V, const ttt_sampling *s) {
@@ -72,9 +108,7 @@ int32_t ttt_sample(ttt_sampler *smp, const float *logits, int64_t V, const ttt_s
     }
     /* candidates ordered by logit (then id) */
     int64_t n = V;
-    for (int64_t v = 0; v < V; v++) smp->idx[v] = (int32_t)v;
-    g_logits = logits;
-    qsort(smp->idx, (size_t)V, sizeof(int32_t), by_logit);
+    order_candidates(smp, logits, V);
     if (s->top_k > 0 && s->top_k < n) n = s->top_k;
     double mx = logits[smp->idx[0]], z = 0;
     for (int64_t i = 0; i < n; i++) {
