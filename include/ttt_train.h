@@ -41,6 +41,8 @@ typedef struct {
     int64_t stop_after;     /* stop (with a checkpoint) after this many steps of this call; 0: no */
     int mask_bos;           /* leave out targets equal to the model's bos_token_id (default 1) */
     int no_shuffle;         /* take the windows in file order (for checking against fixed data) */
+    int doc_windows;        /* windows only inside documents: no document boundary inside a
+                               window (documents shorter than L+1 tokens are left out) */
     int quiet;              /* no progress output */
     const struct ttt_tok *tokenizer; /* written into every checkpoint as tokenizer.json and
                                         tokenizer_config.json (NULL: none); its vocabulary must

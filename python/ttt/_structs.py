@@ -52,7 +52,7 @@ class TrainOpts(C.Structure):
         ("weight_decay", dbl), ("clip", dbl), ("ttt_mlp_lr_warmup", cint), ("seed", u64),
         ("ckpt_every", i64), ("keep_ckpts", i64), ("log_every", i64), ("val_every", i64),
         ("val_windows", i64), ("stop_after", i64), ("mask_bos", cint), ("no_shuffle", cint),
-        ("quiet", cint), ("tokenizer", vp), ("generation_config", cstr),
+        ("doc_windows", cint), ("quiet", cint), ("tokenizer", vp), ("generation_config", cstr),
     ]
 
 

@@ -32,7 +32,7 @@ _TRAIN_INT = {"steps": ("steps", 1), "seq_len": ("seq_len", 1), "batch": ("batch
 _TRAIN_FLOAT = {"lr": "lr", "lr_end": "lr_end", "beta1": "beta1", "beta2": "beta2", "eps": "eps",
                 "weight_decay": "weight_decay", "clip": "clip"}
 _TRAIN_OTHER = {"val", "run", "resume", "batch_tokens", "schedule", "no_ttt_lr_warmup", "threads", "remat_group",
-                "no_bos_mask", "quiet", "precision", "bf16", "tokenizer", "no_shuffle"}
+                "no_bos_mask", "quiet", "precision", "bf16", "tokenizer", "no_shuffle", "doc_windows"}
 TRAIN_OPTIONS = sorted(set(_TRAIN_INT) | set(_TRAIN_FLOAT) | _TRAIN_OTHER)
 EVAL_OPTIONS = sorted({"context", "windows", "batch", "no_bos_mask", "threads", "precision", "by_position",
                        "buckets"})
@@ -130,6 +130,7 @@ def _train(model, data, callback=None, **opts):
     o.ttt_mlp_lr_warmup = 0 if opts.get("no_ttt_lr_warmup") else 1
     o.mask_bos = 0 if opts.get("no_bos_mask") else 1
     o.no_shuffle = 1 if opts.get("no_shuffle") else 0
+    o.doc_windows = 1 if opts.get("doc_windows") else 0
     quiet = bool(opts.get("quiet"))
     o.quiet = 0  # the library prints nothing itself; progress goes to the callback
     prec = opts.get("precision")

@@ -30,7 +30,7 @@ static const flag_spec own_flags[] = {
     {"no-ttt-lr-warmup", 0}, {"seed", 1},   {"init-seed", 1},    {"ckpt-every", 1}, {"keep", 1},
     {"log-every", 1},   {"val-every", 1},   {"val-windows", 1},  {"stop-after", 1}, {"threads", 1},
     {"remat-group", 1}, {"no-bos-mask", 0}, {"quiet", 0},        {"precision", 1},  {"bf16", 0},
-    {"tokenizer", 1},   {NULL, 0}};
+    {"tokenizer", 1},   {"doc-windows", 0}, {NULL, 0}};
 
 static void help(void) {
     printf("usage: ttt train (--preset NAME | --model DIR) --data TRAIN.tok --run RUNDIR [flags]\n"
@@ -68,6 +68,10 @@ static void help(void) {
            "                  and weight gradients) in bfloat16 with float32 accumulation; weights,\n"
            "                  gradients, AdamW, the TTT inner loop, attention, scans, norms and the\n"
            "                  loss in float32. A resume keeps it (the checkpoint records it)\n"
+           "  --doc-windows   draw the windows inside documents only: each document of TRAIN.tok gives\n"
+           "                  floor(tokens / (L+1)) windows from its start, so no window crosses a document\n"
+           "                  boundary (shorter documents and the ends of longer ones are left out; a resume\n"
+           "                  keeps it). Default: the whole stream cut every L+1 tokens\n"
            "  --no-bos-mask --threads N --remat-group N --precision f32|f64 --quiet\n\n"
            "Data parallel: mpirun -np N ttt train ... (an MPI build) splits every batch over N processes\n"
            "(batch / micro-batch must be a multiple of N; the micro-batch defaults to batch / N) and\n"
@@ -356,6 +360,7 @@ int cmd_train(int argc, char **argv) {
     o.schedule = strcmp(sch, "constant") == 0 ? TTT_SCHED_CONSTANT : TTT_SCHED_COSINE;
     o.ttt_mlp_lr_warmup = !args_has(&a, "no-ttt-lr-warmup");
     o.mask_bos = !args_has(&a, "no-bos-mask");
+    o.doc_windows = args_has(&a, "doc-windows");
     o.quiet = args_has(&a, "quiet");
 
     ttt_options mo;

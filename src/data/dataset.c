@@ -1,4 +1,5 @@
-/* dataset.c: documents to one wrapped token stream, and split lists (see dataset.h). */
+/* dataset.c: documents to one wrapped token stream, split lists, and the windows inside
+ * documents (see dataset.h). */
 #include "data/dataset.h"
 
 #include <stdio.h>
@@ -123,4 +124,28 @@ ttt_status data_tokenize_files(const ttt_tok *t, char *const *paths, int64_t n_d
     free(lens);
     if (bytes) *bytes = total;
     return s;
+}
+
+ttt_status data_doc_windows(const ttt_tokfile *tf, int64_t L, int64_t **starts, int64_t *n, int64_t *longest) {
+    *starts = NULL, *n = 0, *longest = 0;
+    if (L < 1) return ttt_err(TTT_ERR_ARG, "windows of L+1 tokens need L >= 1, got %lld", (long long)L);
+    if (tf->n_docs < 1 || !tf->doc_start)
+        return ttt_err(TTT_ERR_ARG, "the token file has no document table: windows inside documents cannot be drawn");
+    int64_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t k = 0;
+        for (int64_t d = 0; d < tf->n_docs; d++) {
+            int64_t s = tf->doc_start[d], e = d + 1 < tf->n_docs ? tf->doc_start[d + 1] : tf->n_tokens;
+            if (pass == 0 && e - s > *longest) *longest = e - s;
+            for (int64_t j = 0; j < (e - s) / (L + 1); j++, k++)
+                if (pass == 1) (*starts)[k] = s + j * (L + 1);
+        }
+        if (pass == 0) {
+            total = k;
+            if (total == 0) return TTT_OK;
+            if (!(*starts = malloc(sizeof(int64_t) * (size_t)total))) return ttt_err(TTT_ERR_NOMEM, "out of memory");
+        }
+    }
+    *n = total;
+    return TTT_OK;
 }

@@ -1,7 +1,8 @@
 /* dataset.h: turning documents into one token stream (design.md 3.6): every document is
  * wrapped as BOS doc EOS and the documents are concatenated; when BOS and EOS are the same id
  * (the tiktoken encodings' <|endoftext|>) one separator stands between documents, so the
- * stream is EOT d1 EOT d2 ... EOT. Also the split lists written by scripts/fetch-data.sh. */
+ * stream is EOT d1 EOT d2 ... EOT. Also the split lists written by scripts/fetch-data.sh, and
+ * the training windows that lie inside documents (ttt train --doc-windows). */
 #ifndef TTT_DATA_DATASET_H
 #define TTT_DATA_DATASET_H
 
@@ -25,5 +26,13 @@ ttt_status data_tokenize(const ttt_tok *t, const char *const *texts, const size_
 /* The same for files (read whole). */
 ttt_status data_tokenize_files(const ttt_tok *t, char *const *paths, int64_t n_docs, int wrap, int flags,
                                ttt_tokfile *out, size_t *bytes);
+
+/* The windows of L+1 tokens that lie inside one document each: for document d spanning
+ * [s_d, e_d) (e_d the next document's start, or the end of the stream) the starts
+ * s_d + j(L+1), j = 0 .. floor((e_d - s_d) / (L+1)) - 1, in stream order; a document shorter
+ * than L+1 tokens gives none, and the end of a longer one that does not fill a window is left
+ * out. *starts is malloc'd (NULL when *n is 0); *longest receives the longest document's
+ * tokens (for messages). TTT_ERR_ARG when the file has no document table. */
+ttt_status data_doc_windows(const ttt_tokfile *tf, int64_t L, int64_t **starts, int64_t *n, int64_t *longest);
 
 #endif

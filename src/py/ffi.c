@@ -115,6 +115,7 @@ int64_t ttt_abi_offsetof(const char *type, const char *field) {
         F(ttt_train_opts, stop_after),
         F(ttt_train_opts, mask_bos),
         F(ttt_train_opts, no_shuffle),
+        F(ttt_train_opts, doc_windows),
         F(ttt_train_opts, quiet),
         F(ttt_train_opts, tokenizer),
         F(ttt_train_opts, generation_config),

@@ -41,6 +41,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "core/rng.h"
+#include "data/dataset.h"
 #include "dist/dist.h"
 #include "io/fsutil.h"
 #include "model/family.h"
@@ -109,11 +110,15 @@ static void permutation(int64_t *perm, int64_t W, uint64_t seed, int64_t epoch, 
     }
 }
 
-/* inputs and targets of window w (targets equal to bos → −1; with a loss mask, the targets
- * whose mask flag is 0 → −1 instead) */
-static void fill_window(const ttt_tokfile *tf, int64_t w, int64_t L, int32_t bos, int32_t *in, int32_t *tg) {
-    const int32_t *src = tf->ids + w * (L + 1);
-    const uint8_t *mk = tf->mask ? tf->mask + w * (L + 1) : NULL;
+/* the first token of window w: w(L+1) in the stream, or its entry of the table of windows
+ * inside documents (--doc-windows) */
+static int64_t window_start(const int64_t *wstart, int64_t w, int64_t L) { return wstart ? wstart[w] : w * (L + 1); }
+
+/* inputs and targets of the window at token offset off (targets equal to bos → −1; with a loss
+ * mask, the targets whose mask flag is 0 → −1 instead) */
+static void fill_window(const ttt_tokfile *tf, int64_t off, int64_t L, int32_t bos, int32_t *in, int32_t *tg) {
+    const int32_t *src = tf->ids + off;
+    const uint8_t *mk = tf->mask ? tf->mask + off : NULL;
     for (int64_t t = 0; t < L; t++) {
         in[t] = src[t];
         if (mk) tg[t] = mk[t + 1] ? src[t + 1] : -1;
@@ -122,12 +127,12 @@ static void fill_window(const ttt_tokfile *tf, int64_t w, int64_t L, int32_t bos
 }
 
 /* the targets the loss mask counts in each of the W windows of L+1 tokens; their total */
-static int64_t *window_counts(const ttt_tokfile *tf, int64_t W, int64_t L, int64_t *total) {
+static int64_t *window_counts(const ttt_tokfile *tf, int64_t W, int64_t L, const int64_t *wstart, int64_t *total) {
     int64_t *c = malloc(sizeof(int64_t) * (size_t)(W > 0 ? W : 1));
     *total = 0;
     for (int64_t w = 0; c && w < W; w++) {
         c[w] = 0;
-        for (int64_t t = 1; t <= L; t++) c[w] += tf->mask[w * (L + 1) + t];
+        for (int64_t t = 1; t <= L; t++) c[w] += tf->mask[window_start(wstart, w, L) + t];
         *total += c[w];
     }
     return c;
@@ -161,7 +166,7 @@ static ttt_status validate(ttt_model *m, const ttt_tokfile *tf, int64_t L, int64
     ttt_status s = (!in || !tg || !nll) ? ttt_err(TTT_ERR_NOMEM, "out of memory") : TTT_OK;
     for (int64_t w0 = 0; w0 < n && s == TTT_OK; w0 += mb) {
         int64_t b = n - w0 < mb ? n - w0 : mb;
-        for (int64_t i = 0; i < b; i++) fill_window(tf, w0 + i, L, bos, in + i * L, tg + i * L);
+        for (int64_t i = 0; i < b; i++) fill_window(tf, (w0 + i) * (L + 1), L, bos, in + i * L, tg + i * L);
         s = ttt_forward_nll(m, in, tg, b, L, nll);
         for (int64_t r = 0; s == TTT_OK && r < b * L; r++)
             if (tg[r] >= 0) sum += nll[r], cnt++;
@@ -176,6 +181,7 @@ typedef struct {
     ttt_model *m;
     const ttt_tokfile *tf;
     int64_t *perm, cur_epoch, W, L, mb;
+    const int64_t *wstart; /* --doc-windows: the windows' first tokens; NULL: w(L+1) */
     int64_t A;          /* micro-batches per step, all ranks together */
     int64_t base;       /* windows consumed before this step */
     int64_t first;      /* this rank's first micro-batch */
@@ -214,7 +220,8 @@ static void count_step(step_grad *c) {
  * mask g_a = (c_a / C)·∇ (mean NLL over its c_a counted targets) */
 static ttt_status grad_leaf(step_grad *c, int64_t a, void *out) {
     for (int64_t i = 0; i < c->mb; i++)
-        fill_window(c->tf, window_at(c, c->base + a * c->mb + i), c->L, c->bos, c->in + i * c->L, c->tg + i * c->L);
+        fill_window(c->tf, window_start(c->wstart, window_at(c, c->base + a * c->mb + i), c->L), c->L, c->bos,
+                    c->in + i * c->L, c->tg + i * c->L);
     ttt_model *m = c->m;
     void *g0 = m->g; /* the model accumulates into m->g: point it at `out` for this call */
     m->g = out;
@@ -328,14 +335,25 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     memset(&vf, 0, sizeof vf);
     ttt_status s = ttt_tokfile_read(train_path, &tf);
     if (s == TTT_OK) s = ttt_tokfile_check_model(&tf, &m->cfg, train_path);
-    int64_t W = tf.n_tokens / (L + 1);
+    int64_t W = tf.n_tokens / (L + 1), *wstart = NULL, longest = 0;
+    if (s == TTT_OK && o.doc_windows) {
+        s = data_doc_windows(&tf, L, &wstart, &W, &longest);
+        if (s != TTT_OK) {
+            char why[300];
+            snprintf(why, sizeof why, "%s", ttt_last_error());
+            s = ttt_err(s, "%s: --doc-windows: %s", train_path, why);
+        } else if (W < 1)
+            s = ttt_err(TTT_ERR_ARG, "%s: --doc-windows: no document holds a window of L+1 = %lld tokens (the longest "
+                        "of its %lld documents has %lld)", train_path, (long long)(L + 1), (long long)tf.n_docs,
+                        (long long)longest);
+    }
     if (s == TTT_OK && W < 1)
         s = ttt_err(TTT_ERR_ARG, "%s: %lld tokens do not make one window of L+1 = %lld tokens", train_path,
                     (long long)tf.n_tokens, (long long)(L + 1));
     /* a loss mask must count something in the windows used */
     int64_t *wcount = NULL, mask_total = 0;
     if (s == TTT_OK && tf.mask) {
-        wcount = window_counts(&tf, W, L, &mask_total);
+        wcount = window_counts(&tf, W, L, wstart, &mask_total);
         if (!wcount) s = ttt_err(TTT_ERR_NOMEM, "out of memory");
         else if (mask_total == 0)
             s = ttt_err(TTT_ERR_ARG, "%s: its loss mask counts no target in its %lld windows of L+1 = %lld tokens "
@@ -350,7 +368,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
         if (s == TTT_OK && vf.mask) {
             int64_t Wv = vf.n_tokens / (L + 1), vt = 0;
             if (Wv > o.val_windows) Wv = o.val_windows;
-            int64_t *vc = window_counts(&vf, Wv, L, &vt);
+            int64_t *vc = window_counts(&vf, Wv, L, NULL, &vt);
             if (!vc) s = ttt_err(TTT_ERR_NOMEM, "out of memory");
             else if (vt == 0)
                 s = ttt_err(TTT_ERR_ARG, "%s: its loss mask counts no target in the %lld validation windows of L+1 = "
@@ -368,11 +386,15 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     snprintf(s_data, sizeof s_data, "%lld tokens, checksum %016" PRIx64, (long long)tf.n_tokens, tf.checksum);
     /* (matmul_precision: bf16 mixed precision or float32 products; a resume stays bitwise only
      * with the same; checkpoints from before the key are float32) */
-    const char *keys[] = {"seq_len", "batch", "train_data", "shuffle", "matmul_precision"};
-    const char *vals[] = {s_L, s_B, s_data, o.no_shuffle ? "0" : "1", m->opt.bf16_train ? "bf16" : "f32"};
-    const char *absent[] = {NULL, NULL, NULL, NULL, "f32"};
-    const char *hint[] = {NULL, NULL, "training token file (--data)", NULL, "setting (--bf16 for bf16)"};
-    const int nkeys = 5;
+    /* (windows: the stream cut every L+1 tokens, or --doc-windows; checkpoints from before the key
+     * are the stream's) */
+    const char *keys[] = {"seq_len", "batch", "train_data", "shuffle", "matmul_precision", "windows"};
+    const char *vals[] = {s_L, s_B, s_data, o.no_shuffle ? "0" : "1", m->opt.bf16_train ? "bf16" : "f32",
+                          o.doc_windows ? "documents" : "stream"};
+    const char *absent[] = {NULL, NULL, NULL, NULL, "f32", "stream"};
+    const char *hint[] = {NULL, NULL, "training token file (--data)", NULL, "setting (--bf16 for bf16)",
+                          "setting (--doc-windows for windows inside documents)"};
+    const int nkeys = 6;
     const ckpt_expect expect = {o.batch, o.seed, keys, vals, nkeys, absent, hint};
 
     size_t pbytes = (size_t)m->tab.total * m->elem;
@@ -468,9 +490,10 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     if (s == TTT_OK && !resume)
         metrics_line(&rf, "{\"event\": \"start\", \"steps\": %lld, \"seq_len\": %lld, \"batch\": %lld, \"lr\": %g, "
                      "\"parameters\": %lld, \"train_tokens\": %lld, \"micro_batch\": %lld, \"ranks\": %d, "
-                     "\"allreduce_bytes\": %zu}",
+                     "\"allreduce_bytes\": %zu, \"windows\": \"%s\", \"windows_per_epoch\": %lld}",
                      (long long)o.steps, (long long)L, (long long)o.batch, o.lr, (long long)ttt_param_numel_total(m),
-                     (long long)tf.n_tokens, (long long)mb, N, N > 1 ? pbytes : (size_t)0);
+                     (long long)tf.n_tokens, (long long)mb, N, N > 1 ? pbytes : (size_t)0,
+                     o.doc_windows ? "documents" : "stream", (long long)W);
     if (s == TTT_OK && !resume && tf.mask)
         metrics_line(&rf, "{\"event\": \"loss_mask\", \"counted_targets\": %lld, \"windows\": %lld}",
                      (long long)mask_total, (long long)W);
@@ -483,6 +506,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     char *ckpt_path = NULL;
     step_grad sg;
     memset(&sg, 0, sizeof sg);
+    sg.wstart = wstart;
     sg.m = m, sg.tf = &tf, sg.perm = perm, sg.cur_epoch = -1, sg.W = W, sg.L = L, sg.mb = mb, sg.A = A;
     sg.first = R * Al, sg.bos = bos, sg.in = in, sg.tg = tg, sg.shuffle = !o.no_shuffle, sg.seed = o.seed;
     sg.loss = mb_loss;
@@ -575,7 +599,7 @@ ttt_status ttt_train(ttt_model *m, const ttt_train_opts *o_in, const char *train
     free(ckpt_path);
     free(latest);
     ckpt_tokenizer_free(&ctok);
-    free(in), free(tg), free(perm), free(mb_loss), free(all_loss), free(mb_count), free(wcount);
+    free(in), free(tg), free(perm), free(mb_loss), free(all_loss), free(mb_count), free(wcount), free(wstart);
     ttt_free(st.m), ttt_free(st.v);
     ttt_tokfile_free(&tf);
     ttt_tokfile_free(&vf);
