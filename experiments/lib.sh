@@ -15,7 +15,10 @@
 set -eu
 
 TTT=${TTT:-build/ttt}
-DATA=${TTT_STUDY_DATA:-data/tokens/llama2}
+# the token files: TTT_STUDY_DATA, else the study's STUDY_DATA (set before sourcing this file,
+# with STUDY_DATA_HINT the command that makes them), else the Llama-2 ones
+DATA=${TTT_STUDY_DATA:-${STUDY_DATA:-data/tokens/llama2}}
+DATA_HINT=${STUDY_DATA_HINT:-make data && $TTT data --tokenizer data/tok/llama2}
 SMOKE=0 REDRAW=0 OUT=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -37,7 +40,7 @@ else
     mkdir -p "$RESULTS" "$RUNS"
     [ -x "$TTT" ] || { echo "$TTT not found: run make first" >&2; exit 1; }
     for f in train.tok eval.tok; do
-        [ -f "$DATA/$f" ] || { echo "$DATA/$f not found: run make data && $TTT data --tokenizer data/tok/llama2" >&2; exit 1; }
+        [ -f "$DATA/$f" ] || { echo "$DATA/$f not found: run $DATA_HINT" >&2; exit 1; }
     done
 fi
 START=$(date +%s)
@@ -60,12 +63,13 @@ latest_step() {
     echo "${n:-0}"
 }
 
-# train KEY PRESET "EXTRA FLAGS" SEQ_LEN BATCH STEPS LR
+# train KEY PRESET "EXTRA FLAGS" SEQ_LEN BATCH STEPS LR [SEED]
+# SEED (default 1) is both the order of the windows (--seed) and the initialisation (--init-seed)
 # (a finished run is skipped; an interrupted one resumes). TTT_STUDY_STOP_AFTER=N ends each
 # training call after N steps with a checkpoint, as an interrupted sitting would (the tests
 # use it to exercise resuming).
 train() {
-    key=$1 preset=$2 extra=$3 seq=$4 batch=$5 steps=$6 lr=$7
+    key=$1 preset=$2 extra=$3 seq=$4 batch=$5 steps=$6 lr=$7 seed=${8:-1}
     dir=$RUNS/$key
     [ "$REDRAW" = 1 ] && return 0
     stop=
@@ -80,13 +84,13 @@ train() {
         # shellcheck disable=SC2086
         run "$TTT" train --run "$dir" --resume --data "$DATA/train.tok" --val "$DATA/eval.tok" --seq-len "$seq" \
             --batch "$batch" --steps "$steps" --lr "$lr" --log-every 10 --val-every 0 --val-windows 4 \
-            --ckpt-every 25 --seed 1 $stop
+            --ckpt-every 25 --seed "$seed" $stop
     else
         log "$key: training $preset $extra, $steps steps of $batch x $seq tokens"
         # shellcheck disable=SC2086
         run "$TTT" train --preset "$preset" $extra --data "$DATA/train.tok" --val "$DATA/eval.tok" --run "$dir" \
             --seq-len "$seq" --batch "$batch" --steps "$steps" --lr "$lr" --log-every 10 --val-every 0 \
-            --val-windows 4 --ckpt-every 25 --seed 1 --init-seed 1 $stop
+            --val-windows 4 --ckpt-every 25 --seed "$seed" --init-seed "$seed" $stop
     fi
     if [ -n "${TTT_STUDY_STOP_AFTER:-}" ]; then
         done_step=$(latest_step "$dir")
