@@ -79,3 +79,83 @@ TEST(test_experiments_smoke) {
     }
     return TEST_PASS;
 }
+
+/* experiments/lm_vocab.sh --smoke (two of the four families, for time: TTT-MLP
+ * and the Transformer, whose FLOPs count attention): stage A's sweep,
+ * stage B at the learning rate of the lowest stage-A bits per byte with seeds 2 and 3, stage
+ * C at the large size; finite bits per byte in every evaluation's JSON; the table's mean over
+ * the three seeds; the plan's expected time; a rerun repeats nothing; --redraw from the
+ * results alone. Needs the BPE token files (make data-bpe; skipped without). */
+TEST(test_experiments_lm_vocab) {
+    if (!exists("data/tokens/bpe4096/train.tok") || !exists("data/tokens/bpe4096/eval.tok") ||
+        !exists("data/tok/bpe4096/tokenizer.json"))
+        return test_skip("data/tokens/bpe4096 is absent (make data-bpe)");
+    const char *dir = tmp_path("lm_vocab");
+    const char *env = "LM_VOCAB_FAMILIES='ttt-mlp transformer'";
+    char *out;
+    EXPECT(run_cmd(&out, "%s TTT=%s experiments/lm_vocab.sh --smoke %s", env, test_ttt_bin, dir) == 0, "%s", out);
+    EXPECT(strstr(out, "expected machine time of the whole study: ") != NULL, "no expected time: %s", out);
+    free(out);
+    char res[1200];
+    snprintf(res, sizeof res, "%s/results/lm_vocab", dir);
+    const char *files[] = {"metrics.csv", "metrics.json", "table.md", "bits_per_byte.png", "training_curves.png",
+                           "plan.json", "commands.txt"};
+    for (int i = 0; i < 7; i++) {
+        char p[1300];
+        snprintf(p, sizeof p, "%s/%s", res, files[i]);
+        EXPECT(exists(p), "no %s", p);
+    }
+    /* the numbers: every evaluation has a finite bits per byte; stage B and C use the stage-A
+     * learning rate of the lowest bits per byte; stage B's mean is over seeds 1-3 and is in
+     * table.md; 12 runs planned at a positive expected time */
+    EXPECT(run_cmd(&out,
+                   "cd %s && /usr/bin/python3 -c \"\n"
+                   "import glob, json, math\n"
+                   "ev = {f[5:-10]: json.load(open(f)) for f in glob.glob('eval_*_sotu.json')}\n"
+                   "assert len(ev) == 12, sorted(ev)\n"
+                   "assert all(math.isfinite(e['bits_per_byte']) and e['bits_per_byte'] > 0 for e in ev.values())\n"
+                   "m = json.load(open('metrics.json'))\n"
+                   "table = open('table.md').read()\n"
+                   "assert len(m['models']) == 12 and len(m['stage_b_over_seeds']) == 2\n"
+                   "for f in ('ttt-mlp', 'transformer'):\n"
+                   "    a = {lr: ev[f + '-small-lr' + lr + '-s1']['bits_per_byte'] for lr in ('1e-3', '3e-3', '1e-2')}\n"
+                   "    best = min(a, key=a.get)\n"
+                   "    b = [ev[f + '-small-lr' + best + '-s' + s]['bits_per_byte'] for s in '123']\n"
+                   "    assert f + '-large-lr' + best + '-s1' in ev, (f, best)\n"
+                   "    s = [x for x in m['stage_b_over_seeds'] if x['family'] == f][0]\n"
+                   "    assert s['lr'] == float(best) and s['seeds'] == [1, 2, 3], s\n"
+                   "    mean = sum(b) / 3\n"
+                   "    assert abs(s['bits_per_byte']['mean'] - mean) < 1e-12, (s, b)\n"
+                   "    assert ('%%.4f \\u00b1 ' %% mean) in table, (f, mean)\n"
+                   "    assert all(r['lr'] == float(best) for r in m['models'] if r['family'] == f and r['stage'] != 'A')\n"
+                   "for r in m['models']:\n"
+                   "    assert r['tokens'] == 3 * 2 * 64 and r['non_embedding_parameters'] > 0, r\n"
+                   "    assert r['embedding_parameters'] == 4096 * 64, r\n"
+                   "    att = 6 * r['layers'] * 64 * 64 if r['family'] == 'transformer' else 0\n"
+                   "    assert r['flops_per_token'] == 6 * r['non_embedding_parameters'] + 6 * 64 * 4096 + att, r\n"
+                   "    assert r['layers'] == (1 if r['size'] == 'small' else 2), r\n"
+                   "p = json.load(open('plan.json'))\n"
+                   "assert len(p['runs']) == 12 and p['expected_s'] > 0, p\n"
+                   "print('ok')\n\"",
+                   res) == 0 &&
+               strstr(out, "ok"),
+           "%s", out);
+    free(out);
+    /* a finished study only redraws */
+    EXPECT(run_cmd(&out, "%s TTT=%s experiments/lm_vocab.sh --smoke %s", env, test_ttt_bin, dir) == 0, "%s", out);
+    EXPECT(!strstr(out, ": training ") && !strstr(out, "timing probe:") && strstr(out, "trained") && strstr(out, "evaluated"),
+           "the rerun trained or evaluated again: %s", out);
+    free(out);
+    /* --redraw from the results alone */
+    EXPECT(run_cmd(&out, "cd %s && cp metrics.csv metrics.csv.before && rm -f bits_per_byte.png table.md && rm -rf %s/runs",
+                   res, dir) == 0, "%s", out);
+    free(out);
+    EXPECT(run_cmd(&out, "%s TTT=/nonexistent experiments/lm_vocab.sh --smoke %s --redraw", env, dir) == 0, "%s", out);
+    EXPECT(!strstr(out, ": training ") && !strstr(out, ": evaluating") && !strstr(out, "timing probe:"),
+           "--redraw ran a model: %s", out);
+    free(out);
+    EXPECT(run_cmd(&out, "cd %s && test -f bits_per_byte.png && test -f table.md && cmp metrics.csv metrics.csv.before",
+                   res) == 0, "--redraw: %s", out);
+    free(out);
+    return TEST_PASS;
+}
