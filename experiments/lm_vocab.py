@@ -239,8 +239,12 @@ def chart(rows, summary, a, path):
     ys = [small[f]["mean"] if f in small else math.nan for f in a.families]
     err = [[small[f]["mean"] - small[f]["min"] if f in small else 0 for f in a.families],
            [small[f]["max"] - small[f]["mean"] if f in small else 0 for f in a.families]]
-    ax2.bar([x - 0.2 for x in xs], ys, 0.4, yerr=err, capsize=4, label="small (~3.4M), mean, min-max of 3 seeds")
-    ax2.bar([x + 0.2 for x in xs], [large.get(f, math.nan) for f in a.families], 0.4, label="large (~15M), seed 1")
+    size = {z: statistics.mean([r["non_embedding_parameters"] for r in rows if r["size"] == z] or [0]) / 1e6
+            for z in ("small", "large")}
+    ax2.bar([x - 0.2 for x in xs], ys, 0.4, yerr=err, capsize=4,
+            label=f"small (~{size['small']:.2g}M non-embedding), mean, min-max of {len(a.seeds) + 1} seeds")
+    ax2.bar([x + 0.2 for x in xs], [large.get(f, math.nan) for f in a.families], 0.4,
+            label=f"large (~{size['large']:.2g}M), seed 1")
     ax2.set_xticks(list(xs))
     ax2.set_xticklabels([LABELS[f] for f in a.families])
     ax2.set_ylabel("held-out bits per byte")
