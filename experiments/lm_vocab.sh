@@ -46,7 +46,7 @@ done
 . "$(dirname "$0")/lib.sh"
 TOK=data/tok/bpe4096
 PY="/usr/bin/python3 experiments/lm_vocab.py"
-# LM_VOCAB_FAMILIES: a subset of the families (the smoke test uses three, for time)
+# LM_VOCAB_FAMILIES: a subset of the families (the smoke test uses two, for time)
 FAMILIES=${LM_VOCAB_FAMILIES:-ttt-linear ttt-mlp transformer mamba}
 if [ "$SMOKE" = 1 ]; then
     # one thread (and no OpenMP/OpenBLAS pools): the tiny models start faster so
@@ -79,7 +79,6 @@ flags() {
     transformer) echo "$s --intermediate $4" ;; mamba) echo "$m" ;;
     esac
 }
-steps() { if [ "$1" = small ]; then echo "$STEPS_SMALL"; else echo "$STEPS_LARGE"; fi; }
 
 # probe FAMILY SIZE: PROBE training steps (logged each) and a PROBE_W-window evaluation of the
 # result, into $RUNS/timing/FAMILY-SIZE/ (kept: a later sitting reuses them)
@@ -92,6 +91,7 @@ probe() {
     # shellcheck disable=SC2046
     "$TTT" train --preset "$(preset "$1")" $(flags "$1" "$2") --data "$DATA/train.tok" --run "$d" --seq-len "$SEQ" \
         --batch "$BATCH" --steps "$PROBE" --lr 3e-3 --log-every 1 --ckpt-every 0 --quiet > /dev/null
+    # shellcheck disable=SC2086
     "$TTT" eval --model "$d/model" --data "$DATA/eval.tok" --context "$SEQ" --windows "$PROBE_W" --batch 1 $TH > "$d/eval.txt.tmp"
     mv "$d/eval.txt.tmp" "$d/eval.txt"
 }
@@ -99,6 +99,7 @@ probe() {
 # evaluate_all KEYS: the evaluation of each trained run of a stage on the whole eval split
 evaluate_all() {
     for k in "$@"; do
+        # shellcheck disable=SC2086
         evaluate "$k" "$DATA/eval.tok" "$SEQ" "$W" sotu --bits-per-byte --tokenizer "$TOK" \
             --json "$RESULTS/eval_${k}_sotu.json" $TH
     done
@@ -117,7 +118,7 @@ if [ "$REDRAW" = 0 ]; then
 fi
 
 # stage A: the learning-rate sweep at the small size, seed 1
-A=
+A=""
 for lr in $LRS; do
     for f in $FAMILIES; do
         train "$f-small-lr$lr-s1" "$(preset "$f")" "$(flags "$f" small)" "$SEQ" "$BATCH" "$STEPS_SMALL" "$lr" 1
@@ -129,7 +130,7 @@ evaluate_all $A
 
 # stages B and C: each family's best stage-A learning rate, seeds 2 and 3 at the small size,
 # seed 1 at the large
-B= C=
+B="" C=""
 for f in $FAMILIES; do
     # shellcheck disable=SC2086
     best=$($PY best --results "$RESULTS" --family "$f" --lrs $LRS)
