@@ -625,7 +625,12 @@ def main():
         with open(plan_path) as f:
             old = json.load(f)
     keys = [r["key"] for r in plan]
-    if old.get("runs") != keys:  # a new plan; a resumed sitting keeps the first estimate
+    # a slice of the grid (--families, --widths, --pairs, --seq-len, --lrs) runs part of its plan
+    # and leaves the grid's plan file as it is
+    sliced = any(x is not None for x in (a.families, a.widths, a.pairs, a.seq_len, a.lrs))
+    if sliced:
+        print(f"a slice of the {a.grid} grid: {plan_path} is kept as it is")
+    elif old.get("runs") != keys:  # a new plan; a resumed sitting keeps the first estimate
         write_json_atomic(plan_path, {
             "grid": a.grid, "runs": keys, "expected_s": round(total / a.jobs, 1), "threads": a.threads,
             "jobs": a.jobs,
