@@ -75,6 +75,19 @@ static int train(char **out, const char *data, const char *run, const char *extr
                    "--quiet %s", run, test_ttt_bin, data, run, extra);
 }
 
+/* train on F from the stream into R1 and with --doc-windows EXTRA into R2; 1 if both ran */
+static int train_both(const char *f, const char *r1, const char *r2, const char *extra) {
+    char *out = NULL, fl[200];
+    int ok = train(&out, f, r1, "") == 0;
+    if (!ok) test_fail("train: %s", out);
+    free(out);
+    snprintf(fl, sizeof fl, "--doc-windows %s", extra);
+    out = NULL;
+    if (ok && !(ok = train(&out, f, r2, fl) == 0)) test_fail("train --doc-windows: %s", out);
+    free(out);
+    return ok;
+}
+
 static int same_file(const char *a, const char *b) {
     size_t la = 0, lb = 0;
     char *x = read_whole(a, &la), *y = read_whole(b, &lb);
@@ -89,22 +102,14 @@ TEST(test_train_doc_windows) {
     const int64_t whole[4] = {16, 8, 24, 16};
     const char *f = doc_file("dw_whole.tok", whole, 4);
     const char *r1 = tmp_path("dw_run_stream"), *r2 = tmp_path("dw_run_docs");
-    if (!f) return TEST_FAIL;
-    EXPECT(train(&out, f, r1, "") == 0, "train: %s", out);
-    free(out);
-    EXPECT(train(&out, f, r2, "--doc-windows") == 0, "train --doc-windows: %s", out);
-    free(out);
+    if (!f || !train_both(f, r1, r2, "")) return TEST_FAIL;
     snprintf(a, sizeof a, "%s/model/model.safetensors", r1);
     snprintf(b, sizeof b, "%s/model/model.safetensors", r2);
     EXPECT(same_file(a, b), "documents of whole windows: --doc-windows trains other weights than the stream");
     /* cut documents: 7 windows per epoch (not the stream's 8), recorded in the metrics, and other weights */
     const int64_t cut[4] = {5, 20, 9, 33};
     f = doc_file("dw_cut.tok", cut, 4);
-    if (!f) return TEST_FAIL;
-    EXPECT(train(&out, f, r1, "") == 0, "train: %s", out);
-    free(out);
-    EXPECT(train(&out, f, r2, "--doc-windows --ckpt-every 2") == 0, "train --doc-windows: %s", out);
-    free(out);
+    if (!f || !train_both(f, r1, r2, "--ckpt-every 2")) return TEST_FAIL;
     snprintf(a, sizeof a, "%s/metrics.jsonl", r2);
     char *m = read_whole(a, NULL);
     int counted = m && strstr(m, "\"windows\": \"documents\", \"windows_per_epoch\": 7");
