@@ -94,6 +94,7 @@ test: deps
 	@$(MAKE) --no-print-directory data
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory data-tokens TOKENIZER=llama2 > /dev/null  # the studies' smoke test
+	@$(MAKE) --no-print-directory data-long > /dev/null  # the BPE studies' smoke tests (data-bpe too)
 	@$(MAKE) --no-print-directory DEBUG=1 all
 	@scripts/run-tests.sh
 

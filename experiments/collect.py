@@ -72,7 +72,7 @@ def read_run(run_dir):
     out.update(
         parameters=params, non_embedding_parameters=params - emb, steps=last,
         tokens=last * start.get("batch", 0) * start.get("seq_len", 0),
-        seq_len=start.get("seq_len"), batch=start.get("batch"),
+        seq_len=start.get("seq_len"), batch=start.get("batch"), lr=start.get("lr"), windows=start.get("windows", "stream"),
         train_loss_final=statistics.mean(tail) if tail else None,
         train_tokens_per_s=statistics.median(tps) if tps else None,
         wall_s=wall + sitting if steps else None,

@@ -64,12 +64,16 @@ latest_step() {
 }
 
 # train KEY PRESET "EXTRA FLAGS" SEQ_LEN BATCH STEPS LR [SEED]
-# SEED (default 1) is both the order of the windows (--seed) and the initialisation (--init-seed)
+# SEED (default 1) is both the order of the windows (--seed) and the initialisation (--init-seed).
+# The windows come from TRAIN_TOK (default $DATA/train.tok); TRAIN_FLAGS (default none) go to
+# every training call, the first and the resumed ones (e.g. --doc-windows, which a resume must
+# repeat)
 # (a finished run is skipped; an interrupted one resumes). TTT_STUDY_STOP_AFTER=N ends each
 # training call after N steps with a checkpoint, as an interrupted sitting would (the tests
 # use it to exercise resuming).
 train() {
     key=$1 preset=$2 extra=$3 seq=$4 batch=$5 steps=$6 lr=$7 seed=${8:-1}
+    TRAIN_FLAGS=${TRAIN_FLAGS:-}
     dir=$RUNS/$key
     [ "$REDRAW" = 1 ] && return 0
     stop=
@@ -82,13 +86,13 @@ train() {
         fi
         log "$key: resuming at step $done_step of $steps"
         # shellcheck disable=SC2086
-        run "$TTT" train --run "$dir" --resume --data "$DATA/train.tok" --val "$DATA/eval.tok" --seq-len "$seq" \
+        run "$TTT" train --run "$dir" --resume --data "${TRAIN_TOK:-$DATA/train.tok}" $TRAIN_FLAGS --val "$DATA/eval.tok" --seq-len "$seq" \
             --batch "$batch" --steps "$steps" --lr "$lr" --log-every 10 --val-every 0 --val-windows 4 \
             --ckpt-every 25 --seed "$seed" $stop
     else
         log "$key: training $preset $extra, $steps steps of $batch x $seq tokens"
         # shellcheck disable=SC2086
-        run "$TTT" train --preset "$preset" $extra --data "$DATA/train.tok" --val "$DATA/eval.tok" --run "$dir" \
+        run "$TTT" train --preset "$preset" $extra --data "${TRAIN_TOK:-$DATA/train.tok}" $TRAIN_FLAGS --val "$DATA/eval.tok" --run "$dir" \
             --seq-len "$seq" --batch "$batch" --steps "$steps" --lr "$lr" --log-every 10 --val-every 0 \
             --val-windows 4 --ckpt-every 25 --seed "$seed" --init-seed "$seed" $stop
     fi

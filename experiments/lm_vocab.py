@@ -140,20 +140,24 @@ def flops_per_token(row):
     return f
 
 
-def run_row(a, stage, fam, size, lr, seed, old):
+def run_numbers(runs, k, row, old):
+    """ROW (key, family, ...) completed with the training numbers of run K: from its run
+    directory under RUNS, else from OLD (the committed metrics.json rows by key, when the run
+    directory is gone); with the tokens per parameter and the FLOPs per token. (row, curve), or
+    (None, None) when the run is in neither. Shared with long_docs.py."""
     from collect import read_run
-    k = key(fam, size, lr, seed)
-    row = {"key": k, "stage": stage, "family": fam, "size": size, "lr": float(lr), "seed": seed}
-    r = read_run(os.path.join(a.runs, k))
+    r = read_run(os.path.join(runs, k))
     if r is not None:
-        cfg = json.load(open(os.path.join(a.runs, k, "model", "config.json")))
+        cfg = json.load(open(os.path.join(runs, k, "model", "config.json")))
         width = cfg["hidden_size"]
         heads = cfg.get("num_attention_heads", 0)
         row.update(non_embedding_parameters=r["non_embedding_parameters"],
                    embedding_parameters=r["parameters"] - r["non_embedding_parameters"],
                    layers=cfg["num_hidden_layers"], width=width, attn_width=heads * cfg.get("head_dim", width // max(1, heads)),
                    vocab=cfg["vocab_size"], seq_len=r["seq_len"], batch=r["batch"], steps=r["steps"], tokens=r["tokens"],
-                   train_loss_final=r["train_loss_final"], train_tokens_per_s=r["train_tokens_per_s"], wall_s=r["wall_s"])
+                   train_loss_final=r["train_loss_final"], train_tokens_per_s=r["train_tokens_per_s"], wall_s=r["wall_s"],
+                   windows=r["windows"])
+        row.setdefault("lr", r["lr"])
         curve = r["curve"]
     elif k in old:  # the committed numbers, when the run directory is gone
         row.update({x: y for x, y in old[k].items() if x not in row and x != "curve"})
@@ -162,6 +166,15 @@ def run_row(a, stage, fam, size, lr, seed, old):
         return None, None
     row["tokens_per_parameter"] = row["tokens"] / row["non_embedding_parameters"]
     row["flops_per_token"] = flops_per_token(row)
+    return row, curve
+
+
+def run_row(a, stage, fam, size, lr, seed, old):
+    k = key(fam, size, lr, seed)
+    row, curve = run_numbers(a.runs, k, {"key": k, "stage": stage, "family": fam, "size": size, "lr": float(lr),
+                                         "seed": seed}, old)
+    if row is None:
+        return None, None
     e = read_eval_json(a.results, k)
     if e:
         row.update(eval_loss=e["mean_loss"], perplexity=e["perplexity"], bits_per_byte=e["bits_per_byte"],

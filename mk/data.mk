@@ -7,10 +7,13 @@
 #   make data-bpe                      byte-level BPE vocabularies of 4096 and 8192 ids trained on the
 #                                      training split (data/tok/bpe4096/, bpe8192/, pinned by sha256)
 #                                      and their token files (data/tokens/bpe4096/, bpe8192/)
+#   make data-long                     the long-document training file of the long-context study:
+#                                      the books and SOTU 1790-1999 of the training split
+#                                      (data/tokens/bpe4096/long_train.tok, scripts/long-docs.sh)
 #   make bench-tokenizer               our tokenizers against npm gpt-tokenizer,
 #                                      llama-tokenizer-js and, for tokenizer.json files,
 #                                      @lenml/tokenizers (node), MB/s and ratio (BENCH_REPS=5)
-.PHONY: data data-tokens data-bpe bench-tokenizer
+.PHONY: data data-tokens data-bpe data-long bench-tokenizer
 
 TOKENIZER ?= llama2
 BENCH_REPS ?= 5
@@ -21,6 +24,9 @@ data:
 
 data-bpe: $(BUILD)/ttt data
 	@scripts/train-bpe.sh $(BUILD)/ttt
+
+data-long: data-bpe
+	@scripts/long-docs.sh $(BUILD)/ttt 4096
 
 data-tokens: $(BUILD)/ttt data
 	@set -e; for t in $(if $(filter all,$(TOKENIZER)),$(TOKENIZERS_ALL),$(TOKENIZER)); do \

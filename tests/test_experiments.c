@@ -159,3 +159,74 @@ TEST(test_experiments_lm_vocab) {
     free(out);
     return TEST_PASS;
 }
+
+/* experiments/long_docs.sh --smoke (TTT-Linear and Mamba, the two of the paper's claim, for
+ * time): every run trains on windows inside documents of long_train.tok; a run's loss over a
+ * range of positions is the three books' buckets pooled by targets (recomputed here from the
+ * CSVs); the over-seeds mean of the longer training length is the mean of its two seeds; a
+ * rerun repeats nothing; --redraw from the results alone. Needs make data-bpe data-long. */
+TEST(test_experiments_long_docs) {
+    if (!exists("data/tokens/bpe4096/long_train.tok") || !exists("data/tokens/bpe4096/long_emma.tok") ||
+        !exists("data/tok/bpe4096/tokenizer.json"))
+        return test_skip("data/tokens/bpe4096/long_train.tok is absent (make data-bpe data-long)");
+    const char *dir = tmp_path("long_docs");
+    const char *env = "LONG_DOCS_FAMILIES='ttt-linear mamba'";
+    char *out;
+    EXPECT(run_cmd(&out, "%s TTT=%s experiments/long_docs.sh --smoke %s", env, test_ttt_bin, dir) == 0, "%s", out);
+    EXPECT(strstr(out, "expected machine time of the whole study: ") != NULL, "no expected time: %s", out);
+    free(out);
+    char res[1200];
+    snprintf(res, sizeof res, "%s/results/long_docs", dir);
+    const char *files[] = {"metrics.csv", "metrics.json", "table.md", "loss_by_position.png", "training_curves.png",
+                           "plan.json", "commands.txt"};
+    for (int i = 0; i < 7; i++) {
+        char p[1300];
+        snprintf(p, sizeof p, "%s/%s", res, files[i]);
+        EXPECT(exists(p), "no %s", p);
+    }
+    EXPECT(run_cmd(&out,
+                   "cd %s && /usr/bin/python3 -c \"\n"
+                   "import csv, json, math\n"
+                   "m = json.load(open('metrics.json'))\n"
+                   "keys = sorted(r['key'] for r in m['models'])\n"
+                   "assert keys == sorted(f + s for f in ('ttt-linear', 'mamba') for s in ('-64-s1', '-128-s1', '-128-s2')), keys\n"
+                   "for r in m['models']:\n"
+                   "    start = json.loads(open('../../runs/long_docs/' + r['key'] + '/metrics.jsonl').readline())\n"
+                   "    assert start['windows'] == 'documents' and r['windows'] == 'documents', start\n"
+                   "    assert r['tokens'] == 3 * 128 and r['seq_len'] == r['context'], r\n"
+                   "    assert r['lr'] == 3e-3 and math.isfinite(r['bits_per_byte']), r\n"
+                   "    n = s = 0.0\n"
+                   "    for b in ('moby_dick', 'emma', 'persuasion'):\n"
+                   "        for x in csv.DictReader(open('bypos_' + r['key'] + '_' + b + '.csv')):\n"
+                   "            if int(x['position_end']) <= 64:\n"
+                   "                s += float(x['mean_loss']) * int(x['targets']); n += int(x['targets'])\n"
+                   "    assert n > 0 and abs(r['loss_1-64'] - s / n) < 1e-6, (n, r['loss_1-64'], s / n)\n"
+                   "for f in ('ttt-linear', 'mamba'):\n"
+                   "    o = [x for x in m['over_seeds'] if x['family'] == f and x['context'] == 128][0]\n"
+                   "    b = [r['bits_per_byte'] for r in m['models'] if r['family'] == f and r['context'] == 128]\n"
+                   "    assert o['seeds'] == [1, 2] and abs(o['bits_per_byte']['mean'] - sum(b) / 2) < 1e-12, (o, b)\n"
+                   "    d = [r['loss_65-512'] - r['loss_1-64'] for r in m['models'] if r['family'] == f and r['context'] == 128]\n"
+                   "    assert abs(o['changes']['65-512 minus 1-64']['mean'] - sum(d) / 2) < 1e-9, (o, d)\n"
+                   "print('ok')\n\"",
+                   res) == 0 &&
+               strstr(out, "ok"),
+           "%s", out);
+    free(out);
+    /* a finished study only redraws */
+    EXPECT(run_cmd(&out, "%s TTT=%s experiments/long_docs.sh --smoke %s", env, test_ttt_bin, dir) == 0, "%s", out);
+    EXPECT(!strstr(out, ": training ") && !strstr(out, "timing probe:") && strstr(out, "trained") && strstr(out, "evaluated"),
+           "the rerun trained or evaluated again: %s", out);
+    free(out);
+    /* --redraw from the results alone */
+    EXPECT(run_cmd(&out, "cd %s && cp metrics.csv metrics.csv.before && rm -f loss_by_position.png table.md && rm -rf %s/runs",
+                   res, dir) == 0, "%s", out);
+    free(out);
+    EXPECT(run_cmd(&out, "%s TTT=/nonexistent experiments/long_docs.sh --smoke %s --redraw", env, dir) == 0, "%s", out);
+    EXPECT(!strstr(out, ": training ") && !strstr(out, ": evaluating") && !strstr(out, "timing probe:"),
+           "--redraw ran a model: %s", out);
+    free(out);
+    EXPECT(run_cmd(&out, "cd %s && test -f loss_by_position.png && test -f table.md && cmp metrics.csv metrics.csv.before",
+                   res) == 0, "--redraw: %s", out);
+    free(out);
+    return TEST_PASS;
+}
