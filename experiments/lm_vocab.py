@@ -72,10 +72,10 @@ def token_count(path):
     return struct.unpack_from("<Q", head, 16)[0]
 
 
-def probe_times(runs, fam, size, tokens_per_step):
-    """(seconds per training step, evaluation tokens/s) of a (family, size) from its probe: the
-    median logged step after the first, and the 2-window evaluation"""
-    d = os.path.join(runs, "timing", f"{fam}-{size}")
+def probe_times(runs, name, tokens_per_step):
+    """(seconds per training step, evaluation tokens/s) of the probe runs/timing/NAME (here NAME
+    is FAMILY-SIZE): the median logged step after the first, and its short evaluation"""
+    d = os.path.join(runs, "timing", name)
     tps = []
     for line in open(os.path.join(d, "metrics.jsonl")):
         r = json.loads(line)
@@ -102,7 +102,7 @@ def cmd_plan(a):
     eval_tokens = token_count(a.eval_data)
     if a.eval_windows:  # at most that many windows (0: all)
         eval_tokens = min(eval_tokens, a.eval_windows * a.seq_len)
-    t = {(f, z): probe_times(a.runs, f, z, tok) for f in a.families for z in ("small", "large")}
+    t = {(f, z): probe_times(a.runs, f"{f}-{z}", tok) for f in a.families for z in ("small", "large")}
     total = left = 0.0
     per = []
     for stage, f, z, lr, seed in planned_runs(a):

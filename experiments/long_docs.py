@@ -13,8 +13,8 @@ number is the mean ± sample standard deviation of the runs' numbers (n-1 denomi
 
 The reading of the paper's claim (TTT keeps improving with context, Mamba levels off): the
 change of the mean loss from one range of positions to the next, per run; a change counts as an
-improvement only when its mean over the seeds is below zero by more than two standard errors
-(or, with one seed, below zero at all, marked as a single run)."""
+improvement only when every seed's change is below zero and their mean is below zero by more
+than two standard errors (with one seed: below zero at all, marked as a single run)."""
 import argparse
 import csv
 import json
@@ -49,7 +49,7 @@ def eval_tokens(a):
 
 
 def cmd_plan(a):
-    t = {(f, c): probe_times(a.runs, f, str(c), a.tokens_per_step) for f in a.families for c in (a.short, a.long)}
+    t = {(f, c): probe_times(a.runs, f"{f}-{c}", a.tokens_per_step) for f in a.families for c in (a.short, a.long)}
     ev = eval_tokens(a)
     total = left = 0.0
     per = []
@@ -148,14 +148,16 @@ def changes(row):
 
 
 def verdict(s):
-    """an improvement from one range to the next: below zero by more than two standard errors
-    of the mean over the seeds ('single run' with one seed)"""
+    """the sign of a difference over seeds (S: spread() of the per-seed differences), counted
+    only when it exceeds the spread: every seed's difference on the same side of zero and the
+    mean beyond two standard errors, 2 std / sqrt(n); 'single run' with one seed. Shared with
+    ladder.py."""
     if s["n"] == 1:
         return "lower (single run)" if s["mean"] < 0 else "not lower (single run)"
     se = s["std"] / math.sqrt(s["n"])
-    if s["mean"] < -2 * se:
+    if s["max"] < 0 and s["mean"] < -2 * se:
         return "lower"
-    if s["mean"] > 2 * se:
+    if s["min"] > 0 and s["mean"] > 2 * se:
         return "higher"
     return "within the spread"
 

@@ -230,3 +230,67 @@ TEST(test_experiments_long_docs) {
     free(out);
     return TEST_PASS;
 }
+
+/* experiments/ladder.sh --smoke (two of the seven variants and the base, two seeds): each variant's
+ * difference from the base is the mean of its per-seed differences (recomputed here from the
+ * evaluations' JSON); the verdict rule on hand-made spreads (lower / higher only when every seed
+ * agrees in sign and the mean exceeds two standard errors); a rerun repeats nothing; --redraw
+ * from the results alone. Needs make data-bpe. */
+TEST(test_experiments_ladder) {
+    char *out;
+    EXPECT(run_cmd(&out,
+                   "cd experiments && /usr/bin/python3 -c \"\n"
+                   "from long_docs import verdict\n"
+                   "s = lambda mean, std, lo, hi, n=3: dict(mean=mean, std=std, min=lo, max=hi, n=n)\n"
+                   "assert verdict(s(-0.02, 0.005, -0.025, -0.015)) == 'lower'\n"
+                   "assert verdict(s(0.02, 0.001, 0.019, 0.021)) == 'higher'\n"
+                   "assert verdict(s(-0.02, 0.03, -0.05, 0.01)) == 'within the spread'\n"
+                   "assert verdict(s(-0.02, 0.03, -0.06, -0.001)) == 'within the spread'\n"
+                   "assert verdict(s(-0.01, 0.0, -0.01, -0.01, 1)) == 'lower (single run)'\n"
+                   "print('ok')\n\"") == 0 &&
+               strstr(out, "ok"),
+           "%s", out);
+    free(out);
+    if (!exists("data/tokens/bpe4096/train.tok") || !exists("data/tok/bpe4096/tokenizer.json"))
+        return test_skip("data/tokens/bpe4096 is absent (make data-bpe)");
+    const char *dir = tmp_path("ladder");
+    EXPECT(run_cmd(&out, "TTT=%s experiments/ladder.sh --smoke %s", test_ttt_bin, dir) == 0, "%s", out);
+    EXPECT(strstr(out, "expected machine time of the whole study: ") != NULL, "no expected time: %s", out);
+    free(out);
+    char res[1200];
+    snprintf(res, sizeof res, "%s/results/ladder", dir);
+    EXPECT(run_cmd(&out,
+                   "cd %s && test -f ladder.png && test -f table.md && test -f plan.json && /usr/bin/python3 -c \"\n"
+                   "import json, math\n"
+                   "m = json.load(open('metrics.json'))\n"
+                   "assert len(m['models']) == 6, [r['key'] for r in m['models']]\n"
+                   "ev = lambda k: json.load(open('eval_' + k + '_sotu.json'))['bits_per_byte']\n"
+                   "for s in m['over_seeds']:\n"
+                   "    if s['variant'] == 'base':\n"
+                   "        assert 'minus_base' not in s; continue\n"
+                   "    d = [ev(s['variant'] + '-s%%d' %% i) - ev('base-s%%d' %% i) for i in (1, 2)]\n"
+                   "    assert abs(s['minus_base']['mean'] - sum(d) / 2) < 1e-12, (s, d)\n"
+                   "    assert s['minus_base']['verdict'] in ('lower', 'higher', 'within the spread'), s\n"
+                   "mb = {r['key']: r['mini_batch'] for r in m['models']}\n"
+                   "assert mb['base-s1'] == 16 and mb['minibatch-1-s2'] == 1 and mb['transformer-backbone-s1'] is None, mb\n"
+                   "print('ok')\n\"",
+                   res) == 0 &&
+               strstr(out, "ok"),
+           "%s", out);
+    free(out);
+    EXPECT(run_cmd(&out, "TTT=%s experiments/ladder.sh --smoke %s", test_ttt_bin, dir) == 0, "%s", out);
+    EXPECT(!strstr(out, ": training ") && !strstr(out, "timing probe:") && strstr(out, "trained") && strstr(out, "evaluated"),
+           "the rerun trained or evaluated again: %s", out);
+    free(out);
+    EXPECT(run_cmd(&out, "cd %s && cp metrics.csv metrics.csv.before && rm -f ladder.png table.md && rm -rf %s/runs", res,
+                   dir) == 0, "%s", out);
+    free(out);
+    EXPECT(run_cmd(&out, "TTT=/nonexistent experiments/ladder.sh --smoke %s --redraw", dir) == 0, "%s", out);
+    EXPECT(!strstr(out, ": training ") && !strstr(out, ": evaluating") && !strstr(out, "timing probe:"),
+           "--redraw ran a model: %s", out);
+    free(out);
+    EXPECT(run_cmd(&out, "cd %s && test -f ladder.png && test -f table.md && cmp metrics.csv metrics.csv.before", res) == 0,
+           "--redraw: %s", out);
+    free(out);
+    return TEST_PASS;
+}
