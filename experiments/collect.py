@@ -97,6 +97,34 @@ def read_eval(path):
             "windows": int(m.group(4)), "context": int(m.group(5)), "eval_tokens_per_s": float(m.group(6))}
 
 
+def splice_doc(doc, begin, end, text):
+    """replace what lies between the marker lines BEGIN and END of the Markdown file DOC by TEXT
+    (atomically; only when it changed): how a study's --redraw writes its table into
+    docs/results.md, so that the page's numbers come from the committed results. False when DOC
+    or a marker is missing (a smoke run's directory has no docs/)."""
+    if not doc or not os.path.exists(doc):
+        return False
+    with open(doc) as f:
+        old = f.read()
+    i, j = old.find(begin), old.find(end)
+    if i < 0 or j < i:
+        return False
+    new = old[:i + len(begin)] + "\n" + text.rstrip("\n") + "\n" + old[j:]
+    if new != old:
+        with open(doc + ".tmp-splice", "w") as f:
+            f.write(new)
+        os.replace(doc + ".tmp-splice", doc)
+    return True
+
+
+def splice_study(results, study, text):
+    """splice_doc for experiments/<study>.sh: docs/results.md two levels above RESULTS
+    (results/<study>/ of the checkout), between <!-- <study>-table: begin ... --> and its end"""
+    doc = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(results))), "docs", "results.md")
+    return splice_doc(doc, f"<!-- {study}-table: begin (written by experiments/{study}.sh from results/{study}/; do not edit) -->",
+                      f"<!-- {study}-table: end -->", text)
+
+
 def chart_curves(models, runs, out):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for k in models:

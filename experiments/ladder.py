@@ -79,15 +79,7 @@ def table_md(rows, summary, plan):
         wall = sum(r.get("wall_s") or 0 for r in rows)
         out += [f"Expected machine time (plan.json): {plan['expected']}; training wall time of the runs so far: "
                 f"{hms(wall)}.", ""]
-    out += ["## Variants over seeds", "",
-            "| variant | what changes | seeds | bits per byte | minus base (per seed) | verdict | training tokens/s |",
-            "|---|---|---|---|---|---|---|"]
-    for s in summary:
-        b, d = s["bits_per_byte"], s.get("minus_base")
-        ds = f"{d['mean']:+.4f} ± {d['std']:.4f}" if d else "–"
-        out.append(f"| {s['variant']} | {what(s['variant'])} | {b['n']} | {b['mean']:.4f} ± {b['std']:.4f} | {ds} | "
-                   f"{d['verdict'] if d else '–'} | {s['train_tokens_per_s']['mean']:.0f} |")
-    out += ["", "## Runs", "",
+    out += ["## Variants over seeds", "", variants_md(summary), "", "## Runs", "",
             "| run | lr | non-embedding params | tokens | tokens/param | FLOPs/token | training loss (last 10%) |"
             " held-out loss | bits per byte | training tokens/s |", "|" + "---|" * 10]
     for r in rows:
@@ -96,6 +88,18 @@ def table_md(rows, summary, plan):
                    f"{r['tokens_per_parameter']:.3f} | {r['flops_per_token'] / 1e6:.1f}M | {r['train_loss_final']:.4f} | "
                    f"{ev} | {r['train_tokens_per_s']:.0f} |")
     out.append("")
+    return "\n".join(out)
+
+
+def variants_md(summary):
+    """the variants over seeds (also docs/results.md's table)"""
+    out = ["| variant | what changes | seeds | bits per byte | minus base (per seed) | verdict | training tokens/s |",
+           "|---|---|---|---|---|---|---|"]
+    for s in summary:
+        b, d = s["bits_per_byte"], s.get("minus_base")
+        ds = f"{d['mean']:+.4f} ± {d['std']:.4f}" if d else "–"
+        out.append(f"| {s['variant']} | {what(s['variant'])} | {b['n']} | {b['mean']:.4f} ± {b['std']:.4f} | {ds} | "
+                   f"{d['verdict'] if d else '–'} | {s['train_tokens_per_s']['mean']:.0f} |")
     return "\n".join(out)
 
 
@@ -185,6 +189,12 @@ def cmd_collect(a):
         f.write(md + "\n")
     if summary:
         chart(summary, os.path.join(a.results, "ladder.png"))
+    from collect import splice_study
+    wall = sum(r.get("wall_s") or 0 for r in rows)
+    splice_study(a.results, "ladder", variants_md(summary) + f"\n\n{sum('bits_per_byte' in r for r in rows)} of "
+                 f"{len(a.variants) * len(a.seeds)} runs evaluated; training wall time so far {hms(wall)}" +
+                 (f" (expected for the whole study: {plan['expected']})" if plan else "") +
+                 ". Per-run numbers: results/ladder/table.md.")
     print(md)
 
 

@@ -234,6 +234,36 @@ def table_md(rows, summary, plan):
     return "\n".join(out)
 
 
+def summary_md(rows, summary, a, plan):
+    """the study's table for docs/results.md: per family the stage-A sweep, the three seeds of
+    the best learning rate and the large size (the run tables are in table.md)"""
+    by = {r["key"]: r for r in rows}
+    bpb = lambda k: f"{by[k]['bits_per_byte']:.4f}" if k in by and "bits_per_byte" in by[k] else "–"  # noqa: E731
+    out = ["| family | non-embedding params small / large | bits per byte, lr " + " / ".join(a.lrs) +
+           " (seed 1) | best lr | small, seeds 1-3: bits per byte | min-max | large, seed 1 | tokens/param small / large |"
+           " FLOPs/token small / large |", "|---|---|---|---|---|---|---|---|---|"]
+    sm = {s["family"]: s for s in summary}
+    for f in a.families:
+        best = best_lr(a.results, f, a.lrs, need=False)
+        sw = " / ".join(bpb(key(f, "small", lr, 1)) for lr in a.lrs)
+        small = by.get(key(f, "small", best, 1)) if best else None
+        large = by.get(key(f, "large", best, 1)) if best else None
+        s = sm.get(f)
+        seeds = (f"{s['bits_per_byte']['mean']:.4f} ± {s['bits_per_byte']['std']:.4f} (n {s['bits_per_byte']['n']})"
+                 if s else "–")
+        mm = f"{s['bits_per_byte']['min']:.4f}-{s['bits_per_byte']['max']:.4f}" if s else "–"
+        two = lambda fmt: " / ".join(fmt(r) if r else "–" for r in (small, large))  # noqa: E731
+        out.append(f"| {LABELS[f]} | {two(lambda r: format(r['non_embedding_parameters'], ','))} | {sw} | "
+                   f"{best or '–'} | {seeds} | {mm} | {bpb(key(f, 'large', best, 1)) if best else '–'} | "
+                   f"{two(lambda r: format(r['tokens_per_parameter'], '.2f'))} | "
+                   f"{two(lambda r: format(r['flops_per_token'] / 1e6, '.1f') + 'M')} |")
+    wall = sum(r.get("wall_s") or 0 for r in rows)
+    out += ["", f"{len([r for r in rows if 'bits_per_byte' in r])} of {len(planned_runs(a))} runs evaluated; training"
+            f" wall time so far {hms(wall)}" + (f" (expected for the whole study: {plan['expected']})" if plan else "") +
+            ". Per-run numbers: results/lm_vocab/table.md."]
+    return "\n".join(out)
+
+
 def chart(rows, summary, a, path):
     from collect import plt
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
@@ -324,6 +354,8 @@ def cmd_collect(a):
     with open(os.path.join(a.results, "table.md"), "w") as f:
         f.write(md + "\n")
     chart(rows, summary, a, os.path.join(a.results, "bits_per_byte.png"))
+    from collect import splice_study
+    splice_study(a.results, "lm_vocab", summary_md(rows, summary, a, plan))
     # the training curves of the seed-1 runs at the best learning rate, both sizes
     best = [r["key"] for r in rows if ("B" in r["stages"] and r["seed"] == 1) or "C" in r["stages"]]
     runs = {r["key"]: dict(curve=curves[r["key"]], batch=r["batch"], seq_len=r["seq_len"]) for r in rows

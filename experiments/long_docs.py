@@ -189,7 +189,16 @@ def table_md(rows, summary, a, plan):
     out.append("")
     if summary:
         out += ["## Over seeds: the loss by range of positions, and its change from one range to the next", "",
-                "| family | trained at | seeds | bits per byte | " + " | ".join(labs) + " |", "|" + "---|" * (4 + len(labs))]
+                over_seeds_md(summary), ""]
+    return "\n".join(out)
+
+
+def over_seeds_md(summary):
+    """the over-seeds tables (also docs/results.md's): mean loss per range of positions, and its
+    change from one range to the next with the verdict"""
+    labs = [range_label(i) for i in range(len(SPLITS))]
+    out = ["| family | trained at | seeds | bits per byte | " + " | ".join(labs) + " |", "|" + "---|" * (4 + len(labs))]
+    if summary:
         for s in summary:
             ls = " | ".join(f"{s['ranges'][x]['mean']:.4f} ± {s['ranges'][x]['std']:.4f}" if x in s["ranges"] else "–"
                             for x in labs)
@@ -202,7 +211,6 @@ def table_md(rows, summary, a, plan):
             cs = " | ".join(f"{s['changes'][x]['mean']:+.4f} ± {s['changes'][x]['std']:.4f} ({s['changes'][x]['verdict']})"
                             if x in s["changes"] else "–" for x in names)
             out.append(f"| {LABELS[s['family']]} | {s['context']} | {s['bits_per_byte']['n']} | {cs} |")
-        out.append("")
     return "\n".join(out)
 
 
@@ -281,6 +289,12 @@ def cmd_collect(a):
         f.write(md + "\n")
     if groups:
         chart(a, groups, os.path.join(a.results, "loss_by_position.png"))
+    from collect import splice_study
+    wall = sum(r.get("wall_s") or 0 for r in rows)
+    splice_study(a.results, "long_docs", over_seeds_md(summary) + f"\n\n{sum('bits_per_byte' in r for r in rows)} of {len(planned(a))}"
+                 f" runs evaluated; training wall time so far {hms(wall)}" +
+                 (f" (expected for the whole study: {plan['expected']})" if plan else "") +
+                 ". Per-run numbers: results/long_docs/table.md.")
     runs = {r["key"]: dict(curve=curves[r["key"]], batch=r["batch"], seq_len=r["seq_len"]) for r in rows
             if r["seed"] == 1 and r["key"] in curves}
     if runs:

@@ -486,20 +486,9 @@ def plot(runs, path):
 
 
 def update_doc(doc, table):
-    if not doc or not os.path.exists(doc):
-        return False
-    with open(doc) as f:
-        text = f.read()
-    i, j = text.find(BEGIN), text.find(END)
-    if i < 0 or j < i:
-        return False
-    new = text[:i + len(BEGIN)] + "\n" + table.rstrip("\n") + "\n" + text[j:]
-    if new != text:
-        tmp = doc + ".tmp-mqar"
-        with open(tmp, "w") as f:
-            f.write(new)
-        os.replace(tmp, doc)
-    return True
+    sys.path.insert(0, os.path.join(ROOT, "experiments"))
+    from collect import splice_doc
+    return splice_doc(doc, BEGIN, END, table)
 
 
 def redraw(doc=DOC):

@@ -217,11 +217,19 @@ TEST(test_experiments_long_docs) {
     EXPECT(!strstr(out, ": training ") && !strstr(out, "timing probe:") && strstr(out, "trained") && strstr(out, "evaluated"),
            "the rerun trained or evaluated again: %s", out);
     free(out);
-    /* --redraw from the results alone */
-    EXPECT(run_cmd(&out, "cd %s && cp metrics.csv metrics.csv.before && rm -f loss_by_position.png table.md && rm -rf %s/runs",
-                   res, dir) == 0, "%s", out);
+    /* --redraw from the results alone; it writes the over-seeds table between the study's
+     * markers of docs/results.md (here the smoke directory's), leaving the rest of the page */
+    EXPECT(run_cmd(&out, "cd %s && cp metrics.csv metrics.csv.before && rm -f loss_by_position.png table.md && rm -rf %s/runs"
+                   " && mkdir -p %s/docs && printf 'before\n<!-- long_docs-table: begin (written by experiments/long_docs.sh"
+                   " from results/long_docs/; do not edit) -->\nstale\n<!-- long_docs-table: end -->\nafter\n' > %s/docs/results.md",
+                   res, dir, dir, dir) == 0, "%s", out);
     free(out);
     EXPECT(run_cmd(&out, "%s TTT=/nonexistent experiments/long_docs.sh --smoke %s --redraw", env, dir) == 0, "%s", out);
+    free(out);
+    EXPECT(run_cmd(&out, "cd %s/docs && head -1 results.md && tail -1 results.md && grep -c stale results.md;"
+                   " grep -c '^| Mamba | 128 | 2 | ' results.md", dir) == 0 &&
+               strcmp(out, "before\nafter\n0\n2\n") == 0,
+           "docs/results.md after --redraw: %s", out);
     EXPECT(!strstr(out, ": training ") && !strstr(out, ": evaluating") && !strstr(out, "timing probe:"),
            "--redraw ran a model: %s", out);
     free(out);
