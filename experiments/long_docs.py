@@ -36,7 +36,8 @@ def key(fam, ctx, seed):
 
 def planned(a):
     """every run of the study as (family, context, seed)"""
-    return [(f, c, s) for f in a.families for c in (a.short, a.long) for s in ([1] if c == a.short else a.seeds_long)]
+    seeds = lambda f, c: [1] if c == a.short else a.seeds_long_transformer if f == "transformer" else a.seeds_long  # noqa: E731
+    return [(f, c, s) for f in a.families for c in (a.short, a.long) for s in seeds(f, c)]
 
 
 def eval_tokens(a):
@@ -316,6 +317,7 @@ def main():
         p.add_argument("--eval-context", type=int, required=True)
         p.add_argument("--steps", type=int, required=True)
         p.add_argument("--seeds-long", nargs="+", type=int, required=True)
+        p.add_argument("--seeds-long-transformer", nargs="+", type=int, required=True)
         p.add_argument("--books", nargs="+", required=True)
         p.add_argument("--tokens-per-step", type=int, default=0)
         if name == "plan":
