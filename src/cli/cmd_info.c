@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/cmd_state.h"
 #include "cli/commands.h"
+#include "core/checked.h"
 #include "io/fsutil.h"
 #include "io/st_set.h"
 #include "model/family.h"
@@ -81,7 +82,18 @@ int cmd_info(int argc, char **argv) {
     ttt_family_of(c)->describe(c, stdout);
     if (c->tokenizer[0]) printf("tokenizer:    %s (bos %lld, eos %lld)\n", c->tokenizer, (long long)c->bos_token_id,
                                 (long long)c->eos_token_id);
-    printf("parameters:   %lld\n", (long long)ttt_param_numel_total(m));
+    /* embedding = rows x width, twice with a separate LM head; the rest is the body (the
+     * "non-embedding" count the studies match models by) */
+    int64_t total = ttt_param_numel_total(m), emb = 0;
+    if (!ttt_i64_mul_ok(ttt_config_vocab_rows(c), c->hidden_size, &emb) ||
+        !ttt_i64_mul_ok(emb, c->tie_word_embeddings ? 1 : 2, &emb) || emb > total)
+        emb = -1;
+    if (emb >= 0)
+        printf("parameters:   %lld (%s %lld, non-embedding %lld)\n", (long long)total,
+               c->tie_word_embeddings ? "tied embedding" : "embedding and LM head", (long long)emb,
+               (long long)(total - emb));
+    else
+        printf("parameters:   %lld\n", (long long)total);
     if (describe_files(args_str(&a, "model", ""), ttt_model_in_place(m))) {
         ttt_model_free(m);
         return cli_fail("info");
