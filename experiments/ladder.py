@@ -11,13 +11,12 @@ A run's key is VARIANT-sSEED. A variant's difference from the base is taken seed
 and reported as the mean ± sample standard deviation of the d_s, with long_docs.py's verdict:
 lower or higher only when every d_s has that sign and the mean exceeds two standard errors."""
 import argparse
-import csv
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lm_vocab import FLOPS_FORMULA, SPREAD, TPP_FORMULA, hms, probe_times, read_eval_json, run_numbers, spread, token_count  # noqa: E402
+from lm_vocab import FLOPS_FORMULA, SPREAD, TPP_FORMULA, hms, probe_times, progress, read_eval_json, run_numbers, spread, token_count, write_metrics  # noqa: E402,E501
 from long_docs import verdict  # noqa: E402
 
 WHAT = {"base": "TTT-Linear (M): mini-batch 16, Mamba backbone, learnable inner lr, token-position scale",
@@ -174,27 +173,12 @@ def cmd_collect(a):
         summary.append(s)
     doc = {"study": "ladder", "flops_formula": FLOPS_FORMULA, "tokens_per_parameter": TPP_FORMULA, "spread": SPREAD,
            "over_seeds": summary, "models": rows}
-    with open(jpath + ".tmp", "w") as f:
-        json.dump(doc, f, indent=1)
-    os.replace(jpath + ".tmp", jpath)
-    cols = []
-    for m in rows:
-        cols += [c for c in m if c not in cols and c != "curve"]
-    with open(os.path.join(a.results, "metrics.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
     md = table_md(rows, summary, plan)
-    with open(os.path.join(a.results, "table.md"), "w") as f:
-        f.write(md + "\n")
+    write_metrics(a.results, doc, rows, md)
     if summary:
         chart(summary, os.path.join(a.results, "ladder.png"))
     from collect import splice_study
-    wall = sum(r.get("wall_s") or 0 for r in rows)
-    splice_study(a.results, "ladder", variants_md(summary) + f"\n\n{sum('bits_per_byte' in r for r in rows)} of "
-                 f"{len(a.variants) * len(a.seeds)} runs evaluated; training wall time so far {hms(wall)}" +
-                 (f" (expected for the whole study: {plan['expected']})" if plan else "") +
-                 ". Per-run numbers: results/ladder/table.md.")
+    splice_study(a.results, "ladder", variants_md(summary) + "\n\n" + progress(rows, len(a.variants) * len(a.seeds), plan, "ladder"))
     print(md)
 
 

@@ -187,6 +187,32 @@ def spread(xs):
             "min": min(xs), "max": max(xs), "n": len(xs)}
 
 
+def write_metrics(results, doc, rows, md):
+    """a study's metrics.json (DOC, atomically), metrics.csv (ROWS, every column but the curves
+    and position buckets) and table.md (MD). Shared with long_docs.py and ladder.py."""
+    jpath = os.path.join(results, "metrics.json")
+    with open(jpath + ".tmp", "w") as f:
+        json.dump(doc, f, indent=1)
+    os.replace(jpath + ".tmp", jpath)
+    cols = []
+    for m in rows:
+        cols += [c for c in m if c not in cols and c not in ("curve", "buckets")]
+    with open(os.path.join(results, "metrics.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    with open(os.path.join(results, "table.md"), "w") as f:
+        f.write(md + "\n")
+
+
+def progress(rows, planned, plan, study):
+    """the line under a study's table in docs/results.md: runs evaluated, training time so far"""
+    wall = sum(r.get("wall_s") or 0 for r in rows)
+    return (f"{sum('bits_per_byte' in r for r in rows)} of {planned} runs evaluated; training wall time so far "
+            f"{hms(wall)}" + (f" (expected for the whole study: {plan['expected']})" if plan else "") +
+            f". Per-run numbers: results/{study}/table.md.")
+
+
 def fmt_int(x):
     return f"{x:,}" if isinstance(x, int) else str(x)
 
@@ -257,10 +283,7 @@ def summary_md(rows, summary, a, plan):
                    f"{best or '–'} | {seeds} | {mm} | {bpb(key(f, 'large', best, 1)) if best else '–'} | "
                    f"{two(lambda r: format(r['tokens_per_parameter'], '.2f'))} | "
                    f"{two(lambda r: format(r['flops_per_token'] / 1e6, '.1f') + 'M')} |")
-    wall = sum(r.get("wall_s") or 0 for r in rows)
-    out += ["", f"{len([r for r in rows if 'bits_per_byte' in r])} of {len(planned_runs(a))} runs evaluated; training"
-            f" wall time so far {hms(wall)}" + (f" (expected for the whole study: {plan['expected']})" if plan else "") +
-            ". Per-run numbers: results/lm_vocab/table.md."]
+    out += ["", progress(rows, len(planned_runs(a)), plan, "lm_vocab")]
     return "\n".join(out)
 
 
@@ -341,18 +364,8 @@ def cmd_collect(a):
         del m["stages"]
     doc = {"study": "lm_vocab", "flops_formula": FLOPS_FORMULA, "tokens_per_parameter": TPP_FORMULA,
            "spread": SPREAD, "stage_b_over_seeds": summary, "models": models}
-    with open(jpath, "w") as f:
-        json.dump(doc, f, indent=1)
-    cols = []
-    for m in models:
-        cols += [c for c in m if c not in cols and c != "curve"]
-    with open(os.path.join(a.results, "metrics.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(models)
     md = table_md(rows, summary, plan)
-    with open(os.path.join(a.results, "table.md"), "w") as f:
-        f.write(md + "\n")
+    write_metrics(a.results, doc, models, md)
     chart(rows, summary, a, os.path.join(a.results, "bits_per_byte.png"))
     from collect import splice_study
     splice_study(a.results, "lm_vocab", summary_md(rows, summary, a, plan))

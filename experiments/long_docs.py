@@ -24,7 +24,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lm_vocab import LABELS, SPREAD, FLOPS_FORMULA, TPP_FORMULA, hms, probe_times, run_numbers, spread, token_count  # noqa: E402
+from lm_vocab import LABELS, SPREAD, FLOPS_FORMULA, TPP_FORMULA, hms, probe_times, progress, run_numbers, spread, token_count, write_metrics  # noqa: E402,E501
 
 # the ranges of token positions: 1-64, 65-512, 513-2k, 2k-8k, 8k-16k, 16k-32k
 SPLITS = [64, 512, 2048, 8192, 16384, 32768]
@@ -275,27 +275,12 @@ def cmd_collect(a):
     models = [dict(r, curve=curves.get(r["key"])) for r in rows]
     doc = {"study": "long_docs", "flops_formula": FLOPS_FORMULA, "tokens_per_parameter": TPP_FORMULA, "spread": SPREAD,
            "position_ranges": [range_label(i) for i in range(len(SPLITS))], "over_seeds": summary, "models": models}
-    with open(jpath + ".tmp", "w") as f:
-        json.dump(doc, f, indent=1)
-    os.replace(jpath + ".tmp", jpath)
-    cols = []
-    for m in models:
-        cols += [c for c in m if c not in cols and c not in ("curve", "buckets")]
-    with open(os.path.join(a.results, "metrics.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(models)
     md = table_md(rows, summary, a, plan)
-    with open(os.path.join(a.results, "table.md"), "w") as f:
-        f.write(md + "\n")
+    write_metrics(a.results, doc, models, md)
     if groups:
         chart(a, groups, os.path.join(a.results, "loss_by_position.png"))
     from collect import splice_study
-    wall = sum(r.get("wall_s") or 0 for r in rows)
-    splice_study(a.results, "long_docs", over_seeds_md(summary) + f"\n\n{sum('bits_per_byte' in r for r in rows)} of {len(planned(a))}"
-                 f" runs evaluated; training wall time so far {hms(wall)}" +
-                 (f" (expected for the whole study: {plan['expected']})" if plan else "") +
-                 ". Per-run numbers: results/long_docs/table.md.")
+    splice_study(a.results, "long_docs", over_seeds_md(summary) + "\n\n" + progress(rows, len(planned(a)), plan, "long_docs"))
     runs = {r["key"]: dict(curve=curves[r["key"]], batch=r["batch"], seq_len=r["seq_len"]) for r in rows
             if r["seed"] == 1 and r["key"] in curves}
     if runs:
