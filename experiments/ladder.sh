@@ -25,11 +25,7 @@
 STUDY=ladder
 STUDY_DATA=data/tokens/bpe4096
 STUDY_DATA_HINT="make data-bpe"
-DRY_RUN=0
-for a in "$@"; do
-    shift
-    if [ "$a" = --dry-run ]; then DRY_RUN=1; else set -- "$@" "$a"; fi
-done
+STUDY_DRY_RUN=1
 . "$(dirname "$0")/lib.sh"
 TOK=data/tok/bpe4096
 PY="/usr/bin/python3 experiments/ladder.py"

@@ -19,12 +19,16 @@ TTT=${TTT:-build/ttt}
 # with STUDY_DATA_HINT the command that makes them), else the Llama-2 ones
 DATA=${TTT_STUDY_DATA:-${STUDY_DATA:-data/tokens/llama2}}
 DATA_HINT=${STUDY_DATA_HINT:-make data && $TTT data --tokenizer data/tok/llama2}
-SMOKE=0 REDRAW=0 OUT=
+# --dry-run (DRY_RUN=1: time the steps, print the expected time, train nothing) only for the
+# studies that set STUDY_DRY_RUN=1 before sourcing this file and act on it
+SMOKE=0 REDRAW=0 DRY_RUN=0 OUT=
 while [ $# -gt 0 ]; do
     case $1 in
     --smoke) SMOKE=1; OUT=${2:?"--smoke needs an output directory"}; shift 2 ;;
     --redraw) REDRAW=1; shift ;;
-    *) echo "$0: unknown argument '$1' (expected --smoke DIR or --redraw)" >&2; exit 2 ;;
+    --dry-run) [ "${STUDY_DRY_RUN:-0}" = 1 ] || { echo "$0: this study has no --dry-run" >&2; exit 2; }
+        DRY_RUN=1; shift ;;
+    *) echo "$0: unknown argument '$1' (expected --smoke DIR or --redraw${STUDY_DRY_RUN:+ or --dry-run})" >&2; exit 2 ;;
     esac
 done
 if [ "$SMOKE" = 1 ]; then

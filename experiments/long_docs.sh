@@ -24,11 +24,7 @@
 STUDY=long_docs
 STUDY_DATA=data/tokens/bpe4096
 STUDY_DATA_HINT="make data-bpe data-long"
-DRY_RUN=0
-for a in "$@"; do
-    shift
-    if [ "$a" = --dry-run ]; then DRY_RUN=1; else set -- "$@" "$a"; fi
-done
+STUDY_DRY_RUN=1
 . "$(dirname "$0")/lib.sh"
 TOK=data/tok/bpe4096
 TRAIN_TOK=$DATA/long_train.tok

@@ -80,6 +80,29 @@ TEST(test_experiments_smoke) {
     return TEST_PASS;
 }
 
+/* the end of a BPE study's smoke test: a rerun of the finished study (ENV before
+ * experiments/STUDY.sh --smoke DIR) trains and evaluates nothing; then, with the run
+ * directories gone and CHARTS (space-separated files of RES) removed, --redraw without a binary
+ * writes them again and reproduces metrics.csv byte for byte */
+static int rerun_and_redraw(const char *env, const char *study, const char *dir, const char *res, const char *charts) {
+    char *out;
+    EXPECT(run_cmd(&out, "%s TTT=%s experiments/%s.sh --smoke %s", env, test_ttt_bin, study, dir) == 0, "%s", out);
+    EXPECT(!strstr(out, ": training ") && !strstr(out, "timing probe:") && strstr(out, "trained") && strstr(out, "evaluated"),
+           "%s: the rerun trained or evaluated again: %s", study, out);
+    free(out);
+    EXPECT(run_cmd(&out, "cd %s && cp metrics.csv metrics.csv.before && rm -f %s table.md && rm -rf %s/runs", res, charts,
+                   dir) == 0, "%s", out);
+    free(out);
+    EXPECT(run_cmd(&out, "%s TTT=/nonexistent experiments/%s.sh --smoke %s --redraw", env, study, dir) == 0, "%s", out);
+    EXPECT(!strstr(out, ": training ") && !strstr(out, ": evaluating") && !strstr(out, "timing probe:"),
+           "%s --redraw ran a model: %s", study, out);
+    free(out);
+    EXPECT(run_cmd(&out, "cd %s && ls %s table.md > /dev/null && cmp metrics.csv metrics.csv.before", res, charts) == 0,
+           "%s --redraw: %s", study, out);
+    free(out);
+    return TEST_PASS;
+}
+
 /* experiments/lm_vocab.sh --smoke (two of the four families, for time: TTT-MLP
  * and the Transformer, whose FLOPs count attention): stage A's sweep,
  * stage B at the learning rate of the lowest stage-A bits per byte with seeds 2 and 3, stage
@@ -141,23 +164,7 @@ TEST(test_experiments_lm_vocab) {
                strstr(out, "ok"),
            "%s", out);
     free(out);
-    /* a finished study only redraws */
-    EXPECT(run_cmd(&out, "%s TTT=%s experiments/lm_vocab.sh --smoke %s", env, test_ttt_bin, dir) == 0, "%s", out);
-    EXPECT(!strstr(out, ": training ") && !strstr(out, "timing probe:") && strstr(out, "trained") && strstr(out, "evaluated"),
-           "the rerun trained or evaluated again: %s", out);
-    free(out);
-    /* --redraw from the results alone */
-    EXPECT(run_cmd(&out, "cd %s && cp metrics.csv metrics.csv.before && rm -f bits_per_byte.png table.md && rm -rf %s/runs",
-                   res, dir) == 0, "%s", out);
-    free(out);
-    EXPECT(run_cmd(&out, "%s TTT=/nonexistent experiments/lm_vocab.sh --smoke %s --redraw", env, dir) == 0, "%s", out);
-    EXPECT(!strstr(out, ": training ") && !strstr(out, ": evaluating") && !strstr(out, "timing probe:"),
-           "--redraw ran a model: %s", out);
-    free(out);
-    EXPECT(run_cmd(&out, "cd %s && test -f bits_per_byte.png && test -f table.md && cmp metrics.csv metrics.csv.before",
-                   res) == 0, "--redraw: %s", out);
-    free(out);
-    return TEST_PASS;
+    return rerun_and_redraw(env, "lm_vocab", dir, res, "bits_per_byte.png");
 }
 
 /* experiments/long_docs.sh --smoke (TTT-Linear and Mamba, the two of the paper's claim, for
@@ -212,29 +219,18 @@ TEST(test_experiments_long_docs) {
                strstr(out, "ok"),
            "%s", out);
     free(out);
-    /* a finished study only redraws */
-    EXPECT(run_cmd(&out, "%s TTT=%s experiments/long_docs.sh --smoke %s", env, test_ttt_bin, dir) == 0, "%s", out);
-    EXPECT(!strstr(out, ": training ") && !strstr(out, "timing probe:") && strstr(out, "trained") && strstr(out, "evaluated"),
-           "the rerun trained or evaluated again: %s", out);
-    free(out);
-    /* --redraw from the results alone; it writes the over-seeds table between the study's
-     * markers of docs/results.md (here the smoke directory's), leaving the rest of the page */
-    EXPECT(run_cmd(&out, "cd %s && cp metrics.csv metrics.csv.before && rm -f loss_by_position.png table.md && rm -rf %s/runs"
-                   " && mkdir -p %s/docs && printf 'before\n<!-- long_docs-table: begin (written by experiments/long_docs.sh"
+    /* a rerun, then --redraw from the results alone, which also writes the over-seeds table
+     * between the study's markers of docs/results.md (here the smoke directory's), leaving the
+     * rest of the page */
+    EXPECT(run_cmd(&out, "mkdir -p %s/docs && printf 'before\n<!-- long_docs-table: begin (written by experiments/long_docs.sh"
                    " from results/long_docs/; do not edit) -->\nstale\n<!-- long_docs-table: end -->\nafter\n' > %s/docs/results.md",
-                   res, dir, dir, dir) == 0, "%s", out);
+                   dir, dir) == 0, "%s", out);
     free(out);
-    EXPECT(run_cmd(&out, "%s TTT=/nonexistent experiments/long_docs.sh --smoke %s --redraw", env, dir) == 0, "%s", out);
-    free(out);
+    if (rerun_and_redraw(env, "long_docs", dir, res, "loss_by_position.png") != TEST_PASS) return TEST_FAIL;
     EXPECT(run_cmd(&out, "cd %s/docs && head -1 results.md && tail -1 results.md && grep -c stale results.md;"
                    " grep -c '^| Mamba | 128 | 2 | ' results.md", dir) == 0 &&
                strcmp(out, "before\nafter\n0\n2\n") == 0,
            "docs/results.md after --redraw: %s", out);
-    EXPECT(!strstr(out, ": training ") && !strstr(out, ": evaluating") && !strstr(out, "timing probe:"),
-           "--redraw ran a model: %s", out);
-    free(out);
-    EXPECT(run_cmd(&out, "cd %s && test -f loss_by_position.png && test -f table.md && cmp metrics.csv metrics.csv.before",
-                   res) == 0, "--redraw: %s", out);
     free(out);
     return TEST_PASS;
 }
@@ -286,19 +282,5 @@ TEST(test_experiments_ladder) {
                strstr(out, "ok"),
            "%s", out);
     free(out);
-    EXPECT(run_cmd(&out, "TTT=%s experiments/ladder.sh --smoke %s", test_ttt_bin, dir) == 0, "%s", out);
-    EXPECT(!strstr(out, ": training ") && !strstr(out, "timing probe:") && strstr(out, "trained") && strstr(out, "evaluated"),
-           "the rerun trained or evaluated again: %s", out);
-    free(out);
-    EXPECT(run_cmd(&out, "cd %s && cp metrics.csv metrics.csv.before && rm -f ladder.png table.md && rm -rf %s/runs", res,
-                   dir) == 0, "%s", out);
-    free(out);
-    EXPECT(run_cmd(&out, "TTT=/nonexistent experiments/ladder.sh --smoke %s --redraw", dir) == 0, "%s", out);
-    EXPECT(!strstr(out, ": training ") && !strstr(out, ": evaluating") && !strstr(out, "timing probe:"),
-           "--redraw ran a model: %s", out);
-    free(out);
-    EXPECT(run_cmd(&out, "cd %s && test -f ladder.png && test -f table.md && cmp metrics.csv metrics.csv.before", res) == 0,
-           "--redraw: %s", out);
-    free(out);
-    return TEST_PASS;
+    return rerun_and_redraw("", "ladder", dir, res, "ladder.png");
 }
