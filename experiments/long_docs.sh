@@ -92,6 +92,20 @@ probe() {
     mv "$d/eval.txt.tmp" "$d/eval.txt"
 }
 
+# run_one FAMILY CONTEXT SEED: train (or resume) one run and evaluate it on the three books
+run_one() {
+    k=$1-$2-s$3
+    lr=$(lr_of "$1")
+    log "$k: learning rate $lr"
+    train "$k" "$(preset "$1")" "$(flags "$1")" "$2" "$(batch_of "$2")" "$STEPS" "$lr" "$3"
+    for book in $BOOKS; do
+        # shellcheck disable=SC2086
+        evaluate "$k" "$DATA/long_$book.tok" "$EVAL" "$W" "$book" --by-position \
+            "$RESULTS/bypos_${k}_$book.csv" --buckets 30 --bits-per-byte --tokenizer "$TOK" \
+            --json "$RESULTS/eval_${k}_$book.json" $TH
+    done
+}
+
 PLAN="--results $RESULTS --runs $RUNS --families $FAMILIES --short $SHORT --long $LONG --eval-context $EVAL"
 PLAN="$PLAN --steps $STEPS --seeds-long $SEEDS_8K --seeds-long-transformer $SEEDS_8K_T --books $BOOKS --tokens-per-step $((SHORT * SHORT_B))"
 if [ "$REDRAW" = 0 ]; then
@@ -102,21 +116,14 @@ if [ "$REDRAW" = 0 ]; then
         log "--dry-run: nothing trained"
         exit 0
     fi
+    # the order: every family at 8k with its first seed, then every family at 2k, then the
+    # other 8k seeds, so that a study stopped part-way already compares the four families
+    for f in $FAMILIES; do set -- $(seeds_of "$f" "$LONG"); run_one "$f" "$LONG" "$1"; done
+    for f in $FAMILIES; do run_one "$f" "$SHORT" 1; done
     for f in $FAMILIES; do
-        lr=$(lr_of "$f")
-        log "$f: learning rate $lr"
-        for c in $SHORT $LONG; do
-            for seed in $(seeds_of "$f" "$c"); do
-                k=$f-$c-s$seed
-                train "$k" "$(preset "$f")" "$(flags "$f")" "$c" "$(batch_of "$c")" "$STEPS" "$lr" "$seed"
-                for book in $BOOKS; do
-                    # shellcheck disable=SC2086
-                    evaluate "$k" "$DATA/long_$book.tok" "$EVAL" "$W" "$book" --by-position \
-                        "$RESULTS/bypos_${k}_$book.csv" --buckets 30 --bits-per-byte --tokenizer "$TOK" \
-                        --json "$RESULTS/eval_${k}_$book.json" $TH
-                done
-            done
-        done
+        set -- $(seeds_of "$f" "$LONG")
+        shift
+        for seed in "$@"; do run_one "$f" "$LONG" "$seed"; done
     done
 fi
 # shellcheck disable=SC2086
