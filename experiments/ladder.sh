@@ -90,8 +90,9 @@ if [ "$REDRAW" = 0 ]; then
             log "base-s$seed: the lm_vocab study's run ($lv)"
         fi
     done
-    for v in base $VARIANTS; do
-        for seed in $SEEDS; do
+    # seed by seed, so that a study stopped part-way has every variant at its first seeds
+    for seed in $SEEDS; do
+        for v in base $VARIANTS; do
             train "$v-s$seed" ttt-linear-small "$(flags "$v")" "$SEQ" "$BATCH" "$STEPS" "$LR" "$seed"
             # shellcheck disable=SC2086
             evaluate "$v-s$seed" "$DATA/eval.tok" "$SEQ" "$W" sotu --bits-per-byte --tokenizer "$TOK" \
