@@ -278,10 +278,12 @@ def summary_md(rows, summary, a, plan):
         seeds = (f"{s['bits_per_byte']['mean']:.4f} ± {s['bits_per_byte']['std']:.4f} (n {s['bits_per_byte']['n']})"
                  if s else "–")
         mm = f"{s['bits_per_byte']['min']:.4f}-{s['bits_per_byte']['max']:.4f}" if s else "–"
-        two = lambda fmt: " / ".join(fmt(r) if r else "–" for r in (small, large))  # noqa: E731
+        # DONE: only for an evaluated run (the tokens per parameter of one in training are partial)
+        two = lambda fmt, done=False: " / ".join(fmt(r) if r and (not done or "bits_per_byte" in r) else "–"  # noqa: E731
+                                                  for r in (small, large))
         out.append(f"| {LABELS[f]} | {two(lambda r: format(r['non_embedding_parameters'], ','))} | {sw} | "
                    f"{best or '–'} | {seeds} | {mm} | {bpb(key(f, 'large', best, 1)) if best else '–'} | "
-                   f"{two(lambda r: format(r['tokens_per_parameter'], '.2f'))} | "
+                   f"{two(lambda r: format(r['tokens_per_parameter'], '.2f'), done=True)} | "
                    f"{two(lambda r: format(r['flops_per_token'] / 1e6, '.1f') + 'M')} |")
     out += ["", progress(rows, len(planned_runs(a)), plan, "lm_vocab")]
     return "\n".join(out)
