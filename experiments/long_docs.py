@@ -212,7 +212,30 @@ def over_seeds_md(summary):
             cs = " | ".join(f"{s['changes'][x]['mean']:+.4f} ± {s['changes'][x]['std']:.4f} ({s['changes'][x]['verdict']})"
                             if x in s["changes"] else "–" for x in names)
             out.append(f"| {LABELS[s['family']]} | {s['context']} | {s['bits_per_byte']['n']} | {cs} |")
+        gaps = gaps_to_mamba(summary)
+        if gaps:
+            out += ["", "The mean loss minus Mamba's at the same training length, per range of positions (means over"
+                    " seeds; the books' content at a position is the same for every model, so it cancels here: the"
+                    " paper's claim is that this falls along the sequence for the TTT layers):", "",
+                    "| family | trained at | " + " | ".join(labs) + " |", "|" + "---|" * (2 + len(labs))]
+            for g in gaps:
+                out.append(f"| {LABELS[g['family']]} | {g['context']} | " +
+                           " | ".join(f"{g['gap'][x]:+.4f}" if x in g["gap"] else "–" for x in labs) + " |")
     return "\n".join(out)
+
+
+def gaps_to_mamba(summary):
+    """per family other than Mamba and training length: its mean loss per range of positions
+    minus Mamba's at the same training length (both means over their seeds)"""
+    mamba = {s["context"]: s for s in summary if s["family"] == "mamba"}
+    out = []
+    for s in summary:
+        m = mamba.get(s["context"])
+        if s["family"] == "mamba" or m is None:
+            continue
+        out.append({"family": s["family"], "context": s["context"],
+                    "gap": {x: v["mean"] - m["ranges"][x]["mean"] for x, v in s["ranges"].items() if x in m["ranges"]}})
+    return out
 
 
 def chart(a, groups, path):
@@ -274,7 +297,8 @@ def cmd_collect(a):
                             "bits_per_byte": spread([r["bits_per_byte"] for r in rs]), "ranges": ranges, "changes": ch})
     models = [dict(r, curve=curves.get(r["key"])) for r in rows]
     doc = {"study": "long_docs", "flops_formula": FLOPS_FORMULA, "tokens_per_parameter": TPP_FORMULA, "spread": SPREAD,
-           "position_ranges": [range_label(i) for i in range(len(SPLITS))], "over_seeds": summary, "models": models}
+           "position_ranges": [range_label(i) for i in range(len(SPLITS))], "over_seeds": summary,
+           "minus_mamba": gaps_to_mamba(summary), "models": models}
     md = table_md(rows, summary, a, plan)
     write_metrics(a.results, doc, models, md)
     if groups:

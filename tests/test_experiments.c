@@ -170,8 +170,9 @@ TEST(test_experiments_lm_vocab) {
 /* experiments/long_docs.sh --smoke (TTT-Linear and Mamba, the two of the paper's claim, for
  * time): every run trains on windows inside documents of long_train.tok; a run's loss over a
  * range of positions is the three books' buckets pooled by targets (recomputed here from the
- * CSVs); the over-seeds mean of the longer training length is the mean of its two seeds; a
- * rerun repeats nothing; --redraw from the results alone. Needs make data-bpe data-long. */
+ * CSVs); the over-seeds mean of the longer training length is the mean of its two seeds, and
+ * TTT-Linear's gap to Mamba the difference of the two means; a rerun repeats nothing; --redraw
+ * from the results alone. Needs make data-bpe data-long. */
 TEST(test_experiments_long_docs) {
     if (!exists("data/tokens/bpe4096/long_train.tok") || !exists("data/tokens/bpe4096/long_emma.tok") ||
         !exists("data/tok/bpe4096/tokenizer.json"))
@@ -214,6 +215,10 @@ TEST(test_experiments_long_docs) {
                    "    assert o['seeds'] == [1, 2] and abs(o['bits_per_byte']['mean'] - sum(b) / 2) < 1e-12, (o, b)\n"
                    "    d = [r['loss_65-512'] - r['loss_1-64'] for r in m['models'] if r['family'] == f and r['context'] == 128]\n"
                    "    assert abs(o['changes']['65-512 minus 1-64']['mean'] - sum(d) / 2) < 1e-9, (o, d)\n"
+                   "g = [x for x in m['minus_mamba'] if x['family'] == 'ttt-linear' and x['context'] == 128][0]['gap']\n"
+                   "loss = lambda f: sum(r['loss_1-64'] for r in m['models'] if r['family'] == f and r['context'] == 128) / 2\n"
+                   "assert abs(g['1-64'] - (loss('ttt-linear') - loss('mamba'))) < 1e-9, (g, loss('ttt-linear'), loss('mamba'))\n"
+                   "assert not [x for x in m['minus_mamba'] if x['family'] == 'mamba'], m['minus_mamba']\n"
                    "print('ok')\n\"",
                    res) == 0 &&
                strstr(out, "ok"),
